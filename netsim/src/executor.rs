@@ -1,0 +1,325 @@
+//! The deterministic executor: runs one task per instance on virtual time.
+//!
+//! Tasks are polled one at a time from a FIFO ready queue. When no task is
+//! ready, the executor asks the [`Sim`] to process its next event, which moves
+//! the virtual clock and wakes whoever waited on it. Because wakes only happen
+//! while a task is being polled or an event is being processed — both on this
+//! thread, in a deterministic order — the order of everything is a function of
+//! the run's inputs. The executor knows nothing of what tasks do; when no task
+//! can run and no event is pending, it reports the run as deadlocked.
+//!
+//! [`Sim`]: crate::Sim
+
+use crate::node::NodeId;
+use crate::sim::SimHandle;
+use crate::time::SimTime;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+/// A task: the future that runs one instance to its outcome.
+pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// When to stop a run that has not finished by itself.
+#[derive(Clone, Debug, Default)]
+pub struct RunLimits {
+    /// Stop before processing an event later than this virtual time.
+    pub virtual_deadline: Option<SimTime>,
+    /// Stop once the host's clock passes this instant. Only ever ends a run; it
+    /// never influences the order of events.
+    pub wall_deadline: Option<Instant>,
+    /// Stop as soon as this flag is set (Ctrl-C).
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// Why [`Executor::run`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every task finished.
+    Completed,
+    /// Tasks remain, none can run, and no event is pending.
+    Deadlock,
+    /// The next event lies past [`RunLimits::virtual_deadline`].
+    VirtualTimeout,
+    /// [`RunLimits::wall_deadline`] passed.
+    WallTimeout,
+    /// [`RunLimits::interrupt`] was set.
+    Interrupted,
+}
+
+#[derive(Default)]
+struct ReadyQueue {
+    inner: Mutex<ReadyState>,
+}
+
+#[derive(Default)]
+struct ReadyState {
+    queue: VecDeque<u32>,
+    queued: Vec<bool>,
+}
+
+impl ReadyQueue {
+    fn push(&self, id: u32) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let i = id as usize;
+        if s.queued.len() <= i {
+            s.queued.resize(i + 1, false);
+        }
+        if !s.queued[i] {
+            s.queued[i] = true;
+            s.queue.push_back(id);
+        }
+    }
+
+    fn pop(&self) -> Option<u32> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let id = s.queue.pop_front()?;
+        s.queued[id as usize] = false;
+        Some(id)
+    }
+}
+
+struct TaskWaker {
+    id: u32,
+    ready: Arc<ReadyQueue>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.ready.push(self.id);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.push(self.id);
+    }
+}
+
+/// Runs one task per instance until all finish, the run deadlocks, or a limit hits.
+///
+/// ```
+/// use netsim::{Executor, RunEnd, RunLimits, Sim, SimConfig, SimHandle, NodeId};
+/// let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, ..SimConfig::default() }));
+/// let mut exec = Executor::new(sim.clone());
+/// for i in 0..2 {
+///     exec.spawn(NodeId(i), Box::pin(async move { i * 10 }));
+/// }
+/// let mut done = Vec::new();
+/// assert_eq!(exec.run(&RunLimits::default(), |node, v| done.push((node.0, v))), RunEnd::Completed);
+/// assert_eq!(done, vec![(0, 0), (1, 10)]);
+/// ```
+pub struct Executor<T> {
+    sim: SimHandle,
+    tasks: Vec<Option<Task<T>>>,
+    wakers: Vec<Waker>,
+    ready: Arc<ReadyQueue>,
+    live: usize,
+    polls: u64,
+}
+
+/// How many polls between checks of the wall clock and the interrupt flag:
+/// often enough to stop within milliseconds, rarely enough to cost nothing.
+const LIMIT_CHECK_INTERVAL: u64 = 256;
+
+impl<T> Executor<T> {
+    /// An executor over `sim` with no tasks.
+    pub fn new(sim: SimHandle) -> Executor<T> {
+        Executor { sim, tasks: Vec::new(), wakers: Vec::new(), ready: Arc::default(), live: 0, polls: 0 }
+    }
+
+    /// Adds the task of instance `node`. Instances must be spawned in order
+    /// `0, 1, 2, …`; each starts ready, and they first run in that order.
+    ///
+    /// # Panics
+    /// If `node` is not the next instance number.
+    pub fn spawn(&mut self, node: NodeId, task: Task<T>) {
+        assert_eq!(node.index(), self.tasks.len(), "instances must be spawned in order");
+        let waker = Waker::from(Arc::new(TaskWaker { id: node.0, ready: self.ready.clone() }));
+        self.tasks.push(Some(task));
+        self.wakers.push(waker);
+        self.live += 1;
+        self.ready.push(node.0);
+    }
+
+    /// How many tasks have not finished.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Total task polls so far.
+    pub fn polls(&self) -> u64 {
+        self.polls
+    }
+
+    /// The instances whose tasks have not finished, in order.
+    pub fn unfinished(&self) -> Vec<NodeId> {
+        self.tasks.iter().enumerate().filter(|(_, t)| t.is_some()).map(|(i, _)| NodeId(i as u32)).collect()
+    }
+
+    /// Drops every unfinished task (ending their instances) and returns who they were.
+    pub fn cancel_unfinished(&mut self) -> Vec<NodeId> {
+        let nodes = self.unfinished();
+        for node in &nodes {
+            self.tasks[node.index()] = None;
+        }
+        self.live = 0;
+        nodes
+    }
+
+    /// Runs until every task finishes or the run must stop; `on_done` receives
+    /// each task's output as it finishes.
+    pub fn run(&mut self, limits: &RunLimits, mut on_done: impl FnMut(NodeId, T)) -> RunEnd {
+        loop {
+            if self.polls % LIMIT_CHECK_INTERVAL == 0 {
+                if let Some(end) = self.check_limits(limits) {
+                    return end;
+                }
+            }
+            if let Some(id) = self.ready.pop() {
+                let i = id as usize;
+                let Some(task) = self.tasks[i].as_mut() else { continue };
+                let node = NodeId(id);
+                self.sim.lock().clear_waits(node);
+                self.polls += 1;
+                let mut cx = Context::from_waker(&self.wakers[i]);
+                if let Poll::Ready(output) = task.as_mut().poll(&mut cx) {
+                    self.tasks[i] = None;
+                    self.live -= 1;
+                    on_done(node, output);
+                }
+                continue;
+            }
+            if self.live == 0 {
+                return RunEnd::Completed;
+            }
+            // Count event steps toward the limit check too: a run of pure timers polls rarely.
+            self.polls += 1;
+            let mut sim = self.sim.lock();
+            match sim.next_event_time() {
+                None => return RunEnd::Deadlock,
+                Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => return RunEnd::VirtualTimeout,
+                Some(_) => {
+                    sim.step();
+                }
+            }
+        }
+    }
+
+    fn check_limits(&self, limits: &RunLimits) -> Option<RunEnd> {
+        if limits.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+            return Some(RunEnd::Interrupted);
+        }
+        if limits.wall_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(RunEnd::WallTimeout);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Sim, SimConfig, SyncOp};
+    use std::future::poll_fn;
+    use std::time::Duration;
+
+    fn sim(n: u32) -> SimHandle {
+        SimHandle::new(Sim::new(SimConfig { instances: n, ..SimConfig::default() }))
+    }
+
+    async fn sleep(sim: SimHandle, node: NodeId, d: Duration) {
+        let until = sim.lock().now() + d;
+        poll_fn(|cx| {
+            let mut s = sim.lock();
+            if s.now() >= until {
+                return Poll::Ready(());
+            }
+            s.wake_at(node, until, cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    async fn sync(sim: SimHandle, node: NodeId, op: SyncOp) -> u64 {
+        let ticket = sim.lock().submit_sync(node, op).unwrap();
+        poll_fn(|cx| sim.lock().poll_sync(ticket, cx)).await.unwrap()
+    }
+
+    #[test]
+    fn timers_jump_virtual_time() {
+        let sim = sim(3);
+        let mut exec = Executor::new(sim.clone());
+        for i in 0..3u32 {
+            let s = sim.clone();
+            exec.spawn(
+                NodeId(i),
+                Box::pin(async move {
+                    sleep(s.clone(), NodeId(i), Duration::from_secs(3600 * u64::from(i + 1))).await;
+                    s.lock().now()
+                }),
+            );
+        }
+        let mut ends = Vec::new();
+        assert_eq!(exec.run(&RunLimits::default(), |n, t| ends.push((n.0, t.as_nanos()))), RunEnd::Completed);
+        assert_eq!(ends, vec![(0, 3_600_000_000_000), (1, 7_200_000_000_000), (2, 10_800_000_000_000)]);
+    }
+
+    #[test]
+    fn barrier_never_reached_is_a_deadlock_with_a_report() {
+        let sim = sim(2);
+        let mut exec = Executor::new(sim.clone());
+        for i in 0..2u32 {
+            let s = sim.clone();
+            exec.spawn(
+                NodeId(i),
+                Box::pin(async move {
+                    sync(s.clone(), NodeId(i), SyncOp::SignalAndWait { state: "x".into(), target: 3 }).await
+                }),
+            );
+        }
+        assert_eq!(exec.run(&RunLimits::default(), |_, _| {}), RunEnd::Deadlock);
+        let blocked = sim.lock().blocked(&exec.unfinished());
+        assert_eq!(blocked.len(), 2);
+        assert_eq!(blocked[0].waits_on, vec!["barrier \"x\": 2/3 arrived".to_string()]);
+    }
+
+    #[test]
+    fn virtual_deadline_stops_before_later_events() {
+        let sim = sim(1);
+        let mut exec = Executor::new(sim.clone());
+        let s = sim.clone();
+        exec.spawn(NodeId(0), Box::pin(async move { sleep(s, NodeId(0), Duration::from_secs(10)).await }));
+        let limits =
+            RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(5)), ..RunLimits::default() };
+        assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::VirtualTimeout);
+        assert_eq!(exec.cancel_unfinished(), vec![NodeId(0)]);
+    }
+
+    #[test]
+    fn interrupt_flag_stops_the_run() {
+        let sim = sim(1);
+        let mut exec = Executor::<()>::new(sim.clone());
+        exec.spawn(NodeId(0), Box::pin(std::future::pending()));
+        let flag = Arc::new(AtomicBool::new(true));
+        let limits = RunLimits { interrupt: Some(flag), ..RunLimits::default() };
+        assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::Interrupted);
+    }
+
+    #[test]
+    fn signal_sequence_numbers_follow_event_order() {
+        let sim = sim(4);
+        let mut exec = Executor::new(sim.clone());
+        for i in 0..4u32 {
+            let s = sim.clone();
+            exec.spawn(
+                NodeId(i),
+                Box::pin(async move { sync(s, NodeId(i), SyncOp::SignalEntry { state: "s".into() }).await }),
+            );
+        }
+        let mut seqs = Vec::new();
+        exec.run(&RunLimits::default(), |n, seq| seqs.push((n.0, seq)));
+        assert_eq!(seqs, vec![(0, 1), (1, 2), (2, 3), (3, 4)]);
+    }
+}

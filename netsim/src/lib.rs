@@ -1,0 +1,36 @@
+//! netsim: the deterministic core of tg-wasm.
+//!
+//! A run of tg-wasm is a discrete-event simulation. This crate holds everything
+//! that decides *what happens when*, with no WebAssembly in it, so it can be
+//! tested, fuzzed and benchmarked natively:
+//!
+//! - [`time`]: [`SimTime`], the virtual clock's instants (nanoseconds).
+//! - [`node`]: [`NodeId`], who causes events.
+//! - [`event`]: [`EventQueue`], ordered by `(time, source, per-source sequence)`.
+//! - [`rng`]: [`RngStream`], seeded random streams per instance and purpose.
+//! - [`sync`]: [`SyncService`], Testground's states, barriers and topics as a state machine.
+//! - [`sim`]: [`Sim`], the world of one run — clock, queue, sync service, trace — and
+//!   where waiting callers register their wakers. Start here.
+//! - [`executor`]: [`Executor`], which polls one task per instance and advances
+//!   the clock when none can run.
+//! - [`trace`]: [`Trace`], the digest of every event, and [`first_divergence`].
+//!
+//! The host crate (`tg-wasm`) adapts WASI and `tg:plan` calls onto these types.
+
+pub mod event;
+pub mod executor;
+pub mod node;
+pub mod rng;
+pub mod sim;
+pub mod sync;
+pub mod time;
+pub mod trace;
+
+pub use event::{EventKey, EventQueue};
+pub use executor::{Executor, RunEnd, RunLimits, Task};
+pub use node::NodeId;
+pub use rng::RngStream;
+pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};
+pub use sync::{SyncError, SyncService, Ticket};
+pub use time::SimTime;
+pub use trace::{Divergence, Trace, TraceRecord, first_divergence};

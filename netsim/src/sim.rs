@@ -1,0 +1,380 @@
+//! The simulated world of one run: the virtual clock, the event queue, the sync
+//! service and the trace, behind one lock.
+//!
+//! [`Sim`] is where host calls become events. A caller that must wait (a
+//! sleep, a barrier, a subscription) registers its [`Waker`] with the `Sim` and
+//! is woken when the event it waits for is processed; [`Sim::step`] processes
+//! the next event and moves the clock to it. The `Sim` does not run tasks (the
+//! [`crate::Executor`] does) and does not know about wasm.
+
+use crate::event::{EventKey, EventQueue};
+use crate::node::NodeId;
+use crate::sync::{self, SyncError, SyncService, Ticket};
+use crate::time::SimTime;
+use crate::trace::Trace;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// How a run's simulation is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Number of instances (nodes `0..instances`).
+    pub instances: u32,
+    /// One-way latency between an instance and the sync service. Testground's
+    /// service answered in milliseconds; the default of zero makes sync free so
+    /// that plans measure their own protocol, not the coordinator.
+    pub sync_latency: Duration,
+    /// Keep every trace record (for `--trace`), not only the digest.
+    pub keep_trace: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { instances: 1, sync_latency: Duration::ZERO, keep_trace: false }
+    }
+}
+
+/// An operation on the sync service.
+#[derive(Clone, Debug)]
+pub enum SyncOp {
+    /// Increment a state; replies with the new count.
+    SignalEntry { state: String },
+    /// Wait until a state reaches `target`; replies with 0.
+    Barrier { state: String, target: u64 },
+    /// Increment, then wait; replies with the count the increment produced.
+    SignalAndWait { state: String, target: u64 },
+    /// Append to a topic; replies with the message's 1-based position.
+    Publish { topic: String, payload: Arc<[u8]> },
+}
+
+/// What a blocked instance waits on, for deadlock and timeout reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// A barrier on a sync state.
+    Barrier { state: String, target: u64 },
+    /// The next message of a subscription.
+    Subscription { topic: String, cursor: usize },
+    /// A timer.
+    Timer { until: SimTime },
+    /// Anything else, described in words (sockets, for example).
+    Other(String),
+}
+
+enum SimEvent {
+    Wake { node: NodeId, waker: Waker },
+    SyncArrive { ticket: Ticket, op: SyncOp },
+    SyncReply { ticket: Ticket, reply: Result<u64, SyncError> },
+    TopicVisible { topic: String },
+}
+
+#[derive(Default)]
+struct PendingOp {
+    reply: Option<Result<u64, SyncError>>,
+    waker: Option<Waker>,
+    /// For signal-and-wait: the count its signal produced, returned on release.
+    signalled: Option<u64>,
+}
+
+/// One instance blocked at the end of a run, and on what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedInstance {
+    /// The instance.
+    pub node: NodeId,
+    /// What it waits on, described with the current state (e.g. `barrier "x": 3/5 arrived`).
+    pub waits_on: Vec<String>,
+}
+
+/// The simulated world of one run.
+pub struct Sim {
+    config: SimConfig,
+    now: SimTime,
+    queue: EventQueue<SimEvent>,
+    sync: SyncService,
+    pending: BTreeMap<Ticket, PendingOp>,
+    next_ticket: Vec<u64>,
+    topic_waiters: BTreeMap<String, Vec<Waker>>,
+    waits: Vec<Vec<WaitReason>>,
+    trace: Trace,
+    events_processed: u64,
+}
+
+/// A [`Sim`] shared between the executor and the host calls of every instance.
+///
+/// The run is single-threaded; the lock is there because wasmtime requires
+/// store data to be `Send`, and is never contended.
+#[derive(Clone)]
+pub struct SimHandle(Arc<Mutex<Sim>>);
+
+impl SimHandle {
+    /// Wraps a new simulation.
+    pub fn new(sim: Sim) -> SimHandle {
+        SimHandle(Arc::new(Mutex::new(sim)))
+    }
+
+    /// Locks the simulation. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, Sim> {
+        // A poisoned lock means a host bug already panicked; the state is still usable for reporting.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sim {
+    /// A world at time zero with no events.
+    pub fn new(config: SimConfig) -> Sim {
+        let n = config.instances as usize;
+        Sim {
+            trace: Trace::new(config.keep_trace),
+            config,
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            sync: SyncService::new(),
+            pending: BTreeMap::new(),
+            next_ticket: vec![0; n],
+            topic_waiters: BTreeMap::new(),
+            waits: vec![Vec::new(); n],
+            events_processed: 0,
+        }
+    }
+
+    /// The configuration the world was built with.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// How many events have been processed.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    /// The trace of the run so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The trace, for taking records out at the end of a run.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
+
+    /// Records an event that happened now on behalf of `node`.
+    pub fn record(&mut self, node: NodeId, kind: &str, detail: fmt::Arguments<'_>) {
+        let now = self.now;
+        self.trace.record(now, node, kind, detail);
+    }
+
+    /// The sync service, for inspection.
+    pub fn sync(&self) -> &SyncService {
+        &self.sync
+    }
+
+    /// Wakes `waker` at `at` (or at once if `at` is not in the future); `node` is
+    /// the instance the timer belongs to.
+    pub fn wake_at(&mut self, node: NodeId, at: SimTime, waker: Waker) {
+        let at = at.max(self.now);
+        self.queue.schedule(at, node, SimEvent::Wake { node, waker });
+    }
+
+    /// Notes that `node` is blocked on `reason` until it is next polled.
+    pub fn add_wait(&mut self, node: NodeId, reason: WaitReason) {
+        if let Some(w) = self.waits.get_mut(node.index()) {
+            if !w.contains(&reason) {
+                w.push(reason);
+            }
+        }
+    }
+
+    /// Forgets what `node` waited on (it is being polled again).
+    pub fn clear_waits(&mut self, node: NodeId) {
+        if let Some(w) = self.waits.get_mut(node.index()) {
+            w.clear();
+        }
+    }
+
+    /// Starts a sync operation for `node`; poll it with [`Sim::poll_sync`].
+    pub fn submit_sync(&mut self, node: NodeId, op: SyncOp) -> Result<Ticket, SyncError> {
+        match &op {
+            SyncOp::SignalEntry { state } | SyncOp::Barrier { state, .. } | SyncOp::SignalAndWait { state, .. } => {
+                sync::validate_name("state", state)?
+            }
+            SyncOp::Publish { topic, payload } => {
+                sync::validate_name("topic", topic)?;
+                if payload.len() > sync::MAX_PAYLOAD_BYTES {
+                    return Err(SyncError::PayloadTooLarge(sync::MAX_PAYLOAD_BYTES as u64));
+                }
+            }
+        }
+        let counter = &mut self.next_ticket[node.index()];
+        let ticket = Ticket { node, n: *counter };
+        *counter += 1;
+        self.pending.insert(ticket, PendingOp::default());
+        let at = self.now + self.config.sync_latency;
+        self.queue.schedule(at, node, SimEvent::SyncArrive { ticket, op });
+        Ok(ticket)
+    }
+
+    /// Polls a sync operation: ready with its reply once the reply has arrived.
+    pub fn poll_sync(&mut self, ticket: Ticket, cx: &mut Context<'_>) -> Poll<Result<u64, SyncError>> {
+        let Some(pending) = self.pending.get_mut(&ticket) else {
+            return Poll::Ready(Err(SyncError::Closed));
+        };
+        if let Some(reply) = pending.reply.take() {
+            self.pending.remove(&ticket);
+            return Poll::Ready(reply);
+        }
+        pending.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The message at `cursor` of `topic` if it is visible now.
+    pub fn topic_message(&self, topic: &str, cursor: usize) -> Option<Arc<[u8]>> {
+        let message = self.sync.topic(topic)?.get(cursor)?;
+        (message.visible_at <= self.now).then(|| message.payload.clone())
+    }
+
+    /// Polls for the message at `cursor` of `topic`, registering to be woken when
+    /// one is published.
+    pub fn poll_topic(&mut self, node: NodeId, topic: &str, cursor: usize, cx: &mut Context<'_>) -> Poll<Arc<[u8]>> {
+        if let Some(payload) = self.topic_message(topic, cursor) {
+            return Poll::Ready(payload);
+        }
+        self.add_wait(node, WaitReason::Subscription { topic: topic.to_string(), cursor });
+        self.topic_waiters.entry(topic.to_string()).or_default().push(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek_key().map(|k| k.time)
+    }
+
+    /// Processes the next event, moving the clock to it. Returns its key, or
+    /// `None` if nothing is scheduled.
+    pub fn step(&mut self) -> Option<EventKey> {
+        let (key, event) = self.queue.pop()?;
+        debug_assert!(key.time >= self.now, "time went backwards");
+        self.now = key.time;
+        self.events_processed += 1;
+        match event {
+            SimEvent::Wake { node, waker } => {
+                self.trace.record(self.now, node, "timer", format_args!(""));
+                waker.wake();
+            }
+            SimEvent::SyncArrive { ticket, op } => self.apply_sync(ticket, op),
+            SimEvent::SyncReply { ticket, reply } => {
+                if let Some(pending) = self.pending.get_mut(&ticket) {
+                    pending.reply = Some(reply);
+                    if let Some(waker) = pending.waker.take() {
+                        waker.wake();
+                    }
+                }
+            }
+            SimEvent::TopicVisible { topic } => self.wake_topic(&topic),
+        }
+        Some(key)
+    }
+
+    fn reply(&mut self, ticket: Ticket, reply: Result<u64, SyncError>) {
+        let at = self.now + self.config.sync_latency;
+        self.queue.schedule(at, NodeId::SIM, SimEvent::SyncReply { ticket, reply });
+    }
+
+    fn apply_sync(&mut self, ticket: Ticket, op: SyncOp) {
+        let node = ticket.node;
+        match op {
+            SyncOp::SignalEntry { state } => {
+                let seq = self.signal(node, &state);
+                self.reply(ticket, Ok(seq));
+            }
+            SyncOp::Barrier { state, target } => self.barrier(ticket, &state, target),
+            SyncOp::SignalAndWait { state, target } => {
+                let seq = self.signal(node, &state);
+                if let Some(p) = self.pending.get_mut(&ticket) {
+                    p.signalled = Some(seq);
+                }
+                self.barrier(ticket, &state, target);
+            }
+            SyncOp::Publish { topic, payload } => {
+                let visible_at = self.now + self.config.sync_latency;
+                let len = payload.len();
+                let seq = self.sync.publish(&topic, payload, node, visible_at);
+                self.trace.record(self.now, node, "sync.publish", format_args!("topic={topic:?} seq={seq} len={len}"));
+                self.reply(ticket, Ok(seq));
+                if visible_at == self.now {
+                    self.wake_topic(&topic);
+                } else {
+                    self.queue.schedule(visible_at, NodeId::SIM, SimEvent::TopicVisible { topic });
+                }
+            }
+        }
+    }
+
+    fn signal(&mut self, node: NodeId, state: &str) -> u64 {
+        let (seq, released) = self.sync.signal_entry(state);
+        self.trace.record(self.now, node, "sync.signal", format_args!("state={state:?} seq={seq}"));
+        for waiter in released {
+            self.release(waiter.ticket, state, waiter.target);
+        }
+        seq
+    }
+
+    fn barrier(&mut self, ticket: Ticket, state: &str, target: u64) {
+        let node = ticket.node;
+        if self.sync.barrier(state, target, ticket) {
+            self.release(ticket, state, target);
+        } else {
+            self.add_wait(node, WaitReason::Barrier { state: state.to_string(), target });
+            self.trace.record(self.now, node, "sync.barrier.wait", format_args!("state={state:?} target={target}"));
+        }
+    }
+
+    fn release(&mut self, ticket: Ticket, state: &str, target: u64) {
+        self.trace.record(self.now, ticket.node, "sync.barrier.pass", format_args!("state={state:?} target={target}"));
+        let seq = self.pending.get(&ticket).and_then(|p| p.signalled).unwrap_or(0);
+        self.reply(ticket, Ok(seq));
+    }
+
+    fn wake_topic(&mut self, topic: &str) {
+        if let Some(waiters) = self.topic_waiters.remove(topic) {
+            for waker in waiters {
+                waker.wake();
+            }
+        }
+    }
+
+    /// What each of `nodes` waits on, described with the current sync state.
+    pub fn blocked(&self, nodes: &[NodeId]) -> Vec<BlockedInstance> {
+        nodes
+            .iter()
+            .map(|&node| {
+                let waits_on = self
+                    .waits
+                    .get(node.index())
+                    .map(|w| w.iter().map(|r| self.describe_wait(r)).collect())
+                    .unwrap_or_default();
+                BlockedInstance { node, waits_on }
+            })
+            .collect()
+    }
+
+    fn describe_wait(&self, reason: &WaitReason) -> String {
+        match reason {
+            WaitReason::Barrier { state, target } => {
+                format!("barrier {state:?}: {}/{target} arrived", self.sync.count(state))
+            }
+            WaitReason::Subscription { topic, cursor } => {
+                let published = self.sync.topic(topic).map_or(0, |t| t.len());
+                format!("subscription {topic:?}: waiting for message {} ({published} published)", cursor + 1)
+            }
+            WaitReason::Timer { until } => format!("timer until {until}"),
+            WaitReason::Other(what) => what.clone(),
+        }
+    }
+}
