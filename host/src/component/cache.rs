@@ -1,0 +1,81 @@
+//! Compiled components, cached on disk.
+//!
+//! The cache key is SHA-256 over the component's bytes and the engine's
+//! compatibility hash, so a changed plan or a changed engine setting compiles
+//! afresh. A cache that cannot be read or written costs a compile, never a run.
+
+use super::load::{PlanComponent, sha256_hex};
+use crate::error::InputError;
+use std::hash::Hasher;
+use std::path::PathBuf;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// The cache directory: `$TG_WASM_CACHE_DIR`, else `$XDG_CACHE_HOME/tg-wasm`, else `~/.cache/tg-wasm`.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("TG_WASM_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("tg-wasm"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("tg-wasm"))
+}
+
+/// Feeds `Hash` output into bytes so it can be mixed into the SHA-256 key.
+struct ByteHasher(Vec<u8>);
+
+impl Hasher for ByteHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+fn cache_key(engine: &Engine, component: &PlanComponent) -> String {
+    let mut h = ByteHasher(component.sha256.as_bytes().to_vec());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut h);
+    h.0.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    sha256_hex(&h.0)
+}
+
+/// Compiles `component` for `engine`, using and filling the on-disk cache.
+pub fn compile(engine: &Engine, component: &PlanComponent) -> anyhow::Result<Component> {
+    let path = cache_dir().map(|d| d.join(format!("{}.cwasm", cache_key(engine, component))));
+    if let Some(path) = &path {
+        if path.exists() {
+            // SAFETY: the file was written by `Engine::precompile_component` into our own
+            // cache directory under a key that includes the engine's compatibility hash.
+            match unsafe { Component::deserialize_file(engine, path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("ignoring unreadable cached component {}: {e}", path.display()),
+            }
+        }
+    }
+    let compiled = engine.precompile_component(&component.bytes).map_err(|e| {
+        InputError::new(format!("{} is not a valid component: {}", component.path.display(), one_line(&e)))
+    })?;
+    if let Some(path) = &path {
+        if let Err(e) = write_atomically(path, &compiled) {
+            tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
+        }
+    }
+    // SAFETY: `compiled` was produced just above by this engine.
+    Ok(unsafe { Component::deserialize(engine, &compiled)? })
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// An error and its causes on one line.
+pub fn one_line(e: &impl std::fmt::Display) -> String {
+    format!("{e:#}").replace('\n', " ")
+}

@@ -1,0 +1,72 @@
+//! Reading a plan component from disk.
+
+use crate::error::InputError;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A plan component's bytes and identity.
+#[derive(Clone)]
+pub struct PlanComponent {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The component itself.
+    pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, hex.
+    pub sha256: String,
+}
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+/// Version and layer of a core module (version 1, layer 0).
+const CORE_MODULE_HEADER: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
+/// Version and layer of a component (version 0x0d, layer 1).
+const COMPONENT_HEADER: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Reads `path` and checks that it is a WebAssembly component.
+pub fn load(path: &Path) -> Result<PlanComponent, InputError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| InputError::new(format!("cannot read plan {}: {e}", path.display())))?;
+    check_header(path, &bytes)?;
+    Ok(PlanComponent { path: path.to_path_buf(), sha256: sha256_hex(&bytes), bytes })
+}
+
+/// Tells a component from a core module or a file that is not wasm.
+pub fn check_header(path: &Path, bytes: &[u8]) -> Result<(), InputError> {
+    let shown = path.display();
+    if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+        return Err(InputError::new(format!(
+            "{shown} is not a WebAssembly file; give a plan component (.wasm built for wasm32-wasip2) or a plan directory"
+        )));
+    }
+    match <[u8; 4]>::try_from(&bytes[4..8]) {
+        Ok(COMPONENT_HEADER) => Ok(()),
+        Ok(CORE_MODULE_HEADER) => Err(InputError::new(format!(
+            "{shown} is a core wasm module, not a component; build the plan for wasm32-wasip2 (`tg-wasm build <plan dir>`)"
+        ))),
+        _ => Err(InputError::new(format!(
+            "{shown} has an unsupported WebAssembly version or layer; tg-wasm runs WASI 0.2 components (wasm32-wasip2)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_told_apart() {
+        let p = Path::new("x.wasm");
+        assert!(check_header(p, b"hello world").unwrap_err().0.contains("not a WebAssembly file"));
+        assert!(check_header(p, b"\0asm\x01\0\0\0").unwrap_err().0.contains("core wasm module"));
+        assert!(check_header(p, b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(check_header(p, b"\0asm\x0e\0\x01\0").unwrap_err().0.contains("unsupported"));
+    }
+}

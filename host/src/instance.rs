@@ -1,0 +1,173 @@
+//! The state of one instance: what its `Store` holds.
+//!
+//! An [`InstanceState`] is built per instance from the run-wide [`RunEnv`] and
+//! the instance's place in it. Whatever must outlive the store — captured
+//! output, the crash reason a panic hook reported, recorded messages — lives in
+//! [`InstanceRecord`], shared with the run so that nothing is lost when an
+//! instance is cancelled.
+
+use crate::wasi::output::{CapturedOutput, StreamName};
+use crate::wasi::random;
+use netsim::{NodeId, SimHandle, SimTime};
+use std::sync::{Arc, Mutex};
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// What every instance of a run shares: the plan, the case, the seed.
+#[derive(Clone, Debug)]
+pub struct RunEnv {
+    /// The plan's name from its manifest.
+    pub test_plan: String,
+    /// The test case.
+    pub test_case: String,
+    /// The run identifier given to plans; derived from the inputs, so replays see the same.
+    pub test_run: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Instances over all groups.
+    pub instance_count: u32,
+}
+
+/// One group of instances and the parameters its instances see.
+#[derive(Clone, Debug)]
+pub struct GroupEnv {
+    /// The group's name.
+    pub id: String,
+    /// How many instances it has.
+    pub instance_count: u32,
+    /// Its parameters, defaults applied, sorted by name.
+    pub params: Vec<(String, String)>,
+}
+
+/// Where an instance stands in the run.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    /// Global sequence number.
+    pub node: NodeId,
+    /// Its group.
+    pub group: Arc<GroupEnv>,
+    /// Sequence number within the group.
+    pub group_seq: u32,
+}
+
+/// A message a plan recorded with `record-message`.
+#[derive(Clone, Debug)]
+pub struct RecordedMessage {
+    /// Virtual time of the call.
+    pub at: SimTime,
+    /// The text.
+    pub text: String,
+}
+
+/// What the run keeps of an instance beyond its store's life.
+pub struct InstanceRecord {
+    /// Captured standard output.
+    pub stdout: CapturedOutput,
+    /// Captured standard error.
+    pub stderr: CapturedOutput,
+    /// The reason the plan gave just before crashing (a panic message).
+    pub crash_reason: Mutex<Option<String>>,
+    /// Messages recorded with `record-message`.
+    pub messages: Mutex<Vec<RecordedMessage>>,
+}
+
+impl InstanceRecord {
+    /// An empty record for `node`.
+    pub fn new(node: NodeId, sim: &SimHandle) -> InstanceRecord {
+        InstanceRecord {
+            stdout: CapturedOutput::new(node, StreamName::Stdout, sim.clone()),
+            stderr: CapturedOutput::new(node, StreamName::Stderr, sim.clone()),
+            crash_reason: Mutex::new(None),
+            messages: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The crash reason the plan reported, if any.
+    pub fn crash_reason(&self) -> Option<String> {
+        self.crash_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The recorded messages, in order.
+    pub fn messages(&self) -> Vec<RecordedMessage> {
+        self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Per-instance resource limits.
+#[derive(Clone, Copy, Debug)]
+pub struct InstanceLimits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Most table elements.
+    pub table_elements: usize,
+}
+
+/// The data of one instance's `Store`.
+pub struct InstanceState {
+    pub(crate) placement: Placement,
+    pub(crate) env: Arc<RunEnv>,
+    pub(crate) sim: SimHandle,
+    pub(crate) record: Arc<InstanceRecord>,
+    pub(crate) metrics: crate::plan::metrics::MetricSink,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+}
+
+impl InstanceState {
+    /// The state of the instance at `placement`: no host directory, no host
+    /// environment variable, no argument, seeded randomness, captured output.
+    pub fn new(
+        env: Arc<RunEnv>,
+        placement: Placement,
+        sim: SimHandle,
+        record: Arc<InstanceRecord>,
+        metrics: crate::plan::metrics::MetricSink,
+        limits: InstanceLimits,
+    ) -> InstanceState {
+        let (secure, insecure, insecure_seed) = random::for_instance(env.seed, placement.node.0);
+        let wasi = WasiCtx::builder()
+            .stdout(record.stdout.clone())
+            .stderr(record.stderr.clone())
+            .secure_random(secure)
+            .insecure_random(insecure)
+            .insecure_random_seed(insecure_seed)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        InstanceState { placement, env, sim, record, metrics, wasi, table: ResourceTable::new(), limits }
+    }
+
+    /// The instance's global sequence number.
+    pub fn node(&self) -> NodeId {
+        self.placement.node
+    }
+
+    pub(crate) fn wasi_mut(&mut self) -> &mut WasiCtx {
+        &mut self.wasi
+    }
+
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    pub(crate) fn clock_parts(&mut self) -> (NodeId, &SimHandle, &mut ResourceTable) {
+        (self.placement.node, &self.sim, &mut self.table)
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

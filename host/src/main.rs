@@ -1,0 +1,208 @@
+//! The `tg-wasm` command: parses arguments and calls the library.
+//!
+//! Exit codes: 0 the run succeeded, 1 the run failed (some instance was not
+//! `ok`), 2 bad input (the message says what to fix), 3 tg-wasm itself failed,
+//! 130 interrupted by Ctrl-C.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tg_wasm::engine::{self, EngineSettings};
+use tg_wasm::error::InputError;
+use tg_wasm::run::{GroupRequest, RunSpec, directory};
+use tg_wasm::{builder, component, params};
+
+/// Run Testground-style test plans as thousands of deterministic WebAssembly
+/// instances in one process, on virtual time.
+#[derive(Parser)]
+#[command(name = "tg-wasm", version, about, long_about = None)]
+struct Cli {
+    /// More diagnostics on stderr (-v: plan output and messages; -vv: host internals).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a plan as N instances and report outcomes per group.
+    ///
+    /// Example: tg-wasm run plans/example --testcase sync --instances 1000
+    Run(RunArgs),
+    /// Build a plan directory into a component (writes <dir>/../<name>.wasm).
+    Build {
+        /// The plan crate's directory, e.g. plans/placebo.
+        dir: PathBuf,
+    },
+    /// Print a plan's test cases and parameters.
+    Describe {
+        /// A plan component (.wasm) or plan directory.
+        plan: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// A plan component (.wasm) or a plan directory (built first).
+    plan: PathBuf,
+    /// Test case to run [default: the plan's first test case].
+    #[arg(short = 't', long)]
+    testcase: Option<String>,
+    /// Number of instances.
+    #[arg(short = 'i', long, default_value_t = 1)]
+    instances: u32,
+    /// A test parameter, name=value (repeatable). `tg-wasm describe` lists them.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Seed for every random choice of the run; the same seed replays the same run.
+    #[arg(short, long, default_value_t = 0)]
+    seed: u64,
+    /// Run directory [default: runs/<timestamp>-<plan>-<case>].
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Keep the full event trace in <out>/trace.jsonl, not only its digest.
+    #[arg(long)]
+    trace: bool,
+    /// Print the summary as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Largest linear memory per instance (e.g. 64MiB).
+    #[arg(long, default_value = "128MiB", value_parser = parse_size)]
+    memory_limit: u64,
+    /// CPU budget per instance, in fuel units (about one per wasm instruction).
+    #[arg(long, default_value_t = engine::DEFAULT_FUEL)]
+    fuel: u64,
+    /// One-way latency between instances and the sync service (e.g. 1ms).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    sync_latency: Duration,
+    /// End the run when virtual time passes this (e.g. 10m).
+    #[arg(long, value_parser = parse_duration)]
+    virtual_timeout: Option<Duration>,
+    /// End the run when it has taken this long in real time (e.g. 5m).
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    params::parse_size(s).ok_or_else(|| format!("{s:?} is not a size (e.g. 64MiB, 1GB)"))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "warn,tg_wasm=debug",
+        _ => "debug,cranelift_codegen=info,wasmtime_cranelift=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) if e.downcast_ref::<InputError>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => run(args),
+        Command::Build { dir } => {
+            let out = builder::build(&dir)?;
+            println!("{}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe { plan } => {
+            let path = builder::resolve_plan(&plan)?;
+            let component = component::load(&path)?;
+            let prepared = tg_wasm::run::prepare(&component, &EngineSettings::default(), 1)?;
+            print!("{}", prepared.manifest.render());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.instances == 0 {
+        return Err(InputError::new("--instances must be at least 1").into());
+    }
+    let mut given = BTreeMap::new();
+    for p in &args.params {
+        let (name, value) = params::parse_assignment(p)?;
+        given.insert(name, value);
+    }
+    let path = builder::resolve_plan(&args.plan)?;
+    let component = component::load(&path)?;
+    let engine = EngineSettings { memory_limit: args.memory_limit, fuel: args.fuel, ..EngineSettings::default() };
+    let test_case = match args.testcase {
+        Some(c) => c,
+        None => first_case(&component, &engine)?,
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // A second Ctrl-C while results are being written falls back to the default (exit).
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let spec = RunSpec {
+        component,
+        test_case,
+        groups: vec![GroupRequest { id: "single".into(), instances: args.instances, params: BTreeMap::new() }],
+        global_params: given,
+        seed: args.seed,
+        engine,
+        sync_latency: args.sync_latency,
+        virtual_timeout: args.virtual_timeout,
+        wall_timeout: args.timeout,
+        keep_trace: args.trace,
+        interrupt: Some(interrupt.clone()),
+    };
+    let out = args.out.unwrap_or_else(|| directory::default_dir(&spec));
+    let (summary, _) = tg_wasm::run::run(&spec, &out)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary).context("encoding the summary")?);
+    } else {
+        print!("{}", summary.render());
+        println!("run directory: {}", display_dir(&out));
+    }
+    Ok(if interrupt.load(Ordering::SeqCst) {
+        ExitCode::from(130)
+    } else if summary.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn first_case(component: &component::PlanComponent, engine: &EngineSettings) -> anyhow::Result<String> {
+    let prepared = tg_wasm::run::prepare(component, engine, 1)?;
+    prepared
+        .manifest
+        .test_cases
+        .first()
+        .map(|c| c.name.clone())
+        .ok_or_else(|| InputError::new("the plan declares no test case").into())
+}
+
+fn display_dir(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,28 @@
+//! The host side of the `tg:plan` interfaces.
+//!
+//! One file per WIT interface: [`runenv`] answers who an instance is,
+//! [`sync`] turns barriers and topics into netsim sync operations, and
+//! [`metrics`] records what the plan measures. The generated bindings are in
+//! [`crate::bindings`].
+
+pub mod metrics;
+pub mod runenv;
+pub mod sync;
+
+use crate::bindings;
+use crate::instance::InstanceState;
+use wasmtime::component::{HasSelf, Linker};
+
+/// Adds the `tg:plan` imports to `linker`.
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
+    // Interface by interface: the world's own `add_to_linker` would also add
+    // `wasi:io/poll`, which `crate::wasi` already provides.
+    type Own = HasSelf<InstanceState>;
+    bindings::types::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    bindings::runenv::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    bindings::sync::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    bindings::metrics::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    Ok(())
+}
+
+impl crate::bindings::types::Host for InstanceState {}

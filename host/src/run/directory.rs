@@ -1,0 +1,123 @@
+//! The run directory: what a run leaves on disk.
+//!
+//! `run.json` (the inputs), `summary.json`, `trace.jsonl` with `--trace`, and
+//! `instances/<seq>/{stdout,stderr,messages}.log` for instances that wrote
+//! anything. Files are written whole to a temporary name and renamed, so a
+//! reader never sees half a file.
+
+use super::execute::Execution;
+use super::spec::RunSpec;
+use super::summary::RunSummary;
+use anyhow::Context as _;
+use serde::Serialize;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The recorded inputs of a run (`run.json`).
+#[derive(Serialize)]
+pub struct RecordedInputs<'a> {
+    /// tg-wasm version.
+    pub tg_wasm_version: &'static str,
+    /// Path of the plan component as given.
+    pub component_path: String,
+    /// SHA-256 of the component.
+    pub component_sha256: &'a str,
+    /// Test case.
+    pub test_case: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// Groups with their sizes and params.
+    pub groups: Vec<RecordedGroup<'a>>,
+    /// Global params.
+    pub global_params: &'a std::collections::BTreeMap<String, String>,
+    /// Engine settings.
+    pub engine: &'a crate::engine::EngineSettings,
+    /// Sync latency in nanoseconds.
+    pub sync_latency_ns: u128,
+}
+
+/// One group in `run.json`.
+#[derive(Serialize)]
+pub struct RecordedGroup<'a> {
+    /// Name.
+    pub id: &'a str,
+    /// Instances.
+    pub instances: u32,
+    /// Params.
+    pub params: &'a std::collections::BTreeMap<String, String>,
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+/// Writes `run.json` into `dir` (creating it) before the run starts.
+pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
+    let inputs = RecordedInputs {
+        tg_wasm_version: env!("CARGO_PKG_VERSION"),
+        component_path: spec.component.path.display().to_string(),
+        component_sha256: &spec.component.sha256,
+        test_case: &spec.test_case,
+        seed: spec.seed,
+        groups: spec
+            .groups
+            .iter()
+            .map(|g| RecordedGroup { id: &g.id, instances: g.instances, params: &g.params })
+            .collect(),
+        global_params: &spec.global_params,
+        engine: &spec.engine,
+        sync_latency_ns: spec.sync_latency.as_nanos(),
+    };
+    write_file(&dir.join("run.json"), &serde_json::to_vec_pretty(&inputs)?)
+}
+
+/// Writes the outputs of a finished run into `dir`.
+pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
+    for (i, record) in execution.records.iter().enumerate() {
+        let files = [
+            ("stdout.log", record.stdout.contents()),
+            ("stderr.log", record.stderr.contents()),
+            (
+                "messages.log",
+                record.messages().iter().map(|m| format!("{} {}\n", m.at, m.text)).collect::<String>().into_bytes(),
+            ),
+        ];
+        if files.iter().all(|(_, b)| b.is_empty()) {
+            continue;
+        }
+        let idir = dir.join("instances").join(i.to_string());
+        std::fs::create_dir_all(&idir).with_context(|| format!("creating {}", idir.display()))?;
+        for (name, bytes) in files.iter().filter(|(_, b)| !b.is_empty()) {
+            write_file(&idir.join(name), bytes)?;
+        }
+    }
+    if let Some(trace) = &execution.trace {
+        let path = dir.join("trace.jsonl");
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for record in trace {
+            serde_json::to_writer(&mut out, record)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    write_file(&dir.join("summary.json"), &serde_json::to_vec_pretty(summary)?)
+}
+
+/// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`.
+pub fn default_dir(spec: &RunSpec) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+    let stem = spec.component.path.file_stem().and_then(|s| s.to_str()).unwrap_or("plan");
+    let base = format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case);
+    let mut dir = PathBuf::from("runs").join(&base);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
+    }
+    dir
+}

@@ -1,0 +1,172 @@
+//! Running every instance of a prepared plan to its outcome.
+//!
+//! Each instance is one task on netsim's executor: create a `Store`,
+//! instantiate from the shared `InstancePre`, call `run`. Instances are
+//! numbered through the groups in order. When the executor stops early
+//! (deadlock, timeout, Ctrl-C) the unfinished instances are ended as `crashed`
+//! with what each was waiting on, and everything they printed is kept.
+
+use super::outcome::{InstanceOutcome, LimitsInForce, classify_error};
+use super::prepare::PreparedPlan;
+use super::spec::RunSpec;
+use crate::engine::FUEL_YIELD_INTERVAL;
+use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
+use crate::plan::metrics::{MetricPoint, MetricSink};
+use netsim::{BlockedInstance, Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, TraceRecord};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Store;
+
+/// Everything a finished run produced.
+pub struct Execution {
+    /// The instances' places (group, group seq), by global seq.
+    pub placements: Vec<Placement>,
+    /// How each instance ended, by global seq.
+    pub outcomes: Vec<InstanceOutcome>,
+    /// Output and messages of each instance, by global seq.
+    pub records: Vec<Arc<InstanceRecord>>,
+    /// Why the executor stopped.
+    pub end: RunEnd,
+    /// What the unfinished instances waited on, if the run stopped early.
+    pub blocked: Vec<BlockedInstance>,
+    /// The trace digest.
+    pub digest: String,
+    /// Number of traced events.
+    pub trace_events: u64,
+    /// The trace records, if kept.
+    pub trace: Option<Vec<TraceRecord>>,
+    /// Virtual time when the run ended.
+    pub virtual_time: SimTime,
+    /// Wall time the run took (instances only, not preparation).
+    pub wall_time: Duration,
+    /// Simulation events processed.
+    pub events: u64,
+    /// Every metric point, in recording order.
+    pub metrics: Vec<MetricPoint>,
+}
+
+/// The groups' environments and every instance's place, in global-seq order.
+fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Placement>> {
+    let case = prepared
+        .manifest
+        .case(&spec.test_case)
+        .ok_or_else(|| crate::error::InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
+    let mut placements = Vec::with_capacity(spec.instance_count() as usize);
+    for group in &spec.groups {
+        let mut given = spec.global_params.clone();
+        given.extend(group.params.clone());
+        let place = if spec.groups.len() == 1 { "--param".to_string() } else { format!("group {:?}", group.id) };
+        let params = crate::params::resolve(case, &given, &place)?;
+        let env = Arc::new(GroupEnv { id: group.id.clone(), instance_count: group.instances, params });
+        for group_seq in 0..group.instances {
+            let node = NodeId(placements.len() as u32);
+            placements.push(Placement { node, group: env.clone(), group_seq });
+        }
+    }
+    Ok(placements)
+}
+
+/// Runs every instance of `spec` on `prepared`.
+pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execution> {
+    let placements = placements(spec, prepared)?;
+    let n = placements.len() as u32;
+    let sim = SimHandle::new(Sim::new(SimConfig {
+        instances: n,
+        sync_latency: spec.sync_latency,
+        keep_trace: spec.keep_trace,
+    }));
+    let env = Arc::new(RunEnv {
+        test_plan: prepared.manifest.name.clone(),
+        test_case: spec.test_case.clone(),
+        test_run: spec.test_run_id(),
+        seed: spec.seed,
+        instance_count: n,
+    });
+    let metrics = MetricSink::default();
+    let limits = InstanceLimits { memory_bytes: prepared.settings.memory_limit as usize, table_elements: 10_000 };
+    let fuel = prepared.settings.fuel;
+    let mut records = Vec::with_capacity(n as usize);
+    let mut exec = Executor::new(sim.clone());
+    for placement in &placements {
+        let node = placement.node;
+        let record = Arc::new(InstanceRecord::new(node, &sim));
+        records.push(record.clone());
+        let state = InstanceState::new(env.clone(), placement.clone(), sim.clone(), record, metrics.clone(), limits);
+        let (engine, pre, case, sim) =
+            (prepared.engine.clone(), prepared.pre.clone(), spec.test_case.clone(), sim.clone());
+        exec.spawn(
+            node,
+            Box::pin(async move {
+                sim.lock().record(node, "instance.start", format_args!(""));
+                let mut store = Store::new(&engine, state);
+                store.limiter(|s| &mut s.limits);
+                store.set_fuel(fuel)?;
+                store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
+                let plan = pre.instantiate_async(&mut store).await?;
+                plan.call_run(&mut store, &case).await
+            }),
+        );
+    }
+
+    let started = Instant::now();
+    let run_limits = RunLimits {
+        virtual_deadline: spec.virtual_timeout.map(|d| SimTime::ZERO + d),
+        wall_deadline: spec.wall_timeout.map(|d| started + d),
+        interrupt: spec.interrupt.clone(),
+    };
+    let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
+    let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
+    let end = exec.run(&run_limits, |node, result| {
+        let record = &records[node.index()];
+        let outcome = match result {
+            Ok(Ok(())) => InstanceOutcome::ok(),
+            Ok(Err(reason)) => InstanceOutcome::failed(reason),
+            Err(e) => classify_error(&e, record.crash_reason(), &limits_in_force),
+        };
+        trace_outcome(&sim, node, &outcome);
+        outcomes[node.index()] = Some(outcome);
+    });
+
+    let unfinished = exec.unfinished();
+    let blocked = sim.lock().blocked(&unfinished);
+    let why = match end {
+        RunEnd::Completed => "",
+        RunEnd::Deadlock => "deadlock: no instance can make progress",
+        RunEnd::VirtualTimeout => "virtual time limit reached",
+        RunEnd::WallTimeout => "wall-clock time limit reached",
+        RunEnd::Interrupted => "run interrupted",
+    };
+    for b in &blocked {
+        let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };
+        let outcome = InstanceOutcome::crashed(format!("{why}; waiting on {waits}"));
+        trace_outcome(&sim, b.node, &outcome);
+        outcomes[b.node.index()] = Some(outcome);
+    }
+    exec.cancel_unfinished();
+    let wall_time = started.elapsed();
+    for r in &records {
+        r.stdout.finish();
+        r.stderr.finish();
+    }
+
+    let mut sim = sim.lock();
+    Ok(Execution {
+        placements,
+        outcomes: outcomes.into_iter().map(|o| o.unwrap_or_else(|| InstanceOutcome::crashed("never ran"))).collect(),
+        records,
+        end,
+        blocked,
+        digest: sim.trace().digest_hex(),
+        trace_events: sim.trace().len(),
+        trace: sim.trace_mut().take_records(),
+        virtual_time: sim.now(),
+        wall_time,
+        events: sim.events_processed(),
+        metrics: metrics.take(),
+    })
+}
+
+fn trace_outcome(sim: &SimHandle, node: NodeId, outcome: &InstanceOutcome) {
+    let reason = outcome.reason.as_deref().unwrap_or("");
+    sim.lock().record(node, "instance.end", format_args!("outcome={} reason={reason:?}", outcome.outcome.as_str()));
+}

@@ -1,0 +1,102 @@
+//! How an instance ended, and why.
+//!
+//! An instance is `ok` when its test case returned `ok`, `failed` when it
+//! returned an error, and `crashed` when it never returned: a panic, a trap, a
+//! limit, a deadlock, a timeout. Each non-ok outcome carries a reason a person
+//! can act on.
+
+use serde::Serialize;
+use wasmtime::Trap;
+
+/// The three ends of an instance, as in Testground.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The test case succeeded.
+    Ok,
+    /// The test case returned an error.
+    Failed,
+    /// The instance stopped without returning.
+    Crashed,
+}
+
+impl Outcome {
+    /// `"ok"`, `"failed"` or `"crashed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Crashed => "crashed",
+        }
+    }
+}
+
+/// How one instance ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstanceOutcome {
+    /// Which end.
+    pub outcome: Outcome,
+    /// Why, for `failed` and `crashed`.
+    pub reason: Option<String>,
+}
+
+impl InstanceOutcome {
+    /// Success.
+    pub fn ok() -> InstanceOutcome {
+        InstanceOutcome { outcome: Outcome::Ok, reason: None }
+    }
+
+    /// The test case returned `err(reason)`.
+    pub fn failed(reason: impl Into<String>) -> InstanceOutcome {
+        InstanceOutcome { outcome: Outcome::Failed, reason: Some(reason.into()) }
+    }
+
+    /// The instance stopped for `reason`.
+    pub fn crashed(reason: impl Into<String>) -> InstanceOutcome {
+        InstanceOutcome { outcome: Outcome::Crashed, reason: Some(reason.into()) }
+    }
+}
+
+/// Limits an error message may name.
+pub struct LimitsInForce {
+    /// Memory limit in bytes.
+    pub memory_limit: u64,
+    /// Fuel budget.
+    pub fuel: u64,
+}
+
+/// Classifies the error that ended an instance. `plan_reason` is what the plan
+/// reported before crashing (its panic message), which beats the bare trap.
+pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limits: &LimitsInForce) -> InstanceOutcome {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return InstanceOutcome::crashed(format!("called exit({}) before its test case returned", exit.0));
+    }
+    let text = format!("{error:#}");
+    if text.contains("forcing trap when growing memory") {
+        return InstanceOutcome::crashed(format!(
+            "memory limit exceeded: linear memory may not grow past {} MiB (raise it with --memory-limit)",
+            limits.memory_limit >> 20
+        ));
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        if let Some(reason) = plan_reason {
+            return InstanceOutcome::crashed(reason);
+        }
+        let why = match trap {
+            Trap::OutOfFuel => format!(
+                "CPU budget exhausted: used all {} fuel units without finishing (an endless loop? raise it with --fuel)",
+                limits.fuel
+            ),
+            Trap::StackOverflow => "stack overflow".to_string(),
+            Trap::UnreachableCodeReached => {
+                "trap: wasm `unreachable` executed (an abort or a failed allocation)".into()
+            }
+            other => format!("trap: {other}"),
+        };
+        return InstanceOutcome::crashed(why);
+    }
+    if let Some(reason) = plan_reason {
+        return InstanceOutcome::crashed(reason);
+    }
+    InstanceOutcome::crashed(crate::component::cache::one_line(error))
+}

@@ -1,0 +1,67 @@
+//! What a run is asked to do: its inputs, all in one value.
+//!
+//! A [`RunSpec`] is everything a run is a function of (with the tg-wasm
+//! version). It is what `run.json` records and what a replay starts from.
+
+use crate::component::PlanComponent;
+use crate::engine::EngineSettings;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// One group of instances to start.
+#[derive(Clone, Debug)]
+pub struct GroupRequest {
+    /// Group name.
+    pub id: String,
+    /// How many instances.
+    pub instances: u32,
+    /// Parameters for this group; they override the global ones.
+    pub params: BTreeMap<String, String>,
+}
+
+/// The inputs of one run.
+#[derive(Clone)]
+pub struct RunSpec {
+    /// The plan.
+    pub component: PlanComponent,
+    /// The test case to run.
+    pub test_case: String,
+    /// Groups, in order; instances are numbered through them.
+    pub groups: Vec<GroupRequest>,
+    /// Parameters every group gets unless it sets its own.
+    pub global_params: BTreeMap<String, String>,
+    /// The seed every random stream derives from.
+    pub seed: u64,
+    /// Engine settings that can change behaviour.
+    pub engine: EngineSettings,
+    /// One-way latency to the sync service.
+    pub sync_latency: Duration,
+    /// End the run if virtual time would pass this.
+    pub virtual_timeout: Option<Duration>,
+    /// End the run if it takes longer than this in wall time.
+    pub wall_timeout: Option<Duration>,
+    /// Keep every trace record, not only the digest.
+    pub keep_trace: bool,
+    /// Set by Ctrl-C to end the run early.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+impl RunSpec {
+    /// Instances over all groups.
+    pub fn instance_count(&self) -> u32 {
+        self.groups.iter().map(|g| g.instances).sum()
+    }
+
+    /// The run identifier plans see: derived from the inputs only, so a replay
+    /// sees the same identifier and two runs of the same inputs behave the same.
+    pub fn test_run_id(&self) -> String {
+        let mut key = format!("{}\n{}\n{}\n", self.component.sha256, self.test_case, self.seed);
+        for g in &self.groups {
+            key.push_str(&format!("{}={}:{:?}\n", g.id, g.instances, g.params));
+        }
+        key.push_str(&format!("{:?}", self.global_params));
+        crate::component::load::sha256_hex(key.as_bytes())[..12].to_string()
+    }
+}
