@@ -1,0 +1,97 @@
+//! The plan's entry points: `describe` and `run` as the host calls them,
+//! dispatching on the manifest the plan exports with
+//! [`export_plan!`](crate::export_plan) — Testground's `run.InvokeMap`.
+
+use std::panic;
+use std::sync::Once;
+
+use crate::bindings::tg::plan::runenv as host;
+use crate::bindings::tg::plan::types as wit;
+use crate::manifest::Manifest;
+use crate::runenv::RunEnv;
+
+/// `describe`: the manifest as the WIT record.
+pub fn describe(manifest: &Manifest) -> wit::Manifest {
+    manifest.to_wit()
+}
+
+/// `run`: runs `test_case` of `manifest`, turning its error into the reason the instance failed.
+pub fn run(manifest: &Manifest, test_case: &str) -> Result<(), String> {
+    let Some(case) = manifest.find(test_case) else {
+        let known: Vec<&str> = manifest.cases().iter().map(|case| case.name()).collect();
+        return Err(format!(
+            "plan `{}` has no test case `{test_case}`; known cases: {}",
+            manifest.name(),
+            known.join(", ")
+        ));
+    };
+    install_panic_hook();
+    let env = RunEnv::from_host(case);
+    (case.runner())(&env).map_err(|err| error_chain(&*err))
+}
+
+/// The error and its sources, outermost first, as one line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut reason = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
+}
+
+/// Tells the host why the instance is about to trap, then lets the default hook
+/// print the panic to stderr; the abort that follows is the trap the host sees.
+fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let default_hook = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+            let reason = match info.location() {
+                Some(location) => format!("panicked at {location}: {message}"),
+                None => format!("panicked: {message}"),
+            };
+            host::record_crash(&reason);
+            default_hook(info);
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("could not connect")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn ok(_env: &RunEnv) -> crate::Result<()> {
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_case_lists_known_ones() {
+        let manifest = Manifest::new("p").case(crate::TestCase::new("a", ok)).case(crate::TestCase::new("b", ok));
+        assert_eq!(run(&manifest, "c").unwrap_err(), "plan `p` has no test case `c`; known cases: a, b");
+    }
+
+    #[test]
+    fn reason_names_every_cause() {
+        let err = Outer(std::io::Error::other("refused"));
+        assert_eq!(error_chain(&err), "could not connect: refused");
+    }
+}
