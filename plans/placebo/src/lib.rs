@@ -1,0 +1,78 @@
+//! `placebo`: test cases whose outcome is known in advance — success, failure,
+//! panic, trap, stall, sleep and randomness — so that the runner itself can be
+//! tested against them (the Testground plan of the same name, for tg-wasm).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use tg_sdk::prelude::*;
+
+const INSTANCES: std::ops::RangeInclusive<u32> = 1..=100_000;
+
+fn manifest() -> Manifest {
+    Manifest::new("placebo")
+        .case(TestCase::new("ok", ok).describe("succeeds at once").instances(INSTANCES))
+        .case(TestCase::new("fail", fail).describe("fails with a known reason").instances(INSTANCES))
+        .case(TestCase::new("panic", panic).describe("panics with a known message").instances(INSTANCES))
+        .case(TestCase::new("trap", trap).describe("executes `unreachable`").instances(INSTANCES))
+        .case(TestCase::new("stall", stall).describe("waits on a barrier nobody can reach").instances(INSTANCES))
+        .case(
+            TestCase::new("sleep", sleep)
+                .describe("sleeps, and checks both clocks advanced by exactly that much")
+                .instances(INSTANCES)
+                .param(Param::duration("duration", "1h").describe("how long to sleep")),
+        )
+        .case(
+            TestCase::new("random", random)
+                .describe("prints and records a random u64 drawn through WASI")
+                .instances(INSTANCES),
+        )
+}
+
+fn ok(_env: &RunEnv) -> tg_sdk::Result<()> {
+    Ok(())
+}
+
+fn fail(_env: &RunEnv) -> tg_sdk::Result<()> {
+    bail!("placebo failure as requested")
+}
+
+fn panic(_env: &RunEnv) -> tg_sdk::Result<()> {
+    panic!("placebo panic as requested")
+}
+
+fn trap(_env: &RunEnv) -> tg_sdk::Result<()> {
+    // A trap without a panic: the host must report it with no panic message.
+    core::arch::wasm32::unreachable()
+}
+
+fn stall(env: &RunEnv) -> tg_sdk::Result<()> {
+    let unreachable_target = u64::from(env.test_instance_count()) + 1;
+    env.sync().barrier("stall-never", unreachable_target)?;
+    bail!("barrier `stall-never` was released with {unreachable_target} entries, more than there are instances")
+}
+
+fn sleep(env: &RunEnv) -> tg_sdk::Result<()> {
+    let duration: Duration = env.duration_param("duration");
+    let start = Instant::now();
+    let wall_start = SystemTime::now();
+
+    std::thread::sleep(duration);
+
+    // Virtual time advances by exactly what was asked: any difference means a
+    // clock leaked real time or rounded.
+    let elapsed = start.elapsed();
+    let wall_elapsed = SystemTime::now().duration_since(wall_start)?;
+    env.r().timer("elapsed", elapsed);
+    ensure!(elapsed == duration, "slept {duration:?} but the monotonic clock advanced {elapsed:?}");
+    ensure!(wall_elapsed == duration, "slept {duration:?} but the wall clock advanced {wall_elapsed:?}");
+    Ok(())
+}
+
+fn random(env: &RunEnv) -> tg_sdk::Result<()> {
+    let value = getrandom::u64()?;
+    println!("random: {value}");
+    env.record_message(format!("random: {value}"));
+    Ok(())
+}
+
+tg_sdk::export_plan!(manifest);
