@@ -1,0 +1,95 @@
+//! The command line: exit codes and one-line errors for bad input.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use support::{plan, tempdir};
+
+fn tg_wasm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
+}
+
+/// Asserts exit code 2 and exactly one line on stderr containing `needle`.
+fn assert_bad_input(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected, got: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn not_wasm_is_bad_input() {
+    let dir = tempdir();
+    let file = write(&dir, "notes.wasm", b"these are not the bytes you are looking for");
+    assert_bad_input(&tg_wasm(&["run", &file]), "is not a WebAssembly file");
+}
+
+#[test]
+fn core_module_is_bad_input() {
+    let dir = tempdir();
+    let file = write(&dir, "core.wasm", &wat::parse_str("(module)").unwrap());
+    assert_bad_input(&tg_wasm(&["run", &file]), "is a core wasm module, not a component");
+}
+
+#[test]
+fn component_of_another_world_is_bad_input() {
+    let dir = tempdir();
+    let bytes =
+        wat::parse_str("(component (core module $m (func (export \"f\"))) (core instance (instantiate $m)))").unwrap();
+    let file = write(&dir, "other.wasm", &bytes);
+    assert_bad_input(&tg_wasm(&["run", &file]), "is not a tg:plan component");
+}
+
+#[test]
+fn unknown_test_case_lists_the_known_ones() {
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tg_wasm(&["run", &placebo, "--testcase", "nope", "-o", &tempdir().display().to_string()]);
+    assert_bad_input(&out, "has no test case \"nope\"; its test cases are: ok, fail");
+}
+
+#[test]
+fn zero_instances_is_bad_input() {
+    let placebo = plan("placebo").path.display().to_string();
+    assert_bad_input(&tg_wasm(&["run", &placebo, "--instances", "0"]), "--instances must be at least 1");
+}
+
+#[test]
+fn unknown_param_is_bad_input() {
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tg_wasm(&["run", &placebo, "-t", "sleep", "-p", "bogus=1", "-o", &tempdir().display().to_string()]);
+    assert_bad_input(&out, "unknown parameter \"bogus\"");
+}
+
+#[test]
+fn exit_codes_follow_the_outcome() {
+    let placebo = plan("placebo").path.display().to_string();
+    let run = |case: &str| {
+        tg_wasm(&["run", &placebo, "-t", case, "-i", "3", "-o", &tempdir().display().to_string()]).status.code()
+    };
+    assert_eq!(run("ok"), Some(0));
+    assert_eq!(run("fail"), Some(1));
+    assert_eq!(run("panic"), Some(1));
+    assert_eq!(run("stall"), Some(1));
+}
+
+#[test]
+fn run_directory_holds_inputs_summary_and_instance_logs() {
+    let placebo = plan("placebo").path.display().to_string();
+    let dir = tempdir();
+    let out = tg_wasm(&["run", &placebo, "-t", "random", "-i", "2", "-o", &dir.display().to_string(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(summary["outcome"], "success");
+    let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["digest"], summary["digest"]);
+    let inputs: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(inputs["test_case"], "random");
+    assert!(dir.join("instances/1/stdout.log").is_file());
+}
