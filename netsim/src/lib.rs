@@ -9,6 +9,7 @@
 //! - [`event`]: [`EventQueue`], ordered by `(time, source, per-source sequence)`.
 //! - [`rng`]: [`RngStream`], seeded random streams per instance and purpose.
 //! - [`sync`]: [`SyncService`], Testground's states, barriers and topics as a state machine.
+//! - [`net`]: [`Network`], the data network — addresses, shaped links, UDP and TCP sockets.
 //! - [`sim`]: [`Sim`], the world of one run — clock, queue, sync service, trace — and
 //!   where waiting callers register their wakers. Start here.
 //! - [`executor`]: [`Executor`], which polls one task per instance and advances
@@ -19,6 +20,7 @@
 
 pub mod event;
 pub mod executor;
+pub mod net;
 pub mod node;
 pub mod rng;
 pub mod sim;
@@ -28,6 +30,7 @@ pub mod trace;
 
 pub use event::{EventKey, EventQueue};
 pub use executor::{Executor, RunEnd, RunLimits, Task};
+pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
 pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};

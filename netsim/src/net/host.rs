@@ -1,0 +1,128 @@
+//! One instance's side of the network: its address, configuration, egress
+//! link, socket table and port tables.
+//!
+//! A host finds sockets by port and hands out ephemeral ports; it does not
+//! route between instances ([`super::fabric`]) or run protocols
+//! ([`super::udp`], [`super::tcp`]).
+
+use super::config::NetworkConfig;
+use super::error::NetError;
+use super::link::EgressLink;
+use super::socket::Socket;
+use crate::rng::RngStream;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+/// Ports handed out when a socket binds to port 0: the IANA dynamic range.
+pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
+
+/// Most sockets one instance may have open. Far above what a plan needs; it
+/// exists so a socket leak ends in `new-socket-limit`, not in host memory.
+pub const MAX_SOCKETS_PER_NODE: usize = 65_536;
+
+pub(crate) struct Host {
+    pub(crate) addr: Ipv4Addr,
+    pub(crate) config: Arc<NetworkConfig>,
+    pub(crate) link: EgressLink,
+    pub(crate) sockets: BTreeMap<u32, Socket>,
+    next_socket: u32,
+    pub(crate) udp_ports: BTreeMap<u16, u32>,
+    /// TCP ports in use, with how many sockets share each (a listener and its accepted connections).
+    pub(crate) tcp_ports: BTreeMap<u16, u32>,
+    pub(crate) tcp_listeners: BTreeMap<u16, u32>,
+    /// Connections by (local port, remote address).
+    pub(crate) tcp_conns: BTreeMap<(u16, SocketAddrV4), u32>,
+    next_udp_port: u16,
+    next_tcp_port: u16,
+}
+
+impl Host {
+    pub(crate) fn new(addr: Ipv4Addr, config: Arc<NetworkConfig>, rng: RngStream) -> Host {
+        Host {
+            addr,
+            config,
+            link: EgressLink::new(rng),
+            sockets: BTreeMap::new(),
+            next_socket: 0,
+            udp_ports: BTreeMap::new(),
+            tcp_ports: BTreeMap::new(),
+            tcp_listeners: BTreeMap::new(),
+            tcp_conns: BTreeMap::new(),
+            next_udp_port: *EPHEMERAL_PORTS.start(),
+            next_tcp_port: *EPHEMERAL_PORTS.start(),
+        }
+    }
+
+    pub(crate) fn add_socket(&mut self, socket: Socket) -> Result<u32, NetError> {
+        if self.sockets.len() >= MAX_SOCKETS_PER_NODE {
+            return Err(NetError::NewSocketLimit);
+        }
+        let n = self.next_socket;
+        self.next_socket += 1;
+        self.sockets.insert(n, socket);
+        Ok(n)
+    }
+
+    /// Checks a local address a socket wants to bind to: the node's own address,
+    /// loopback, or unspecified. Ports are per node whatever the address.
+    pub(crate) fn check_bindable(&self, ip: Ipv4Addr) -> Result<(), NetError> {
+        if ip.is_unspecified() || ip.is_loopback() || ip == self.addr {
+            Ok(())
+        } else {
+            Err(NetError::AddressNotBindable)
+        }
+    }
+
+    /// Takes `port` (or an ephemeral one if 0) for UDP socket `n`.
+    pub(crate) fn bind_udp(&mut self, port: u16, n: u32) -> Result<u16, NetError> {
+        let port = match port {
+            0 => next_free(&self.udp_ports, &mut self.next_udp_port)?,
+            p if self.udp_ports.contains_key(&p) => return Err(NetError::AddressInUse),
+            p => p,
+        };
+        self.udp_ports.insert(port, n);
+        Ok(port)
+    }
+
+    /// Takes `port` (or an ephemeral one if 0) for a TCP socket.
+    pub(crate) fn bind_tcp(&mut self, port: u16) -> Result<u16, NetError> {
+        let port = match port {
+            0 => next_free(&self.tcp_ports, &mut self.next_tcp_port)?,
+            p if self.tcp_ports.contains_key(&p) => return Err(NetError::AddressInUse),
+            p => p,
+        };
+        self.tcp_ports.insert(port, 1);
+        Ok(port)
+    }
+
+    /// One more socket shares TCP `port` (an accepted connection on a listener's port).
+    pub(crate) fn share_tcp_port(&mut self, port: u16) {
+        *self.tcp_ports.entry(port).or_insert(0) += 1;
+    }
+
+    /// One socket less uses TCP `port`; the port is free when none does.
+    pub(crate) fn release_tcp_port(&mut self, port: u16) {
+        if let Some(count) = self.tcp_ports.get_mut(&port) {
+            *count -= 1;
+            if *count == 0 {
+                self.tcp_ports.remove(&port);
+            }
+        }
+    }
+}
+
+/// The next free port at or after `*next` in the ephemeral range, wrapping around.
+fn next_free<V>(used: &BTreeMap<u16, V>, next: &mut u16) -> Result<u16, NetError> {
+    let (lo, hi) = (*EPHEMERAL_PORTS.start(), *EPHEMERAL_PORTS.end());
+    let span = u32::from(hi - lo) + 1;
+    for _ in 0..span {
+        let port = *next;
+        *next = if port == hi { lo } else { port + 1 };
+        if !used.contains_key(&port) {
+            return Ok(port);
+        }
+    }
+    Err(NetError::AddressInUse)
+}

@@ -1,0 +1,161 @@
+//! One instance's egress link: turns a [`LinkShape`] into when (and whether,
+//! and how often, and how damaged) a packet arrives.
+//!
+//! The link is a FIFO with a rate: a packet starts serializing when the link is
+//! free ("busy until"), takes `wire bytes × 8 / bandwidth` to leave, then
+//! travels `latency ± jitter`. Random decisions draw from the sender's own
+//! [`RngStream`], so one instance's traffic never shifts another's draws. The
+//! link does not know about sockets, rules or the event queue.
+
+use super::config::LinkShape;
+use super::rule::DropReason;
+use crate::rng::RngStream;
+use crate::time::SimTime;
+use std::time::Duration;
+
+/// Bytes the egress queue holds before it tail-drops: netem's default limit of
+/// 1000 packets, at a full 1500-byte MTU.
+pub const EGRESS_QUEUE_BYTES: u64 = 1000 * 1500;
+
+/// The least extra delay of a reordered packet, so reordering is visible even
+/// on a link without latency.
+pub const REORDER_MIN_EXTRA: Duration = Duration::from_millis(1);
+
+/// Where a packet goes after it left the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Departure {
+    /// When the packet arrives.
+    pub arrive: SimTime,
+    /// When its duplicate arrives, if it was duplicated.
+    pub duplicate: Option<SimTime>,
+    /// A random value choosing the bit to flip, if it was corrupted.
+    pub corrupt: Option<u64>,
+}
+
+/// The decision of the previous packet, per correlated property.
+#[derive(Clone, Copy, Debug, Default)]
+struct Last {
+    loss: bool,
+    duplicate: bool,
+    corrupt: bool,
+    reorder: bool,
+}
+
+/// The state of one instance's egress link.
+#[derive(Clone, Debug)]
+pub struct EgressLink {
+    busy_until: SimTime,
+    rng: RngStream,
+    last: Last,
+}
+
+/// `p` with probability-correlation `corr` to the previous decision `last`:
+/// repeat `last` with probability `corr`, else draw afresh. The stationary rate
+/// of this chain is exactly `p`.
+fn correlated(rng: &mut RngStream, p: f64, corr: f64, last: &mut bool) -> bool {
+    if p <= 0.0 {
+        *last = false;
+        return false;
+    }
+    if corr > 0.0 && rng.chance(corr) {
+        return *last;
+    }
+    *last = rng.chance(p);
+    *last
+}
+
+impl EgressLink {
+    /// An idle link drawing from `rng`.
+    pub fn new(rng: RngStream) -> EgressLink {
+        EgressLink { busy_until: SimTime::ZERO, rng, last: Last::default() }
+    }
+
+    /// Sends a packet of `wire_bytes` at `now` over a link shaped `shape`.
+    pub fn transmit(&mut self, now: SimTime, shape: &LinkShape, wire_bytes: u64) -> Result<Departure, DropReason> {
+        let start = self.busy_until.max(now);
+        if shape.bandwidth > 0 {
+            let queued_bytes =
+                u128::from(start.duration_since(now).as_nanos()) * u128::from(shape.bandwidth) / 8 / 1_000_000_000;
+            if queued_bytes + u128::from(wire_bytes) > u128::from(EGRESS_QUEUE_BYTES) {
+                return Err(DropReason::QueueFull);
+            }
+        }
+        let serialization = if shape.bandwidth == 0 {
+            Duration::ZERO
+        } else {
+            // Round up: a packet never leaves before its last bit.
+            let nanos = (u128::from(wire_bytes) * 8 * 1_000_000_000).div_ceil(u128::from(shape.bandwidth));
+            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        };
+        let departed = start + serialization;
+        self.busy_until = departed;
+
+        let rng = &mut self.rng;
+        if correlated(rng, shape.loss, shape.loss_correlation, &mut self.last.loss) {
+            return Err(DropReason::Loss);
+        }
+        let duplicated = correlated(rng, shape.duplicate, shape.duplicate_correlation, &mut self.last.duplicate);
+        let corrupt =
+            correlated(rng, shape.corrupt, shape.corrupt_correlation, &mut self.last.corrupt).then(|| rng.next_u64());
+        let reordered = correlated(rng, shape.reorder, shape.reorder_correlation, &mut self.last.reorder);
+
+        let mut delay = shape.latency;
+        if !shape.jitter.is_zero() {
+            let j = u64::try_from(shape.jitter.as_nanos()).unwrap_or(u64::MAX / 4);
+            let offset = rng.next_u64() % (2 * j + 1);
+            let base = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX / 4);
+            delay = Duration::from_nanos((base + offset).saturating_sub(j));
+        }
+        if reordered {
+            delay += shape.latency.max(REORDER_MIN_EXTRA);
+        }
+        let arrive = departed + delay;
+        Ok(Departure { arrive, duplicate: duplicated.then_some(arrive), corrupt })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialization_queues_back_to_back() {
+        let mut link = EgressLink::new(RngStream::derive(1, "t", 0));
+        // 8 Mbit/s: 1000 bytes take exactly 1 ms.
+        let shape = LinkShape { bandwidth: 8_000_000, latency: Duration::from_millis(10), ..LinkShape::default() };
+        let a = link.transmit(SimTime::ZERO, &shape, 1000).unwrap();
+        let b = link.transmit(SimTime::ZERO, &shape, 1000).unwrap();
+        assert_eq!(a.arrive, SimTime::from_nanos(11_000_000));
+        assert_eq!(b.arrive, SimTime::from_nanos(12_000_000));
+        let later = link.transmit(SimTime::from_nanos(50_000_000), &shape, 1000).unwrap();
+        assert_eq!(later.arrive, SimTime::from_nanos(61_000_000));
+    }
+
+    #[test]
+    fn a_full_queue_tail_drops() {
+        let mut link = EgressLink::new(RngStream::derive(1, "t", 0));
+        let shape = LinkShape { bandwidth: 1_000_000, ..LinkShape::default() };
+        let sent = (0..2000).filter(|_| link.transmit(SimTime::ZERO, &shape, 1500).is_ok()).count();
+        assert_eq!(sent, 1000);
+    }
+
+    #[test]
+    fn correlation_keeps_the_rate_and_makes_bursts() {
+        let mut rng = RngStream::derive(5, "t", 0);
+        let (mut last, mut hits, mut runs) = (false, 0u32, 0u32);
+        let n = 200_000;
+        for _ in 0..n {
+            let prev = last;
+            if correlated(&mut rng, 0.1, 0.8, &mut last) {
+                hits += 1;
+                if !prev {
+                    runs += 1;
+                }
+            }
+        }
+        let rate = f64::from(hits) / f64::from(n);
+        assert!((rate - 0.1).abs() < 0.01, "rate {rate}");
+        // Uncorrelated 10% losses would come in runs of ~1.1; correlation 0.8 makes them ~5 long.
+        assert!(f64::from(hits) / f64::from(runs) > 3.0);
+    }
+}

@@ -1,0 +1,117 @@
+//! What travels between instances: IPv4 packets carrying a UDP datagram or a
+//! TCP segment, with the header sizes that links charge for.
+//!
+//! Packets are plain data; nothing here routes or interprets them.
+
+use crate::node::NodeId;
+use std::net::SocketAddrV4;
+
+/// IPv4 header without options.
+pub const IPV4_HEADER: u64 = 20;
+/// UDP header.
+pub const UDP_HEADER: u64 = 8;
+/// TCP header without options.
+pub const TCP_HEADER: u64 = 20;
+
+/// A TCP segment's flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(u8);
+
+impl Flags {
+    /// Opens a connection.
+    pub const SYN: Flags = Flags(1);
+    /// `ack` is valid.
+    pub const ACK: Flags = Flags(2);
+    /// The sender will send no more data.
+    pub const FIN: Flags = Flags(4);
+    /// Aborts the connection.
+    pub const RST: Flags = Flags(8);
+
+    /// Whether every flag of `other` is set.
+    pub fn has(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// A TCP segment. Sequence numbers are byte offsets into each direction's
+/// stream, starting at 0 after the handshake, as 64-bit numbers that never wrap:
+/// initial sequence numbers defend against attackers and stale segments of old
+/// connections, neither of which exists here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// Control flags.
+    pub flags: Flags,
+    /// Offset of the first payload byte (or of the FIN).
+    pub seq: u64,
+    /// Next offset the sender expects from the peer, plus one once the peer's FIN arrived.
+    pub ack: u64,
+    /// Receive window the sender advertises, in bytes.
+    pub wnd: u64,
+    /// Payload.
+    pub data: Vec<u8>,
+}
+
+/// What a packet carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// A UDP datagram's payload.
+    Udp(Vec<u8>),
+    /// A TCP segment.
+    Tcp(Segment),
+}
+
+/// One packet on the data network.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    /// Sending instance.
+    pub src_node: NodeId,
+    /// Receiving instance.
+    pub dst_node: NodeId,
+    /// Source address and port.
+    pub src: SocketAddrV4,
+    /// Destination address and port.
+    pub dst: SocketAddrV4,
+    /// Payload.
+    pub body: Body,
+    /// Whether the link damaged it. TCP discards such a segment on arrival (its
+    /// checksum covers the header too); UDP has had a payload bit flipped.
+    pub corrupted: bool,
+}
+
+impl Packet {
+    /// Bytes on the wire at the IP layer: what links serialize and totals count.
+    pub fn wire_len(&self) -> u64 {
+        IPV4_HEADER
+            + match &self.body {
+                Body::Udp(d) => UDP_HEADER + d.len() as u64,
+                Body::Tcp(s) => TCP_HEADER + s.data.len() as u64,
+            }
+    }
+
+    /// The protocol's short name for the trace.
+    pub fn proto(&self) -> &'static str {
+        match self.body {
+            Body::Udp(_) => "udp",
+            Body::Tcp(_) => "tcp",
+        }
+    }
+
+    /// Flips one bit of the payload chosen by `pick`; a packet without payload is unchanged.
+    pub fn corrupt(&mut self, pick: u64) {
+        let data = match &mut self.body {
+            Body::Udp(d) => d,
+            Body::Tcp(s) => &mut s.data,
+        };
+        if !data.is_empty() {
+            let bit = pick % (data.len() as u64 * 8);
+            data[(bit / 8) as usize] ^= 1 << (bit % 8);
+        }
+    }
+}

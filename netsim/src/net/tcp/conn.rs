@@ -1,0 +1,547 @@
+//! One TCP connection's state machine: handshake, sliding window, cumulative
+//! ACKs, retransmission and congestion control, FIN and RST.
+//!
+//! A [`Conn`] consumes segments and timer expiries and produces segments to
+//! send and [`Effects`] to report; it never touches the event queue, the
+//! trace, other sockets or the network. What is modelled:
+//!
+//! - three-way handshake with SYN / SYN-ACK retransmission;
+//! - byte-stream sequence numbers from 0 (see [`Segment`]);
+//! - segments of at most [`MSS`] bytes, an ACK for every segment received (no
+//!   delayed ACKs), out-of-order segments buffered by the receiver;
+//! - Reno congestion control with NewReno partial-ACK recovery (RFC 5681,
+//!   RFC 6582): initial window 10 segments, slow start, congestion avoidance,
+//!   fast retransmit on the third duplicate ACK, and on timeout go-back-N from
+//!   one segment. No SACK, no pacing, no delayed ACKs, no Nagle;
+//! - flow control by the receiver's free buffer, with a window update once a
+//!   reader frees half the buffer, and zero-window probes on the retransmit timer;
+//! - FIN half-close and RST abort. No TIME_WAIT: a closed connection's tuple
+//!   is free at once (sequence numbers of a new connection restart at 0, and
+//!   no stale segment can be confused with it because of how ports are chosen).
+
+use super::rtt::Rtt;
+use crate::net::NetError;
+use crate::net::packet::{Flags, Segment};
+use crate::node::NodeId;
+use crate::time::SimTime;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddrV4;
+
+/// Largest payload of one segment: the 1500-byte Ethernet MTU minus 20 bytes of
+/// IPv4 and 20 of TCP header.
+pub const MSS: u64 = 1460;
+/// Bytes a connection buffers for sending (written but not yet acknowledged).
+/// Linux starts at 16 KiB and autotunes up to 4 MiB; 256 KiB covers the
+/// bandwidth-delay product of 1 Gbit/s at 2 ms or 100 Mbit/s at 20 ms.
+pub const SEND_BUFFER: u64 = 256 * 1024;
+/// Bytes a connection buffers for its reader, which bounds the advertised window.
+pub const RECV_BUFFER: u64 = 256 * 1024;
+/// Initial congestion window: RFC 6928's ten segments.
+pub const INITIAL_CWND: u64 = 10 * MSS;
+/// Duplicate ACKs that trigger a fast retransmit (RFC 5681).
+pub const DUPACK_THRESHOLD: u32 = 3;
+/// SYN retransmissions before a connect gives up. Linux's `tcp_syn_retries`
+/// is 6 (about 127 s); 3 ends an unanswered connect after 1+2+4+8 = 15 s.
+pub const SYN_RETRIES: u32 = 3;
+/// SYN-ACK retransmissions before a half-open connection is dropped: Linux's `tcp_synack_retries`.
+pub const SYNACK_RETRIES: u32 = 5;
+/// Data retransmissions before an established connection times out. Linux's
+/// `tcp_retries2` is 15 (about 15 minutes); 8 gives up after about 100 s at the
+/// minimum timeout, so a partitioned run ends sooner.
+pub const DATA_RETRIES: u32 = 8;
+
+/// Where in its life a connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    SynSent,
+    SynReceived,
+    Established,
+    Closed,
+}
+
+/// What processing a segment or timer changed, for the socket layer to act on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Effects {
+    /// Something to read (data, end of stream, an error, a finished connect).
+    pub(crate) readable: bool,
+    /// Send-buffer space freed, or the connection finished or failed.
+    pub(crate) writable: bool,
+    /// The handshake completed.
+    pub(crate) established: bool,
+    /// The connection ended (its `error` says why, if abnormally).
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Conn {
+    pub(crate) local: SocketAddrV4,
+    pub(crate) remote: SocketAddrV4,
+    pub(crate) remote_node: NodeId,
+    pub(crate) phase: Phase,
+    /// The listener a passive connection will be queued on once established.
+    pub(crate) listener: Option<u32>,
+    /// Closed by its owner: finishing in the background.
+    pub(crate) orphan: bool,
+    pub(crate) error: Option<NetError>,
+
+    // Send side. `snd_buf` holds bytes from `snd_una` to the end of what was written.
+    snd_buf: VecDeque<u8>,
+    snd_una: u64,
+    snd_nxt: u64,
+    snd_wnd: u64,
+    pub(crate) fin_queued: bool,
+    fin_sent: bool,
+    pub(crate) fin_acked: bool,
+    cwnd: u64,
+    ssthresh: u64,
+    dupacks: u32,
+    recover: Option<u64>,
+    rtt: Rtt,
+    /// Karn's rule: the one segment being timed, by its end offset, and when it was sent.
+    timing: Option<(u64, SimTime)>,
+    retries: u32,
+    pub(crate) rto_deadline: Option<SimTime>,
+    /// The earliest timer event already in the queue.
+    pub(crate) timer_armed: Option<SimTime>,
+
+    // Receive side.
+    rcv_nxt: u64,
+    rcv_buf: VecDeque<u8>,
+    ooo: BTreeMap<u64, Vec<u8>>,
+    peer_fin_at: Option<u64>,
+    pub(crate) fin_received: bool,
+    pub(crate) rcv_shutdown: bool,
+    last_adv: u64,
+}
+
+impl Conn {
+    fn new(local: SocketAddrV4, remote: SocketAddrV4, remote_node: NodeId, phase: Phase) -> Conn {
+        Conn {
+            local,
+            remote,
+            remote_node,
+            phase,
+            listener: None,
+            orphan: false,
+            error: None,
+            snd_buf: VecDeque::new(),
+            snd_una: 0,
+            snd_nxt: 0,
+            snd_wnd: 0,
+            fin_queued: false,
+            fin_sent: false,
+            fin_acked: false,
+            cwnd: INITIAL_CWND,
+            ssthresh: u64::MAX,
+            dupacks: 0,
+            recover: None,
+            rtt: Rtt::default(),
+            timing: None,
+            retries: 0,
+            rto_deadline: None,
+            timer_armed: None,
+            rcv_nxt: 0,
+            rcv_buf: VecDeque::new(),
+            ooo: BTreeMap::new(),
+            peer_fin_at: None,
+            fin_received: false,
+            rcv_shutdown: false,
+            last_adv: RECV_BUFFER,
+        }
+    }
+
+    /// An outgoing connection; call [`Conn::open`] to send its SYN.
+    pub(crate) fn active(local: SocketAddrV4, remote: SocketAddrV4, remote_node: NodeId) -> Conn {
+        Conn::new(local, remote, remote_node, Phase::SynSent)
+    }
+
+    /// An incoming connection for `listener`, answering a SYN that arrived now.
+    pub(crate) fn passive(
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        remote_node: NodeId,
+        listener: u32,
+        now: SimTime,
+        out: &mut Vec<Segment>,
+    ) -> Conn {
+        let mut c = Conn::new(local, remote, remote_node, Phase::SynReceived);
+        c.listener = Some(listener);
+        c.send_syn(now, out);
+        c
+    }
+
+    /// Sends the SYN of an active open.
+    pub(crate) fn open(&mut self, now: SimTime, out: &mut Vec<Segment>) {
+        self.send_syn(now, out);
+    }
+
+    fn send_syn(&mut self, now: SimTime, out: &mut Vec<Segment>) {
+        let flags = if self.phase == Phase::SynSent { Flags::SYN } else { Flags::SYN | Flags::ACK };
+        out.push(Segment { flags, seq: 0, ack: 0, wnd: self.rcv_space(), data: Vec::new() });
+        if self.retries == 0 {
+            self.timing = Some((0, now));
+        }
+        self.arm(now);
+    }
+
+    fn rcv_space(&self) -> u64 {
+        RECV_BUFFER.saturating_sub(self.rcv_buf.len() as u64)
+    }
+
+    fn ack_no(&self) -> u64 {
+        self.rcv_nxt + u64::from(self.fin_received)
+    }
+
+    fn segment(&mut self, flags: Flags, seq: u64, data: Vec<u8>) -> Segment {
+        let wnd = self.rcv_space();
+        self.last_adv = wnd;
+        Segment { flags: flags | Flags::ACK, seq, ack: self.ack_no(), wnd, data }
+    }
+
+    fn data_end(&self) -> u64 {
+        self.snd_una + self.snd_buf.len() as u64
+    }
+
+    fn outstanding(&self) -> bool {
+        self.snd_nxt > self.snd_una || (self.fin_sent && !self.fin_acked)
+    }
+
+    fn arm(&mut self, now: SimTime) {
+        self.rto_deadline = Some(now + self.rtt.rto());
+    }
+
+    /// Bytes the writer may add now.
+    pub(crate) fn send_capacity(&self) -> u64 {
+        SEND_BUFFER.saturating_sub(self.snd_buf.len() as u64)
+    }
+
+    /// Queues up to [`Conn::send_capacity`] bytes of `data`; returns how many.
+    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.send_capacity() as usize);
+        self.snd_buf.extend(&data[..n]);
+        n
+    }
+
+    /// Bytes waiting for the reader.
+    pub(crate) fn readable_bytes(&self) -> usize {
+        self.rcv_buf.len()
+    }
+
+    /// Takes up to `max` bytes for the reader, and sends a window update if the
+    /// window had closed to under half the buffer and now opened past it.
+    pub(crate) fn read(&mut self, max: usize, out: &mut Vec<Segment>) -> Vec<u8> {
+        let n = max.min(self.rcv_buf.len());
+        let data: Vec<u8> = self.rcv_buf.drain(..n).collect();
+        if self.phase == Phase::Established && self.last_adv < RECV_BUFFER / 2 && self.rcv_space() >= RECV_BUFFER / 2 {
+            let seg = self.segment(Flags::ACK, self.snd_nxt, Vec::new());
+            out.push(seg);
+        }
+        data
+    }
+
+    /// Discards everything received and to be received (shutdown of the read side).
+    pub(crate) fn shutdown_read(&mut self) {
+        self.rcv_shutdown = true;
+        self.rcv_buf.clear();
+    }
+
+    /// A segment for this connection arrived now.
+    pub(crate) fn on_segment(&mut self, now: SimTime, seg: &Segment, out: &mut Vec<Segment>) -> Effects {
+        let mut fx = Effects::default();
+        if seg.flags.has(Flags::RST) {
+            let err =
+                if self.phase == Phase::SynSent { NetError::ConnectionRefused } else { NetError::ConnectionReset };
+            self.fail(err, &mut fx);
+            return fx;
+        }
+        match self.phase {
+            Phase::Closed => return fx,
+            Phase::SynSent => {
+                if seg.flags.has(Flags::SYN | Flags::ACK) {
+                    self.phase = Phase::Established;
+                    self.handshake_done(now, seg);
+                    let ack = self.segment(Flags::ACK, 0, Vec::new());
+                    out.push(ack);
+                    fx.established = true;
+                    fx.readable = true;
+                    fx.writable = true;
+                    self.output(now, out);
+                }
+                return fx;
+            }
+            Phase::SynReceived => {
+                if seg.flags.has(Flags::SYN) {
+                    // Our SYN-ACK was lost; the client asks again.
+                    self.send_syn(now, out);
+                    return fx;
+                }
+                if !seg.flags.has(Flags::ACK) {
+                    return fx;
+                }
+                self.phase = Phase::Established;
+                self.handshake_done(now, seg);
+                fx.established = true;
+            }
+            Phase::Established => {
+                if seg.flags.has(Flags::SYN) {
+                    // A retransmitted SYN-ACK (our ACK was lost) or SYN: acknowledge again.
+                    let ack = self.segment(Flags::ACK, self.snd_nxt, Vec::new());
+                    out.push(ack);
+                    return fx;
+                }
+            }
+        }
+        self.on_ack(now, seg, out, &mut fx);
+        self.on_data(seg, out, &mut fx);
+        self.output(now, out);
+        fx
+    }
+
+    fn handshake_done(&mut self, now: SimTime, seg: &Segment) {
+        self.snd_wnd = seg.wnd;
+        if let Some((_, sent)) = self.timing.take() {
+            self.rtt.sample(now.duration_since(sent));
+        }
+        self.retries = 0;
+        self.rto_deadline = None;
+    }
+
+    fn on_ack(&mut self, now: SimTime, seg: &Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
+        let data_end = self.data_end();
+        let acks_fin = self.fin_queued && self.fin_sent && seg.ack == data_end + 1;
+        let ack = seg.ack.min(data_end);
+        self.snd_wnd = seg.wnd;
+        if ack > self.snd_una || (acks_fin && !self.fin_acked) {
+            let acked = ack - self.snd_una;
+            self.snd_buf.drain(..acked as usize);
+            self.snd_una = ack;
+            self.snd_nxt = self.snd_nxt.max(ack);
+            if acks_fin {
+                self.fin_acked = true;
+            }
+            if let Some((end, sent)) = self.timing {
+                if seg.ack >= end {
+                    self.rtt.sample(now.duration_since(sent));
+                    self.timing = None;
+                }
+            }
+            self.retries = 0;
+            match self.recover {
+                Some(recover) if ack >= recover => {
+                    self.recover = None;
+                    self.cwnd = self.ssthresh;
+                }
+                Some(_) => {
+                    // NewReno partial ACK: the next hole is lost too; resend it at once.
+                    self.cwnd = self.cwnd.saturating_sub(acked) + MSS;
+                    self.retransmit_first(now, out);
+                }
+                None if self.cwnd < self.ssthresh => self.cwnd += acked.min(MSS),
+                None => self.cwnd += (MSS * MSS / self.cwnd).max(1),
+            }
+            self.dupacks = 0;
+            if self.outstanding() {
+                self.arm(now)
+            } else {
+                self.rto_deadline = None
+            }
+            fx.writable = acked > 0 || acks_fin;
+        } else if ack == self.snd_una
+            && seg.data.is_empty()
+            && !seg.flags.has(Flags::FIN)
+            && self.snd_nxt > self.snd_una
+        {
+            // A duplicate ACK. RFC 5681 also asks for an unchanged window, but ours moves with every
+            // read; window updates are rare (one per half buffer drained), so the check is left out.
+            self.dupacks += 1;
+            if self.dupacks == DUPACK_THRESHOLD && self.recover.is_none() {
+                let flight = self.snd_nxt - self.snd_una;
+                self.ssthresh = (flight / 2).max(2 * MSS);
+                self.recover = Some(self.snd_nxt);
+                self.timing = None;
+                self.retransmit_first(now, out);
+                self.cwnd = self.ssthresh + u64::from(DUPACK_THRESHOLD) * MSS;
+            } else if self.recover.is_some() {
+                self.cwnd += MSS;
+            }
+        }
+    }
+
+    fn on_data(&mut self, seg: &Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
+        let has_fin = seg.flags.has(Flags::FIN);
+        if seg.data.is_empty() && !has_fin {
+            return;
+        }
+        let len = seg.data.len() as u64;
+        let before = self.rcv_nxt;
+        if seg.seq <= self.rcv_nxt {
+            self.take_in_order(seg.seq, &seg.data);
+            while let Some(entry) = self.ooo.first_entry() {
+                if *entry.key() > self.rcv_nxt {
+                    break;
+                }
+                let (seq, data) = entry.remove_entry();
+                self.take_in_order(seq, &data);
+            }
+        } else if seg.seq + len <= self.rcv_nxt + self.rcv_space() {
+            self.ooo.entry(seg.seq).or_insert_with(|| seg.data.clone());
+        }
+        if has_fin {
+            self.peer_fin_at = Some(seg.seq + len);
+        }
+        if !self.fin_received && self.peer_fin_at == Some(self.rcv_nxt) {
+            self.fin_received = true;
+            fx.readable = true;
+        }
+        if self.rcv_nxt > before {
+            fx.readable = true;
+            if self.rcv_shutdown {
+                self.rcv_buf.clear();
+            }
+        }
+        let ack = self.segment(Flags::ACK, self.snd_nxt, Vec::new());
+        out.push(ack);
+    }
+
+    /// Appends the part of `data` (starting at offset `seq`) beyond `rcv_nxt` that fits the buffer.
+    fn take_in_order(&mut self, seq: u64, data: &[u8]) {
+        let end = seq + data.len() as u64;
+        if end <= self.rcv_nxt {
+            return;
+        }
+        let skip = (self.rcv_nxt - seq) as usize;
+        let room = self.rcv_space() as usize;
+        let take = (data.len() - skip).min(room);
+        self.rcv_buf.extend(&data[skip..skip + take]);
+        self.rcv_nxt += take as u64;
+    }
+
+    /// Sends what the windows allow, then a FIN if one is due.
+    pub(crate) fn output(&mut self, now: SimTime, out: &mut Vec<Segment>) {
+        if self.phase != Phase::Established {
+            return;
+        }
+        let data_end = self.data_end();
+        let wnd = self.cwnd.min(self.snd_wnd);
+        while self.snd_nxt < data_end {
+            let flight = self.snd_nxt - self.snd_una;
+            let pending = data_end - self.snd_nxt;
+            let len = MSS.min(pending).min(wnd.saturating_sub(flight));
+            // Sender-side silly-window avoidance: wait for room for a full segment unless it is the tail.
+            if len == 0 || (len < MSS && len < pending && flight > 0) {
+                break;
+            }
+            self.send_data(now, self.snd_nxt, len, out);
+            self.snd_nxt += len;
+        }
+        if self.fin_queued && !self.fin_sent && self.snd_nxt == data_end {
+            self.fin_sent = true;
+            let fin = self.segment(Flags::FIN, data_end, Vec::new());
+            out.push(fin);
+        }
+        let zero_window = self.snd_wnd == 0 && self.snd_nxt < data_end;
+        if (self.outstanding() || zero_window) && self.rto_deadline.is_none() {
+            self.arm(now);
+        }
+    }
+
+    fn send_data(&mut self, now: SimTime, seq: u64, len: u64, out: &mut Vec<Segment>) {
+        let start = (seq - self.snd_una) as usize;
+        let data: Vec<u8> = self.snd_buf.range(start..start + len as usize).copied().collect();
+        if self.timing.is_none() && seq + len > self.snd_nxt {
+            self.timing = Some((seq + len, now));
+        }
+        let seg = self.segment(Flags::ACK, seq, data);
+        out.push(seg);
+    }
+
+    /// Resends the first unacknowledged segment (or the FIN, if only it is).
+    fn retransmit_first(&mut self, now: SimTime, out: &mut Vec<Segment>) {
+        let data_end = self.data_end();
+        let len = MSS.min(data_end - self.snd_una);
+        if len > 0 {
+            self.send_data(now, self.snd_una, len, out);
+            self.snd_nxt = self.snd_nxt.max(self.snd_una + len);
+        } else if self.fin_sent && !self.fin_acked {
+            let fin = self.segment(Flags::FIN, data_end, Vec::new());
+            out.push(fin);
+        }
+    }
+
+    /// The retransmission timer fired now (callers check the deadline).
+    pub(crate) fn on_timer(&mut self, now: SimTime, out: &mut Vec<Segment>) -> Effects {
+        let mut fx = Effects::default();
+        self.rto_deadline = None;
+        match self.phase {
+            Phase::Closed => {}
+            Phase::SynSent | Phase::SynReceived => {
+                let limit = if self.phase == Phase::SynSent { SYN_RETRIES } else { SYNACK_RETRIES };
+                if self.retries >= limit {
+                    self.fail(NetError::Timeout, &mut fx);
+                } else {
+                    self.retries += 1;
+                    self.rtt.back_off();
+                    self.timing = None;
+                    self.send_syn(now, out);
+                }
+            }
+            Phase::Established => {
+                let zero_window = self.snd_wnd == 0 && self.snd_nxt == self.snd_una;
+                if !self.outstanding() && !(zero_window && self.data_end() > self.snd_una) {
+                    return fx;
+                }
+                self.timing = None;
+                self.rtt.back_off();
+                if zero_window {
+                    // A one-byte window probe, not counted as in flight: the peer answers with its
+                    // current window (taking the byte if it has room). Probing never gives up.
+                    let data = vec![self.snd_buf[0]];
+                    let probe = self.segment(Flags::ACK, self.snd_una, data);
+                    out.push(probe);
+                } else {
+                    self.retries += 1;
+                    if self.retries > DATA_RETRIES {
+                        self.fail(NetError::Timeout, &mut fx);
+                        return fx;
+                    }
+                    let flight = self.snd_nxt - self.snd_una;
+                    self.ssthresh = (flight / 2).max(2 * MSS);
+                    self.cwnd = MSS;
+                    self.recover = None;
+                    self.dupacks = 0;
+                    // Go back N: everything after the first segment is sent again as ACKs allow.
+                    self.snd_nxt = self.snd_una;
+                    self.retransmit_first(now, out);
+                }
+                self.arm(now);
+            }
+        }
+        fx
+    }
+
+    /// Ends the connection with `err`.
+    pub(crate) fn fail(&mut self, err: NetError, fx: &mut Effects) {
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closed;
+            self.error = Some(err);
+            self.rto_deadline = None;
+            fx.closed = true;
+            fx.readable = true;
+            fx.writable = true;
+        }
+    }
+
+    /// An RST for this connection (sequence at what the peer expects).
+    pub(crate) fn rst(&self) -> Segment {
+        Segment { flags: Flags::RST | Flags::ACK, seq: self.snd_nxt, ack: self.ack_no(), wnd: 0, data: Vec::new() }
+    }
+
+    /// Whether the connection has sent and received everything, FINs included.
+    pub(crate) fn finished(&self) -> bool {
+        self.fin_acked && self.fin_received
+    }
+
+    /// The smoothed round-trip time, once measured.
+    pub(crate) fn srtt(&self) -> Option<std::time::Duration> {
+        self.rtt.srtt()
+    }
+}

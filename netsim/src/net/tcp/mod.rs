@@ -1,0 +1,709 @@
+//! TCP sockets: listeners, connections and their streams, as operations on
+//! [`Network`] shaped after `wasi:sockets/tcp`.
+//!
+//! This module owns the socket side: binding, listening with a backlog,
+//! connecting, accepting, reading, writing, shutdown and close, the waking of
+//! tasks, and the timers of connections. The per-connection protocol (windows,
+//! retransmission, congestion control) is [`conn`]'s; packets move through
+//! the fabric like any other.
+//!
+//! Outcomes of connecting, and why:
+//!
+//! - nobody listens on the port: the peer answers the SYN with RST, so the
+//!   connect fails with `connection-refused` one round trip later;
+//! - a `Reject` filter on the path: `connection-refused` at once (see [`Filter::Reject`]);
+//! - a `Drop` filter, a partition or `DenyAll`: the SYN is retransmitted
+//!   ([`SYN_RETRIES`]) and the connect fails with `timeout` after 15 s;
+//! - an address in the data network that no instance has: `remote-unreachable`
+//!   after [`UNREACHABLE_AFTER`], as Linux reports when ARP gets no answer;
+//! - an address outside the data network: `remote-unreachable` at once (no route).
+//!
+//! [`Filter::Reject`]: super::Filter::Reject
+
+mod conn;
+mod rtt;
+
+pub use conn::{DATA_RETRIES, DUPACK_THRESHOLD, INITIAL_CWND, MSS, RECV_BUFFER, SEND_BUFFER, SYN_RETRIES};
+pub use rtt::{INITIAL_RTO, MAX_RTO, MIN_RTO};
+
+use super::fabric::{Rejected, Route};
+use super::packet::{Body, Flags, Packet, Segment};
+use super::rule::DropReason;
+use super::socket::{Socket, WakerSet};
+use super::udp::check_destination;
+use super::{Ev, NetCtx, NetError, Network, SocketId};
+use crate::node::NodeId;
+use conn::{Conn, Effects, Phase};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Listen backlog when none is set: mirrors Linux's `SOMAXCONN` (4096 since
+/// 5.4; 1024 is the value most documentation and Testground-era kernels show).
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// How long a closed connection waits for the peer's FIN after its own was
+/// acknowledged: Linux's `tcp_fin_timeout`.
+pub const FIN_WAIT2_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a connect to an unassigned data-network address takes to fail:
+/// Linux sends 3 ARP probes 1 s apart, then reports the host unreachable.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(3);
+
+/// Where a TCP socket is in its life, as `wasi:sockets` sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    /// Created, not bound.
+    Unbound,
+    /// Bound to a local address.
+    Bound,
+    /// Listening for connections.
+    Listening,
+    /// A connect is in progress.
+    Connecting,
+    /// Connected: streams may be used.
+    Connected,
+    /// The connection ended or failed.
+    Closed,
+}
+
+/// Which direction(s) [`Network::tcp_shutdown`] closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop reading: buffered and later data are discarded, reads see end of stream.
+    Receive,
+    /// Stop writing: a FIN follows the buffered data, the peer reads end of stream.
+    Send,
+    /// Both.
+    Both,
+}
+
+struct Listener {
+    backlog: u32,
+    /// Established connections waiting for `accept`.
+    ready: VecDeque<u32>,
+    /// Connections still in the handshake.
+    half_open: u32,
+}
+
+enum Role {
+    Fresh,
+    Listener(Listener),
+    Conn(Box<Conn>),
+}
+
+pub(crate) struct TcpSocket {
+    local: Option<SocketAddrV4>,
+    role: Role,
+    backlog: u32,
+    readers: WakerSet,
+    writers: WakerSet,
+}
+
+impl TcpSocket {
+    fn new() -> TcpSocket {
+        TcpSocket {
+            local: None,
+            role: Role::Fresh,
+            backlog: DEFAULT_BACKLOG,
+            readers: WakerSet::default(),
+            writers: WakerSet::default(),
+        }
+    }
+
+    fn state(&self) -> TcpState {
+        match &self.role {
+            Role::Fresh if self.local.is_some() => TcpState::Bound,
+            Role::Fresh => TcpState::Unbound,
+            Role::Listener(_) => TcpState::Listening,
+            Role::Conn(c) => match c.phase {
+                Phase::SynSent | Phase::SynReceived => TcpState::Connecting,
+                Phase::Established => TcpState::Connected,
+                Phase::Closed => TcpState::Closed,
+            },
+        }
+    }
+
+    pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let ready = match &self.role {
+            Role::Fresh => true,
+            Role::Listener(l) => !l.ready.is_empty(),
+            Role::Conn(c) => match c.phase {
+                Phase::SynSent | Phase::SynReceived => false,
+                Phase::Closed => true,
+                Phase::Established => c.readable_bytes() > 0 || c.fin_received || c.rcv_shutdown,
+            },
+        };
+        if ready {
+            return Poll::Ready(());
+        }
+        self.readers.register(cx.waker());
+        Poll::Pending
+    }
+
+    pub(crate) fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let ready = match &self.role {
+            Role::Fresh | Role::Listener(_) => true,
+            Role::Conn(c) => match c.phase {
+                Phase::SynSent | Phase::SynReceived => false,
+                Phase::Closed => true,
+                Phase::Established => c.send_capacity() > 0 || c.fin_queued,
+            },
+        };
+        if ready {
+            return Poll::Ready(());
+        }
+        self.writers.register(cx.waker());
+        Poll::Pending
+    }
+
+    pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
+        self.local.ok_or(NetError::InvalidState)
+    }
+
+    pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
+        match &self.role {
+            Role::Conn(c) if c.phase != Phase::Closed => Ok(c.remote),
+            _ => Err(NetError::InvalidState),
+        }
+    }
+
+    fn wake(&mut self, fx: Effects) {
+        if fx.readable {
+            self.readers.wake_all();
+        }
+        if fx.writable {
+            self.writers.wake_all();
+        }
+    }
+}
+
+impl Network {
+    /// Creates an unbound TCP socket on `node`.
+    pub fn tcp_socket(&mut self, node: NodeId) -> Result<SocketId, NetError> {
+        let n = self.host_mut(node)?.add_socket(Socket::Tcp(TcpSocket::new()))?;
+        Ok(SocketId { node, n })
+    }
+
+    /// Binds `id` to `local` (port 0 picks an ephemeral port); returns the bound address.
+    pub fn tcp_bind(&mut self, id: SocketId, local: SocketAddrV4) -> Result<SocketAddrV4, NetError> {
+        let host = self.host_mut(id.node)?;
+        host.check_bindable(*local.ip())?;
+        match host.sockets.get(&id.n) {
+            Some(Socket::Tcp(TcpSocket { local: None, role: Role::Fresh, .. })) => {}
+            Some(Socket::Udp(_)) => return Err(NetError::InvalidArgument),
+            _ => return Err(NetError::InvalidState),
+        }
+        let port = host.bind_tcp(local.port())?;
+        let bound = SocketAddrV4::new(*local.ip(), port);
+        self.tcp(id)?.local = Some(bound);
+        Ok(bound)
+    }
+
+    /// Sets how many connections may wait to be accepted (plus those in their handshake).
+    /// Takes effect at the next `listen`, or at once on a listener.
+    pub fn tcp_set_backlog(&mut self, id: SocketId, backlog: u64) -> Result<(), NetError> {
+        if backlog == 0 {
+            return Err(NetError::InvalidArgument);
+        }
+        let s = self.tcp(id)?;
+        s.backlog = u32::try_from(backlog).unwrap_or(u32::MAX);
+        if let Role::Listener(l) = &mut s.role {
+            l.backlog = s.backlog;
+        }
+        Ok(())
+    }
+
+    /// Starts listening on `id`, which must be bound.
+    pub fn tcp_listen(&mut self, id: SocketId) -> Result<(), NetError> {
+        let s = self.tcp(id)?;
+        let (Some(local), Role::Fresh) = (s.local, &s.role) else { return Err(NetError::InvalidState) };
+        s.role = Role::Listener(Listener { backlog: s.backlog, ready: VecDeque::new(), half_open: 0 });
+        self.hosts[id.node.index()].tcp_listeners.insert(local.port(), id.n);
+        Ok(())
+    }
+
+    /// Takes the next established connection from listener `id`, or `WouldBlock`.
+    pub fn tcp_accept(&mut self, id: SocketId) -> Result<SocketId, NetError> {
+        let s = self.tcp(id)?;
+        let Role::Listener(l) = &mut s.role else { return Err(NetError::InvalidState) };
+        let n = l.ready.pop_front().ok_or(NetError::WouldBlock)?;
+        if let Some(Socket::Tcp(TcpSocket { role: Role::Conn(c), .. })) =
+            self.hosts[id.node.index()].sockets.get_mut(&n)
+        {
+            c.listener = None;
+        }
+        Ok(SocketId { node: id.node, n })
+    }
+
+    /// [`Network::tcp_accept`], registering `cx`'s waker while nothing is ready.
+    pub fn tcp_poll_accept(&mut self, id: SocketId, cx: &mut Context<'_>) -> Poll<Result<SocketId, NetError>> {
+        match self.tcp_accept(id) {
+            Err(NetError::WouldBlock) => match self.poll_readable(id, cx) {
+                Poll::Ready(()) => self.tcp_poll_accept(id, cx),
+                Poll::Pending => Poll::Pending,
+            },
+            r => Poll::Ready(r),
+        }
+    }
+
+    /// Starts connecting `id` to `remote`, binding an ephemeral port if unbound.
+    /// Errors here are about the arguments or the socket's state; whether the
+    /// connection succeeds is told by [`Network::tcp_finish_connect`] and
+    /// [`Network::tcp_poll_connect`], possibly at once (see the module docs).
+    pub fn tcp_connect(&mut self, cx: &mut NetCtx<'_>, id: SocketId, remote: SocketAddrV4) -> Result<(), NetError> {
+        check_destination(remote)?;
+        match self.tcp(id)?.role {
+            Role::Fresh => {}
+            Role::Conn(ref c) if c.phase == Phase::SynSent => return Err(NetError::ConcurrencyConflict),
+            _ => return Err(NetError::InvalidState),
+        }
+        let route = self.route(id.node, *remote.ip());
+        let local_ip = if remote.ip().is_loopback() { Ipv4Addr::LOCALHOST } else { self.hosts[id.node.index()].addr };
+        let port = match self.tcp(id)?.local {
+            Some(l) => l.port(),
+            None => {
+                let port = self.hosts[id.node.index()].bind_tcp(0)?;
+                self.tcp(id)?.local = Some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+                port
+            }
+        };
+        let host = &mut self.hosts[id.node.index()];
+        if host.tcp_conns.contains_key(&(port, remote)) {
+            return Err(NetError::AddressInUse);
+        }
+        let local = SocketAddrV4::new(local_ip, port);
+        let remote_node = match route {
+            Ok(Route::Local) => id.node,
+            Ok(Route::Instance(n)) => n,
+            // No instance will ever answer: the fabric drops what is sent there.
+            Ok(Route::NoHost) | Err(_) => NodeId::SIM,
+        };
+        let mut conn = Box::new(Conn::active(local, remote, remote_node));
+        host.tcp_conns.insert((port, remote), id.n);
+        cx.record(id.node, "tcp.connect", format_args!("{remote}"));
+        match route {
+            Err(e) => {
+                conn.fail(e, &mut Effects::default());
+                self.tcp(id)?.role = Role::Conn(conn);
+                self.tcp_closed(id);
+                return Ok(());
+            }
+            Ok(Route::NoHost) => {
+                cx.schedule(cx.now + UNREACHABLE_AFTER, id.node, Ev::ConnectFail(id, NetError::RemoteUnreachable))
+            }
+            Ok(_) => {}
+        }
+        let mut out = Vec::new();
+        conn.open(cx.now, &mut out);
+        self.tcp(id)?.role = Role::Conn(conn);
+        self.tcp_flush(cx, id, out);
+        Ok(())
+    }
+
+    /// The result of a connect: `WouldBlock` while in progress, `NotInProgress` if none was started.
+    pub fn tcp_finish_connect(&mut self, id: SocketId) -> Result<(), NetError> {
+        match &self.tcp(id)?.role {
+            Role::Conn(c) => match c.phase {
+                Phase::SynSent | Phase::SynReceived => Err(NetError::WouldBlock),
+                Phase::Established => Ok(()),
+                Phase::Closed => Err(c.error.unwrap_or(NetError::InvalidState)),
+            },
+            _ => Err(NetError::NotInProgress),
+        }
+    }
+
+    /// [`Network::tcp_finish_connect`], registering `cx`'s waker while in progress.
+    pub fn tcp_poll_connect(&mut self, id: SocketId, cx: &mut Context<'_>) -> Poll<Result<(), NetError>> {
+        match self.tcp_finish_connect(id) {
+            Err(NetError::WouldBlock) => {
+                if let Ok(s) = self.tcp(id) {
+                    s.writers.register(cx.waker());
+                }
+                Poll::Pending
+            }
+            r => Poll::Ready(r),
+        }
+    }
+
+    /// `id`'s state.
+    pub fn tcp_state(&mut self, id: SocketId) -> Result<TcpState, NetError> {
+        Ok(self.tcp(id)?.state())
+    }
+
+    /// The smoothed round-trip time `id` measured, once it has.
+    pub fn tcp_srtt(&mut self, id: SocketId) -> Option<Duration> {
+        self.conn(id).ok().and_then(|c| c.srtt())
+    }
+
+    /// How many bytes [`Network::tcp_write`] would accept now: 0 while the send
+    /// buffer is full (wait with [`Network::poll_writable`]).
+    pub fn tcp_check_write(&mut self, id: SocketId) -> Result<usize, NetError> {
+        let c = self.open_conn(id)?;
+        if c.fin_queued {
+            return Err(NetError::InvalidState);
+        }
+        Ok(c.send_capacity() as usize)
+    }
+
+    /// Queues as much of `data` as the send buffer has room for, sends what the
+    /// windows allow, and returns how many bytes were taken.
+    pub fn tcp_write(&mut self, cx: &mut NetCtx<'_>, id: SocketId, data: &[u8]) -> Result<usize, NetError> {
+        let c = self.open_conn(id)?;
+        if c.fin_queued {
+            return Err(NetError::InvalidState);
+        }
+        let n = c.write(data);
+        let mut out = Vec::new();
+        c.output(cx.now, &mut out);
+        self.tcp_flush(cx, id, out);
+        Ok(n)
+    }
+
+    /// Reads up to `max` bytes: `Some(bytes)` (empty if nothing has arrived
+    /// yet; wait with [`Network::poll_readable`]), or `None` at end of stream.
+    pub fn tcp_read(&mut self, cx: &mut NetCtx<'_>, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, NetError> {
+        let c = self.open_conn(id)?;
+        if c.rcv_shutdown {
+            return Ok(None);
+        }
+        if c.readable_bytes() == 0 {
+            return Ok(if c.fin_received { None } else { Some(Vec::new()) });
+        }
+        let mut out = Vec::new();
+        let data = c.read(max, &mut out);
+        self.tcp_flush(cx, id, out);
+        Ok(Some(data))
+    }
+
+    /// Closes one or both directions of connection `id`.
+    pub fn tcp_shutdown(&mut self, cx: &mut NetCtx<'_>, id: SocketId, how: Shutdown) -> Result<(), NetError> {
+        let c = self.open_conn(id)?;
+        if matches!(how, Shutdown::Receive | Shutdown::Both) {
+            c.shutdown_read();
+        }
+        if matches!(how, Shutdown::Send | Shutdown::Both) && !c.fin_queued {
+            c.fin_queued = true;
+            let mut out = Vec::new();
+            c.output(cx.now, &mut out);
+            self.tcp_flush(cx, id, out);
+        }
+        if let Ok(s) = self.tcp(id) {
+            s.wake(Effects { readable: true, writable: true, ..Effects::default() });
+        }
+        Ok(())
+    }
+
+    /// Aborts connection `id` with an RST (what `SO_LINGER` 0 and close do):
+    /// the peer's next read or write fails with `connection-reset`, and this
+    /// socket's with `connection-aborted`.
+    pub fn tcp_reset(&mut self, cx: &mut NetCtx<'_>, id: SocketId) -> Result<(), NetError> {
+        let c = self.open_conn(id)?;
+        let rst = c.rst();
+        let mut fx = Effects::default();
+        c.fail(NetError::ConnectionAborted, &mut fx);
+        self.tcp_flush(cx, id, vec![rst]);
+        if let Ok(s) = self.tcp(id) {
+            s.wake(fx);
+        }
+        self.tcp_closed(id);
+        Ok(())
+    }
+
+    pub(crate) fn tcp_close(&mut self, cx: &mut NetCtx<'_>, id: SocketId) {
+        let Ok(s) = self.tcp(id) else { return };
+        match &mut s.role {
+            Role::Fresh => self.tcp_remove(id),
+            Role::Listener(l) => {
+                let waiting: Vec<u32> = l.ready.drain(..).collect();
+                self.tcp_remove(id);
+                for n in waiting {
+                    let child = SocketId { node: id.node, n };
+                    let _ = self.tcp_reset(cx, child);
+                    self.tcp_remove(child);
+                }
+            }
+            Role::Conn(c) => match c.phase {
+                Phase::SynSent | Phase::Closed => self.tcp_remove(id),
+                Phase::SynReceived | Phase::Established => {
+                    if c.readable_bytes() > 0 || c.phase == Phase::SynReceived {
+                        // Closing with unread data resets the connection (RFC 2525 §2.17, as Linux does).
+                        let _ = self.tcp_reset(cx, id);
+                        self.tcp_remove(id);
+                        return;
+                    }
+                    c.orphan = true;
+                    c.fin_queued = true;
+                    let mut out = Vec::new();
+                    c.output(cx.now, &mut out);
+                    self.tcp_flush(cx, id, out);
+                    self.tcp_reap(cx, id);
+                }
+            },
+        }
+    }
+
+    /// A TCP packet arrived at its destination.
+    pub(crate) fn tcp_arrive(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), DropReason> {
+        let Body::Tcp(seg) = packet.body else { unreachable!("tcp_arrive takes TCP packets") };
+        let node = packet.dst_node;
+        let host = &mut self.hosts[node.index()];
+        if let Some(&n) = host.tcp_conns.get(&(packet.dst.port(), packet.src)) {
+            let id = SocketId { node, n };
+            let c = self.conn(id).expect("tcp_conns points at connections");
+            if c.orphan && !seg.data.is_empty() {
+                // Data for a socket nobody can read any more: reset, as Linux does after close.
+                let rst = c.rst();
+                c.fail(NetError::ConnectionAborted, &mut Effects::default());
+                self.tcp_flush(cx, id, vec![rst]);
+                self.tcp_remove(id);
+                return Ok(());
+            }
+            let mut out = Vec::new();
+            let fx = c.on_segment(cx.now, &seg, &mut out);
+            self.tcp_flush(cx, id, out);
+            self.tcp_effects(cx, id, fx);
+            return Ok(());
+        }
+        let listener = host.tcp_listeners.get(&packet.dst.port()).copied();
+        match listener {
+            Some(l) if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) => {
+                self.tcp_syn(cx, SocketId { node, n: l }, &packet.dst, packet.src, packet.src_node)
+            }
+            _ => {
+                if !seg.flags.has(Flags::RST) {
+                    let rst = Segment {
+                        flags: Flags::RST | Flags::ACK,
+                        seq: seg.ack,
+                        ack: seg.seq + seg.data.len() as u64 + u64::from(seg.flags.has(Flags::SYN | Flags::FIN)),
+                        wnd: 0,
+                        data: Vec::new(),
+                    };
+                    let reply = Packet {
+                        src_node: node,
+                        dst_node: packet.src_node,
+                        src: packet.dst,
+                        dst: packet.src,
+                        body: Body::Tcp(rst),
+                        corrupted: false,
+                    };
+                    let _ = self.transmit(cx, reply);
+                }
+                Err(DropReason::NoPort)
+            }
+        }
+    }
+
+    /// A SYN reached listener `lid`.
+    fn tcp_syn(
+        &mut self,
+        cx: &mut NetCtx<'_>,
+        lid: SocketId,
+        local: &SocketAddrV4,
+        remote: SocketAddrV4,
+        remote_node: NodeId,
+    ) -> Result<(), DropReason> {
+        let Ok(TcpSocket { role: Role::Listener(l), .. }) = self.tcp(lid) else { return Err(DropReason::NoPort) };
+        if l.ready.len() as u64 + u64::from(l.half_open) >= u64::from(l.backlog) {
+            // Linux ignores a SYN when the queue is full; the client retries.
+            return Err(DropReason::Backlog);
+        }
+        l.half_open += 1;
+        let mut out = Vec::new();
+        let conn = Conn::passive(*local, remote, remote_node, lid.n, cx.now, &mut out);
+        let mut child = TcpSocket::new();
+        child.local = Some(*local);
+        child.role = Role::Conn(Box::new(conn));
+        let host = &mut self.hosts[lid.node.index()];
+        let Ok(n) = host.add_socket(Socket::Tcp(child)) else { return Err(DropReason::Backlog) };
+        host.share_tcp_port(local.port());
+        host.tcp_conns.insert((local.port(), remote), n);
+        self.tcp_flush(cx, SocketId { node: lid.node, n }, out);
+        Ok(())
+    }
+
+    pub(crate) fn tcp_timer(&mut self, cx: &mut NetCtx<'_>, id: SocketId) {
+        let Ok(c) = self.conn(id) else { return };
+        if c.timer_armed == Some(cx.now) {
+            c.timer_armed = None;
+        }
+        if !c.rto_deadline.is_some_and(|d| d <= cx.now) {
+            self.tcp_sync_timer(cx, id);
+            return;
+        }
+        if c.orphan && c.fin_acked {
+            // FIN_WAIT2 timed out: the peer never closed its side.
+            self.tcp_closed(id);
+            self.tcp_remove(id);
+            return;
+        }
+        let mut out = Vec::new();
+        let fx = c.on_timer(cx.now, &mut out);
+        self.tcp_flush(cx, id, out);
+        self.tcp_effects(cx, id, fx);
+    }
+
+    pub(crate) fn tcp_connect_failed(&mut self, cx: &mut NetCtx<'_>, id: SocketId, err: NetError) {
+        let Ok(c) = self.conn(id) else { return };
+        if c.phase != Phase::SynSent {
+            return;
+        }
+        let mut fx = Effects::default();
+        c.fail(err, &mut fx);
+        self.tcp_effects(cx, id, fx);
+    }
+
+    /// Acts on what a connection reported: queue it on its listener, wake tasks, clean up.
+    fn tcp_effects(&mut self, cx: &mut NetCtx<'_>, id: SocketId, fx: Effects) {
+        if fx.established {
+            if let Some(l) = self.conn(id).ok().and_then(|c| c.listener.take()) {
+                let lid = SocketId { node: id.node, n: l };
+                match self.tcp(lid) {
+                    Ok(TcpSocket { role: Role::Listener(listener), readers, .. }) => {
+                        listener.half_open -= 1;
+                        listener.ready.push_back(id.n);
+                        readers.wake_all();
+                    }
+                    _ => {
+                        // The listener closed during the handshake.
+                        let _ = self.tcp_reset(cx, id);
+                        self.tcp_remove(id);
+                        return;
+                    }
+                }
+            }
+        }
+        if fx.closed {
+            self.tcp_closed(id);
+        }
+        if let Ok(s) = self.tcp(id) {
+            s.wake(fx);
+        }
+        self.tcp_sync_timer(cx, id);
+        self.tcp_reap(cx, id);
+    }
+
+    /// Sends `segments` from connection `id`; a SYN refused by a `Reject` filter fails the connect.
+    fn tcp_flush(&mut self, cx: &mut NetCtx<'_>, id: SocketId, segments: Vec<Segment>) {
+        if segments.is_empty() {
+            return;
+        }
+        let Ok(c) = self.conn(id) else { return };
+        let (src, dst, dst_node) = (c.local, c.remote, c.remote_node);
+        let mut rejected = false;
+        for seg in segments {
+            let syn = seg.flags.has(Flags::SYN);
+            let packet = Packet { src_node: id.node, dst_node, src, dst, body: Body::Tcp(seg), corrupted: false };
+            if self.transmit(cx, packet) == Err(Rejected) && syn {
+                rejected = true;
+            }
+        }
+        if rejected {
+            if let Ok(c) = self.conn(id) {
+                if c.phase == Phase::SynSent {
+                    let mut fx = Effects::default();
+                    c.fail(NetError::ConnectionRefused, &mut fx);
+                    self.tcp_effects(cx, id, fx);
+                    return;
+                }
+            }
+        }
+        self.tcp_sync_timer(cx, id);
+    }
+
+    /// Makes sure a timer event is queued no later than the connection's deadline.
+    fn tcp_sync_timer(&mut self, cx: &mut NetCtx<'_>, id: SocketId) {
+        let Ok(c) = self.conn(id) else { return };
+        if let Some(deadline) = c.rto_deadline {
+            if c.timer_armed.is_none_or(|armed| armed > deadline) {
+                c.timer_armed = Some(deadline);
+                cx.schedule(deadline, id.node, Ev::TcpTimer(id));
+            }
+        }
+    }
+
+    /// A connection ended: its 4-tuple no longer receives segments.
+    fn tcp_closed(&mut self, id: SocketId) {
+        let Ok(c) = self.conn(id) else { return };
+        let key = (c.local.port(), c.remote);
+        let listener = c.listener.take();
+        let host = &mut self.hosts[id.node.index()];
+        if host.tcp_conns.get(&key) == Some(&id.n) {
+            host.tcp_conns.remove(&key);
+        }
+        if let Some(l) = listener {
+            if let Ok(TcpSocket { role: Role::Listener(listener), .. }) = self.tcp(SocketId { node: id.node, n: l }) {
+                listener.half_open -= 1;
+            }
+            // Nobody holds a handle to an unaccepted connection.
+            self.tcp_remove(id);
+        }
+    }
+
+    /// Removes an orphaned connection once it has nothing left to do, or starts
+    /// the FIN_WAIT2 timeout when only the peer's FIN is missing.
+    fn tcp_reap(&mut self, cx: &mut NetCtx<'_>, id: SocketId) {
+        let Ok(c) = self.conn(id) else { return };
+        if !c.orphan {
+            return;
+        }
+        if c.phase == Phase::Closed || c.finished() {
+            self.tcp_closed(id);
+            self.tcp_remove(id);
+        } else if c.fin_acked && c.rto_deadline.is_none() {
+            c.rto_deadline = Some(cx.now + FIN_WAIT2_TIMEOUT);
+            self.tcp_sync_timer(cx, id);
+        }
+    }
+
+    /// Forgets socket `id` and frees its port.
+    fn tcp_remove(&mut self, id: SocketId) {
+        let host = &mut self.hosts[id.node.index()];
+        let Some(Socket::Tcp(s)) = host.sockets.remove(&id.n) else { return };
+        match &s.role {
+            Role::Listener(_) => {
+                if let Some(l) = s.local {
+                    host.tcp_listeners.remove(&l.port());
+                }
+            }
+            Role::Conn(c) => {
+                let key = (c.local.port(), c.remote);
+                if host.tcp_conns.get(&key) == Some(&id.n) {
+                    host.tcp_conns.remove(&key);
+                }
+            }
+            Role::Fresh => {}
+        }
+        if let Some(l) = s.local {
+            host.release_tcp_port(l.port());
+        }
+    }
+
+    fn tcp(&mut self, id: SocketId) -> Result<&mut TcpSocket, NetError> {
+        match self.socket_mut(id)? {
+            Socket::Tcp(s) => Ok(s),
+            Socket::Udp(_) => Err(NetError::InvalidArgument),
+        }
+    }
+
+    fn conn(&mut self, id: SocketId) -> Result<&mut Conn, NetError> {
+        match &mut self.tcp(id)?.role {
+            Role::Conn(c) => Ok(c),
+            _ => Err(NetError::InvalidState),
+        }
+    }
+
+    /// The connection behind a stream operation: established, or its error.
+    fn open_conn(&mut self, id: SocketId) -> Result<&mut Conn, NetError> {
+        let c = self.conn(id)?;
+        if c.orphan {
+            return Err(NetError::InvalidState);
+        }
+        match c.phase {
+            Phase::Established => Ok(c),
+            Phase::Closed => Err(c.error.unwrap_or(NetError::InvalidState)),
+            Phase::SynSent | Phase::SynReceived => Err(NetError::InvalidState),
+        }
+    }
+}

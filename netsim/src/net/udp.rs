@@ -1,0 +1,217 @@
+//! UDP: datagrams through the shaped path into bounded per-socket queues.
+//!
+//! A datagram is one packet: the link may lose, duplicate, corrupt or delay
+//! it, and the receiving socket drops it when its queue is full, as a kernel
+//! does. Nothing is retransmitted or reassembled. Routing and shaping are the
+//! fabric's business.
+
+use super::fabric::Route;
+use super::packet::{Body, Packet};
+use super::rule::DropReason;
+use super::socket::{Socket, WakerSet};
+use super::{NetCtx, NetError, Network, SocketId};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::task::{Context, Poll};
+
+/// Largest UDP payload: 65,535 bytes of IPv4 packet minus 20 of IP and 8 of UDP header.
+pub const MAX_DATAGRAM: usize = 65_507;
+
+/// Payload bytes a socket queues before it drops arrivals: Linux's default
+/// `net.core.rmem_default` (212,992).
+pub const UDP_RECV_QUEUE_BYTES: usize = 212_992;
+
+/// A received datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Who sent it.
+    pub from: SocketAddrV4,
+    /// Its payload.
+    pub data: Vec<u8>,
+}
+
+pub(crate) struct UdpSocket {
+    local: Option<SocketAddrV4>,
+    remote: Option<SocketAddrV4>,
+    queue: VecDeque<Datagram>,
+    queued_bytes: usize,
+    readers: WakerSet,
+}
+
+impl UdpSocket {
+    pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queue.is_empty() {
+            self.readers.register(cx.waker());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
+        self.local.ok_or(NetError::InvalidState)
+    }
+
+    pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
+        self.remote.ok_or(NetError::InvalidState)
+    }
+}
+
+impl Network {
+    /// Creates an unbound UDP socket on `node`.
+    pub fn udp_socket(&mut self, node: crate::NodeId) -> Result<SocketId, NetError> {
+        let socket = UdpSocket {
+            local: None,
+            remote: None,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            readers: WakerSet::default(),
+        };
+        let n = self.host_mut(node)?.add_socket(Socket::Udp(socket))?;
+        Ok(SocketId { node, n })
+    }
+
+    /// Binds `id` to `local` (port 0 picks an ephemeral port) and returns the bound address.
+    pub fn udp_bind(&mut self, id: SocketId, local: SocketAddrV4) -> Result<SocketAddrV4, NetError> {
+        let host = self.host_mut(id.node)?;
+        host.check_bindable(*local.ip())?;
+        match host.sockets.get(&id.n) {
+            Some(Socket::Udp(s)) if s.local.is_none() => {}
+            _ => return Err(NetError::InvalidState),
+        }
+        let port = host.bind_udp(local.port(), id.n)?;
+        let bound = SocketAddrV4::new(*local.ip(), port);
+        if let Some(Socket::Udp(s)) = host.sockets.get_mut(&id.n) {
+            s.local = Some(bound);
+        }
+        Ok(bound)
+    }
+
+    /// Restricts `id` to one peer (`wasi:sockets` `stream(remote)`): sends
+    /// without a destination go there, and datagrams from anyone else are
+    /// dropped. `None` lifts the restriction. Binds an ephemeral port if unbound.
+    pub fn udp_connect(&mut self, id: SocketId, remote: Option<SocketAddrV4>) -> Result<(), NetError> {
+        if let Some(r) = remote {
+            check_destination(r)?;
+        }
+        self.udp_ensure_bound(id)?;
+        self.udp(id)?.remote = remote;
+        Ok(())
+    }
+
+    /// Sends `data` to `dst` through `id`'s node's egress link, binding an
+    /// ephemeral port first if needed. Success means the datagram left the
+    /// socket, not that it will arrive.
+    pub fn udp_send_to(
+        &mut self,
+        cx: &mut NetCtx<'_>,
+        id: SocketId,
+        dst: Option<SocketAddrV4>,
+        data: &[u8],
+    ) -> Result<(), NetError> {
+        if data.len() > MAX_DATAGRAM {
+            return Err(NetError::DatagramTooLarge);
+        }
+        let local = self.udp_ensure_bound(id)?;
+        let remote = self.udp(id)?.remote;
+        let dst = match (dst, remote) {
+            (Some(d), Some(r)) if d != r => return Err(NetError::InvalidArgument),
+            (Some(d), _) | (None, Some(d)) => d,
+            (None, None) => return Err(NetError::InvalidArgument),
+        };
+        check_destination(dst)?;
+        let dst_node = match self.route(id.node, *dst.ip())? {
+            Route::Local => id.node,
+            Route::Instance(n) => n,
+            // Past the last host: the fabric drops it as unroutable.
+            Route::NoHost => crate::NodeId::SIM,
+        };
+        let src_ip = if dst.ip().is_loopback() { Ipv4Addr::LOCALHOST } else { self.hosts[id.node.index()].addr };
+        let packet = Packet {
+            src_node: id.node,
+            dst_node,
+            src: SocketAddrV4::new(src_ip, local.port()),
+            dst,
+            body: Body::Udp(data.to_vec()),
+            corrupted: false,
+        };
+        // A rejected datagram just vanishes: unconnected UDP never hears of ICMP errors.
+        let _ = self.transmit(cx, packet);
+        Ok(())
+    }
+
+    /// The next queued datagram, if any.
+    pub fn udp_try_recv(&mut self, id: SocketId) -> Result<Option<Datagram>, NetError> {
+        let s = self.udp(id)?;
+        if s.local.is_none() {
+            return Err(NetError::InvalidState);
+        }
+        let d = s.queue.pop_front();
+        if let Some(d) = &d {
+            s.queued_bytes -= d.data.len();
+        }
+        Ok(d)
+    }
+
+    /// The next datagram, registering `cx`'s waker if none is queued.
+    pub fn udp_poll_recv(&mut self, id: SocketId, cx: &mut Context<'_>) -> Poll<Result<Datagram, NetError>> {
+        match self.udp_try_recv(id) {
+            Ok(Some(d)) => Poll::Ready(Ok(d)),
+            Ok(None) => {
+                if let Ok(s) = self.udp(id) {
+                    s.readers.register(cx.waker());
+                }
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    pub(crate) fn udp_close(&mut self, id: SocketId) {
+        let host = &mut self.hosts[id.node.index()];
+        if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n) {
+            if let Some(local) = s.local {
+                host.udp_ports.remove(&local.port());
+            }
+        }
+    }
+
+    pub(crate) fn udp_arrive(&mut self, packet: Packet) -> Result<(), DropReason> {
+        let Body::Udp(data) = packet.body else { unreachable!("udp_arrive takes UDP packets") };
+        let host = &mut self.hosts[packet.dst_node.index()];
+        let n = *host.udp_ports.get(&packet.dst.port()).ok_or(DropReason::NoPort)?;
+        let Some(Socket::Udp(s)) = host.sockets.get_mut(&n) else { return Err(DropReason::NoPort) };
+        if s.remote.is_some_and(|r| r != packet.src) {
+            return Err(DropReason::NoPort);
+        }
+        if s.queued_bytes + data.len() > UDP_RECV_QUEUE_BYTES {
+            return Err(DropReason::RecvQueueFull);
+        }
+        s.queued_bytes += data.len();
+        s.queue.push_back(Datagram { from: packet.src, data });
+        s.readers.wake_all();
+        Ok(())
+    }
+
+    fn udp(&mut self, id: SocketId) -> Result<&mut UdpSocket, NetError> {
+        match self.socket_mut(id)? {
+            Socket::Udp(s) => Ok(s),
+            Socket::Tcp(_) => Err(NetError::InvalidArgument),
+        }
+    }
+
+    fn udp_ensure_bound(&mut self, id: SocketId) -> Result<SocketAddrV4, NetError> {
+        match self.udp(id)?.local {
+            Some(l) => Ok(l),
+            None => self.udp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        }
+    }
+}
+
+/// A destination must name a host and a port.
+pub(crate) fn check_destination(dst: SocketAddrV4) -> Result<(), NetError> {
+    if dst.port() == 0 || dst.ip().is_unspecified() || dst.ip().is_broadcast() || dst.ip().is_multicast() {
+        return Err(NetError::InvalidArgument);
+    }
+    Ok(())
+}
