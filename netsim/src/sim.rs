@@ -1,5 +1,5 @@
 //! The simulated world of one run: the virtual clock, the event queue, the sync
-//! service and the trace, behind one lock.
+//! service, the data network and the trace, behind one lock.
 //!
 //! [`Sim`] is where host calls become events. A caller that must wait (a
 //! sleep, a barrier, a subscription) registers its [`Waker`] with the `Sim` and
@@ -8,6 +8,7 @@
 //! [`crate::Executor`] does) and does not know about wasm.
 
 use crate::event::{EventKey, EventQueue};
+use crate::net::{NetCtx, NetEvent, Network, NetworkConfig};
 use crate::node::NodeId;
 use crate::sync::{self, SyncError, SyncService, Ticket};
 use crate::time::SimTime;
@@ -29,11 +30,21 @@ pub struct SimConfig {
     pub sync_latency: Duration,
     /// Keep every trace record (for `--trace`), not only the digest.
     pub keep_trace: bool,
+    /// The run's seed; the network's random streams derive from it.
+    pub seed: u64,
+    /// Every instance's network configuration at the start of the run.
+    pub net: NetworkConfig,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { instances: 1, sync_latency: Duration::ZERO, keep_trace: false }
+        SimConfig {
+            instances: 1,
+            sync_latency: Duration::ZERO,
+            keep_trace: false,
+            seed: 0,
+            net: NetworkConfig::default(),
+        }
     }
 }
 
@@ -68,6 +79,13 @@ enum SimEvent {
     SyncArrive { ticket: Ticket, op: SyncOp },
     SyncReply { ticket: Ticket, reply: Result<u64, SyncError> },
     TopicVisible { topic: String },
+    Net(NetEvent),
+}
+
+impl From<NetEvent> for SimEvent {
+    fn from(event: NetEvent) -> SimEvent {
+        SimEvent::Net(event)
+    }
 }
 
 #[derive(Default)]
@@ -99,6 +117,7 @@ pub struct Sim {
     waits: Vec<Vec<WaitReason>>,
     trace: Trace,
     events_processed: u64,
+    net: Network,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -126,6 +145,7 @@ impl Sim {
     pub fn new(config: SimConfig) -> Sim {
         let n = config.instances as usize;
         Sim {
+            net: Network::new(config.instances, config.seed, &config.net),
             trace: Trace::new(config.keep_trace),
             config,
             now: SimTime::ZERO,
@@ -168,6 +188,25 @@ impl Sim {
     pub fn record(&mut self, node: NodeId, kind: &str, detail: fmt::Arguments<'_>) {
         let now = self.now;
         self.trace.record(now, node, kind, detail);
+    }
+
+    /// The data network, for inspection (addresses, configuration, totals).
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// The data network, for operations that need no clock: `poll_*` waker
+    /// registration, socket creation, binding, listening, accepting.
+    pub fn net_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// Runs `f` on the data network with a context at the current time that
+    /// schedules into this world's queue and records into its trace: the way to
+    /// call operations that send (connect, write, read, send, configure, close).
+    pub fn with_net<R>(&mut self, f: impl FnOnce(&mut Network, &mut NetCtx<'_>) -> R) -> R {
+        let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+        f(&mut self.net, &mut cx)
     }
 
     /// The sync service, for inspection.
@@ -277,6 +316,10 @@ impl Sim {
                 }
             }
             SimEvent::TopicVisible { topic } => self.wake_topic(&topic),
+            SimEvent::Net(event) => {
+                let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+                self.net.handle(&mut cx, event);
+            }
         }
         Some(key)
     }
