@@ -74,6 +74,8 @@ pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execut
         instances: n,
         sync_latency: spec.sync_latency,
         keep_trace: spec.keep_trace,
+        seed: spec.seed,
+        net: netsim::NetworkConfig::default(),
     }));
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),
