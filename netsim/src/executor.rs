@@ -172,10 +172,10 @@ impl<T> Executor<T> {
     /// each task's output as it finishes.
     pub fn run(&mut self, limits: &RunLimits, mut on_done: impl FnMut(NodeId, T)) -> RunEnd {
         loop {
-            if self.polls % LIMIT_CHECK_INTERVAL == 0 {
-                if let Some(end) = self.check_limits(limits) {
-                    return end;
-                }
+            if self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL)
+                && let Some(end) = self.check_limits(limits)
+            {
+                return end;
             }
             if let Some(id) = self.ready.pop() {
                 let i = id as usize;

@@ -223,10 +223,10 @@ impl Sim {
 
     /// Notes that `node` is blocked on `reason` until it is next polled.
     pub fn add_wait(&mut self, node: NodeId, reason: WaitReason) {
-        if let Some(w) = self.waits.get_mut(node.index()) {
-            if !w.contains(&reason) {
-                w.push(reason);
-            }
+        if let Some(w) = self.waits.get_mut(node.index())
+            && !w.contains(&reason)
+        {
+            w.push(reason);
         }
     }
 

@@ -112,7 +112,7 @@ macro_rules! ensure {
 ///
 /// Use it once, at the root of the plan's `cdylib` crate:
 ///
-/// ```ignore
+/// ```text
 /// fn manifest() -> tg_sdk::Manifest { /* … */ }
 /// tg_sdk::export_plan!(manifest);
 /// ```
