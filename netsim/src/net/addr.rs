@@ -117,7 +117,8 @@ mod tests {
             assert_eq!(node_of(ip), Some(NodeId(n)), "{ip}");
             let o = ip.octets();
             assert!((16..32).contains(&o[0]));
-            assert!(!(o[2] == 0 && o[3] < 2) && !(o[2] == 255 && o[3] == 255), "{ip}");
+            let reserved = (o[2] == 0 && o[3] < 2) || (o[2] == 255 && o[3] == 255);
+            assert!(!reserved, "{ip}");
         }
         assert_eq!(addr_of(NodeId(100_000)), Ipv4Addr::new(16, 1, 134, 165));
         assert_eq!(node_of(Ipv4Addr::new(16, 0, 0, 1)), None);

@@ -74,8 +74,7 @@ impl EgressLink {
     pub fn transmit(&mut self, now: SimTime, shape: &LinkShape, wire_bytes: u64) -> Result<Departure, DropReason> {
         let start = self.busy_until.max(now);
         if shape.bandwidth > 0 {
-            let queued_bytes =
-                u128::from(start.duration_since(now).as_nanos()) * u128::from(shape.bandwidth) / 8 / 1_000_000_000;
+            let queued_bytes = start.duration_since(now).as_nanos() * u128::from(shape.bandwidth) / 8 / 1_000_000_000;
             if queued_bytes + u128::from(wire_bytes) > u128::from(EGRESS_QUEUE_BYTES) {
                 return Err(DropReason::QueueFull);
             }

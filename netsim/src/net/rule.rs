@@ -101,7 +101,7 @@ impl PathOverrides {
 /// Sorts rules so that the first match is the most specific one. The sort is
 /// stable, so equally specific rules keep the order they were given in.
 pub(crate) fn sort_rules(config: &mut NetworkConfig) {
-    config.rules.sort_by(|a, b| b.prefix.cmp(&a.prefix));
+    config.rules.sort_by_key(|r| std::cmp::Reverse(r.prefix));
 }
 
 /// Judges a packet from an instance with `config` to instance `dst_node` at `dst`.

@@ -169,10 +169,10 @@ impl Network {
 
     pub(crate) fn udp_close(&mut self, id: SocketId) {
         let host = &mut self.hosts[id.node.index()];
-        if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n) {
-            if let Some(local) = s.local {
-                host.udp_ports.remove(&local.port());
-            }
+        if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n)
+            && let Some(local) = s.local
+        {
+            host.udp_ports.remove(&local.port());
         }
     }
 

@@ -318,11 +318,11 @@ impl Conn {
             if acks_fin {
                 self.fin_acked = true;
             }
-            if let Some((end, sent)) = self.timing {
-                if seg.ack >= end {
-                    self.rtt.sample(now.duration_since(sent));
-                    self.timing = None;
-                }
+            if let Some((end, sent)) = self.timing
+                && seg.ack >= end
+            {
+                self.rtt.sample(now.duration_since(sent));
+                self.timing = None;
             }
             self.retries = 0;
             match self.recover {
@@ -486,7 +486,8 @@ impl Conn {
             }
             Phase::Established => {
                 let zero_window = self.snd_wnd == 0 && self.snd_nxt == self.snd_una;
-                if !self.outstanding() && !(zero_window && self.data_end() > self.snd_una) {
+                let probe_due = zero_window && self.data_end() > self.snd_una;
+                if !self.outstanding() && !probe_due {
                     return fx;
                 }
                 self.timing = None;

@@ -528,7 +528,7 @@ impl Network {
         if c.timer_armed == Some(cx.now) {
             c.timer_armed = None;
         }
-        if !c.rto_deadline.is_some_and(|d| d <= cx.now) {
+        if c.rto_deadline.is_none_or(|d| d > cx.now) {
             self.tcp_sync_timer(cx, id);
             return;
         }
@@ -556,21 +556,21 @@ impl Network {
 
     /// Acts on what a connection reported: queue it on its listener, wake tasks, clean up.
     fn tcp_effects(&mut self, cx: &mut NetCtx<'_>, id: SocketId, fx: Effects) {
-        if fx.established {
-            if let Some(l) = self.conn(id).ok().and_then(|c| c.listener.take()) {
-                let lid = SocketId { node: id.node, n: l };
-                match self.tcp(lid) {
-                    Ok(TcpSocket { role: Role::Listener(listener), readers, .. }) => {
-                        listener.half_open -= 1;
-                        listener.ready.push_back(id.n);
-                        readers.wake_all();
-                    }
-                    _ => {
-                        // The listener closed during the handshake.
-                        let _ = self.tcp_reset(cx, id);
-                        self.tcp_remove(id);
-                        return;
-                    }
+        if fx.established
+            && let Some(l) = self.conn(id).ok().and_then(|c| c.listener.take())
+        {
+            let lid = SocketId { node: id.node, n: l };
+            match self.tcp(lid) {
+                Ok(TcpSocket { role: Role::Listener(listener), readers, .. }) => {
+                    listener.half_open -= 1;
+                    listener.ready.push_back(id.n);
+                    readers.wake_all();
+                }
+                _ => {
+                    // The listener closed during the handshake.
+                    let _ = self.tcp_reset(cx, id);
+                    self.tcp_remove(id);
+                    return;
                 }
             }
         }
@@ -599,15 +599,14 @@ impl Network {
                 rejected = true;
             }
         }
-        if rejected {
-            if let Ok(c) = self.conn(id) {
-                if c.phase == Phase::SynSent {
-                    let mut fx = Effects::default();
-                    c.fail(NetError::ConnectionRefused, &mut fx);
-                    self.tcp_effects(cx, id, fx);
-                    return;
-                }
-            }
+        if rejected
+            && let Ok(c) = self.conn(id)
+            && c.phase == Phase::SynSent
+        {
+            let mut fx = Effects::default();
+            c.fail(NetError::ConnectionRefused, &mut fx);
+            self.tcp_effects(cx, id, fx);
+            return;
         }
         self.tcp_sync_timer(cx, id);
     }
@@ -615,11 +614,11 @@ impl Network {
     /// Makes sure a timer event is queued no later than the connection's deadline.
     fn tcp_sync_timer(&mut self, cx: &mut NetCtx<'_>, id: SocketId) {
         let Ok(c) = self.conn(id) else { return };
-        if let Some(deadline) = c.rto_deadline {
-            if c.timer_armed.is_none_or(|armed| armed > deadline) {
-                c.timer_armed = Some(deadline);
-                cx.schedule(deadline, id.node, Ev::TcpTimer(id));
-            }
+        if let Some(deadline) = c.rto_deadline
+            && c.timer_armed.is_none_or(|armed| armed > deadline)
+        {
+            c.timer_armed = Some(deadline);
+            cx.schedule(deadline, id.node, Ev::TcpTimer(id));
         }
     }
 

@@ -1,0 +1,279 @@
+//! TCP over the simulated network: timing, throughput, loss recovery,
+//! connection outcomes, shutdown and back-pressure, measured in virtual time.
+
+mod common;
+
+use common::*;
+use netsim::net::tcp::{RECV_BUFFER, SEND_BUFFER};
+use netsim::net::{LinkShape, NetError, NetworkConfig, Shutdown, TcpState};
+use netsim::{SimHandle, SimTime, Task};
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn shaped(latency_ms: u64, bandwidth: u64, loss: f64) -> NetworkConfig {
+    NetworkConfig {
+        default: LinkShape { latency: Duration::from_millis(latency_ms), bandwidth, loss, ..LinkShape::default() },
+        ..NetworkConfig::default()
+    }
+}
+
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+fn slot<T>() -> Slot<T> {
+    Arc::new(Mutex::new(None))
+}
+
+fn take<T>(s: &Slot<T>) -> T {
+    s.lock().unwrap().take().expect("the task stored its result")
+}
+
+#[test]
+fn connect_and_echo_take_two_latencies() {
+    let sim = world(2, 1, shaped(25, 0, 0.0));
+    let l = listen(&sim, 1, 7000);
+    let result: Slot<(f64, f64)> = slot();
+    let (s0, s1, r) = (sim.clone(), sim.clone(), result.clone());
+    let client: Task<()> = Box::pin(async move {
+        let t0 = now(&s0);
+        let c = connect(&s0, 0, sa(1, 7000)).await.unwrap();
+        let connect_ms = ms(now(&s0)) - ms(t0);
+        let t1 = now(&s0);
+        write_all(&s0, c, b"ping").await.unwrap();
+        assert_eq!(read_exact(&s0, c, 4).await.unwrap(), b"pong");
+        *r.lock().unwrap() = Some((connect_ms, ms(now(&s0)) - ms(t1)));
+    });
+    let server: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        assert_eq!(read_exact(&s1, c, 4).await.unwrap(), b"ping");
+        write_all(&s1, c, b"pong").await.unwrap();
+    });
+    run(&sim, vec![client, server]);
+    let (connect_ms, rtt_ms) = take(&result);
+    assert!((connect_ms - 50.0).abs() <= 0.5, "connect took {connect_ms} ms");
+    assert!((rtt_ms - 50.0).abs() <= 0.5, "round trip took {rtt_ms} ms");
+}
+
+/// Sends `len` bytes from 0 to 1 and returns (receiver's bytes, virtual seconds from connected to all received).
+fn bulk(sim: &SimHandle, len: usize, seed: u64) -> (Vec<u8>, f64) {
+    let l = listen(sim, 1, 9000);
+    let data = pattern(len, seed);
+    let got: Slot<(Vec<u8>, SimTime)> = slot();
+    let started: Slot<SimTime> = slot();
+    let (s0, s1, g, st) = (sim.clone(), sim.clone(), got.clone(), started.clone());
+    let sender: Task<()> = Box::pin(async move {
+        let c = connect(&s0, 0, sa(1, 9000)).await.unwrap();
+        *st.lock().unwrap() = Some(now(&s0));
+        write_all(&s0, c, &data).await.unwrap();
+        s0.lock().with_net(|n, cx| n.tcp_shutdown(cx, c, Shutdown::Send)).unwrap();
+    });
+    let receiver: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        let bytes = read_to_end(&s1, c).await.unwrap();
+        *g.lock().unwrap() = Some((bytes, now(&s1)));
+    });
+    run(sim, vec![sender, receiver]);
+    let (bytes, done) = take(&got);
+    let secs = (done.as_nanos() - take(&started).as_nanos()) as f64 / 1e9;
+    (bytes, secs)
+}
+
+#[test]
+fn bulk_transfer_reaches_the_configured_bandwidth() {
+    for (bw, latency_ms, len) in [(10_000_000u64, 5, 4 << 20), (100_000_000, 1, 16 << 20)] {
+        let sim = world(2, 3, shaped(latency_ms, bw, 0.0));
+        let (bytes, secs) = bulk(&sim, len, 1);
+        assert_eq!(bytes, pattern(len, 1));
+        let goodput = len as f64 * 8.0 / secs;
+        let share = goodput / bw as f64;
+        eprintln!("bulk {bw} bit/s, {latency_ms} ms: {len} bytes in {secs:.4} s, goodput share {share:.4}");
+        // Headers take 40 of every 1500 bytes on the wire, so 97.3% is the ceiling.
+        assert!((0.95..=0.974).contains(&share), "{bw} bit/s, {latency_ms} ms: goodput {goodput:.0} = {share:.4}");
+        let stats = sim.lock().net().stats();
+        assert_eq!(stats.packets_dropped, 0);
+    }
+}
+
+#[test]
+fn five_percent_loss_slows_but_delivers_every_byte_in_order() {
+    let len = 1 << 20;
+    let clean = world(2, 5, shaped(10, 20_000_000, 0.0));
+    let (_, clean_secs) = bulk(&clean, len, 2);
+    let lossy = world(2, 5, shaped(10, 20_000_000, 0.05));
+    let (bytes, lossy_secs) = bulk(&lossy, len, 2);
+    assert_eq!(bytes.len(), len);
+    assert!(bytes == pattern(len, 2), "payload differs");
+    let stats = lossy.lock().net().stats();
+    eprintln!("1 MiB: clean {clean_secs:.3} s, 5% loss {lossy_secs:.3} s, {} drops", stats.packets_dropped);
+    assert!(stats.packets_dropped > 30, "only {} drops", stats.packets_dropped);
+    assert!(lossy_secs > clean_secs * 1.2, "lossy {lossy_secs:.3}s vs clean {clean_secs:.3}s");
+}
+
+#[test]
+fn connection_outcomes_follow_linux() {
+    use netsim::net::{Filter, LinkRule};
+    // Node 0 rejects traffic to node 2 and drops traffic to node 3; node 1 listens on 80 only.
+    let rule =
+        |node: u32, filter| LinkRule { subnet: *sa(node, 0).ip(), prefix: 32, shape: LinkShape::default(), filter };
+    let mut cfg = shaped(20, 0, 0.0);
+    let sim = world(5, 1, cfg.clone());
+    cfg.rules = vec![rule(2, Filter::Reject), rule(3, Filter::Drop)];
+    sim.lock().with_net(|n, cx| n.configure(cx, netsim::NodeId(0), cfg));
+    let _l = listen(&sim, 1, 80);
+    let outcomes: Slot<Vec<(Result<(), NetError>, f64)>> = slot();
+    let (s0, o) = (sim.clone(), outcomes.clone());
+    let client: Task<()> = Box::pin(async move {
+        let mut v = Vec::new();
+        for dst in [sa(1, 80), sa(1, 81), sa(2, 80), sa(3, 80), sa(9, 80), "10.0.0.1:80".parse().unwrap()] {
+            let t0 = now(&s0);
+            let r = connect(&s0, 0, dst).await.map(|_| ());
+            v.push((r, (ms(now(&s0)) - ms(t0)) / 1000.0));
+        }
+        *o.lock().unwrap() = Some(v);
+    });
+    let idle = || -> Task<()> { Box::pin(async {}) };
+    run(&sim, vec![client, idle(), idle(), idle(), idle()]);
+    let v = take(&outcomes);
+    assert_eq!(v[0], (Ok(()), 0.04), "listening port");
+    assert_eq!(v[1], (Err(NetError::ConnectionRefused), 0.04), "closed port: RST after a round trip");
+    assert_eq!(v[2], (Err(NetError::ConnectionRefused), 0.0), "reject: at once");
+    assert_eq!(v[3], (Err(NetError::Timeout), 15.0), "drop: SYN retries, then timeout");
+    assert_eq!(v[4], (Err(NetError::RemoteUnreachable), 3.0), "no such instance");
+    assert_eq!(v[5], (Err(NetError::RemoteUnreachable), 0.0), "outside the data network");
+}
+
+#[test]
+fn binding_a_port_twice_is_address_in_use() {
+    let sim = world(1, 1, NetworkConfig::default());
+    let _l = listen(&sim, 0, 80);
+    let mut s = sim.lock();
+    let net = s.net_mut();
+    let b = net.tcp_socket(netsim::NodeId(0)).unwrap();
+    assert_eq!(net.tcp_bind(b, sa(0, 80)), Err(NetError::AddressInUse));
+    let any = net.tcp_bind(b, sa(0, 0)).unwrap();
+    assert!(any.port() >= 49152);
+    assert_eq!(net.tcp_bind(b, sa(0, 81)), Err(NetError::InvalidState), "already bound");
+    let c = net.tcp_socket(netsim::NodeId(0)).unwrap();
+    assert_eq!(net.tcp_bind(c, sa(1, 80)), Err(NetError::AddressNotBindable));
+    let u1 = net.udp_socket(netsim::NodeId(0)).unwrap();
+    let u2 = net.udp_socket(netsim::NodeId(0)).unwrap();
+    net.udp_bind(u1, sa(0, 80)).unwrap();
+    assert_eq!(net.udp_bind(u2, sa(0, 80)), Err(NetError::AddressInUse));
+}
+
+#[test]
+fn fin_gives_eof_after_data_and_half_close_keeps_the_other_direction() {
+    let sim = world(2, 1, shaped(5, 0, 0.0));
+    let l = listen(&sim, 1, 80);
+    let log: Slot<Vec<String>> = slot();
+    let (s0, s1, lg) = (sim.clone(), sim.clone(), log.clone());
+    let client: Task<()> = Box::pin(async move {
+        let c = connect(&s0, 0, sa(1, 80)).await.unwrap();
+        write_all(&s0, c, b"request").await.unwrap();
+        s0.lock().with_net(|n, cx| n.tcp_shutdown(cx, c, Shutdown::Send)).unwrap();
+        assert_eq!(s0.lock().net_mut().tcp_check_write(c), Err(NetError::InvalidState), "write after shutdown");
+        let reply = read_to_end(&s0, c).await.unwrap();
+        assert_eq!(reply, b"response");
+        s0.lock().with_net(|n, cx| n.close(cx, c));
+        let after = s0.lock().with_net(|n, cx| n.tcp_read(cx, c, 10));
+        *lg.lock().unwrap() = Some(vec![format!("{after:?}")]);
+    });
+    let server: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        assert_eq!(read_to_end(&s1, c).await.unwrap(), b"request");
+        // End of stream stays end of stream.
+        assert_eq!(s1.lock().with_net(|n, cx| n.tcp_read(cx, c, 10)), Ok(None));
+        write_all(&s1, c, b"response").await.unwrap();
+        s1.lock().with_net(|n, cx| n.close(cx, c));
+    });
+    run(&sim, vec![client, server]);
+    assert_eq!(take(&log), vec!["Err(InvalidState)".to_string()]);
+}
+
+#[test]
+fn reset_fails_the_peers_next_read_and_write() {
+    let sim = world(2, 1, shaped(5, 0, 0.0));
+    let l = listen(&sim, 1, 80);
+    type Seen = (Result<Option<Vec<u8>>, NetError>, Result<usize, NetError>, TcpState);
+    let seen: Slot<Seen> = slot();
+    let (s0, s1, sn) = (sim.clone(), sim.clone(), seen.clone());
+    let client: Task<()> = Box::pin(async move {
+        let c = connect(&s0, 0, sa(1, 80)).await.unwrap();
+        s0.lock().with_net(|n, cx| n.tcp_reset(cx, c)).unwrap();
+        assert_eq!(s0.lock().net_mut().tcp_check_write(c), Err(NetError::ConnectionAborted));
+    });
+    let server: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        let read = read_some(&s1, c).await;
+        let write = s1.lock().with_net(|n, cx| n.tcp_write(cx, c, b"x"));
+        let state = s1.lock().net_mut().tcp_state(c).unwrap();
+        *sn.lock().unwrap() = Some((read, write, state));
+    });
+    run(&sim, vec![client, server]);
+    let (read, write, state) = take(&seen);
+    assert_eq!(read, Err(NetError::ConnectionReset));
+    assert_eq!(write, Err(NetError::ConnectionReset));
+    assert_eq!(state, TcpState::Closed);
+}
+
+#[test]
+fn a_full_send_buffer_pushes_back_until_the_reader_drains() {
+    let sim = world(2, 1, shaped(1, 0, 0.0));
+    let l = listen(&sim, 1, 80);
+    let result: Slot<(usize, usize)> = slot();
+    let (s0, s1, r) = (sim.clone(), sim.clone(), result.clone());
+    let total = 2 * (SEND_BUFFER + RECV_BUFFER) as usize;
+    let client: Task<()> = Box::pin(async move {
+        let c = connect(&s0, 0, sa(1, 80)).await.unwrap();
+        let data = pattern(total, 9);
+        let mut written = 0;
+        // Write without waiting until the buffer refuses; let the network settle; repeat.
+        for _ in 0..3 {
+            while s0.lock().net_mut().tcp_check_write(c).unwrap() > 0 {
+                written += s0.lock().with_net(|n, cx| n.tcp_write(cx, c, &data[written..written + 1000])).unwrap();
+            }
+            sleep(&s0, 0, Duration::from_secs(1)).await;
+        }
+        let blocked_at = written;
+        let writable = poll_fn(|cx| s0.lock().net_mut().poll_writable(c, cx).map(|()| true));
+        let still_full = s0.lock().net_mut().tcp_check_write(c).unwrap();
+        *r.lock().unwrap() = Some((blocked_at, still_full));
+        writable.await;
+        write_all(&s0, c, &data[written..]).await.unwrap();
+        s0.lock().with_net(|n, cx| n.tcp_shutdown(cx, c, Shutdown::Send)).unwrap();
+    });
+    let server: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        sleep(&s1, 1, Duration::from_secs(5)).await;
+        let all = read_to_end(&s1, c).await.unwrap();
+        assert_eq!(all, pattern(total, 9));
+    });
+    run(&sim, vec![client, server]);
+    let (blocked_at, still_full) = take(&result);
+    eprintln!("writer blocked after {blocked_at} bytes");
+    assert_eq!(still_full, 0);
+    // The receiver's buffer and the sender's both fill: nothing more is accepted.
+    let full = (SEND_BUFFER + RECV_BUFFER) as usize;
+    assert!(blocked_at >= full - 1000 && blocked_at <= full, "blocked after {blocked_at} bytes");
+}
+
+#[test]
+fn backlog_limits_pending_connections() {
+    let sim = world(3, 1, shaped(5, 0, 0.0));
+    let l = listen(&sim, 2, 80);
+    sim.lock().net_mut().tcp_set_backlog(l, 1).unwrap();
+    let results: Slot<Vec<Result<(), NetError>>> = slot();
+    let (s0, s1, r) = (sim.clone(), sim.clone(), results.clone());
+    let first: Task<()> = Box::pin(async move {
+        connect(&s0, 0, sa(2, 80)).await.unwrap();
+    });
+    let second: Task<()> = Box::pin(async move {
+        // Starts after the first connection sits unaccepted in the backlog.
+        sleep(&s1, 1, Duration::from_millis(100)).await;
+        let res = connect(&s1, 1, sa(2, 80)).await.map(|_| ());
+        *r.lock().unwrap() = Some(vec![res]);
+    });
+    let server: Task<()> = Box::pin(async {});
+    run(&sim, vec![first, second, server]);
+    assert_eq!(take(&results), vec![Err(NetError::Timeout)]);
+}
