@@ -1,0 +1,155 @@
+//! How many simulated packet events the network processes per wall-clock
+//! second on one thread. Prints one JSON line per figure.
+//!
+//! A packet event is a send, a delivery or a drop: what the trace records per packet.
+
+use netsim::net::{LinkShape, NetworkConfig, Shutdown, SocketId};
+use netsim::{Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, Task};
+use std::future::poll_fn;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+fn world(n: u32, shape: LinkShape) -> SimHandle {
+    let net = NetworkConfig { default: shape, ..NetworkConfig::default() };
+    SimHandle::new(Sim::new(SimConfig { instances: n, seed: 1, net, ..SimConfig::default() }))
+}
+
+async fn sleep(sim: &SimHandle, node: NodeId, d: Duration) {
+    let until = sim.lock().now() + d;
+    poll_fn(|cx| {
+        let mut s = sim.lock();
+        if s.now() >= until {
+            return Poll::Ready(());
+        }
+        s.wake_at(node, until, cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}
+
+fn run(sim: &SimHandle, tasks: Vec<Task<()>>) -> f64 {
+    let mut exec = Executor::new(sim.clone());
+    for (i, t) in tasks.into_iter().enumerate() {
+        exec.spawn(NodeId(i as u32), t);
+    }
+    let start = Instant::now();
+    assert_eq!(exec.run(&RunLimits::default(), |_, ()| {}), RunEnd::Completed);
+    while sim.lock().step().is_some() {}
+    start.elapsed().as_secs_f64()
+}
+
+fn report(name: &str, sim: &SimHandle, wall_s: f64) {
+    let s = sim.lock();
+    let st = s.net().stats();
+    let events = st.packets_sent + st.packets_delivered + st.packets_dropped;
+    println!(
+        "{{\"bench\":\"{name}\",\"events\":{events},\"sim_events\":{},\"wall_s\":{wall_s:.3},\"events_per_s\":{:.0},\"virtual_s\":{:.3}}}",
+        s.events_processed(),
+        events as f64 / wall_s,
+        s.now().as_nanos() as f64 / 1e9,
+    );
+}
+
+/// 1000 instances, each sending 20 datagrams per millisecond to its neighbour for 100 ms, 1% loss.
+fn udp_packets() {
+    let n = 1000u32;
+    let shape = LinkShape {
+        latency: Duration::from_millis(2),
+        jitter: Duration::from_micros(100),
+        bandwidth: 1_000_000_000,
+        loss: 0.01,
+        ..LinkShape::default()
+    };
+    let sim = world(n, shape);
+    let tasks = (0..n)
+        .map(|i| {
+            let sim = sim.clone();
+            let node = NodeId(i);
+            let t: Task<()> = Box::pin(async move {
+                let sock: SocketId = {
+                    let mut s = sim.lock();
+                    let id = s.net_mut().udp_socket(node).unwrap();
+                    s.net_mut().udp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9)).unwrap();
+                    id
+                };
+                let dst = SocketAddrV4::new(netsim::net::addr_of(NodeId((i + 1) % n)), 9);
+                let payload = [7u8; 100];
+                for _ in 0..100 {
+                    {
+                        let mut s = sim.lock();
+                        s.with_net(|net, cx| {
+                            for _ in 0..20 {
+                                net.udp_send_to(cx, sock, Some(dst), &payload).unwrap();
+                            }
+                        });
+                        while s.net_mut().udp_try_recv(sock).unwrap().is_some() {}
+                    }
+                    sleep(&sim, node, Duration::from_millis(1)).await;
+                }
+            });
+            t
+        })
+        .collect();
+    let wall = run(&sim, tasks);
+    report("netsim.udp_packets", &sim, wall);
+}
+
+/// 10 pairs each moving 32 MiB over TCP at 1 Gbit/s with 1 ms latency.
+fn tcp_bulk() {
+    let pairs = 10u32;
+    let len = 32usize << 20;
+    let shape = LinkShape { latency: Duration::from_millis(1), bandwidth: 1_000_000_000, ..LinkShape::default() };
+    let sim = world(2 * pairs, shape);
+    let mut tasks: Vec<Task<()>> = Vec::new();
+    for i in 0..2 * pairs {
+        let sim = sim.clone();
+        let node = NodeId(i);
+        if i % 2 == 1 {
+            let listener = {
+                let mut s = sim.lock();
+                let id = s.net_mut().tcp_socket(node).unwrap();
+                s.net_mut().tcp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
+                s.net_mut().tcp_listen(id).unwrap();
+                id
+            };
+            tasks.push(Box::pin(async move {
+                let c = poll_fn(|cx| sim.lock().net_mut().tcp_poll_accept(listener, cx)).await.unwrap();
+                let mut got = 0;
+                loop {
+                    match sim.lock().with_net(|n, cx| n.tcp_read(cx, c, 1 << 20)).unwrap() {
+                        None => break,
+                        Some(d) => got += d.len(),
+                    }
+                    poll_fn(|cx| sim.lock().net_mut().poll_readable(c, cx)).await;
+                }
+                assert_eq!(got, len);
+            }));
+        } else {
+            tasks.push(Box::pin(async move {
+                let c = sim.lock().net_mut().tcp_socket(node).unwrap();
+                let dst = SocketAddrV4::new(netsim::net::addr_of(NodeId(i + 1)), 80);
+                sim.lock().with_net(|n, cx| n.tcp_connect(cx, c, dst)).unwrap();
+                poll_fn(|cx| sim.lock().net_mut().tcp_poll_connect(c, cx)).await.unwrap();
+                let chunk = vec![1u8; 64 * 1024];
+                let mut sent = 0;
+                while sent < len {
+                    let n = sim.lock().with_net(|n, cx| n.tcp_write(cx, c, &chunk[..chunk.len().min(len - sent)]));
+                    let n = n.unwrap();
+                    sent += n;
+                    if n == 0 {
+                        poll_fn(|cx| sim.lock().net_mut().poll_writable(c, cx)).await;
+                    }
+                }
+                sim.lock().with_net(|n, cx| n.tcp_shutdown(cx, c, Shutdown::Send)).unwrap();
+            }));
+        }
+    }
+    let wall = run(&sim, tasks);
+    report("netsim.tcp_bulk", &sim, wall);
+}
+
+fn main() {
+    udp_packets();
+    tcp_bulk();
+}
