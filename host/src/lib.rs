@@ -8,6 +8,7 @@
 //! - [`engine`]: the wasmtime `Engine`, pooled and pinned for determinism; the mapping-limit check.
 //! - [`component`]: reading plan components and compiling them through the on-disk cache.
 //! - [`builder`]: building a plan crate into a component.
+//! - [`composition`]: Testground-style composition files with groups.
 //! - [`instance`]: what one instance's `Store` holds, and what outlives it.
 //! - [`wasi`]: the WASI a plan sees — virtual clocks, seeded randomness, captured output.
 //! - [`plan`]: the host side of `tg:plan` (runenv, sync, metrics); [`bindings`] holds the generated code.
@@ -19,6 +20,7 @@
 pub mod bindings;
 pub mod builder;
 pub mod component;
+pub mod composition;
 pub mod engine;
 pub mod error;
 pub mod instance;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tg_wasm::engine::{self, EngineSettings};
 use tg_wasm::error::InputError;
 use tg_wasm::run::{GroupRequest, RunSpec, directory};
-use tg_wasm::{builder, component, params};
+use tg_wasm::{builder, component, composition, params};
 
 /// Run Testground-style test plans as thousands of deterministic WebAssembly
 /// instances in one process, on virtual time.
@@ -50,19 +50,24 @@ enum Command {
 #[derive(Args)]
 struct RunArgs {
     /// A plan component (.wasm) or a plan directory (built first).
-    plan: PathBuf,
-    /// Test case to run [default: the plan's first test case].
+    #[arg(required_unless_present = "composition")]
+    plan: Option<PathBuf>,
+    /// A Testground-style composition file with [global] and [[groups]] (instead of PLAN).
+    #[arg(short = 'c', long, conflicts_with_all = ["plan", "instances"])]
+    composition: Option<PathBuf>,
+    /// Test case to run [default: the composition's, else the plan's first test case].
     #[arg(short = 't', long)]
     testcase: Option<String>,
-    /// Number of instances.
-    #[arg(short = 'i', long, default_value_t = 1)]
-    instances: u32,
+    /// Number of instances [default: 1].
+    #[arg(short = 'i', long)]
+    instances: Option<u32>,
     /// A test parameter, name=value (repeatable). `tg-wasm describe` lists them.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
-    /// Seed for every random choice of the run; the same seed replays the same run.
-    #[arg(short, long, default_value_t = 0)]
-    seed: u64,
+    /// Seed for every random choice of the run; the same seed replays the same run
+    /// [default: the composition's, else 0].
+    #[arg(short, long)]
+    seed: Option<u64>,
     /// Run directory [default: runs/<timestamp>-<plan>-<case>].
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -139,19 +144,50 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.instances == 0 {
+/// What the run is made of: from a composition file, or from PLAN and --instances.
+struct RunShape {
+    plan: PathBuf,
+    case: Option<String>,
+    seed: Option<u64>,
+    global_params: BTreeMap<String, String>,
+    groups: Vec<GroupRequest>,
+}
+
+fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
+    if let Some(file) = &args.composition {
+        let c = composition::load(file)?;
+        return Ok(RunShape {
+            plan: c.plan,
+            case: Some(c.case),
+            seed: c.seed,
+            global_params: c.global_params,
+            groups: c.groups,
+        });
+    }
+    let instances = args.instances.unwrap_or(1);
+    if instances == 0 {
         return Err(InputError::new("--instances must be at least 1").into());
     }
-    let mut given = BTreeMap::new();
+    Ok(RunShape {
+        // clap requires PLAN when there is no composition.
+        plan: args.plan.clone().unwrap_or_default(),
+        case: None,
+        seed: None,
+        global_params: BTreeMap::new(),
+        groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+    })
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut shape = shape(&args)?;
     for p in &args.params {
         let (name, value) = params::parse_assignment(p)?;
-        given.insert(name, value);
+        shape.global_params.insert(name, value);
     }
-    let path = builder::resolve_plan(&args.plan)?;
+    let path = builder::resolve_plan(&shape.plan)?;
     let component = component::load(&path)?;
     let engine = EngineSettings { memory_limit: args.memory_limit, fuel: args.fuel, ..EngineSettings::default() };
-    let test_case = match args.testcase {
+    let test_case = match args.testcase.clone().or(shape.case) {
         Some(c) => c,
         None => first_case(&component, &engine)?,
     };
@@ -166,9 +202,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = RunSpec {
         component,
         test_case,
-        groups: vec![GroupRequest { id: "single".into(), instances: args.instances, params: BTreeMap::new() }],
-        global_params: given,
-        seed: args.seed,
+        groups: shape.groups,
+        global_params: shape.global_params,
+        seed: args.seed.or(shape.seed).unwrap_or(0),
         engine,
         sync_latency: args.sync_latency,
         virtual_timeout: args.virtual_timeout,

@@ -55,7 +55,9 @@ fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Pla
     for group in &spec.groups {
         let mut given = spec.global_params.clone();
         given.extend(group.params.clone());
-        let place = if spec.groups.len() == 1 { "--param".to_string() } else { format!("group {:?}", group.id) };
+        // A plain `run` has one unnamed-by-the-user group whose values all come from --param.
+        let from_command_line = spec.groups.len() == 1 && group.params.is_empty();
+        let place = if from_command_line { "--param".to_string() } else { format!("group {:?}", group.id) };
         let params = crate::params::resolve(case, &given, &place)?;
         let env = Arc::new(GroupEnv { id: group.id.clone(), instance_count: group.instances, params });
         for group_seq in 0..group.instances {

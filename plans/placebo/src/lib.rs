@@ -22,6 +22,12 @@ fn manifest() -> Manifest {
                 .param(Param::duration("duration", "1h").describe("how long to sleep")),
         )
         .case(
+            TestCase::new("identity", identity)
+                .describe("prints where the instance stands: group, seqs, counts and its `label` param")
+                .instances(INSTANCES)
+                .param(Param::string("label", "none").describe("any text; compositions set it per group")),
+        )
+        .case(
             TestCase::new("random", random)
                 .describe("prints and records a random u64 drawn through WASI")
                 .instances(INSTANCES),
@@ -43,6 +49,19 @@ fn panic(_env: &RunEnv) -> tg_sdk::Result<()> {
 fn trap(_env: &RunEnv) -> tg_sdk::Result<()> {
     // A trap without a panic: the host must report it with no panic message.
     core::arch::wasm32::unreachable()
+}
+
+fn identity(env: &RunEnv) -> tg_sdk::Result<()> {
+    println!(
+        "group={} group_seq={} group_count={} global_seq={} total={} label={}",
+        env.group_id(),
+        env.group_seq(),
+        env.group_instance_count(),
+        env.global_seq(),
+        env.test_instance_count(),
+        env.string_param("label")
+    );
+    Ok(())
 }
 
 fn stall(env: &RunEnv) -> tg_sdk::Result<()> {

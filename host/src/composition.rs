@@ -1,0 +1,284 @@
+//! Compositions: Testground-style TOML files that describe a run with groups.
+//!
+//! ```toml
+//! [metadata]
+//! name = "two-sizes"
+//!
+//! [global]
+//! plan = "plans/placebo.wasm"   # relative to this file
+//! case = "identity"
+//! total_instances = 10          # required when a group uses a percentage
+//! seed = 7
+//! params = { label = "default" }
+//!
+//! [[groups]]
+//! id = "small"
+//! instances = { count = 3 }
+//! params = { label = "s" }
+//!
+//! [[groups]]
+//! id = "large"
+//! instances = { percentage = 0.7 }
+//! ```
+//!
+//! Unknown fields are errors, so a typo never silently changes a run. Every
+//! error names the place it was found (a TOML line, a group).
+
+use crate::error::InputError;
+use crate::run::GroupRequest;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A parsed composition file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Composition {
+    /// Free-form description.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// Settings for the whole run.
+    pub global: Global,
+    /// The groups, in order; instances are numbered through them.
+    pub groups: Vec<Group>,
+}
+
+/// `[metadata]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Name of the composition.
+    pub name: Option<String>,
+    /// Author.
+    pub author: Option<String>,
+}
+
+/// `[global]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Global {
+    /// The plan: a component or plan directory, relative to the composition file.
+    pub plan: PathBuf,
+    /// The test case.
+    pub case: String,
+    /// Total instances; required when a group uses `percentage`.
+    pub total_instances: Option<u32>,
+    /// The seed; the command line's `--seed` wins if given.
+    pub seed: Option<u64>,
+    /// Parameters for every group.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// `[[groups]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The group's name.
+    pub id: String,
+    /// How many instances.
+    pub instances: Instances,
+    /// Parameters overriding the global ones.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instances {
+    /// An absolute count.
+    pub count: Option<i64>,
+    /// A fraction of the total, in (0, 1].
+    pub percentage: Option<f64>,
+}
+
+/// A parameter value as TOML allows it; kept as the text a plan reads.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// `"text"`.
+    String(String),
+    /// `42`.
+    Int(i64),
+    /// `0.5`.
+    Float(f64),
+    /// `true`.
+    Bool(bool),
+}
+
+impl ParamValue {
+    fn into_text(self) -> String {
+        match self {
+            ParamValue::String(s) => s,
+            ParamValue::Int(i) => i.to_string(),
+            ParamValue::Float(f) => f.to_string(),
+            ParamValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+fn texts(params: BTreeMap<String, ParamValue>) -> BTreeMap<String, String> {
+    params.into_iter().map(|(k, v)| (k, v.into_text())).collect()
+}
+
+/// How far the percentages may sum away from 1 (rounding in hand-written files).
+const PERCENTAGE_TOLERANCE: f64 = 1e-6;
+
+/// A composition resolved into what a run needs.
+#[derive(Debug)]
+pub struct ResolvedComposition {
+    /// The plan path, resolved against the composition file's directory.
+    pub plan: PathBuf,
+    /// Test case.
+    pub case: String,
+    /// Seed, if the file sets one.
+    pub seed: Option<u64>,
+    /// Global parameters.
+    pub global_params: BTreeMap<String, String>,
+    /// Groups with their instance counts.
+    pub groups: Vec<GroupRequest>,
+}
+
+/// Reads and resolves the composition at `path`.
+pub fn load(path: &Path) -> Result<ResolvedComposition, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("cannot read composition {}: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.0)))
+}
+
+/// Parses composition `text`; relative plan paths are resolved against `base`.
+pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError> {
+    let c: Composition = toml::from_str(text).map_err(|e| InputError::new(e.to_string().replace('\n', " ")))?;
+    if c.groups.is_empty() {
+        return Err(InputError::new("no [[groups]]: a composition needs at least one group"));
+    }
+    let mut seen = BTreeMap::new();
+    for (i, g) in c.groups.iter().enumerate() {
+        if g.id.trim().is_empty() {
+            return Err(InputError::new(format!("group #{} has an empty id", i + 1)));
+        }
+        if let Some(first) = seen.insert(g.id.as_str(), i) {
+            return Err(InputError::new(format!("groups #{} and #{} are both called {:?}", first + 1, i + 1, g.id)));
+        }
+    }
+    let counts = instance_counts(&c)?;
+    let groups = c
+        .groups
+        .into_iter()
+        .zip(counts)
+        .map(|(g, instances)| GroupRequest { id: g.id, instances, params: texts(g.params) })
+        .collect();
+    let plan = if c.global.plan.is_absolute() { c.global.plan } else { base.join(c.global.plan) };
+    Ok(ResolvedComposition {
+        plan,
+        case: c.global.case,
+        seed: c.global.seed,
+        global_params: texts(c.global.params),
+        groups,
+    })
+}
+
+fn instance_counts(c: &Composition) -> Result<Vec<u32>, InputError> {
+    let total = c.global.total_instances;
+    let mut counts = Vec::with_capacity(c.groups.len());
+    let mut percentage_sum = 0.0;
+    for g in &c.groups {
+        let place = format!("group {:?}", g.id);
+        let n = match (g.instances.count, g.instances.percentage) {
+            (Some(_), Some(_)) => {
+                return Err(InputError::new(format!(
+                    "{place}: give instances.count or instances.percentage, not both"
+                )));
+            }
+            (None, None) => {
+                return Err(InputError::new(format!("{place}: instances needs count = N or percentage = F")));
+            }
+            (Some(count), None) => match u32::try_from(count) {
+                Ok(n) if n >= 1 => n,
+                _ => return Err(InputError::new(format!("{place}: instances.count must be at least 1, got {count}"))),
+            },
+            (None, Some(p)) => {
+                if !(p > 0.0 && p <= 1.0) {
+                    return Err(InputError::new(format!(
+                        "{place}: instances.percentage is a fraction in (0, 1], got {p}"
+                    )));
+                }
+                let Some(total) = total else {
+                    return Err(InputError::new(format!(
+                        "{place}: instances.percentage needs [global] total_instances"
+                    )));
+                };
+                percentage_sum += p;
+                let n = (p * f64::from(total)).round() as u32;
+                if n == 0 {
+                    return Err(InputError::new(format!(
+                        "{place}: {p} of {total} instances rounds to 0; raise the percentage or total_instances"
+                    )));
+                }
+                n
+            }
+        };
+        counts.push(n);
+    }
+    let uses_percentages = c.groups.iter().any(|g| g.instances.percentage.is_some());
+    let all_percentages = c.groups.iter().all(|g| g.instances.percentage.is_some());
+    if all_percentages && (percentage_sum - 1.0).abs() > PERCENTAGE_TOLERANCE {
+        return Err(InputError::new(format!("group percentages add up to {percentage_sum}, not 1")));
+    }
+    let sum: u64 = counts.iter().map(|&n| u64::from(n)).sum();
+    if let Some(total) = total
+        && sum != u64::from(total)
+    {
+        let why = if uses_percentages { " (after rounding percentages)" } else { "" };
+        return Err(InputError::new(format!(
+            "groups have {sum} instances in all{why} but [global] total_instances is {total}"
+        )));
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("/c")).unwrap_err().0
+    }
+
+    const HEAD: &str = "[global]\nplan = \"p.wasm\"\ncase = \"c\"\n";
+
+    #[test]
+    fn counts_and_percentages_resolve() {
+        let text = format!(
+            "{HEAD}total_instances = 10\nparams = {{ a = 1 }}\n[[groups]]\nid = \"x\"\ninstances = {{ count = 3 }}\nparams = {{ b = true }}\n[[groups]]\nid = \"y\"\ninstances = {{ percentage = 0.7 }}\n"
+        );
+        let c = parse(&text, Path::new("/c")).unwrap();
+        assert_eq!(c.plan, PathBuf::from("/c/p.wasm"));
+        assert_eq!(c.groups.iter().map(|g| g.instances).collect::<Vec<_>>(), vec![3, 7]);
+        assert_eq!(c.global_params["a"], "1");
+        assert_eq!(c.groups[0].params["b"], "true");
+    }
+
+    #[test]
+    fn malformed_compositions_name_the_place() {
+        let group = "[[groups]]\nid = \"g\"\ninstances = { count = 2 }\n";
+        assert!(parse_err(&format!("{HEAD}bogus = 1\n{group}")).contains("unknown field `bogus`"));
+        assert!(
+            parse_err(&format!("{HEAD}[[groups]]\nid = \"g\"\ninstances = {{ count = 0 }}\n"))
+                .contains("group \"g\": instances.count must be at least 1")
+        );
+        assert!(parse_err(&format!("{HEAD}[[groups]]\nid = \"g\"\ninstances = {{ count = -4 }}\n")).contains("got -4"));
+        let pct = |a: f64, b: f64| {
+            format!(
+                "{HEAD}total_instances = 10\n[[groups]]\nid = \"a\"\ninstances = {{ percentage = {a} }}\n[[groups]]\nid = \"b\"\ninstances = {{ percentage = {b} }}\n"
+            )
+        };
+        assert!(parse_err(&pct(0.5, 0.4)).contains("add up to 0.9"));
+        assert!(parse_err(&format!("{HEAD}\n")).contains("missing field `groups`"));
+        assert!(parse_err(&format!("{HEAD}{group}{group}")).contains("both called \"g\""));
+        assert!(parse_err(&format!("{HEAD}total_instances = 5\n{group}")).contains("total_instances is 5"));
+        assert!(parse_err("[global\n").contains("line 1"));
+    }
+}

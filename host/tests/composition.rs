@@ -1,0 +1,89 @@
+//! Compositions: groups of different sizes and params in one run.
+
+mod support;
+
+use std::process::Command;
+use support::{plan, tempdir};
+
+#[test]
+fn two_groups_get_their_own_sizes_params_and_seqs() {
+    let placebo = plan("placebo");
+    let dir = tempdir();
+    let file = dir.join("two.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[metadata]\nname = \"two\"\n[global]\nplan = {:?}\ncase = \"identity\"\ntotal_instances = 10\nparams = {{ label = \"global\" }}\n\
+             [[groups]]\nid = \"small\"\ninstances = {{ count = 3 }}\nparams = {{ label = \"s\" }}\n\
+             [[groups]]\nid = \"large\"\ninstances = {{ percentage = 0.7 }}\n",
+            placebo.path
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "--composition", file.to_str().unwrap(), "--json", "-o", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = summary["groups"].as_array().unwrap();
+    assert_eq!((groups[0]["id"].as_str(), groups[0]["ok"].as_u64()), (Some("small"), Some(3)));
+    assert_eq!((groups[1]["id"].as_str(), groups[1]["ok"].as_u64()), (Some("large"), Some(7)));
+    for global in 0..10 {
+        let line = std::fs::read_to_string(out_dir.join(format!("instances/{global}/stdout.log"))).unwrap();
+        let expected = if global < 3 {
+            format!("group=small group_seq={global} group_count=3 global_seq={global} total=10 label=s\n")
+        } else {
+            format!("group=large group_seq={} group_count=7 global_seq={global} total=10 label=global\n", global - 3)
+        };
+        assert_eq!(line, expected);
+    }
+}
+
+#[test]
+fn malformed_composition_is_bad_input_naming_the_place() {
+    let dir = tempdir();
+    let file = dir.join("bad.toml");
+    let cases = [
+        (
+            "[global]\nplan = \"p.wasm\"\ncase = \"c\"\nflavour = 1\n[[groups]]\nid = \"g\"\ninstances = { count = 1 }\n",
+            "unknown field `flavour`",
+        ),
+        (
+            "[global]\nplan = \"p.wasm\"\ncase = \"c\"\n[[groups]]\nid = \"g\"\ninstances = { count = 0 }\n",
+            "group \"g\": instances.count must be at least 1",
+        ),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(&file, text).unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(["run", "-c", file.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle) && stderr.contains("bad.toml"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_group_param_of_the_wrong_type_is_bad_input() {
+    let placebo = plan("placebo");
+    let dir = tempdir();
+    let file = dir.join("types.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"sleep\"\n[[groups]]\nid = \"g\"\ninstances = {{ count = 1 }}\nparams = {{ duration = \"soon\" }}\n",
+            placebo.path
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "-c", file.to_str().unwrap(), "-o", dir.join("r").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("group \"g\": parameter \"duration\" must be of type duration"), "{stderr}");
+}
