@@ -10,6 +10,7 @@
 pub mod clocks;
 pub mod output;
 pub mod random;
+pub mod sockets;
 
 use crate::instance::InstanceState;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -26,7 +27,7 @@ impl HasData for Io {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Adds every WASI 0.2 interface a plan may import, except sockets, to `linker`.
+/// Adds every WASI 0.2 interface a plan may import to `linker`.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     use wasmtime_wasi_io::bindings::wasi::io;
     io::error::add_to_linker::<InstanceState, Io>(linker, |s| s.ctx().table)?;
@@ -55,5 +56,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     use wasmtime_wasi::filesystem::WasiFilesystemView;
     filesystem::types::add_to_linker::<InstanceState, WasiFilesystem>(linker, InstanceState::filesystem)?;
     filesystem::preopens::add_to_linker::<InstanceState, WasiFilesystem>(linker, InstanceState::filesystem)?;
+
+    sockets::add_to_linker(linker)?;
     Ok(())
 }

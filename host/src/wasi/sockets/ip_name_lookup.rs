@@ -1,0 +1,58 @@
+//! `wasi:sockets/ip-name-lookup`: instance names on the data network.
+//!
+//! Names resolve with [`netsim::net::resolve`]: `instance-<seq>` (and
+//! `instance-<seq>.tg`) is instance `seq`, an IPv4 literal is itself. The
+//! answer is known at once, so a resolution takes no virtual time and its
+//! pollable is always ready; there is no DNS traffic to shape or lose.
+
+use super::bindings::ip_name_lookup::{ErrorCode, Host, HostResolveAddressStream, IpAddress};
+use super::network::Network;
+use super::{SocketResult, SocketsView, error_code, ip_address};
+use std::collections::VecDeque;
+use wasmtime::component::Resource;
+use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+
+/// The addresses a name resolved to, not yet read.
+pub struct ResolveAddressStream {
+    addresses: VecDeque<IpAddress>,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for ResolveAddressStream {
+    async fn ready(&mut self) {}
+}
+
+impl Host for SocketsView<'_> {
+    fn resolve_addresses(
+        &mut self,
+        _network: Resource<Network>,
+        name: String,
+    ) -> SocketResult<Resource<ResolveAddressStream>> {
+        let resolved = self.sim.lock().net().resolve(&name);
+        match resolved {
+            Ok(ips) => {
+                let addresses = ips.into_iter().map(ip_address).collect();
+                Ok(Ok(self.table.push(ResolveAddressStream { addresses })?))
+            }
+            Err(e) => Ok(Err(error_code(e))),
+        }
+    }
+}
+
+impl HostResolveAddressStream for SocketsView<'_> {
+    fn resolve_next_address(
+        &mut self,
+        this: Resource<ResolveAddressStream>,
+    ) -> wasmtime::Result<Result<Option<IpAddress>, ErrorCode>> {
+        Ok(Ok(self.table.get_mut(&this)?.addresses.pop_front()))
+    }
+
+    fn subscribe(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table, this)
+    }
+
+    fn drop(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}

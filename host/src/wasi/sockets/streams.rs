@@ -1,0 +1,98 @@
+//! The byte streams of a TCP connection, as `wasi:io` streams over netsim.
+//!
+//! A [`TcpReader`] and a [`TcpWriter`] name their connection by
+//! [`SocketId`]; reads and writes go straight to the connection's buffers in
+//! the simulated network, and readiness is the network's `poll_readable` /
+//! `poll_writable`, so a plan blocked in `read` wakes exactly when a segment
+//! arrives in virtual time. `flush` has nothing to wait for: what was written
+//! is in the connection's send buffer, which is as far as a kernel's flush goes.
+
+use netsim::net::{NetError, SocketId};
+use netsim::{SimHandle, WaitReason};
+use std::future::poll_fn;
+use wasmtime_wasi_io::bytes::Bytes;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
+
+/// Largest read served at once: bounds the host allocation a plan's `read`
+/// size asks for, as wasmtime-wasi's `MAX_READ_SIZE_ALLOC` does.
+const MAX_READ: usize = 64 * 1024;
+
+fn failed(e: NetError) -> StreamError {
+    StreamError::LastOperationFailed(wasmtime::Error::new(e))
+}
+
+/// The receiving half of a TCP connection.
+pub struct TcpReader {
+    pub(crate) id: SocketId,
+    pub(crate) sim: SimHandle,
+}
+
+/// The sending half of a TCP connection.
+pub struct TcpWriter {
+    pub(crate) id: SocketId,
+    pub(crate) sim: SimHandle,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for TcpReader {
+    async fn ready(&mut self) {
+        let (id, sim) = (self.id, &self.sim);
+        poll_fn(|cx| {
+            let mut s = sim.lock();
+            let poll = s.net_mut().poll_readable(id, cx);
+            if poll.is_pending() {
+                s.add_wait(id.node, WaitReason::Other(format!("tcp read on socket {id}")));
+            }
+            poll
+        })
+        .await
+    }
+}
+
+impl InputStream for TcpReader {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let id = self.id;
+        match self.sim.lock().with_net(|net, cx| net.tcp_read(cx, id, size.min(MAX_READ))) {
+            Ok(Some(data)) => Ok(Bytes::from(data)),
+            Ok(None) => Err(StreamError::Closed),
+            Err(e) => Err(failed(e)),
+        }
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for TcpWriter {
+    async fn ready(&mut self) {
+        let (id, sim) = (self.id, &self.sim);
+        poll_fn(|cx| {
+            let mut s = sim.lock();
+            let poll = s.net_mut().poll_writable(id, cx);
+            if poll.is_pending() {
+                s.add_wait(id.node, WaitReason::Other(format!("tcp write on socket {id}")));
+            }
+            poll
+        })
+        .await
+    }
+}
+
+impl OutputStream for TcpWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        let id = self.id;
+        let taken = self.sim.lock().with_net(|net, cx| net.tcp_write(cx, id, &bytes)).map_err(failed)?;
+        if taken < bytes.len() {
+            // check-write promised room for this much; writing more is the plan's bug.
+            return Err(StreamError::trap("write exceeded the permit of check-write"));
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.sim.lock().net_mut().tcp_check_write(self.id).map_err(failed)
+    }
+}
