@@ -5,12 +5,14 @@
 //! [`run`]; the rest, by what it owns:
 //!
 //! - [`run`]: one run from inputs ([`run::RunSpec`]) to outputs ([`run::RunSummary`], the run directory).
+//! - [`replay`]: reproducing runs — `replay` of a run directory, `--check-determinism`, trace `diff`.
 //! - [`engine`]: the wasmtime `Engine`, pooled and pinned for determinism; the mapping-limit check.
 //! - [`component`]: reading plan components and compiling them through the on-disk cache.
 //! - [`builder`]: building a plan crate into a component.
 //! - [`composition`]: Testground-style composition files with groups.
 //! - [`instance`]: what one instance's `Store` holds, and what outlives it.
 //! - [`wasi`]: the WASI a plan sees — virtual clocks, seeded randomness, captured output.
+//! - [`report`]: metric aggregates, `metrics.jsonl`, `report.html`, JUnit XML, live progress.
 //! - [`plan`]: the host side of `tg:plan` (runenv, sync, metrics); [`bindings`] holds the generated code.
 //! - [`manifest`] and [`params`]: what a plan declares, and checking a run's parameters against it.
 //! - [`error`]: [`error::InputError`], bad input the user can fix (exit code 2).
@@ -27,5 +29,7 @@ pub mod instance;
 pub mod manifest;
 pub mod params;
 pub mod plan;
+pub mod replay;
+pub mod report;
 pub mod run;
 pub mod wasi;

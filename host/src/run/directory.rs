@@ -1,6 +1,7 @@
 //! The run directory: what a run leaves on disk.
 //!
-//! `run.json` (the inputs), `summary.json`, `trace.jsonl` with `--trace`, and
+//! `run.json` (the inputs), `plan.wasm` (the component, so a replay needs
+//! nothing else), `summary.json`, `trace.jsonl` with `--trace`, and
 //! `instances/<seq>/{stdout,stderr,messages}.log` for instances that wrote
 //! anything. Files are written whole to a temporary name and renamed, so a
 //! reader never sees half a file.
@@ -34,7 +35,18 @@ pub struct RecordedInputs<'a> {
     pub engine: &'a crate::engine::EngineSettings,
     /// Sync latency in nanoseconds.
     pub sync_latency_ns: u128,
+    /// Virtual-time limit in nanoseconds, if any: it decides where a run stops.
+    pub virtual_timeout_ns: Option<u128>,
+    /// Wall-time limit in nanoseconds, if any. Recorded for the reader only: a
+    /// run it ended cannot be replayed event for event.
+    pub wall_timeout_ns: Option<u128>,
+    /// The copy of the component kept in the run directory, so that a replay
+    /// does not depend on the plan file still being where it was.
+    pub component_copy: &'static str,
 }
+
+/// File name of the component copy kept in each run directory.
+pub const COMPONENT_COPY: &str = "plan.wasm";
 
 /// One group in `run.json`.
 #[derive(Serialize)]
@@ -70,7 +82,11 @@ pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
         global_params: &spec.global_params,
         engine: &spec.engine,
         sync_latency_ns: spec.sync_latency.as_nanos(),
+        virtual_timeout_ns: spec.virtual_timeout.map(|d| d.as_nanos()),
+        wall_timeout_ns: spec.wall_timeout.map(|d| d.as_nanos()),
+        component_copy: COMPONENT_COPY,
     };
+    write_file(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
     write_file(&dir.join("run.json"), &serde_json::to_vec_pretty(&inputs)?)
 }
 

@@ -32,6 +32,12 @@ fn manifest() -> Manifest {
                 .describe("prints and records a random u64 drawn through WASI")
                 .instances(INSTANCES),
         )
+        .case(
+            TestCase::new("spin", spin)
+                .describe("hashes without calling the host (CPU-bound; preempted by fuel), printing progress")
+                .instances(INSTANCES)
+                .param(Param::int("iterations", "1000000").describe("FNV-1a rounds over an 8-byte counter")),
+        )
 }
 
 fn ok(_env: &RunEnv) -> tg_sdk::Result<()> {
@@ -91,6 +97,27 @@ fn random(env: &RunEnv) -> tg_sdk::Result<()> {
     let value = getrandom::u64()?;
     println!("random: {value}");
     env.record_message(format!("random: {value}"));
+    Ok(())
+}
+
+/// Progress lines per `spin` run: several, so the trace shows where
+/// instances took turns when fuel preempted them.
+const SPIN_REPORTS: i64 = 4;
+
+fn spin(env: &RunEnv) -> tg_sdk::Result<()> {
+    let iterations = env.int_param("iterations").max(0);
+    // Seeded by the instance, so every instance computes something different.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(env.global_seq());
+    let step = (iterations / SPIN_REPORTS).max(1);
+    for i in 0..iterations {
+        for byte in (i as u64).to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        if (i + 1) % step == 0 {
+            println!("spin: {}/{iterations} fnv={hash:016x}", i + 1);
+        }
+    }
+    println!("spin: done fnv={hash:016x}");
     Ok(())
 }
 

@@ -1,0 +1,91 @@
+//! `run --check-determinism`: the same inputs run N times must give one digest.
+//!
+//! The first run is the run proper: it writes the run directory as usual (and
+//! its `trace.jsonl`, so a divergence can be examined later). The repetitions
+//! run from scratch — a new engine, a new simulation — without writing
+//! anything, and keep their trace records only to compare them with the first
+//! run's. A repetition that diverges is written to `<out>/determinism-<k>/`
+//! so `tg-wasm diff <out> <out>/determinism-<k>` can show it again.
+
+use super::diff::{self, TraceDivergence};
+use crate::run::{Execution, RunSpec, RunSummary, directory, execute, prepare};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The default number of runs of `--check-determinism`: the fewest that can disagree.
+pub const DEFAULT_RUNS: u32 = 2;
+
+/// What a determinism check found.
+#[derive(Clone, Debug)]
+pub struct DeterminismCheck {
+    /// The digest of each run, in order.
+    pub digests: Vec<String>,
+    /// The first run whose digest differed from the first one's (1-based),
+    /// where it was written, and the first divergent event.
+    pub divergence: Option<(u32, PathBuf, TraceDivergence)>,
+}
+
+impl DeterminismCheck {
+    /// Whether every run gave the same digest.
+    pub fn deterministic(&self) -> bool {
+        self.digests.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// A readable account: one line if deterministic, the digests and the
+    /// first divergent event if not.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if self.deterministic() {
+            let _ =
+                writeln!(out, "determinism check passed: {} runs gave digest {}", self.digests.len(), self.digests[0]);
+            return out;
+        }
+        let _ = writeln!(out, "determinism check FAILED: the same inputs gave different trace digests");
+        for (i, d) in self.digests.iter().enumerate() {
+            let _ = writeln!(out, "  run {}: {d}", i + 1);
+        }
+        if let Some((k, dir, d)) = &self.divergence {
+            out.push_str(&d.render("run 1", &format!("run {k}")));
+            let _ = writeln!(out, "run {k} is in {}", dir.display());
+        }
+        out
+    }
+}
+
+/// Runs `spec` `runs` times (at least 2), the first into `out` as a normal run,
+/// and compares the digests. Returns the first run's summary and execution.
+pub fn check_determinism(
+    spec: &RunSpec,
+    out: &Path,
+    runs: u32,
+) -> anyhow::Result<(RunSummary, Execution, DeterminismCheck)> {
+    let runs = runs.max(2);
+    let mut first_spec = spec.clone();
+    first_spec.keep_trace = true;
+    let (summary, first) = crate::run::run(&first_spec, out)?;
+    let reference = first.trace.as_deref().unwrap_or_default();
+    let mut check = DeterminismCheck { digests: vec![first.digest.clone()], divergence: None };
+    let mut again = first_spec.clone();
+    // Later runs must not be cut short where the first was not.
+    again.wall_timeout = None;
+    for k in 2..=runs {
+        if spec.interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+            break;
+        }
+        let prepared = prepare(&again.component, &again.engine, again.instance_count())?;
+        let execution = execute(&again, &prepared)?;
+        check.digests.push(execution.digest.clone());
+        if execution.digest != first.digest && check.divergence.is_none() {
+            let records = execution.trace.as_deref().unwrap_or_default();
+            let found = diff::first_divergence(reference.iter().cloned().map(Ok), records.iter().cloned().map(Ok))?;
+            let dir = out.join(format!("determinism-{k}"));
+            directory::write_inputs(&dir, &again)?;
+            let s = RunSummary::new(&again, &prepared.manifest.name, &execution);
+            directory::write_outputs(&dir, &s, &execution)?;
+            if let Some(d) = found {
+                check.divergence = Some((k, dir, d));
+            }
+        }
+    }
+    Ok((summary, first, check))
+}

@@ -1,0 +1,167 @@
+//! Reproducing runs: replaying a run directory, checking a run's determinism,
+//! and finding where two traces part.
+//!
+//! - [`replay()`] (here): re-run a run directory's recorded inputs and compare digests.
+//! - [`recorded`]: `run.json` read back into a [`crate::run::RunSpec`], and the component check.
+//! - [`check`]: `run --check-determinism`, the same inputs N times.
+//! - [`diff`]: the first divergence between two traces, streamed, with context.
+//!
+//! A run is a function of its recorded inputs, so a replay must give the same
+//! trace digest; when it does not, the first divergent event says where
+//! determinism broke. This module runs through [`crate::run::run`] and does not
+//! print: callers render the returned reports.
+
+pub mod check;
+pub mod diff;
+pub mod recorded;
+
+pub use check::{DeterminismCheck, check_determinism};
+pub use diff::{RunDiff, TraceDivergence, diff_runs};
+pub use recorded::{ComponentSource, RecordedRun};
+
+use crate::run::RunSummary;
+use anyhow::Context as _;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Where a replay writes its own run directory, inside the replayed one: next
+/// to the original, so `tg-wasm diff <run> <run>/replay` compares them, and
+/// replaced by the next replay.
+pub const REPLAY_DIR: &str = "replay";
+
+/// How a replay compared with the recorded run.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// Same digest: the run was reproduced event for event.
+    Reproduced,
+    /// Different digests; the first divergent event if the original kept its trace.
+    Diverged(Option<TraceDivergence>),
+}
+
+/// What [`replay()`] found.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// The replayed run directory.
+    pub dir: PathBuf,
+    /// Where the replay's own run directory is.
+    pub out: PathBuf,
+    /// The component that was replayed.
+    pub component: ComponentSource,
+    /// What the original run's `summary.json` says.
+    pub recorded: diff::RecordedSummary,
+    /// The replay's summary.
+    pub summary: RunSummary,
+    /// Same digest or not.
+    pub verdict: Verdict,
+    /// Caveats: another tg-wasm version, an original cut off by wall time.
+    pub notes: Vec<String>,
+}
+
+impl Replay {
+    /// Whether the replay gave the recorded digest.
+    pub fn reproduced(&self) -> bool {
+        matches!(self.verdict, Verdict::Reproduced)
+    }
+
+    /// A readable account: the replay's summary, then the verdict.
+    pub fn render(&self) -> String {
+        let mut out = self.summary.render();
+        let _ = writeln!(out, "replayed {} from {}", self.dir.display(), describe(&self.component));
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        match &self.verdict {
+            Verdict::Reproduced => {
+                let _ = writeln!(
+                    out,
+                    "replay reproduced the recorded run: outcome {}, digest {} ({} events)",
+                    self.summary.outcome, self.summary.digest, self.summary.trace_events
+                );
+            }
+            Verdict::Diverged(divergence) => {
+                let _ = writeln!(
+                    out,
+                    "replay DIVERGED from the recorded run:\n  recorded digest {} ({}, {} events)\n  replayed digest {} ({}, {} events)",
+                    self.recorded.digest,
+                    self.recorded.outcome,
+                    self.recorded.trace_events,
+                    self.summary.digest,
+                    self.summary.outcome,
+                    self.summary.trace_events
+                );
+                match divergence {
+                    Some(d) => out.push_str(&d.render("recorded", "replayed")),
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "the recorded run kept no trace, so the divergent event cannot be shown; \
+                             re-run it with --trace, replay that, or compare two traced runs with `tg-wasm diff`"
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(out, "replay directory: {}", self.out.display());
+        out
+    }
+}
+
+fn describe(source: &ComponentSource) -> String {
+    match source {
+        ComponentSource::Copy(p) => format!("its component copy {}", p.display()),
+        ComponentSource::RecordedPath(p) => format!("the recorded component {}", p.display()),
+    }
+}
+
+/// Replays run directory `dir`: checks the component, re-runs the recorded
+/// inputs into `<dir>/replay/` (keeping the trace) and compares the digest with
+/// the recorded one; when they differ and the original kept its trace, finds
+/// the first divergent event.
+pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> anyhow::Result<Replay> {
+    let inputs = recorded::read(dir)?;
+    let (component, source) = recorded::component(dir, &inputs)?;
+    let Some(recorded) = diff::read_summary(dir)? else {
+        return Err(crate::error::InputError::new(format!(
+            "{} has no summary.json: the run never finished, so there is no digest to compare with",
+            dir.display()
+        ))
+        .into());
+    };
+    let mut notes = Vec::new();
+    let version = env!("CARGO_PKG_VERSION");
+    if inputs.tg_wasm_version != version {
+        notes.push(format!(
+            "recorded with tg-wasm {}, replayed with {version}: a difference may come from tg-wasm itself",
+            inputs.tg_wasm_version
+        ));
+    }
+    if recorded.end == "wall-timeout" || recorded.end == "interrupted" {
+        notes.push(format!(
+            "the recorded run ended early ({}), at a point real time chose; the replay runs to the end",
+            recorded.end
+        ));
+    }
+    let mut spec = inputs.spec(component);
+    spec.keep_trace = true;
+    spec.interrupt = interrupt;
+    let out = dir.join(REPLAY_DIR);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("removing the previous replay {}", out.display()))?;
+    }
+    let (summary, execution) = crate::run::run(&spec, &out)?;
+    let verdict = if summary.digest == recorded.digest {
+        Verdict::Reproduced
+    } else {
+        let original = dir.join(diff::TRACE_FILE);
+        let divergence = match (&execution.trace, original.is_file()) {
+            (Some(replayed), true) => {
+                diff::first_divergence(diff::read_trace(&original)?, replayed.iter().cloned().map(Ok))?
+            }
+            _ => None,
+        };
+        Verdict::Diverged(divergence)
+    };
+    Ok(Replay { dir: dir.to_path_buf(), out, component: source, recorded, summary, verdict, notes })
+}
