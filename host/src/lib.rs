@@ -11,7 +11,8 @@
 //! - [`builder`]: building a plan crate into a component.
 //! - [`composition`]: Testground-style composition files with groups.
 //! - [`instance`]: what one instance's `Store` holds, and what outlives it.
-//! - [`wasi`]: the WASI a plan sees — virtual clocks, seeded randomness, captured output.
+//! - [`wasi`]: the WASI a plan sees — virtual clocks, seeded randomness, captured output,
+//!   sockets on the simulated network.
 //! - [`report`]: metric aggregates, `metrics.jsonl`, `report.html`, JUnit XML, live progress.
 //! - [`plan`]: the host side of `tg:plan` (runenv, sync, metrics); [`bindings`] holds the generated code.
 //! - [`manifest`] and [`params`]: what a plan declares, and checking a run's parameters against it.

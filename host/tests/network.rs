@@ -1,0 +1,59 @@
+//! The network plan: plain `std::net` sockets between instances, over the
+//! simulated data network and never over the host's.
+
+mod support;
+
+use support::{plan, run, spec};
+
+/// The round-trip times a client recorded, in nanoseconds: (TCP, UDP).
+fn rtts(message: &str) -> (u64, u64) {
+    let field = |name: &str| {
+        let rest = message.split(name).nth(1).unwrap_or_else(|| panic!("{name} in {message:?}"));
+        rest.split(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    (field("tcp-rtt-ns="), field("udp-rtt-ns="))
+}
+
+#[test]
+fn ping_pong_over_tcp_and_udp_by_instance_name() {
+    let (summary, exec) = run(&spec(plan("network"), "ping-pong", 4, 0));
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(summary.groups[0].ok, 4);
+    for client in 1..4 {
+        let messages = exec.records[client].messages();
+        assert_eq!(messages.len(), 1, "instance {client} reports its round trips");
+        let (tcp, udp) = rtts(&messages[0].text);
+        // The default link adds no latency, and virtual time does not pass
+        // while the host computes: an echo costs nothing on the clock.
+        assert_eq!((tcp, udp), (0, 0), "instance {client}: {}", messages[0].text);
+    }
+}
+
+#[test]
+fn ping_pong_same_seed_same_digest() {
+    let a = run(&spec(plan("network"), "ping-pong", 6, 11)).0;
+    let b = run(&spec(plan("network"), "ping-pong", 6, 11)).0;
+    assert!(a.success(), "{}", a.render());
+    assert_eq!(a.digest, b.digest);
+}
+
+/// Open sockets of this process, from `/proc/self/fd`.
+fn os_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:["))
+        .count()
+}
+
+#[test]
+fn many_connections_open_no_os_socket() {
+    let p = plan("network");
+    let mut s = spec(p, "many-connections", 2, 0);
+    s.groups[0].params.insert("connections".into(), "150".into());
+    let before = os_sockets();
+    let (summary, _) = run(&s);
+    let after = os_sockets();
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(before, after, "a plan's connections must not open host sockets");
+}

@@ -1,0 +1,120 @@
+//! `network`: instances talking through the simulated data network with
+//! nothing but `std::net`, as code written for a real network would. Instance
+//! 0 serves; the others find it by name (`instance-0`) and talk to it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use tg_sdk::prelude::*;
+
+/// The port instance 0 serves TCP on.
+const TCP_PORT: u16 = 7000;
+/// The port instance 0 serves UDP on.
+const UDP_PORT: u16 = 7001;
+/// Round trips per client: enough to see a steady round-trip time.
+const ROUNDS: u32 = 10;
+
+fn manifest() -> Manifest {
+    Manifest::new("network")
+        .case(
+            TestCase::new("ping-pong", ping_pong)
+                .describe("instance 0 echoes over TCP and UDP; the others ping it and record the round trip")
+                .instances(2..=1000),
+        )
+        .case(
+            TestCase::new("many-connections", many_connections)
+                .describe("instance 1 opens `connections` TCP connections to instance 0, one after another")
+                .instances(2..=2)
+                .param(Param::int("connections", 100).describe("connections to open")),
+        )
+}
+
+/// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.
+fn server(port: u16) -> tg_sdk::Result<std::net::SocketAddr> {
+    let addr = ("instance-0", port).to_socket_addrs()?.next();
+    addr.ok_or_else(|| "instance-0 resolved to no address".into())
+}
+
+fn ping_pong(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let clients = env.test_instance_count() - 1;
+    if env.global_seq() == 0 {
+        let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
+        let udp = UdpSocket::bind(("0.0.0.0", UDP_PORT))?;
+        sync.signal_entry("listening")?;
+        for _ in 0..clients {
+            let (mut stream, _) = listener.accept()?;
+            let mut buf = [0u8; 4];
+            for _ in 0..ROUNDS {
+                stream.read_exact(&mut buf)?;
+                stream.write_all(&buf)?;
+            }
+        }
+        for _ in 0..clients * ROUNDS {
+            let mut buf = [0u8; 64];
+            let (n, from) = udp.recv_from(&mut buf)?;
+            udp.send_to(&buf[..n], from)?;
+        }
+    } else {
+        sync.barrier("listening", 1)?;
+        let mut stream = TcpStream::connect(server(TCP_PORT)?)?;
+        let mut tcp_rtt = Duration::ZERO;
+        for round in 0..ROUNDS {
+            let start = Instant::now();
+            stream.write_all(&round.to_le_bytes())?;
+            let mut buf = [0u8; 4];
+            stream.read_exact(&mut buf)?;
+            tcp_rtt += start.elapsed();
+            ensure!(u32::from_le_bytes(buf) == round, "TCP echo {buf:?} for round {round}");
+        }
+        drop(stream);
+
+        let udp = UdpSocket::bind(("0.0.0.0", 0))?;
+        udp.connect(server(UDP_PORT)?)?;
+        let mut udp_rtt = Duration::ZERO;
+        for round in 0..ROUNDS {
+            let start = Instant::now();
+            udp.send(&round.to_le_bytes())?;
+            let mut buf = [0u8; 64];
+            let n = udp.recv(&mut buf)?;
+            udp_rtt += start.elapsed();
+            ensure!(buf[..n] == round.to_le_bytes(), "UDP echo {:?} for round {round}", &buf[..n]);
+        }
+        let (tcp_ns, udp_ns) = (tcp_rtt.as_nanos() / u128::from(ROUNDS), udp_rtt.as_nanos() / u128::from(ROUNDS));
+        env.record_message(format!("tcp-rtt-ns={tcp_ns} udp-rtt-ns={udp_ns}"));
+        env.r().point("tcp-rtt", tcp_ns as f64);
+        env.r().point("udp-rtt", udp_ns as f64);
+    }
+    sync.signal_and_wait("done", u64::from(clients + 1))?;
+    Ok(())
+}
+
+fn many_connections(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let connections: u32 = env.params().int("connections")?.try_into()?;
+    if env.global_seq() == 0 {
+        let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
+        sync.signal_entry("listening")?;
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept()?;
+            let mut buf = [0u8; 1];
+            stream.read_exact(&mut buf)?;
+            stream.write_all(&buf)?;
+        }
+    } else {
+        sync.barrier("listening", 1)?;
+        let addr = server(TCP_PORT)?;
+        for i in 0..connections {
+            let mut stream = TcpStream::connect(addr)?;
+            stream.write_all(&[i as u8])?;
+            let mut buf = [0u8; 1];
+            stream.read_exact(&mut buf)?;
+            ensure!(buf[0] == i as u8, "connection {i} echoed {}", buf[0]);
+        }
+    }
+    sync.signal_and_wait("done", 2)?;
+    Ok(())
+}
+
+tg_sdk::export_plan!(manifest);
