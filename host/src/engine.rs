@@ -77,6 +77,26 @@ pub fn check_mapping_limit(instances: u32) -> Result<(), InputError> {
     Ok(())
 }
 
+/// Address space the pool may reserve for linear memories. x86-64 user space
+/// is 128 TiB; half of it leaves room for stacks, tables, the heap and libraries.
+pub const MAX_RESERVATION_BYTES: u64 = 64 << 40;
+
+/// Refuses a run whose memory reservations cannot fit in the address space.
+pub fn check_address_space(instances: u32, memory_limit: u64) -> Result<(), InputError> {
+    let per_instance = memory_limit + MEMORY_GUARD_BYTES;
+    let needed = u64::from(instances).saturating_add(2).saturating_mul(per_instance);
+    if needed > MAX_RESERVATION_BYTES {
+        let fits = MAX_RESERVATION_BYTES / per_instance;
+        return Err(InputError::new(format!(
+            "{instances} instances with a {} MiB memory limit need {} TiB of address space; \
+             one process can hold about {fits} at this limit (lower --memory-limit or run fewer instances)",
+            memory_limit >> 20,
+            needed >> 40
+        )));
+    }
+    Ok(())
+}
+
 /// Memory mappings a run of `instances` needs.
 pub fn mappings_needed(instances: u32) -> u64 {
     BASE_MAPPINGS + MAPPINGS_PER_INSTANCE * u64::from(instances)
@@ -116,6 +136,13 @@ pub fn build(settings: &EngineSettings, instances: u32) -> anyhow::Result<Engine
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_space_check_refuses_absurd_runs() {
+        assert!(check_address_space(20_000, DEFAULT_MEMORY_LIMIT).is_ok());
+        let err = check_address_space(4_000_000_000, DEFAULT_MEMORY_LIMIT).unwrap_err().0;
+        assert!(err.contains("lower --memory-limit"), "{err}");
+    }
 
     #[test]
     fn mapping_estimate_grows_with_instances() {

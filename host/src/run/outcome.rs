@@ -69,7 +69,9 @@ pub struct LimitsInForce {
 /// reported before crashing (its panic message), which beats the bare trap.
 pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limits: &LimitsInForce) -> InstanceOutcome {
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return InstanceOutcome::crashed(format!("called exit({}) before its test case returned", exit.0));
+        // WASI 0.2's `exit` carries only success or failure, so any non-zero status arrives as 1.
+        let status = if exit.0 == 0 { "success" } else { "failure" };
+        return InstanceOutcome::crashed(format!("called exit with {status} status before its test case returned"));
     }
     let text = format!("{error:#}");
     if text.contains("forcing trap when growing memory") {

@@ -1,0 +1,110 @@
+//! Bad input: every file in `tests/corpus/`, truncated and random bytes, bad
+//! parameters and absurd instance counts end with exit code 2 and one line.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::{plan, tempdir};
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name)
+}
+
+fn tg_wasm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
+}
+
+#[track_caller]
+fn assert_bad_input(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected, got: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+/// Compiles a corpus `.wat` file to a binary in a temporary directory.
+fn wat_file(name: &str) -> String {
+    let bytes = wat::parse_file(corpus(name)).expect("corpus WAT parses");
+    let path = tempdir().join(name.replace(".wat", ".wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn components_of_the_wrong_shape_are_refused() {
+    let cases = [
+        ("core-module.wat", "is a core wasm module, not a component"),
+        ("another-world.wat", "is not a tg:plan component"),
+        ("missing-run.wat", "is not a tg:plan component"),
+        ("newer-wit.wat", "tg:plan/runenv@0.2.0"),
+        ("older-wit.wat", "tg:plan/runenv@0.0.1"),
+    ];
+    for (file, needle) in cases {
+        assert_bad_input(&tg_wasm(&["run", &wat_file(file)]), needle);
+    }
+}
+
+#[test]
+fn truncated_and_random_bytes_are_refused() {
+    let placebo = std::fs::read(plan("placebo").path).unwrap();
+    let dir = tempdir();
+    let truncated = dir.join("truncated.wasm");
+    std::fs::write(&truncated, &placebo[..placebo.len() / 3]).unwrap();
+    assert_bad_input(&tg_wasm(&["run", truncated.to_str().unwrap()]), "is not a valid component");
+
+    // A fixed seed: the same "random" bytes every run.
+    let mut rng = netsim::RngStream::derive(1, "corpus", 0);
+    let mut noise = vec![0u8; 4096];
+    rng.fill_bytes(&mut noise);
+    let random = dir.join("random.wasm");
+    std::fs::write(&random, &noise).unwrap();
+    assert_bad_input(&tg_wasm(&["run", random.to_str().unwrap()]), "is not a WebAssembly file");
+    let mut headed = b"\0asm\x0d\0\x01\0".to_vec();
+    headed.extend_from_slice(&noise);
+    std::fs::write(&random, &headed).unwrap();
+    assert_bad_input(&tg_wasm(&["run", random.to_str().unwrap()]), "is not a valid component");
+}
+
+#[test]
+fn malformed_compositions_are_refused_naming_the_place() {
+    let cases = [
+        ("broken-syntax.toml", "line 1"),
+        ("unknown-group-field.toml", "unknown field `resources`"),
+        ("negative-count.toml", "group \"g\": instances.count must be at least 1, got -1"),
+        ("percentages-short.toml", "add up to 0.9"),
+        ("no-groups.toml", "missing field `groups`"),
+    ];
+    for (file, needle) in cases {
+        assert_bad_input(&tg_wasm(&["run", "--composition", corpus(file).to_str().unwrap()]), needle);
+    }
+}
+
+#[test]
+fn bad_parameters_and_counts_are_refused() {
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tempdir().display().to_string();
+    assert_bad_input(
+        &tg_wasm(&["run", &placebo, "-t", "sleep", "-p", "duration=soon", "-o", &out]),
+        "must be of type duration",
+    );
+    assert_bad_input(&tg_wasm(&["run", &placebo, "-p", "novalue"]), "is not of the form name=value");
+    assert_bad_input(&tg_wasm(&["run", &placebo, "-i", "lots"]), "invalid value 'lots'");
+    assert_bad_input(&tg_wasm(&["run", &placebo, "-i", "4000000000"]), "of address space");
+    assert_bad_input(&tg_wasm(&["run", &placebo, "--memory-limit", "huge"]), "is not a size");
+    assert_bad_input(&tg_wasm(&["run", "does/not/exist.wasm"]), "cannot read plan");
+    assert_bad_input(&tg_wasm(&["frobnicate"]), "unrecognized subcommand");
+}
+
+#[test]
+fn more_instances_than_the_mapping_limit_are_refused_up_front() {
+    let limit: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap().trim().parse().unwrap();
+    let too_many = tg_wasm::engine::mappings_needed(0);
+    // Enough instances to need more mappings than the kernel allows here, within the address space.
+    let n = ((limit.saturating_sub(too_many)) / tg_wasm::engine::MAPPINGS_PER_INSTANCE + 100).min(400_000);
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tg_wasm(&["run", &placebo, "-i", &n.to_string(), "--memory-limit", "16MiB"]);
+    if tg_wasm::engine::mappings_needed(n as u32) > limit {
+        assert_bad_input(&out, "sysctl -w vm.max_map_count=");
+    }
+}
