@@ -57,3 +57,13 @@ fn many_connections_open_no_os_socket() {
     assert!(summary.success(), "{}", summary.render());
     assert_eq!(before, after, "a plan's connections must not open host sockets");
 }
+
+#[test]
+fn refused_unreachable_and_unknown_names_surface_as_std_errors() {
+    let (summary, exec) = run(&spec(plan("network"), "errors", 2, 0));
+    assert!(summary.success(), "{}", summary.render());
+    let messages = exec.records[1].messages();
+    assert_eq!(messages.len(), 1);
+    // netsim's UNREACHABLE_AFTER: three ARP probes, one second apart.
+    assert_eq!(messages[0].text, "unreachable-after-ns=3000000000");
+}

@@ -2,7 +2,7 @@
 //! nothing but `std::net`, as code written for a real network would. Instance
 //! 0 serves; the others find it by name (`instance-0`) and talk to it.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,11 @@ fn manifest() -> Manifest {
                 .describe("instance 1 opens `connections` TCP connections to instance 0, one after another")
                 .instances(2..=2)
                 .param(Param::int("connections", 100).describe("connections to open")),
+        )
+        .case(
+            TestCase::new("errors", errors)
+                .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
+                .instances(2..=2),
         )
 }
 
@@ -112,6 +117,28 @@ fn many_connections(env: &RunEnv) -> tg_sdk::Result<()> {
             stream.read_exact(&mut buf)?;
             ensure!(buf[0] == i as u8, "connection {i} echoed {}", buf[0]);
         }
+    }
+    sync.signal_and_wait("done", 2)?;
+    Ok(())
+}
+
+fn errors(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    if env.global_seq() == 1 {
+        // Nobody listens there: instance 0 answers the SYN with a reset.
+        let refused = TcpStream::connect(server(9)?).map(|_| ()).map_err(|e| e.kind());
+        ensure!(refused == Err(ErrorKind::ConnectionRefused), "connect to a closed port: {refused:?}");
+
+        // In the data network but no instance has it: unreachable once ARP gives up.
+        let start = Instant::now();
+        let unreachable = TcpStream::connect(("16.0.0.200", 80)).map(|_| ()).map_err(|e| e.kind());
+        let waited = start.elapsed();
+        ensure!(unreachable == Err(ErrorKind::HostUnreachable), "connect to nobody: {unreachable:?}");
+        ensure!(waited >= Duration::from_secs(3), "unreachable reported after {waited:?}, before ARP gives up");
+
+        let unknown = ("instance-7", 80).to_socket_addrs().map(|_| ());
+        ensure!(unknown.is_err(), "instance-7 of 2 resolved");
+        env.record_message(format!("unreachable-after-ns={}", waited.as_nanos()));
     }
     sync.signal_and_wait("done", 2)?;
     Ok(())
