@@ -67,3 +67,11 @@ fn refused_unreachable_and_unknown_names_surface_as_std_errors() {
     // netsim's UNREACHABLE_AFTER: three ARP probes, one second apart.
     assert_eq!(messages[0].text, "unreachable-after-ns=3000000000");
 }
+
+#[test]
+fn bulk_transfer_arrives_whole_and_in_order() {
+    let (summary, exec) = run(&spec(plan("network"), "bulk", 2, 0));
+    assert!(summary.success(), "{}", summary.render());
+    let received: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "bytes-received").map(|m| m.value).collect();
+    assert_eq!(received, vec![4.0 * 1024.0 * 1024.0]);
+}

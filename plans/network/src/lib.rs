@@ -29,6 +29,14 @@ fn manifest() -> Manifest {
                 .param(Param::int("connections", 100).describe("connections to open")),
         )
         .case(
+            TestCase::new("bulk", bulk)
+                .describe(
+                    "instance 1 streams `size` bytes to instance 0, which checks every byte and the end of stream",
+                )
+                .instances(2..=2)
+                .param(Param::size("size", "4MiB").describe("bytes to send")),
+        )
+        .case(
             TestCase::new("errors", errors)
                 .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
                 .instances(2..=2),
@@ -117,6 +125,40 @@ fn many_connections(env: &RunEnv) -> tg_sdk::Result<()> {
             stream.read_exact(&mut buf)?;
             ensure!(buf[0] == i as u8, "connection {i} echoed {}", buf[0]);
         }
+    }
+    sync.signal_and_wait("done", 2)?;
+    Ok(())
+}
+
+/// The byte at `offset` of the bulk stream: a pattern no shift of it repeats.
+fn pattern(offset: u64) -> u8 {
+    (offset % 251) as u8
+}
+
+fn bulk(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let size = env.params().size("size")?;
+    if env.global_seq() == 0 {
+        let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
+        sync.signal_entry("listening")?;
+        let (mut stream, _) = listener.accept()?;
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received)?;
+        ensure!(received.len() as u64 == size, "received {} of {size} bytes", received.len());
+        let wrong = (0..size).find(|&i| received[i as usize] != pattern(i));
+        ensure!(wrong.is_none(), "byte {wrong:?} differs");
+        env.r().counter("bytes-received", received.len() as f64);
+    } else {
+        sync.barrier("listening", 1)?;
+        let mut stream = TcpStream::connect(server(TCP_PORT)?)?;
+        let data: Vec<u8> = (0..size).map(pattern).collect();
+        let start = Instant::now();
+        stream.write_all(&data)?;
+        stream.shutdown(std::net::Shutdown::Write)?;
+        // Wait for the server to close: everything was read by then.
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest)?;
+        env.record_message(format!("bulk-ns={}", start.elapsed().as_nanos()));
     }
     sync.signal_and_wait("done", 2)?;
     Ok(())
