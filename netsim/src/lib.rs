@@ -34,6 +34,6 @@ pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
 pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};
-pub use sync::{SyncError, SyncService, Ticket};
+pub use sync::{StateMark, StateMarkKind, StateTimeline, SyncError, SyncService, Ticket};
 pub use time::SimTime;
 pub use trace::{Divergence, Trace, TraceRecord, first_divergence};

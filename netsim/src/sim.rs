@@ -118,6 +118,7 @@ pub struct Sim {
     trace: Trace,
     events_processed: u64,
     net: Network,
+    timeline: sync::StateTimeline,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -156,7 +157,19 @@ impl Sim {
             topic_waiters: BTreeMap::new(),
             waits: vec![Vec::new(); n],
             events_processed: 0,
+            timeline: sync::StateTimeline::default(),
         }
+    }
+
+    /// When sync states were signalled and barriers passed, in event order: an
+    /// observation for reports that nothing in the simulation reads.
+    pub fn state_timeline(&self) -> &sync::StateTimeline {
+        &self.timeline
+    }
+
+    /// Takes the state timeline (see [`Sim::state_timeline`]).
+    pub fn take_state_timeline(&mut self) -> Vec<sync::StateMark> {
+        self.timeline.take()
     }
 
     /// The configuration the world was built with.
@@ -362,6 +375,7 @@ impl Sim {
     fn signal(&mut self, node: NodeId, state: &str) -> u64 {
         let (seq, released) = self.sync.signal_entry(state);
         self.trace.record(self.now, node, "sync.signal", format_args!("state={state:?} seq={seq}"));
+        self.timeline.signal(self.now, state, seq);
         for waiter in released {
             self.release(waiter.ticket, state, waiter.target);
         }
@@ -380,6 +394,7 @@ impl Sim {
 
     fn release(&mut self, ticket: Ticket, state: &str, target: u64) {
         self.trace.record(self.now, ticket.node, "sync.barrier.pass", format_args!("state={state:?} target={target}"));
+        self.timeline.barrier_pass(self.now, state);
         let seq = self.pending.get(&ticket).and_then(|p| p.signalled).unwrap_or(0);
         self.reply(ticket, Ok(seq));
     }

@@ -65,7 +65,10 @@ impl Host for InstanceState {
         let at = sim.now();
         sim.record(self.placement.node, "message", format_args!("{message:?}"));
         drop(sim);
-        tracing::info!(instance = self.placement.node.0, "{message}");
+        // The span names the instance, so `-v` shows `instance{seq=3 group="small"}: …`
+        // on every line, whatever the subscriber's format.
+        let span = tracing::info_span!("instance", seq = self.placement.node.0, group = %self.placement.group.id);
+        span.in_scope(|| tracing::info!(target: "tg_wasm::plan::message", at = %at, "{message}"));
         self.record.messages.lock().unwrap_or_else(|e| e.into_inner()).push(RecordedMessage { at, text: message });
         Ok(())
     }

@@ -43,6 +43,8 @@ pub struct Execution {
     pub events: u64,
     /// Every metric point, in recording order.
     pub metrics: Vec<MetricPoint>,
+    /// When sync states were signalled and barriers passed.
+    pub states: Vec<netsim::StateMark>,
 }
 
 /// The groups' environments and every instance's place, in global-seq order.
@@ -70,6 +72,16 @@ fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Pla
 
 /// Runs every instance of `spec` on `prepared`.
 pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execution> {
+    execute_observed(spec, prepared, None)
+}
+
+/// Like [`execute`], with `observer` shown the run's progress while it executes
+/// (see [`crate::report::progress`]; observing does not change the run).
+pub fn execute_observed(
+    spec: &RunSpec,
+    prepared: &PreparedPlan,
+    observer: Option<&dyn crate::report::progress::Observer>,
+) -> anyhow::Result<Execution> {
     let placements = placements(spec, prepared)?;
     let n = placements.len() as u32;
     let sim = SimHandle::new(Sim::new(SimConfig {
@@ -120,15 +132,19 @@ pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execut
     };
     let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
-    let end = exec.run(&run_limits, |node, result| {
-        let record = &records[node.index()];
-        let outcome = match result {
-            Ok(Ok(())) => InstanceOutcome::ok(),
-            Ok(Err(reason)) => InstanceOutcome::failed(reason),
-            Err(e) => classify_error(&e, record.crash_reason(), &limits_in_force),
-        };
-        trace_outcome(&sim, node, &outcome);
-        outcomes[node.index()] = Some(outcome);
+    let done = std::sync::atomic::AtomicU32::new(0);
+    let end = crate::report::progress::watch(&sim, &done, n, observer, || {
+        exec.run(&run_limits, |node, result| {
+            let record = &records[node.index()];
+            let outcome = match result {
+                Ok(Ok(())) => InstanceOutcome::ok(),
+                Ok(Err(reason)) => InstanceOutcome::failed(reason),
+                Err(e) => classify_error(&e, record.crash_reason(), &limits_in_force),
+            };
+            trace_outcome(&sim, node, &outcome);
+            outcomes[node.index()] = Some(outcome);
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
     });
 
     let unfinished = exec.unfinished();
@@ -167,6 +183,7 @@ pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execut
         wall_time,
         events: sim.events_processed(),
         metrics: metrics.take(),
+        states: sim.take_state_timeline(),
     })
 }
 

@@ -12,7 +12,7 @@ pub mod prepare;
 pub mod spec;
 pub mod summary;
 
-pub use execute::{Execution, execute};
+pub use execute::{Execution, execute, execute_observed};
 pub use outcome::{InstanceOutcome, Outcome};
 pub use prepare::{PreparedPlan, prepare};
 pub use spec::{GroupRequest, RunSpec};
@@ -45,6 +45,15 @@ pub fn check_request(spec: &RunSpec, prepared: &PreparedPlan) -> Result<(), Inpu
 
 /// Prepares, checks, executes and records a run; writes the run directory to `out`.
 pub fn run(spec: &RunSpec, out: &Path) -> anyhow::Result<(RunSummary, Execution)> {
+    run_observed(spec, out, None)
+}
+
+/// Like [`run`], showing `observer` the run's progress while it executes.
+pub fn run_observed(
+    spec: &RunSpec,
+    out: &Path,
+    observer: Option<&dyn crate::report::progress::Observer>,
+) -> anyhow::Result<(RunSummary, Execution)> {
     if spec.instance_count() == 0 {
         return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
     }
@@ -52,8 +61,9 @@ pub fn run(spec: &RunSpec, out: &Path) -> anyhow::Result<(RunSummary, Execution)
     let prepared = prepare(&spec.component, &spec.engine, spec.instance_count())?;
     check_request(spec, &prepared)?;
     directory::write_inputs(out, spec)?;
-    let execution = execute(spec, &prepared)?;
+    let execution = execute_observed(spec, &prepared, observer)?;
     let summary = RunSummary::new(spec, &prepared.manifest.name, &execution);
     directory::write_outputs(out, &summary, &execution)?;
+    crate::report::write_outputs(out, &summary, &execution)?;
     Ok((summary, execution))
 }

@@ -87,6 +87,8 @@ pub struct RunSummary {
     pub wall_time_s: f64,
     /// Simulation events processed.
     pub sim_events: u64,
+    /// Metric aggregates per metric and group, results and diagnostics apart.
+    pub metrics: crate::report::aggregate::MetricsSummary,
     /// SHA-256 of the plan component.
     pub component_sha256: String,
     /// tg-wasm version.
@@ -143,6 +145,9 @@ impl RunSummary {
             g.reasons = list;
         }
         let success = execution.end == RunEnd::Completed && groups.iter().all(|g| g.ok == g.total);
+        let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+        let (metrics, _) =
+            crate::report::aggregate::aggregate(&group_ids, crate::report::samples(execution, &group_ids));
         RunSummary {
             outcome: if success { "success" } else { "failure" },
             plan: plan_name.to_string(),
@@ -164,6 +169,7 @@ impl RunSummary {
             virtual_time_ns: execution.virtual_time.as_nanos(),
             wall_time_s: execution.wall_time.as_secs_f64(),
             sim_events: execution.events,
+            metrics,
             component_sha256: spec.component.sha256.clone(),
             tg_wasm_version: env!("CARGO_PKG_VERSION"),
         }
@@ -202,6 +208,7 @@ impl RunSummary {
                 let _ = writeln!(out, "  instance {}: {}", b.instance, b.waits_on.join("; "));
             }
         }
+        out.push_str(&crate::report::aggregate::render_table(&self.metrics.results));
         let per_group: Vec<String> = self.groups.iter().map(|g| format!("{}:{}/{}", g.id, g.ok, g.total)).collect();
         let _ = writeln!(
             out,

@@ -85,7 +85,8 @@ impl CapturedOutput {
     fn emit_line(&self, line: &[u8]) {
         let hash = line_hash(line);
         self.sim.lock().record(self.node, self.stream.as_str(), format_args!("len={} fnv={hash:016x}", line.len()));
-        tracing::debug!(instance = self.node.0, stream = self.stream.as_str(), "{}", String::from_utf8_lossy(line));
+        let span = tracing::debug_span!("instance", seq = self.node.0);
+        span.in_scope(|| tracing::debug!(stream = self.stream.as_str(), "{}", String::from_utf8_lossy(line)));
     }
 
     /// Traces a final line that did not end in a newline; call once the instance has ended.

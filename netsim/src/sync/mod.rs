@@ -9,9 +9,11 @@
 //! waits.
 
 mod state;
+mod timeline;
 mod topic;
 
 pub use state::{BarrierWaiter, StateCounter};
+pub use timeline::{StateMark, StateMarkKind, StateTimeline};
 pub use topic::{Message, Topic};
 
 use crate::node::NodeId;

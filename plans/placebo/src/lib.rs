@@ -38,6 +38,13 @@ fn manifest() -> Manifest {
                 .instances(INSTANCES)
                 .param(Param::int("iterations", "1000000").describe("FNV-1a rounds over an 8-byte counter")),
         )
+        .case(
+            TestCase::new("metrics", metrics)
+                .describe("records `points` result histogram values and a counter, then meets the others at a barrier")
+                .instances(INSTANCES)
+                .param(Param::int("points", "100").describe("histogram values each instance records"))
+                .param(Param::float("scale", "1.0").describe("multiplies every value; compositions vary it per group")),
+        )
 }
 
 fn ok(_env: &RunEnv) -> tg_sdk::Result<()> {
@@ -118,6 +125,24 @@ fn spin(env: &RunEnv) -> tg_sdk::Result<()> {
         }
     }
     println!("spin: done fnv={hash:016x}");
+    Ok(())
+}
+
+fn metrics(env: &RunEnv) -> tg_sdk::Result<()> {
+    let points = env.int_param("points");
+    let scale = env.float_param("scale");
+    // A fixed LCG (Knuth's MMIX constants) seeded by the instance: a spread of
+    // values that is the same on every run, with no host call per value.
+    let mut x = u64::from(env.global_seq()).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ env.seed();
+    let latency = env.r().unit("ms");
+    for _ in 0..points {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let unit_interval = (x >> 11) as f64 / (1u64 << 53) as f64;
+        latency.histogram("latency", scale * (1.0 + 99.0 * unit_interval * unit_interval));
+    }
+    env.r().counter("values-recorded", points as f64);
+    env.d().gauge("last-raw", (x >> 32) as f64);
+    env.sync().signal_and_wait("recorded", u64::from(env.test_instance_count()))?;
     Ok(())
 }
 

@@ -1,0 +1,184 @@
+//! The report files of a run directory: `metrics.jsonl` (every metric point)
+//! and `states.jsonl` (the sync-state timeline), written after a run and read
+//! back by `tg-wasm report`.
+//!
+//! `metrics.jsonl` has one object per point, in recording order:
+//! `{"t_ns", "instance", "group", "name", "kind", "category", "unit", "tags", "value"}`
+//! — virtual time in nanoseconds, global seq, group id, metric name, `point` |
+//! `counter` | `gauge` | `histogram` | `timer`, `result` | `diagnostic`, unit or
+//! null, tags as an object in the order given, and the value (null if not finite).
+//!
+//! `states.jsonl` has one object per mark: `{"t_ns", "state", "kind", "count"}`
+//! where `kind` is `signal` (`count` is the state's count after the signals of
+//! that instant) or `barrier-pass` (`count` barriers passed at that instant).
+//!
+//! Files are written to a temporary name and renamed, so a reader never sees
+//! half a file. This module does not aggregate or render.
+
+use super::aggregate::{Category, Kind, Sample};
+use crate::run::Execution;
+use anyhow::Context as _;
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Serialize, Serializer};
+use std::io::{BufRead as _, Write as _};
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+/// Streams lines into `path` through a temporary file and a rename.
+fn write_lines(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    f(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
+    out.flush().with_context(|| format!("writing {}", tmp.display()))?;
+    drop(out);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+/// Tags serialized as a JSON object in the order the plan gave them.
+struct Tags<'a>(&'a [(String, String)]);
+
+impl Serialize for Tags<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct PointOut<'a> {
+    t_ns: u64,
+    instance: u32,
+    group: &'a str,
+    name: &'a str,
+    kind: Kind,
+    category: Category,
+    unit: Option<&'a str>,
+    tags: Tags<'a>,
+    value: f64,
+}
+
+/// Writes every metric point of `execution` to `path`.
+pub fn write_metrics(path: &Path, execution: &Execution) -> anyhow::Result<()> {
+    write_lines(path, |out| {
+        for p in &execution.metrics {
+            let group = execution.placements.get(p.node.index()).map_or("?", |pl| pl.group.id.as_str());
+            let line = PointOut {
+                t_ns: p.at.as_nanos(),
+                instance: p.node.0,
+                group,
+                name: &p.name,
+                kind: p.kind.into(),
+                category: p.category.into(),
+                unit: p.unit.as_deref(),
+                tags: Tags(&p.tags),
+                value: p.value,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// One line of `metrics.jsonl`, read back.
+#[derive(Debug, Deserialize)]
+pub struct PointLine {
+    /// Virtual time, ns.
+    pub t_ns: u64,
+    /// Global seq.
+    pub instance: u32,
+    /// Group id.
+    pub group: String,
+    /// Metric name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Category.
+    pub category: Category,
+    /// Unit.
+    pub unit: Option<String>,
+    /// Value; null stands for a non-finite one.
+    pub value: Option<f64>,
+}
+
+impl PointLine {
+    /// The point as an aggregation sample, if its group is one of `groups`.
+    pub fn sample<'a>(&'a self, groups: &[String]) -> Option<Sample<'a>> {
+        Some(Sample {
+            instance: self.instance,
+            group: groups.iter().position(|g| *g == self.group)?,
+            name: &self.name,
+            kind: self.kind,
+            category: self.category,
+            unit: self.unit.as_deref(),
+            value: self.value.unwrap_or(f64::NAN),
+        })
+    }
+}
+
+/// Reads `metrics.jsonl`; a missing file means no metrics.
+pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<PointLine>> {
+    read_lines(path)
+}
+
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), i + 1))?);
+    }
+    Ok(out)
+}
+
+/// One line of `states.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateLine {
+    /// Virtual time, ns.
+    pub t_ns: u64,
+    /// State name.
+    pub state: String,
+    /// `signal` or `barrier-pass`.
+    pub kind: String,
+    /// See the module docs.
+    pub count: u64,
+}
+
+impl From<&netsim::StateMark> for StateLine {
+    fn from(m: &netsim::StateMark) -> StateLine {
+        StateLine { t_ns: m.at.as_nanos(), state: m.state.clone(), kind: m.kind.as_str().to_string(), count: m.count }
+    }
+}
+
+/// Writes the state timeline to `path`.
+pub fn write_states(path: &Path, marks: &[netsim::StateMark]) -> anyhow::Result<()> {
+    write_lines(path, |out| {
+        for m in marks {
+            serde_json::to_writer(&mut *out, &StateLine::from(m))?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads `states.jsonl`; a missing file means no states.
+pub fn read_states(path: &Path) -> anyhow::Result<Vec<StateLine>> {
+    read_lines(path)
+}

@@ -1,0 +1,134 @@
+//! JUnit XML for CI reporters: one `<testsuite>` per run, one `<testcase>`
+//! per group, a `<failure>` when any instance of the group was not `ok`.
+//!
+//! The shape is the common denominator that Jenkins, GitLab, GitHub actions
+//! reporters and `junit2html` accept: `<testsuites>` → `<testsuite name tests
+//! failures errors skipped time>` → `<properties>` and `<testcase name
+//! classname time>` → `<failure message type>` with the reasons as text (instances a
+//! deadlock or timeout stopped are `crashed`, so they fail their group too).
+//! Text is escaped for XML, and characters XML 1.0 cannot carry at all are
+//! replaced with U+FFFD.
+//!
+//! This module renders from a [`RunSummary`]; it does not run anything.
+
+use crate::run::RunSummary;
+use crate::run::summary::GroupSummary;
+use std::fmt::Write as _;
+
+/// Escapes `s` for XML text and attribute values.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Line breaks in attributes would be normalized away; keep them as references.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
+/// Whether XML 1.0 allows `c` in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+fn failure_message(g: &GroupSummary) -> String {
+    let mut parts = Vec::new();
+    if g.failed > 0 {
+        parts.push(format!("{} failed", g.failed));
+    }
+    if g.crashed > 0 {
+        parts.push(format!("{} crashed", g.crashed));
+    }
+    format!("{} of {} instances did not succeed ({})", g.total - g.ok, g.total, parts.join(", "))
+}
+
+/// Renders `summary` as a JUnit XML document.
+pub fn render(summary: &RunSummary) -> String {
+    let failures = summary.groups.iter().filter(|g| g.ok < g.total).count();
+    let time = format!("{:.3}", summary.wall_time_s);
+    let suite = format!("{}/{}", summary.plan, summary.test_case);
+    let mut x = String::new();
+    let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"tg-wasm\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">",
+        summary.groups.len()
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\">",
+        xml_escape(&suite),
+        summary.groups.len()
+    );
+    let _ = writeln!(x, "    <properties>");
+    for (name, value) in [
+        ("run_id", summary.run_id.clone()),
+        ("seed", summary.seed.to_string()),
+        ("instances", summary.instances.to_string()),
+        ("end", summary.end.to_string()),
+        ("digest", summary.digest.clone()),
+        ("virtual_time_ns", summary.virtual_time_ns.to_string()),
+        ("component_sha256", summary.component_sha256.clone()),
+    ] {
+        let _ = writeln!(x, "      <property name=\"{name}\" value=\"{}\"/>", xml_escape(&value));
+    }
+    let _ = writeln!(x, "    </properties>");
+    let classname = xml_escape(&format!("{}.{}", summary.plan, summary.test_case));
+    for g in &summary.groups {
+        let _ = write!(x, "    <testcase name=\"{}\" classname=\"{classname}\" time=\"{time}\"", xml_escape(&g.id));
+        if g.ok == g.total {
+            let _ = writeln!(x, "/>");
+            continue;
+        }
+        let _ = writeln!(x, ">");
+        let mut body = String::new();
+        for r in &g.reasons {
+            let _ = writeln!(
+                body,
+                "{} × {} (first: instance {}): {}",
+                r.count,
+                r.outcome.as_str(),
+                r.first_instance,
+                r.reason
+            );
+        }
+        let _ = writeln!(
+            x,
+            "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+            xml_escape(&failure_message(g)),
+            if g.crashed > 0 { "crashed" } else { "failed" },
+            xml_escape(&body)
+        );
+        let _ = writeln!(x, "    </testcase>");
+    }
+    let _ = writeln!(x, "  </testsuite>");
+    let _ = writeln!(x, "</testsuites>");
+    x
+}
+
+/// Writes the JUnit XML of `summary` to `path`.
+pub fn write(path: &std::path::Path, summary: &RunSummary) -> anyhow::Result<()> {
+    super::files::write_atomic(path, render(summary).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_drops_what_xml_cannot_hold() {
+        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert_eq!(xml_escape("x\u{1}y\u{FFFE}"), "x\u{FFFD}y\u{FFFD}");
+        assert_eq!(xml_escape("l1\nl2"), "l1&#10;l2");
+    }
+}
