@@ -75,3 +75,11 @@ fn bulk_transfer_arrives_whole_and_in_order() {
     let received: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "bytes-received").map(|m| m.value).collect();
     assert_eq!(received, vec![4.0 * 1024.0 * 1024.0]);
 }
+
+#[test]
+fn a_read_nobody_answers_is_a_deadlock_naming_the_socket() {
+    let (summary, exec) = run(&spec(plan("network"), "silent", 2, 0));
+    assert_eq!(summary.end, "deadlock");
+    let reason = exec.outcomes[1].reason.clone().unwrap();
+    assert!(reason.contains("tcp read on socket"), "{reason}");
+}

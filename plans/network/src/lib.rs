@@ -37,6 +37,11 @@ fn manifest() -> Manifest {
                 .param(Param::size("size", "4MiB").describe("bytes to send")),
         )
         .case(
+            TestCase::new("silent", silent)
+                .describe("instance 1 reads from a connection instance 0 never writes to: a deadlock")
+                .instances(2..=2),
+        )
+        .case(
             TestCase::new("errors", errors)
                 .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
                 .instances(2..=2),
@@ -161,6 +166,23 @@ fn bulk(env: &RunEnv) -> tg_sdk::Result<()> {
         env.record_message(format!("bulk-ns={}", start.elapsed().as_nanos()));
     }
     sync.signal_and_wait("done", 2)?;
+    Ok(())
+}
+
+fn silent(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    if env.global_seq() == 0 {
+        let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
+        sync.signal_entry("listening")?;
+        let _stream = listener.accept()?;
+        // Hold the connection open and never write to it.
+        sync.barrier("never", 3)?;
+    } else {
+        sync.barrier("listening", 1)?;
+        let mut stream = TcpStream::connect(server(TCP_PORT)?)?;
+        let mut buf = [0u8; 1];
+        stream.read_exact(&mut buf)?;
+    }
     Ok(())
 }
 
