@@ -83,3 +83,12 @@ fn a_read_nobody_answers_is_a_deadlock_naming_the_socket() {
     let reason = exec.outcomes[1].reason.clone().unwrap();
     assert!(reason.contains("tcp read on socket"), "{reason}");
 }
+
+#[test]
+fn two_hundred_clients_share_one_server() {
+    let before = os_sockets();
+    let (summary, _) = run(&spec(plan("network"), "ping-pong", 201, 3));
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(summary.groups[0].ok, 201);
+    assert_eq!(os_sockets(), before, "a plan's sockets must not open host sockets");
+}
