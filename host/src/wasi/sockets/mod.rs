@@ -123,3 +123,56 @@ fn ip(ip: Ipv4Addr) -> (u8, u8, u8, u8) {
 fn ip_address(ip4: Ipv4Addr) -> IpAddress {
     IpAddress::Ipv4(ip(ip4))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bindings::instance_network::Host as _;
+    use super::bindings::network::IpAddressFamily;
+    use super::bindings::tcp::HostTcpSocket as _;
+    use super::bindings::tcp_create_socket::Host as _;
+    use super::*;
+    use netsim::net::{LinkShape, NetworkConfig};
+    use netsim::{Sim, SimConfig};
+    use std::time::Duration;
+    use wasmtime::component::Resource;
+
+    fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
+        Resource::new_borrow(r.rep())
+    }
+
+    /// The adapter adds no time of its own: a connect through it completes one
+    /// round trip of the configured link after it starts.
+    #[test]
+    fn connect_completes_after_one_round_trip_of_the_link() {
+        let latency = Duration::from_millis(5);
+        let net = NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() };
+        let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, net, ..SimConfig::default() }));
+        let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
+        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table };
+        let network = server.instance_network().unwrap();
+        let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
+        let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
+        server.start_bind(borrow(&listener), borrow(&network), any).unwrap().unwrap();
+        server.finish_bind(borrow(&listener)).unwrap().unwrap();
+        server.start_listen(borrow(&listener)).unwrap().unwrap();
+        server.finish_listen(borrow(&listener)).unwrap().unwrap();
+
+        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table };
+        let network = client.instance_network().unwrap();
+        let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
+        let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));
+        client.start_connect(borrow(&socket), borrow(&network), remote).unwrap().unwrap();
+        let started = sim.lock().now();
+        loop {
+            match client.finish_connect(borrow(&socket)).unwrap() {
+                Err(ErrorCode::WouldBlock) => assert!(sim.lock().step().is_some(), "the connect stalled"),
+                outcome => {
+                    outcome.expect("connected");
+                    break;
+                }
+            }
+        }
+        assert_eq!(sim.lock().now(), started + 2 * latency);
+        assert_eq!(client.finish_connect(borrow(&socket)).unwrap().err(), Some(ErrorCode::NotInProgress));
+    }
+}
