@@ -175,4 +175,41 @@ mod tests {
         assert_eq!(sim.lock().now(), started + 2 * latency);
         assert_eq!(client.finish_connect(borrow(&socket)).unwrap().err(), Some(ErrorCode::NotInProgress));
     }
+
+    /// Bytes written to a connection's output stream are readable from the
+    /// peer's input stream one link latency later, not before.
+    #[test]
+    fn stream_bytes_arrive_one_latency_later() {
+        use wasmtime_wasi_io::streams::{InputStream, OutputStream};
+        let latency = Duration::from_millis(7);
+        let net = NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() };
+        let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, net, ..SimConfig::default() }));
+        let listener = sim.lock().net_mut().tcp_socket(NodeId(0)).unwrap();
+        sim.lock().net_mut().tcp_bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000)).unwrap();
+        sim.lock().net_mut().tcp_listen(listener).unwrap();
+        let conn = sim.lock().net_mut().tcp_socket(NodeId(1)).unwrap();
+        let remote = SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000);
+        sim.lock().with_net(|net, cx| net.tcp_connect(cx, conn, remote)).unwrap();
+        let accepted = loop {
+            match sim.lock().net_mut().tcp_accept(listener) {
+                Err(NetError::WouldBlock) => {}
+                r => break r.unwrap(),
+            }
+            assert!(sim.lock().step().is_some(), "the handshake stalled");
+        };
+        let mut writer = streams::TcpWriter { id: conn, sim: sim.clone() };
+        let mut reader = streams::TcpReader { id: accepted, sim: sim.clone() };
+        assert!(writer.check_write().unwrap() >= 4);
+        writer.write(bytes::Bytes::from_static(b"ping")).unwrap();
+        let sent = sim.lock().now();
+        let data = loop {
+            let data = reader.read(16).unwrap();
+            if !data.is_empty() {
+                break data;
+            }
+            assert!(sim.lock().step().is_some(), "the data stalled");
+        };
+        assert_eq!(&data[..], b"ping");
+        assert_eq!(sim.lock().now(), sent + latency);
+    }
 }
