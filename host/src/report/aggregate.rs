@@ -346,7 +346,8 @@ mod tests {
         ];
         let (summary, _) = aggregate(&groups, samples);
         assert_eq!(summary.points, 8);
-        let rows: Vec<(&str, &str, u64, Option<f64>, Option<f64>)> =
+        type Row<'a> = (&'a str, &'a str, u64, Option<f64>, Option<f64>);
+        let rows: Vec<Row<'_>> =
             summary.results.iter().map(|a| (a.name.as_str(), a.group.as_str(), a.count, a.sum, a.max)).collect();
         assert_eq!(
             rows,

@@ -172,7 +172,7 @@ pub fn render(summary: &SummaryView, results: &[Series], states: &[StateLine]) -
     outcomes(&mut h, summary);
     metrics(&mut h, summary, results);
     timeline(&mut h, summary, states);
-    let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(h, "</main><script>{SCRIPT}</script></body></html>");
     h
 }
 
@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(num(1.0), "1");
         assert_eq!(num(0.5), "0.5");
         assert_eq!(num(1234.5678), "1235");
-        assert_eq!(num(3.14159), "3.142");
+        assert_eq!(num(1.23456), "1.235");
         assert_eq!(num(1e-9), "1.000e-9");
         assert_eq!(duration_ns(1_500_000_000), "1.5 s");
         assert_eq!(duration_ns(250_000_000), "250 ms");
