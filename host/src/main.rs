@@ -53,6 +53,25 @@ enum Command {
         /// The run directory (holds summary.json, metrics.jsonl, states.jsonl).
         run_dir: PathBuf,
     },
+    /// Re-run a recorded run from its directory and check that it gives the recorded trace digest.
+    ///
+    /// Exit 0: reproduced; 1: the digests differ (the first divergent event is shown);
+    /// 2: the plan component is not the recorded one, or DIR is not a run directory.
+    ///
+    /// Example: tg-wasm replay runs/2026-11-25T120000-example-sync
+    Replay {
+        /// The run directory (holds run.json).
+        run_dir: PathBuf,
+    },
+    /// Show the first event where the traces of two runs (made with --trace) differ.
+    ///
+    /// Exit 0: identical; 1: they differ; 2: a run has no trace.
+    Diff {
+        /// The first run directory.
+        a: PathBuf,
+        /// The second run directory.
+        b: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -103,6 +122,9 @@ struct RunArgs {
     /// End the run when it has taken this long in real time (e.g. 5m).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Run N times [default N: 2] and fail if the trace digests differ, showing the first divergent event.
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2")]
+    check_determinism: Option<u32>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -155,6 +177,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Report { run_dir } => {
             println!("{}", tg_wasm::report::regenerate(&run_dir)?.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { run_dir } => {
+            let replay = tg_wasm::replay::replay(&run_dir, None)?;
+            print!("{}", replay.render());
+            Ok(if replay.reproduced() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Diff { a, b } => {
+            let diff = tg_wasm::replay::diff_runs(&a, &b)?;
+            print!("{}", diff.render());
+            Ok(if diff.identical() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }
@@ -228,12 +260,21 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         interrupt: Some(interrupt.clone()),
     };
     let out = args.out.unwrap_or_else(|| directory::default_dir(&spec));
-    // A live progress line only where someone watches: stderr on a terminal.
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| tg_wasm::report::progress::TerminalProgress::new(Box::new(std::io::stderr())));
-    let observer = progress.as_ref().map(|p| p as &dyn tg_wasm::report::progress::Observer);
-    let (summary, _) = tg_wasm::run::run_observed(&spec, &out, observer)?;
+    let (summary, _, determinism) = match args.check_determinism {
+        Some(runs) => {
+            let (summary, execution, check) = tg_wasm::replay::check_determinism(&spec, &out, runs)?;
+            (summary, execution, Some(check))
+        }
+        None => {
+            // A live progress line only where someone watches: stderr on a terminal.
+            let progress = std::io::stderr()
+                .is_terminal()
+                .then(|| tg_wasm::report::progress::TerminalProgress::new(Box::new(std::io::stderr())));
+            let observer = progress.as_ref().map(|p| p as &dyn tg_wasm::report::progress::Observer);
+            let (summary, execution) = tg_wasm::run::run_observed(&spec, &out, observer)?;
+            (summary, execution, None)
+        }
+    };
     if let Some(file) = &args.junit {
         tg_wasm::report::junit::write(file, &summary)?;
     }
@@ -243,8 +284,18 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print!("{}", summary.render());
         println!("run directory: {}", display_dir(&out));
     }
+    if let Some(check) = &determinism {
+        // On stderr with --json, so stdout stays one JSON document.
+        if args.json {
+            eprint!("{}", check.render());
+        } else {
+            print!("{}", check.render());
+        }
+    }
     Ok(if interrupt.load(Ordering::SeqCst) {
         ExitCode::from(130)
+    } else if determinism.as_ref().is_some_and(|c| !c.deterministic()) {
+        ExitCode::from(1)
     } else if summary.success() {
         ExitCode::SUCCESS
     } else {
