@@ -13,6 +13,7 @@ wasmtime::component::bindgen!({
         "tg:plan/sync.signal-and-wait": async | trappable,
         "tg:plan/sync.publish": async | trappable,
         "tg:plan/sync.[method]subscription.next": async | trappable,
+        "tg:plan/network.configure": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -22,4 +23,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use tg::plan::{metrics, runenv, sync, types};
+pub use tg::plan::{metrics, network, runenv, sync, types};

@@ -39,8 +39,8 @@
 //! `std` (virtualized by the host); coordination goes through
 //! [`RunEnv::sync`], figures through [`RunEnv::r`] and [`RunEnv::d`].
 //!
-//! Only [`bindings`], [`invoke`], [`runenv`], [`sync`] and [`metrics`] call
-//! the host; [`units`], [`params`] and [`manifest`] are plain Rust and are
+//! Only [`bindings`], [`invoke`], [`runenv`], [`sync`], [`metrics`] and
+//! [`network`] call the host; [`units`], [`params`] and [`manifest`] are plain Rust and are
 //! unit-tested natively.
 
 #![warn(missing_docs)]
@@ -49,6 +49,7 @@ pub mod bindings;
 pub mod invoke;
 pub mod manifest;
 pub mod metrics;
+pub mod network;
 pub mod params;
 pub mod runenv;
 pub mod sync;
@@ -56,6 +57,7 @@ pub mod units;
 
 pub use manifest::{CaseFn, Manifest, Param, ParamType, TestCase};
 pub use metrics::Recorder;
+pub use network::{Filter, LinkRule, LinkShape, Network, NetworkConfig, NetworkError, RoutingPolicy};
 pub use params::{ParamError, Params};
 pub use runenv::RunEnv;
 pub use sync::{Subscription, SyncClient, SyncError};
@@ -137,6 +139,7 @@ macro_rules! export_plan {
 
 /// What a plan usually needs, in one `use tg_sdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::network::{Filter, LinkRule, LinkShape, Network, NetworkConfig, NetworkError, RoutingPolicy};
     pub use crate::{
         Manifest, Param, ParamType, Recorder, RunEnv, Subscription, SyncClient, SyncError, TestCase, bail, ensure,
     };

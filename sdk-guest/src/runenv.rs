@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::bindings::tg::plan::runenv as host;
 use crate::manifest::TestCase;
 use crate::metrics::Recorder;
+use crate::network::Network;
 use crate::params::{ParamError, Params};
 use crate::sync::SyncClient;
 
@@ -232,6 +233,12 @@ impl RunEnv {
     /// The sync service: states, barriers and topics shared by all instances of the run.
     pub fn sync(&self) -> SyncClient {
         SyncClient::new()
+    }
+
+    /// The data network: this instance's address and the shape of what it
+    /// sends (Testground's `network.Client`).
+    pub fn network(&self) -> Network {
+        Network::new()
     }
 
     /// Records results: the figures the test exists to measure (Testground's `R()`).

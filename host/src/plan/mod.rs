@@ -2,10 +2,12 @@
 //!
 //! One file per WIT interface: [`runenv`] answers who an instance is,
 //! [`sync`] turns barriers and topics into netsim sync operations, and
-//! [`metrics`] records what the plan measures. The generated bindings are in
+//! [`metrics`] records what the plan measures, and [`network`] shapes the
+//! instance's traffic on the data network. The generated bindings are in
 //! [`crate::bindings`].
 
 pub mod metrics;
+pub mod network;
 pub mod runenv;
 pub mod sync;
 
@@ -22,6 +24,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     bindings::runenv::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     bindings::sync::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     bindings::metrics::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    bindings::network::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     Ok(())
 }
 

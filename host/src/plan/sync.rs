@@ -33,15 +33,20 @@ impl From<netsim::SyncError> for SyncError {
 
 /// Submits `op` for `node` and waits for its reply; `waiting` describes the wait
 /// for deadlock reports.
-async fn sync_op(sim: &SimHandle, node: NodeId, op: SyncOp, waiting: Option<WaitReason>) -> Result<u64, SyncError> {
+pub(crate) async fn sync_op(
+    sim: &SimHandle,
+    node: NodeId,
+    op: SyncOp,
+    waiting: Option<WaitReason>,
+) -> Result<u64, SyncError> {
     let ticket = sim.lock().submit_sync(node, op)?;
     let reply = poll_fn(|cx| {
         let mut s = sim.lock();
         let poll = s.poll_sync(ticket, cx);
-        if poll.is_pending() {
-            if let Some(reason) = &waiting {
-                s.add_wait(node, reason.clone());
-            }
+        if poll.is_pending()
+            && let Some(reason) = &waiting
+        {
+            s.add_wait(node, reason.clone());
         }
         poll
     })
