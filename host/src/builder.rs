@@ -70,7 +70,10 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
             format!("cargo built no .wasm for {crate_name}; a plan crate needs crate-type = [\"cdylib\"]")
         })?;
     let dest = output_path(&dir);
-    std::fs::copy(&built, &dest).with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
+    // Copy then rename: a run reading the component meanwhile sees the old file or the new one, never half of one.
+    let partial = dest.with_extension(format!("wasm.partial{}", std::process::id()));
+    std::fs::copy(&built, &partial).with_context(|| format!("copying {} to {}", built.display(), partial.display()))?;
+    std::fs::rename(&partial, &dest).with_context(|| format!("moving the built plan to {}", dest.display()))?;
     Ok(dest)
 }
 

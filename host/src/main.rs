@@ -136,7 +136,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // One line, like every other bad-input error; clap's own rendering spans several.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            eprintln!("{} (see `tg-wasm --help`)", first.join(" "));
+            return ExitCode::from(2);
+        }
+    };
     let filter = match cli.verbose {
         0 => "warn",
         1 => "warn,tg_wasm=debug",

@@ -21,7 +21,8 @@ fn crash_reason(case: &str, tweak: impl FnOnce(&mut tg_wasm::run::RunSpec)) -> S
 fn each_fault_class_is_a_crash_with_its_reason() {
     let small_fuel = |s: &mut tg_wasm::run::RunSpec| s.engine.fuel = 100_000_000;
     let small_memory = |s: &mut tg_wasm::run::RunSpec| s.engine.memory_limit = 16 << 20;
-    let cases: [(&str, &dyn Fn(&mut tg_wasm::run::RunSpec), &str); 7] = [
+    type Tweak<'a> = &'a dyn Fn(&mut tg_wasm::run::RunSpec);
+    let cases: [(&str, Tweak, &str); 7] = [
         ("divide-by-zero", &|_| {}, "attempt to divide by zero"),
         ("out-of-bounds", &|_| {}, "out of bounds memory access"),
         ("stack-overflow", &|_| {}, "stack overflow"),

@@ -44,23 +44,23 @@ fn cache_key(engine: &Engine, component: &PlanComponent) -> String {
 /// Compiles `component` for `engine`, using and filling the on-disk cache.
 pub fn compile(engine: &Engine, component: &PlanComponent) -> anyhow::Result<Component> {
     let path = cache_dir().map(|d| d.join(format!("{}.cwasm", cache_key(engine, component))));
-    if let Some(path) = &path {
-        if path.exists() {
-            // SAFETY: the file was written by `Engine::precompile_component` into our own
-            // cache directory under a key that includes the engine's compatibility hash.
-            match unsafe { Component::deserialize_file(engine, path) } {
-                Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!("ignoring unreadable cached component {}: {e}", path.display()),
-            }
+    if let Some(path) = &path
+        && path.exists()
+    {
+        // SAFETY: the file was written by `Engine::precompile_component` into our own
+        // cache directory under a key that includes the engine's compatibility hash.
+        match unsafe { Component::deserialize_file(engine, path) } {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::warn!("ignoring unreadable cached component {}: {e}", path.display()),
         }
     }
     let compiled = engine.precompile_component(&component.bytes).map_err(|e| {
         InputError::new(format!("{} is not a valid component: {}", component.path.display(), one_line(&e)))
     })?;
-    if let Some(path) = &path {
-        if let Err(e) = write_atomically(path, &compiled) {
-            tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
-        }
+    if let Some(path) = &path
+        && let Err(e) = write_atomically(path, &compiled)
+    {
+        tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
     }
     // SAFETY: `compiled` was produced just above by this engine.
     Ok(unsafe { Component::deserialize(engine, &compiled)? })

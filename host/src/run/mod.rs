@@ -57,6 +57,7 @@ pub fn run_observed(
     if spec.instance_count() == 0 {
         return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
     }
+    crate::engine::check_address_space(spec.instance_count(), spec.engine.memory_limit)?;
     crate::engine::check_mapping_limit(spec.instance_count())?;
     let prepared = prepare(&spec.component, &spec.engine, spec.instance_count())?;
     check_request(spec, &prepared)?;
