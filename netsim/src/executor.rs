@@ -49,6 +49,9 @@ pub enum RunEnd {
     WallTimeout,
     /// [`RunLimits::interrupt`] was set.
     Interrupted,
+    /// The sync backend failed (see [`crate::Sim::sync_failure`]); the
+    /// message says why. No sync operation can complete any more.
+    SyncFailed(String),
 }
 
 #[derive(Default)]
@@ -183,7 +186,13 @@ impl<T> Executor<T> {
                 let i = id as usize;
                 let Some(task) = self.tasks[i].as_mut() else { continue };
                 let node = NodeId(id);
-                self.sim.lock().clear_waits(node);
+                {
+                    let mut sim = self.sim.lock();
+                    if let Some(why) = sim.sync_failure() {
+                        return RunEnd::SyncFailed(why.to_string());
+                    }
+                    sim.clear_waits(node);
+                }
                 self.polls += 1;
                 let mut cx = Context::from_waker(&self.wakers[i]);
                 if let Poll::Ready(output) = task.as_mut().poll(&mut cx) {
@@ -199,6 +208,9 @@ impl<T> Executor<T> {
             // Count event steps toward the limit check too: a run of pure timers polls rarely.
             self.polls += 1;
             let mut sim = self.sim.lock();
+            if let Some(why) = sim.sync_failure() {
+                return RunEnd::SyncFailed(why.to_string());
+            }
             match sim.next_event_time() {
                 None => return RunEnd::Deadlock,
                 Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => return RunEnd::VirtualTimeout,

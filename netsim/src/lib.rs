@@ -8,7 +8,8 @@
 //! - [`node`]: [`NodeId`], who causes events.
 //! - [`event`]: [`EventQueue`], ordered by `(time, source, per-source sequence)`.
 //! - [`rng`]: [`RngStream`], seeded random streams per instance and purpose.
-//! - [`sync`]: [`SyncService`], Testground's states, barriers and topics as a state machine.
+//! - [`sync`]: Testground's states, barriers and topics; [`SyncBackend`] stores them, and
+//!   [`SyncService`] is the embedded backend.
 //! - [`net`]: [`Network`], the data network — addresses, shaped links, UDP and TCP sockets.
 //! - [`sim`]: [`Sim`], the world of one run — clock, queue, sync service, trace — and
 //!   where waiting callers register their wakers. Start here.
@@ -34,6 +35,6 @@ pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
 pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};
-pub use sync::{StateMark, StateMarkKind, StateTimeline, SyncError, SyncService, Ticket};
+pub use sync::{BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncService, Ticket};
 pub use time::SimTime;
 pub use trace::{Divergence, Trace, TraceRecord, first_divergence};

@@ -10,7 +10,7 @@
 use crate::event::{EventKey, EventQueue};
 use crate::net::{NetCtx, NetEvent, Network, NetworkConfig};
 use crate::node::NodeId;
-use crate::sync::{self, SyncError, SyncService, Ticket};
+use crate::sync::{self, BackendError, BarrierWaiter, BarrierWaiters, SyncBackend, SyncError, SyncService, Ticket};
 use crate::time::SimTime;
 use crate::trace::Trace;
 use std::collections::BTreeMap;
@@ -110,7 +110,19 @@ pub struct Sim {
     config: SimConfig,
     now: SimTime,
     queue: EventQueue<SimEvent>,
-    sync: SyncService,
+    sync: Box<dyn SyncBackend>,
+    /// Barriers waiting on states; kept here, not in the backend, because who
+    /// waits decides who is woken and when.
+    barriers: BarrierWaiters,
+    /// Each state's count as last seen, for describing waits: reports must not
+    /// depend on reaching the backend, which may be what failed.
+    counts: BTreeMap<String, u64>,
+    /// When each published message of each topic becomes visible, by position.
+    /// Every publish passes through this Sim, so a subscriber polling past the
+    /// end is answered here without asking the backend.
+    topic_visible: BTreeMap<String, Vec<SimTime>>,
+    /// Why the sync backend failed, once it has: the run cannot go on.
+    sync_failure: Option<String>,
     pending: BTreeMap<Ticket, PendingOp>,
     next_ticket: Vec<u64>,
     topic_waiters: BTreeMap<String, Vec<Waker>>,
@@ -142,8 +154,15 @@ impl SimHandle {
 }
 
 impl Sim {
-    /// A world at time zero with no events.
+    /// A world at time zero with no events, with the embedded sync service.
     pub fn new(config: SimConfig) -> Sim {
+        Sim::with_sync_backend(config, Box::new(SyncService::new()))
+    }
+
+    /// A world at time zero with no events whose sync states and topics are
+    /// kept by `backend`. The run's events, and so its digest, do not depend on
+    /// which backend it is.
+    pub fn with_sync_backend(config: SimConfig, backend: Box<dyn SyncBackend>) -> Sim {
         let n = config.instances as usize;
         Sim {
             net: Network::new(config.instances, config.seed, &config.net),
@@ -151,7 +170,11 @@ impl Sim {
             config,
             now: SimTime::ZERO,
             queue: EventQueue::new(),
-            sync: SyncService::new(),
+            sync: backend,
+            barriers: BarrierWaiters::default(),
+            counts: BTreeMap::new(),
+            topic_visible: BTreeMap::new(),
+            sync_failure: None,
             pending: BTreeMap::new(),
             next_ticket: vec![0; n],
             topic_waiters: BTreeMap::new(),
@@ -222,9 +245,35 @@ impl Sim {
         f(&mut self.net, &mut cx)
     }
 
-    /// The sync service, for inspection.
-    pub fn sync(&self) -> &SyncService {
-        &self.sync
+    /// What and where the sync backend is (e.g. `embedded`).
+    pub fn sync_backend(&self) -> String {
+        self.sync.describe()
+    }
+
+    /// Why the sync backend failed, if it has. Once it has, no sync operation
+    /// completes any more and the executor ends the run.
+    pub fn sync_failure(&self) -> Option<&str> {
+        self.sync_failure.as_deref()
+    }
+
+    /// Releases what the sync backend holds for this run (keys in a server).
+    /// Call once when the run has ended, whether or not it succeeded.
+    pub fn close_sync(&mut self) -> Result<(), BackendError> {
+        self.sync.close()
+    }
+
+    /// Runs `f` on the backend unless it has already failed; records a failure.
+    fn backend<R>(&mut self, f: impl FnOnce(&mut dyn SyncBackend) -> Result<R, BackendError>) -> Option<R> {
+        if self.sync_failure.is_some() {
+            return None;
+        }
+        match f(self.sync.as_mut()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.sync_failure = Some(e.0);
+                None
+            }
+        }
     }
 
     /// Wakes `waker` at `at` (or at once if `at` is not in the future); `node` is
@@ -286,9 +335,12 @@ impl Sim {
     }
 
     /// The message at `cursor` of `topic` if it is visible now.
-    pub fn topic_message(&self, topic: &str, cursor: usize) -> Option<Arc<[u8]>> {
-        let message = self.sync.topic(topic)?.get(cursor)?;
-        (message.visible_at <= self.now).then(|| message.payload.clone())
+    pub fn topic_message(&mut self, topic: &str, cursor: usize) -> Option<Arc<[u8]>> {
+        let visible_at = *self.topic_visible.get(topic)?.get(cursor)?;
+        if visible_at > self.now {
+            return None;
+        }
+        self.backend(|b| b.message(topic, cursor as u64)).flatten()
     }
 
     /// Polls for the message at `cursor` of `topic`, registering to be woken when
@@ -346,12 +398,12 @@ impl Sim {
         let node = ticket.node;
         match op {
             SyncOp::SignalEntry { state } => {
-                let seq = self.signal(node, &state);
+                let Some(seq) = self.signal(ticket, &state) else { return };
                 self.reply(ticket, Ok(seq));
             }
             SyncOp::Barrier { state, target } => self.barrier(ticket, &state, target),
             SyncOp::SignalAndWait { state, target } => {
-                let seq = self.signal(node, &state);
+                let Some(seq) = self.signal(ticket, &state) else { return };
                 if let Some(p) = self.pending.get_mut(&ticket) {
                     p.signalled = Some(seq);
                 }
@@ -360,7 +412,8 @@ impl Sim {
             SyncOp::Publish { topic, payload } => {
                 let visible_at = self.now + self.config.sync_latency;
                 let len = payload.len();
-                let seq = self.sync.publish(&topic, payload, node, visible_at);
+                let Some(seq) = self.backend(|b| b.append(ticket, &topic, &payload)) else { return };
+                self.topic_visible.entry(topic.clone()).or_default().push(visible_at);
                 self.trace.record(self.now, node, "sync.publish", format_args!("topic={topic:?} seq={seq} len={len}"));
                 self.reply(ticket, Ok(seq));
                 if visible_at == self.now {
@@ -372,21 +425,28 @@ impl Sim {
         }
     }
 
-    fn signal(&mut self, node: NodeId, state: &str) -> u64 {
-        let (seq, released) = self.sync.signal_entry(state);
+    fn signal(&mut self, ticket: Ticket, state: &str) -> Option<u64> {
+        let node = ticket.node;
+        let seq = self.backend(|b| b.increment(ticket, state))?;
+        self.counts.insert(state.to_string(), seq);
+        let released = self.barriers.release(state, seq);
         self.trace.record(self.now, node, "sync.signal", format_args!("state={state:?} seq={seq}"));
         self.timeline.signal(self.now, state, seq);
         for waiter in released {
             self.release(waiter.ticket, state, waiter.target);
         }
-        seq
+        Some(seq)
     }
 
     fn barrier(&mut self, ticket: Ticket, state: &str, target: u64) {
         let node = ticket.node;
-        if self.sync.barrier(state, target, ticket) {
+        // Target 0 passes without asking the backend: it cannot be unmet.
+        let count = if target == 0 { Some(0) } else { self.backend(|b| b.count(state)) };
+        let Some(count) = count else { return };
+        if count >= target {
             self.release(ticket, state, target);
         } else {
+            self.barriers.wait(state, BarrierWaiter { ticket, target });
             self.add_wait(node, WaitReason::Barrier { state: state.to_string(), target });
             self.trace.record(self.now, node, "sync.barrier.wait", format_args!("state={state:?} target={target}"));
         }
@@ -425,10 +485,10 @@ impl Sim {
     fn describe_wait(&self, reason: &WaitReason) -> String {
         match reason {
             WaitReason::Barrier { state, target } => {
-                format!("barrier {state:?}: {}/{target} arrived", self.sync.count(state))
+                format!("barrier {state:?}: {}/{target} arrived", self.counts.get(state).copied().unwrap_or(0))
             }
             WaitReason::Subscription { topic, cursor } => {
-                let published = self.sync.topic(topic).map_or(0, |t| t.len());
+                let published = self.topic_visible.get(topic).map_or(0, Vec::len);
                 format!("subscription {topic:?}: waiting for message {} ({published} published)", cursor + 1)
             }
             WaitReason::Timer { until } => format!("timer until {until}"),

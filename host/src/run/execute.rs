@@ -149,12 +149,13 @@ pub fn execute_observed(
 
     let unfinished = exec.unfinished();
     let blocked = sim.lock().blocked(&unfinished);
-    let why = match end {
-        RunEnd::Completed => "",
-        RunEnd::Deadlock => "deadlock: no instance can make progress",
-        RunEnd::VirtualTimeout => "virtual time limit reached",
-        RunEnd::WallTimeout => "wall-clock time limit reached",
-        RunEnd::Interrupted => "run interrupted",
+    let why = match &end {
+        RunEnd::Completed => String::new(),
+        RunEnd::Deadlock => "deadlock: no instance can make progress".to_string(),
+        RunEnd::VirtualTimeout => "virtual time limit reached".to_string(),
+        RunEnd::WallTimeout => "wall-clock time limit reached".to_string(),
+        RunEnd::Interrupted => "run interrupted".to_string(),
+        RunEnd::SyncFailed(reason) => format!("sync service failed: {reason}"),
     };
     for b in &blocked {
         let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };

@@ -102,6 +102,7 @@ fn end_name(end: &RunEnd) -> &'static str {
         RunEnd::VirtualTimeout => "virtual-timeout",
         RunEnd::WallTimeout => "wall-timeout",
         RunEnd::Interrupted => "interrupted",
+        RunEnd::SyncFailed(_) => "sync-failed",
     }
 }
 

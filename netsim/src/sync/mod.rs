@@ -1,23 +1,24 @@
-//! The embedded sync service, as a state machine.
+//! The sync service: states, barriers and topics.
 //!
 //! Testground's sync service has two primitives: *states*, counters that
 //! instances increment (`signal-entry`) and wait on (`barrier`), and *topics*,
 //! append-only logs that every subscriber reads from the first message in
-//! publish order. [`SyncService`] holds both and answers operations
-//! immediately; it knows nothing of time, wakers or wasm. [`crate::Sim`] turns
-//! each operation into events with the configured latency and wakes whoever
-//! waits.
+//! publish order. Where the counters and logs live is a [`SyncBackend`];
+//! [`SyncService`] is the embedded one, in memory. It knows nothing of time,
+//! wakers or wasm: [`crate::Sim`] turns each operation into events with the
+//! configured latency, keeps the barrier waiters and wakes whoever waits.
 
+mod backend;
 mod state;
 mod timeline;
 mod topic;
 
-pub use state::{BarrierWaiter, StateCounter};
+pub use backend::{BackendError, SyncBackend};
+pub use state::{BarrierWaiter, BarrierWaiters};
 pub use timeline::{StateMark, StateMarkKind, StateTimeline};
-pub use topic::{Message, Topic};
+pub use topic::Topic;
 
 use crate::node::NodeId;
-use crate::time::SimTime;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -51,10 +52,10 @@ pub struct Ticket {
     pub n: u64,
 }
 
-/// States and topics of one run.
+/// The embedded backend: states and topics of one run, in memory.
 #[derive(Default)]
 pub struct SyncService {
-    states: BTreeMap<String, StateCounter>,
+    states: BTreeMap<String, u64>,
     topics: BTreeMap<String, Topic>,
 }
 
@@ -78,34 +79,21 @@ impl SyncService {
         SyncService::default()
     }
 
-    /// Increments `state` and returns its new count (1-based) and the barrier
-    /// waiters this released, in the order they started waiting.
-    pub fn signal_entry(&mut self, state: &str) -> (u64, Vec<BarrierWaiter>) {
-        let counter = self.states.entry(state.to_string()).or_default();
-        let count = counter.increment();
-        (count, counter.take_released())
-    }
-
-    /// Registers a barrier on `state` for `target`. Returns `true` if it is already
-    /// satisfied; otherwise `waiter` is kept until a signal reaches the target.
-    pub fn barrier(&mut self, state: &str, target: u64, waiter: Ticket) -> bool {
-        let counter = self.states.entry(state.to_string()).or_default();
-        if counter.count() >= target {
-            return true;
-        }
-        counter.wait(BarrierWaiter { ticket: waiter, target });
-        false
+    /// Increments `state` and returns its new count (1-based).
+    pub fn signal_entry(&mut self, state: &str) -> u64 {
+        let count = self.states.entry(state.to_string()).or_default();
+        *count += 1;
+        *count
     }
 
     /// The current count of `state` (0 if never signalled).
     pub fn count(&self, state: &str) -> u64 {
-        self.states.get(state).map_or(0, StateCounter::count)
+        self.states.get(state).copied().unwrap_or(0)
     }
 
-    /// Appends a message to `topic`, visible to subscribers from `visible_at`.
-    /// Returns its 1-based position.
-    pub fn publish(&mut self, topic: &str, payload: Arc<[u8]>, publisher: NodeId, visible_at: SimTime) -> u64 {
-        self.topics.entry(topic.to_string()).or_default().append(Message { payload, publisher, visible_at })
+    /// Appends a message to `topic` and returns its 1-based position.
+    pub fn publish(&mut self, topic: &str, payload: Arc<[u8]>) -> u64 {
+        self.topics.entry(topic.to_string()).or_default().append(payload)
     }
 
     /// The topic, if anything was ever published on it.
@@ -113,14 +101,37 @@ impl SyncService {
         self.topics.get(topic)
     }
 
-    /// All states with their counts and waiters, in name order.
-    pub fn states(&self) -> impl Iterator<Item = (&str, &StateCounter)> {
-        self.states.iter().map(|(k, v)| (k.as_str(), v))
+    /// All states with their counts, in name order.
+    pub fn states(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.states.iter().map(|(k, v)| (k.as_str(), *v))
     }
 
     /// All topics, in name order.
     pub fn topics(&self) -> impl Iterator<Item = (&str, &Topic)> {
         self.topics.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl SyncBackend for SyncService {
+    fn increment(&mut self, _op: Ticket, state: &str) -> Result<u64, BackendError> {
+        Ok(self.signal_entry(state))
+    }
+
+    fn count(&mut self, state: &str) -> Result<u64, BackendError> {
+        Ok(SyncService::count(self, state))
+    }
+
+    fn append(&mut self, _op: Ticket, topic: &str, payload: &Arc<[u8]>) -> Result<u64, BackendError> {
+        Ok(self.publish(topic, payload.clone()))
+    }
+
+    fn message(&mut self, topic: &str, index: u64) -> Result<Option<Arc<[u8]>>, BackendError> {
+        let index = usize::try_from(index).unwrap_or(usize::MAX);
+        Ok(self.topic(topic).and_then(|t| t.get(index)).cloned())
+    }
+
+    fn describe(&self) -> String {
+        "embedded".to_string()
     }
 }
 
@@ -133,41 +144,39 @@ mod tests {
     }
 
     #[test]
-    fn barrier_releases_exactly_at_target() {
-        let mut s = SyncService::new();
-        assert!(!s.barrier("ready", 3, t(0, 0)));
-        assert!(!s.barrier("ready", 2, t(1, 0)));
-        assert_eq!(s.signal_entry("ready"), (1, vec![]));
-        let (count, released) = s.signal_entry("ready");
-        assert_eq!(count, 2);
+    fn barrier_waiters_release_exactly_at_target() {
+        let mut w = BarrierWaiters::default();
+        w.wait("ready", BarrierWaiter { ticket: t(0, 0), target: 3 });
+        w.wait("ready", BarrierWaiter { ticket: t(1, 0), target: 2 });
+        assert!(w.release("ready", 1).is_empty());
+        let released = w.release("ready", 2);
         assert_eq!(released.iter().map(|w| w.ticket).collect::<Vec<_>>(), vec![t(1, 0)]);
-        let (_, released) = s.signal_entry("ready");
+        let released = w.release("ready", 3);
         assert_eq!(released.iter().map(|w| w.ticket).collect::<Vec<_>>(), vec![t(0, 0)]);
-        assert!(s.barrier("ready", 3, t(2, 0)), "an already reached target passes at once");
-        assert!(s.barrier("other", 0, t(2, 1)), "target 0 passes at once");
+        assert!(w.waiting("ready").is_empty());
     }
 
     #[test]
-    fn barrier_never_reached_keeps_waiting() {
+    fn counts_start_at_zero_and_increment() {
         let mut s = SyncService::new();
-        assert!(!s.barrier("never", 5, t(0, 0)));
-        for _ in 0..4 {
-            assert!(s.signal_entry("never").1.is_empty());
+        assert_eq!(SyncBackend::count(&mut s, "ready"), Ok(0));
+        for i in 1..=3 {
+            assert_eq!(s.increment(t(0, i), "ready"), Ok(i));
         }
-        let (_, counter) = s.states().next().unwrap();
-        assert_eq!(counter.waiters().len(), 1);
+        assert_eq!(s.states().collect::<Vec<_>>(), vec![("ready", 3)]);
     }
 
     #[test]
     fn topics_keep_publish_order() {
         let mut s = SyncService::new();
         for i in 0..5u8 {
-            let seq = s.publish("t", Arc::from(vec![i]), NodeId(u32::from(i)), SimTime::ZERO);
+            let seq = s.append(t(u32::from(i), 0), "t", &Arc::from(vec![i])).unwrap();
             assert_eq!(seq, u64::from(i) + 1);
         }
-        let topic = s.topic("t").unwrap();
-        let got: Vec<u8> = (0..5).map(|i| topic.get(i).unwrap().payload[0]).collect();
+        let got: Vec<u8> = (0..5).map(|i| s.message("t", i).unwrap().unwrap()[0]).collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(s.message("t", 5), Ok(None));
+        assert_eq!(s.message("none", 0), Ok(None));
     }
 
     #[test]

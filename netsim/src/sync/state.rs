@@ -1,6 +1,11 @@
-//! A sync state: a counter and the barriers waiting on it.
+//! Barriers waiting on sync states.
+//!
+//! Waiters are kept by the [`crate::Sim`], not by the backend: who waits is
+//! part of the simulation (it decides who is woken, and when), while the count
+//! a barrier waits for is stored wherever the backend keeps it.
 
 use super::Ticket;
+use std::collections::BTreeMap;
 
 /// A barrier waiting for a state's count to reach `target`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,41 +16,34 @@ pub struct BarrierWaiter {
     pub target: u64,
 }
 
-/// A named counter with the barriers that wait on it.
+/// Every barrier still waiting, by state, in the order they started waiting.
 #[derive(Default, Debug)]
-pub struct StateCounter {
-    count: u64,
-    waiters: Vec<BarrierWaiter>,
-    released: Vec<BarrierWaiter>,
+pub struct BarrierWaiters {
+    by_state: BTreeMap<String, Vec<BarrierWaiter>>,
 }
 
-impl StateCounter {
-    /// The number of `signal-entry` calls so far.
-    pub fn count(&self) -> u64 {
-        self.count
+impl BarrierWaiters {
+    /// Adds a waiter on `state`.
+    pub fn wait(&mut self, state: &str, waiter: BarrierWaiter) {
+        self.by_state.entry(state.to_string()).or_default().push(waiter);
     }
 
-    /// Barriers still waiting, in the order they started waiting.
-    pub fn waiters(&self) -> &[BarrierWaiter] {
-        &self.waiters
-    }
-
-    pub(super) fn increment(&mut self) -> u64 {
-        self.count += 1;
-        let count = self.count;
+    /// Removes and returns the waiters on `state` whose target `count` reaches,
+    /// in the order they started waiting.
+    pub fn release(&mut self, state: &str, count: u64) -> Vec<BarrierWaiter> {
+        let Some(waiters) = self.by_state.get_mut(state) else { return Vec::new() };
         // Keep waiting order among both the released and the remaining barriers.
-        let (done, still): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.waiters).into_iter().partition(|w| w.target <= count);
-        self.waiters = still;
-        self.released = done;
-        count
+        let (done, still): (Vec<_>, Vec<_>) = std::mem::take(waiters).into_iter().partition(|w| w.target <= count);
+        if still.is_empty() {
+            self.by_state.remove(state);
+        } else {
+            *waiters = still;
+        }
+        done
     }
 
-    pub(super) fn take_released(&mut self) -> Vec<BarrierWaiter> {
-        std::mem::take(&mut self.released)
-    }
-
-    pub(super) fn wait(&mut self, waiter: BarrierWaiter) {
-        self.waiters.push(waiter);
+    /// The waiters on `state`, in the order they started waiting.
+    pub fn waiting(&self, state: &str) -> &[BarrierWaiter] {
+        self.by_state.get(state).map_or(&[], Vec::as_slice)
     }
 }

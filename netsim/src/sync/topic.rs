@@ -1,34 +1,21 @@
 //! A sync topic: an append-only log of messages.
 
-use crate::node::NodeId;
-use crate::time::SimTime;
 use std::sync::Arc;
-
-/// One published message.
-#[derive(Clone, Debug)]
-pub struct Message {
-    /// The bytes the publisher sent; shared by every subscriber.
-    pub payload: Arc<[u8]>,
-    /// Who published it.
-    pub publisher: NodeId,
-    /// When subscribers can first see it.
-    pub visible_at: SimTime,
-}
 
 /// An append-only log; subscribers keep their own cursor into it.
 #[derive(Default, Debug)]
 pub struct Topic {
-    messages: Vec<Message>,
+    messages: Vec<Arc<[u8]>>,
 }
 
 impl Topic {
-    pub(super) fn append(&mut self, message: Message) -> u64 {
-        self.messages.push(message);
+    pub(super) fn append(&mut self, payload: Arc<[u8]>) -> u64 {
+        self.messages.push(payload);
         self.messages.len() as u64
     }
 
-    /// The message at 0-based `index`.
-    pub fn get(&self, index: usize) -> Option<&Message> {
+    /// The payload of the message at 0-based `index`; shared by every subscriber.
+    pub fn get(&self, index: usize) -> Option<&Arc<[u8]>> {
         self.messages.get(index)
     }
 
