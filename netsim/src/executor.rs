@@ -10,6 +10,7 @@
 //!
 //! [`Sim`]: crate::Sim
 
+use crate::fault::InstanceControl;
 use crate::node::NodeId;
 use crate::sim::SimHandle;
 use crate::time::SimTime;
@@ -122,6 +123,28 @@ pub struct Executor<T> {
     polls: u64,
 }
 
+/// What the executor reports to, and asks, about instances' tasks.
+pub trait Supervisor<T> {
+    /// The task of `node` finished with `output`.
+    fn done(&mut self, node: NodeId, output: T);
+
+    /// The task of `node` was ended by an injected crash.
+    fn crashed(&mut self, _node: NodeId) {}
+
+    /// A new task for `node`, which an injected restart starts; `None` declines.
+    fn restart(&mut self, _node: NodeId) -> Option<Task<T>> {
+        None
+    }
+}
+
+struct OnDone<F>(F);
+
+impl<T, F: FnMut(NodeId, T)> Supervisor<T> for OnDone<F> {
+    fn done(&mut self, node: NodeId, output: T) {
+        (self.0)(node, output)
+    }
+}
+
 /// How many polls between checks of the wall clock and the interrupt flag.
 /// A spinning instance is polled once per fuel-yield slice (milliseconds of
 /// CPU), so the check must be frequent to stop within a fraction of a second;
@@ -175,7 +198,13 @@ impl<T> Executor<T> {
 
     /// Runs until every task finishes or the run must stop; `on_done` receives
     /// each task's output as it finishes.
-    pub fn run(&mut self, limits: &RunLimits, mut on_done: impl FnMut(NodeId, T)) -> RunEnd {
+    pub fn run(&mut self, limits: &RunLimits, on_done: impl FnMut(NodeId, T)) -> RunEnd {
+        self.run_supervised(limits, &mut OnDone(on_done))
+    }
+
+    /// Like [`Executor::run`], with a [`Supervisor`] that also handles the
+    /// crashes and restarts that fault injection asks for.
+    pub fn run_supervised(&mut self, limits: &RunLimits, supervisor: &mut impl Supervisor<T>) -> RunEnd {
         loop {
             if self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL)
                 && let Some(end) = self.check_limits(limits)
@@ -198,11 +227,11 @@ impl<T> Executor<T> {
                 if let Poll::Ready(output) = task.as_mut().poll(&mut cx) {
                     self.tasks[i] = None;
                     self.live -= 1;
-                    on_done(node, output);
+                    supervisor.done(node, output);
                 }
                 continue;
             }
-            if self.live == 0 {
+            if self.live == 0 && !self.sim.lock().restarts_pending() {
                 return RunEnd::Completed;
             }
             // Count event steps toward the limit check too: a run of pure timers polls rarely.
@@ -216,6 +245,35 @@ impl<T> Executor<T> {
                 Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => return RunEnd::VirtualTimeout,
                 Some(_) => {
                     sim.step();
+                }
+            }
+            let controls = sim.take_controls();
+            drop(sim);
+            for (node, control) in controls {
+                self.control(node, control, supervisor);
+            }
+        }
+    }
+
+    fn control(&mut self, node: NodeId, control: InstanceControl, supervisor: &mut impl Supervisor<T>) {
+        let i = node.index();
+        if i >= self.tasks.len() {
+            return;
+        }
+        match control {
+            InstanceControl::Crash => {
+                if self.tasks[i].take().is_some() {
+                    self.live -= 1;
+                    supervisor.crashed(node);
+                }
+            }
+            InstanceControl::Restart => {
+                if self.tasks[i].is_none()
+                    && let Some(task) = supervisor.restart(node)
+                {
+                    self.tasks[i] = Some(task);
+                    self.live += 1;
+                    self.ready.push(node.0);
                 }
             }
         }

@@ -15,12 +15,14 @@
 //!   where waiting callers register their wakers. Start here.
 //! - [`executor`]: [`Executor`], which polls one task per instance and advances
 //!   the clock when none can run.
+//! - [`fault`]: [`Fault`], partitions, clogs, crashes and restarts injected at a virtual time.
 //! - [`trace`]: [`Trace`], the digest of every event, and [`first_divergence`].
 //!
 //! The host crate (`tg-wasm`) adapts WASI and `tg:plan` calls onto these types.
 
 pub mod event;
 pub mod executor;
+pub mod fault;
 pub mod net;
 pub mod node;
 pub mod rng;
@@ -30,7 +32,8 @@ pub mod time;
 pub mod trace;
 
 pub use event::{EventKey, EventQueue};
-pub use executor::{Executor, RunEnd, RunLimits, Task};
+pub use executor::{Executor, RunEnd, RunLimits, Supervisor, Task};
+pub use fault::{Fault, InstanceControl, PathAction};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;

@@ -8,7 +8,8 @@
 //! [`crate::Executor`] does) and does not know about wasm.
 
 use crate::event::{EventKey, EventQueue};
-use crate::net::{NetCtx, NetEvent, Network, NetworkConfig};
+use crate::fault::{Fault, InstanceControl, PathAction};
+use crate::net::{Filter, NetCtx, NetEvent, Network, NetworkConfig};
 use crate::node::NodeId;
 use crate::sync::{self, BackendError, BarrierWaiter, BarrierWaiters, SyncBackend, SyncError, SyncService, Ticket};
 use crate::time::SimTime;
@@ -80,6 +81,7 @@ enum SimEvent {
     SyncReply { ticket: Ticket, reply: Result<u64, SyncError> },
     TopicVisible { topic: String },
     Net(NetEvent),
+    Fault(Fault),
 }
 
 impl From<NetEvent> for SimEvent {
@@ -131,6 +133,11 @@ pub struct Sim {
     events_processed: u64,
     net: Network,
     timeline: sync::StateTimeline,
+    /// Crashes and restarts processed but not yet carried out by the executor.
+    controls: Vec<(NodeId, InstanceControl)>,
+    /// Restarts scheduled for later: while any is pending, a run with no live
+    /// instance is not over.
+    restarts_pending: usize,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -181,6 +188,8 @@ impl Sim {
             waits: vec![Vec::new(); n],
             events_processed: 0,
             timeline: sync::StateTimeline::default(),
+            controls: Vec::new(),
+            restarts_pending: 0,
         }
     }
 
@@ -385,8 +394,60 @@ impl Sim {
                 let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
                 self.net.handle(&mut cx, event);
             }
+            SimEvent::Fault(fault) => self.apply_fault(fault),
         }
         Some(key)
+    }
+
+    /// Schedules `fault` at virtual time `at`.
+    pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
+        if let Fault::Restart(nodes) = &fault {
+            self.restarts_pending += nodes.len();
+        }
+        self.queue.schedule(at, NodeId::SIM, SimEvent::Fault(fault));
+    }
+
+    /// Crashes and restarts the executor must carry out now, in order.
+    pub fn take_controls(&mut self) -> Vec<(NodeId, InstanceControl)> {
+        std::mem::take(&mut self.controls)
+    }
+
+    /// Whether a restart is still scheduled, so the run must go on even with no instance running.
+    pub fn restarts_pending(&self) -> bool {
+        self.restarts_pending > 0
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        self.trace.record(self.now, NodeId::SIM, "fault", format_args!("{fault}"));
+        match fault {
+            Fault::Paths { action, from, to, both_ways } => {
+                let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+                for &a in &from {
+                    for &b in &to {
+                        let pairs = [(a, b), (b, a)];
+                        for &(src, dst) in &pairs[..if both_ways { 2 } else { 1 }] {
+                            match action {
+                                PathAction::Partition => self.net.set_path_filter(src, dst, Some(Filter::Drop)),
+                                PathAction::Heal => self.net.set_path_filter(src, dst, None),
+                                PathAction::Clog => self.net.set_clog(&mut cx, src, dst, true),
+                                PathAction::Release => self.net.set_clog(&mut cx, src, dst, false),
+                            }
+                        }
+                    }
+                }
+            }
+            Fault::Crash(nodes) => {
+                for node in nodes {
+                    let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+                    self.net.crash_node(&mut cx, node);
+                    self.controls.push((node, InstanceControl::Crash));
+                }
+            }
+            Fault::Restart(nodes) => {
+                self.restarts_pending -= nodes.len();
+                self.controls.extend(nodes.into_iter().map(|n| (n, InstanceControl::Restart)));
+            }
+        }
     }
 
     fn reply(&mut self, ticket: Ticket, reply: Result<u64, SyncError>) {

@@ -55,7 +55,7 @@ impl Network {
     }
 
     /// Sends `packet` now from `packet.src_node`.
-    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) -> Result<(), Rejected> {
+    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), Rejected> {
         let src = packet.src_node;
         let wire = packet.wire_len();
         self.stats.packets_sent += 1;
@@ -69,6 +69,13 @@ impl Network {
             self.dropped(cx, src, DropReason::NoRoute, wire);
             return Ok(());
         }
+        self.forward(cx, packet)
+    }
+
+    /// Judges `packet` and puts it on the sender's link, or holds it if its path is clogged.
+    pub(crate) fn forward(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) -> Result<(), Rejected> {
+        let src = packet.src_node;
+        let wire = packet.wire_len();
         let config = self.hosts[src.index()].config.clone();
         let shape = match rule::decide(&config, &self.overrides, src, packet.dst_node, *packet.dst.ip()) {
             Verdict::Send(shape) => shape,
@@ -81,6 +88,11 @@ impl Network {
                 return Ok(());
             }
         };
+        if self.overrides.is_clogged(src, packet.dst_node) {
+            cx.record(src, "net.hold", format_args!("{} {}", packet.dst_node, wire));
+            self.held.entry((src, packet.dst_node)).or_default().push(packet);
+            return Ok(());
+        }
         match self.hosts[src.index()].link.transmit(cx.now, shape, wire) {
             Err(reason) => self.dropped(cx, src, reason, wire),
             Ok(departure) => {

@@ -55,6 +55,18 @@ impl Host {
         }
     }
 
+    /// Forgets every socket and port, keeping the socket counter and ephemeral
+    /// port cursors so nothing is reused. Returns how many sockets were lost.
+    pub(crate) fn crash(&mut self) -> usize {
+        let lost = self.sockets.len();
+        self.sockets.clear();
+        self.udp_ports.clear();
+        self.tcp_ports.clear();
+        self.tcp_listeners.clear();
+        self.tcp_conns.clear();
+        lost
+    }
+
     pub(crate) fn add_socket(&mut self, socket: Socket) -> Result<u32, NetError> {
         if self.sockets.len() >= MAX_SOCKETS_PER_NODE {
             return Err(NetError::NewSocketLimit);

@@ -51,6 +51,7 @@ use crate::trace::Trace;
 use host::Host;
 use packet::Packet;
 use socket::Socket;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub struct Network {
     seed: u64,
     hosts: Vec<Host>,
     overrides: PathOverrides,
+    /// Packets held by clogged paths, per path, in the order they were sent.
+    held: BTreeMap<(NodeId, NodeId), Vec<packet::Packet>>,
     stats: NetStats,
 }
 
@@ -138,7 +141,7 @@ impl Network {
                 Host::new(addr_of(node), config.clone(), RngStream::derive(seed, "net", u64::from(n)))
             })
             .collect();
-        Network { seed, hosts, overrides: PathOverrides::default(), stats: NetStats::default() }
+        Network { seed, hosts, overrides: PathOverrides::default(), held: BTreeMap::new(), stats: NetStats::default() }
     }
 
     /// The seed the network's random streams derive from.
@@ -178,6 +181,30 @@ impl Network {
     /// override). This is the hook for partitions: `Drop` both ways is a split brain.
     pub fn set_path_filter(&mut self, src: NodeId, dst: NodeId, filter: Option<Filter>) {
         self.overrides.set(src, dst, filter);
+    }
+
+    /// Clogs the path from `src` to `dst` (its packets are held, as by a
+    /// congested or paused link), or releases it: held packets then leave in
+    /// the order they were sent, through the path's current rules and link.
+    pub fn set_clog(&mut self, cx: &mut NetCtx<'_>, src: NodeId, dst: NodeId, clogged: bool) {
+        self.overrides.clog(src, dst, clogged);
+        if !clogged {
+            for packet in self.held.remove(&(src, dst)).unwrap_or_default() {
+                // A held packet the rules now reject is dropped, like any other.
+                let _ = self.forward(cx, packet);
+            }
+        }
+    }
+
+    /// An instance crashes: its sockets vanish without a packet sent, as when a
+    /// machine loses power. Peers learn of it from what happens to their next
+    /// packets (a reset from the empty port, or silence). Socket numbers are not
+    /// reused, so events already scheduled for the old sockets find nothing.
+    pub fn crash_node(&mut self, cx: &mut NetCtx<'_>, node: NodeId) {
+        if let Some(host) = self.hosts.get_mut(node.index()) {
+            let sockets = host.crash();
+            cx.record(node, "net.crash", format_args!("sockets={sockets}"));
+        }
     }
 
     /// Totals of packets and bytes so far.

@@ -5,7 +5,7 @@
 //!
 //! 1. a **path override** for the ordered pair `(src, dst)` — the hook fault
 //!    injection uses (a one-way partition is one override, a two-way partition
-//!    two; clogging will add a variant that holds packets instead of dropping);
+//!    two; a clog holds the pair's packets instead, see [`PathOverrides::clog`]);
 //! 2. the sender's **rules**, longest matching prefix first;
 //! 3. the sender's **routing policy** (`DenyAll` drops);
 //! 4. the sender's **default shape**.
@@ -15,7 +15,7 @@
 use super::addr::in_prefix;
 use super::config::{Filter, LinkShape, NetworkConfig, RoutingPolicy};
 use crate::node::NodeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// What the egress path does with one packet.
@@ -78,6 +78,7 @@ pub struct PathOverrides {
     // BTreeMap, not HashMap: it is only looked up, but keeping every map in the
     // crate ordered means nobody has to prove that one is never iterated.
     by_pair: BTreeMap<(NodeId, NodeId), Filter>,
+    clogged: BTreeSet<(NodeId, NodeId)>,
 }
 
 impl PathOverrides {
@@ -87,6 +88,21 @@ impl PathOverrides {
             Some(f) => self.by_pair.insert((src, dst), f),
             None => self.by_pair.remove(&(src, dst)),
         };
+    }
+
+    /// Clogs (or unclogs) the path from `src` to `dst`: packets that would be
+    /// sent are held until the path is unclogged, then leave in order.
+    pub fn clog(&mut self, src: NodeId, dst: NodeId, clogged: bool) {
+        if clogged {
+            self.clogged.insert((src, dst));
+        } else {
+            self.clogged.remove(&(src, dst));
+        }
+    }
+
+    /// Whether the path from `src` to `dst` is clogged.
+    pub fn is_clogged(&self, src: NodeId, dst: NodeId) -> bool {
+        !self.clogged.is_empty() && self.clogged.contains(&(src, dst))
     }
 
     /// The override for `src → dst`, if any.

@@ -1,0 +1,84 @@
+//! Fault injection: what can be done to a running simulation, at a virtual time.
+//!
+//! Beyond Testground, in the spirit of FoundationDB's and TigerBeetle's
+//! simulators: partition instances from each other (one way or both) and heal
+//! them, clog a path (hold its packets) and release it, crash an instance and
+//! restart it. A [`Fault`] is scheduled as an event of the [`crate::Sim`], so it
+//! happens at the same point of every run and is part of the trace; network
+//! faults use the network's path overrides (the same mechanism as filters), and
+//! crashes and restarts are handed to the executor as [`InstanceControl`]s,
+//! because only the executor owns instances' tasks. A fault at virtual time t
+//! takes effect after the instances runnable at t have run, and after other
+//! events at t (faults are the simulation's own events, which order last).
+
+use crate::node::NodeId;
+use std::fmt;
+
+/// What a path fault does to the paths it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathAction {
+    /// Drop every packet on the path.
+    Partition,
+    /// Undo a partition.
+    Heal,
+    /// Hold every packet on the path until released.
+    Clog,
+    /// Send the held packets and stop holding.
+    Release,
+}
+
+impl PathAction {
+    /// The action's name, as compositions spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathAction::Partition => "partition",
+            PathAction::Heal => "heal",
+            PathAction::Clog => "clog",
+            PathAction::Release => "release",
+        }
+    }
+}
+
+/// One fault to inject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Acts on every path from a node of `from` to a node of `to`, and back if `both_ways`.
+    Paths {
+        /// What to do.
+        action: PathAction,
+        /// Sending side.
+        from: Vec<NodeId>,
+        /// Receiving side.
+        to: Vec<NodeId>,
+        /// Also the paths from `to` back to `from`.
+        both_ways: bool,
+    },
+    /// Stops these instances at once: their tasks end and their sockets vanish.
+    Crash(Vec<NodeId>),
+    /// Starts these instances' test case again from scratch (fresh memory),
+    /// if they are not running.
+    Restart(Vec<NodeId>),
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |nodes: &[NodeId]| nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        match self {
+            Fault::Paths { action, from, to, both_ways } => {
+                let arrow = if *both_ways { "<->" } else { "->" };
+                write!(f, "{} [{}] {arrow} [{}]", action.as_str(), list(from), list(to))
+            }
+            Fault::Crash(nodes) => write!(f, "crash [{}]", list(nodes)),
+            Fault::Restart(nodes) => write!(f, "restart [{}]", list(nodes)),
+        }
+    }
+}
+
+/// What the executor must do to an instance's task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceControl {
+    /// End the task now.
+    Crash,
+    /// Start a new task if none is running.
+    Restart,
+}
