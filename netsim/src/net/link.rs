@@ -100,13 +100,15 @@ impl EgressLink {
 
         let mut delay = shape.latency;
         if !shape.jitter.is_zero() {
-            let j = u64::try_from(shape.jitter.as_nanos()).unwrap_or(u64::MAX / 4);
+            // Clamped so that `2j + 1` cannot overflow: a jitter over 146 years is
+            // as good as infinite, and arrival times saturate at the end of time anyway.
+            let j = u64::try_from(shape.jitter.as_nanos()).unwrap_or(u64::MAX).min(u64::MAX / 4);
             let offset = rng.next_u64() % (2 * j + 1);
-            let base = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX / 4);
-            delay = Duration::from_nanos((base + offset).saturating_sub(j));
+            let base = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+            delay = Duration::from_nanos(base.saturating_add(offset).saturating_sub(j));
         }
         if reordered {
-            delay += shape.latency.max(REORDER_MIN_EXTRA);
+            delay = delay.saturating_add(shape.latency.max(REORDER_MIN_EXTRA));
         }
         let arrive = departed + delay;
         Ok(Departure { arrive, duplicate: duplicated.then_some(arrive), corrupt })
@@ -128,6 +130,20 @@ mod tests {
         assert_eq!(b.arrive, SimTime::from_nanos(12_000_000));
         let later = link.transmit(SimTime::from_nanos(50_000_000), &shape, 1000).unwrap();
         assert_eq!(later.arrive, SimTime::from_nanos(61_000_000));
+    }
+
+    #[test]
+    fn absurd_latency_and_jitter_saturate_instead_of_overflowing() {
+        let mut link = EgressLink::new(RngStream::derive(1, "t", 0));
+        for latency in [Duration::from_nanos(u64::MAX), Duration::MAX] {
+            for jitter in [Duration::from_nanos(u64::MAX), Duration::from_nanos(u64::MAX / 2 + 1), Duration::MAX] {
+                let shape = LinkShape { latency, jitter, reorder: 1.0, ..LinkShape::default() };
+                for _ in 0..100 {
+                    let d = link.transmit(SimTime::from_nanos(5), &shape, 100).unwrap();
+                    assert!(d.arrive >= SimTime::from_nanos(5));
+                }
+            }
+        }
     }
 
     #[test]
