@@ -1,0 +1,58 @@
+//! The DHT plan: a Kademlia network of a few hundred instances forms, finds
+//! its peers and records, and does so identically for the same seed.
+
+mod support;
+
+use support::{plan, run, spec};
+use tg_wasm::report::aggregate::MetricAggregate;
+use tg_wasm::run::RunSummary;
+
+/// The result metric `name` of the only group.
+fn result<'a>(summary: &'a RunSummary, name: &str) -> &'a MetricAggregate {
+    summary
+        .metrics
+        .results
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no result metric {name} in {}", summary.render()))
+}
+
+#[test]
+fn find_peers_succeeds_in_few_hops_and_is_deterministic() {
+    const N: u32 = 300;
+    let (summary, _) = run(&spec(plan("dht"), "find-peers", N, 7));
+    assert!(summary.success(), "{}", summary.render());
+
+    let ok = result(&summary, "lookups-ok").sum.unwrap();
+    let failed = result(&summary, "lookups-failed").sum.unwrap();
+    assert_eq!(ok + failed, f64::from(N) * 5.0, "every instance did n_find_peers = 5 lookups");
+    assert!(ok / (ok + failed) >= 0.99, "{ok} of {} lookups succeeded", ok + failed);
+
+    // With k = 20 a lookup takes a handful of rounds, far below log2(N).
+    let hops = result(&summary, "hops");
+    let log2_n = f64::from(N).log2();
+    let (mean, p99) = (hops.mean.unwrap(), hops.p99.unwrap());
+    assert!(mean > 0.0 && mean < log2_n, "mean hops {mean} against log2(N) = {log2_n}");
+    assert!(p99 < log2_n, "p99 hops {p99} against log2(N) = {log2_n}");
+    assert_eq!(result(&summary, "time-to-find").count, ok as u64, "one time-to-find per lookup that succeeded");
+
+    let again = run(&spec(plan("dht"), "find-peers", N, 7)).0;
+    assert_eq!(summary.digest, again.digest, "same seed, same run");
+    let other = run(&spec(plan("dht"), "find-peers", N, 8)).0;
+    assert_ne!(summary.digest, other.digest, "another seed draws other node ids");
+}
+
+#[test]
+fn find_providers_finds_the_owner_of_every_record() {
+    let (summary, _) = run(&spec(plan("dht"), "find-providers", 150, 3));
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(result(&summary, "providers-found").sum, Some(150.0 * 5.0));
+    assert_eq!(result(&summary, "time-to-provide").count, 100, "record_count = 100 records provided");
+}
+
+#[test]
+fn bootstrap_network_fills_every_routing_table() {
+    let (summary, _) = run(&spec(plan("dht"), "bootstrap-network", 120, 0));
+    assert!(summary.success(), "{}", summary.render());
+    assert!(result(&summary, "routing-table-size").min.unwrap() >= 20.0);
+}
