@@ -5,6 +5,7 @@
 //! [`run`]; the rest, by what it owns:
 //!
 //! - [`run`]: one run from inputs ([`run::RunSpec`]) to outputs ([`run::RunSummary`], the run directory).
+//! - [`sync`]: where sync states and topics are kept — embedded, or a Redis server (`--sync`).
 //! - [`replay`]: reproducing runs — `replay` of a run directory, `--check-determinism`, trace `diff`.
 //! - [`engine`]: the wasmtime `Engine`, pooled and pinned for determinism; the mapping-limit check.
 //! - [`component`]: reading plan components and compiling them through the on-disk cache.
@@ -33,4 +34,5 @@ pub mod plan;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod sync;
 pub mod wasi;
