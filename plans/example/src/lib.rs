@@ -7,11 +7,58 @@ use std::collections::BTreeSet;
 use tg_sdk::prelude::*;
 
 fn manifest() -> Manifest {
-    Manifest::new("example").case(
-        TestCase::new("sync", sync)
-            .describe("every instance publishes its seq, reads everyone's, and checks all saw the same order")
-            .instances(1..=100_000),
-    )
+    Manifest::new("example")
+        .case(
+            TestCase::new("sync", sync)
+                .describe("every instance publishes its seq, reads everyone's, and checks all saw the same order")
+                .instances(1..=100_000),
+        )
+        .case(
+            TestCase::new("barrier-storm", barrier_storm)
+                .describe("every instance passes `barriers` barriers in a row, all instances on each")
+                .instances(1..=100_000)
+                .param(Param::int("barriers", 100).describe("barriers to pass")),
+        )
+        .case(
+            TestCase::new("pubsub-storm", pubsub_storm)
+                .describe("every instance publishes `messages` messages on one topic and reads all of them")
+                .instances(1..=100_000)
+                .param(Param::int("messages", 10).describe("messages each instance publishes")),
+        )
+}
+
+/// Sync-service throughput under the heaviest coordination: every instance
+/// on every barrier.
+fn barrier_storm(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let all = u64::from(env.test_instance_count());
+    let barriers = env.params().int("barriers")?;
+    for i in 0..barriers {
+        sync.signal_and_wait(&format!("storm-{i}"), all)?;
+    }
+    env.r().counter("barriers-passed", barriers as f64);
+    Ok(())
+}
+
+/// Topic throughput: N × M messages published, each read by all N instances.
+fn pubsub_storm(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let messages = u64::try_from(env.params().int("messages")?)?;
+    let seq = u64::from(env.global_seq());
+    for m in 0..messages {
+        sync.publish("storm", &(seq * messages + m).to_le_bytes())?;
+    }
+    let topic = sync.subscribe("storm")?;
+    let total = u64::from(env.test_instance_count()) * messages;
+    let mut sum = 0u64;
+    for _ in 0..total {
+        let bytes = topic.next()?;
+        sum = sum.wrapping_add(u64::from_le_bytes(bytes.as_slice().try_into()?));
+    }
+    // Every value 0..total arrived exactly once if the sum is right (no value repeats within a publisher).
+    ensure!(sum == total * total.saturating_sub(1) / 2, "read {total} messages summing to {sum}");
+    env.r().counter("messages-read", total as f64);
+    Ok(())
 }
 
 fn sync(env: &RunEnv) -> tg_sdk::Result<()> {
