@@ -15,8 +15,12 @@ const UDP_PORT: u16 = 7001;
 /// Round trips per client: enough to see a steady round-trip time.
 const ROUNDS: u32 = 10;
 
+mod misuse;
+mod shaping;
+mod websocket;
+
 fn manifest() -> Manifest {
-    Manifest::new("network")
+    let manifest = Manifest::new("network")
         .case(
             TestCase::new("ping-pong", ping_pong)
                 .describe("instance 0 echoes over TCP and UDP; the others ping it and record the round trip")
@@ -45,7 +49,8 @@ fn manifest() -> Manifest {
             TestCase::new("errors", errors)
                 .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
                 .instances(2..=2),
-        )
+        );
+    websocket::cases(misuse::cases(shaping::cases(manifest)))
 }
 
 /// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.

@@ -22,6 +22,17 @@ fn failed(e: NetError) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::Error::new(e))
 }
 
+/// A write-side failure: a stream that can take no more bytes because this
+/// side shut it down (or the connection ended in order) is `closed`, as
+/// wasi:io says, which libc reports as `EPIPE` like Linux; a reset or timeout
+/// stays the network error it is.
+fn write_failed(e: NetError) -> StreamError {
+    match e {
+        NetError::InvalidState => StreamError::Closed,
+        e => failed(e),
+    }
+}
+
 /// The receiving half of a TCP connection.
 pub struct TcpReader {
     pub(crate) id: SocketId,
@@ -80,7 +91,7 @@ impl Pollable for TcpWriter {
 impl OutputStream for TcpWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         let id = self.id;
-        let taken = self.sim.lock().with_net(|net, cx| net.tcp_write(cx, id, &bytes)).map_err(failed)?;
+        let taken = self.sim.lock().with_net(|net, cx| net.tcp_write(cx, id, &bytes)).map_err(write_failed)?;
         if taken < bytes.len() {
             // check-write promised room for this much; writing more is the plan's bug.
             return Err(StreamError::trap("write exceeded the permit of check-write"));
@@ -93,6 +104,6 @@ impl OutputStream for TcpWriter {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        self.sim.lock().net_mut().tcp_check_write(self.id).map_err(failed)
+        self.sim.lock().net_mut().tcp_check_write(self.id).map_err(write_failed)
     }
 }
