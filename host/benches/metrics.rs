@@ -38,6 +38,7 @@ fn main() {
         wall_timeout: None,
         keep_trace: false,
         interrupt: None,
+        faults: Vec::new(),
     };
     tg_wasm::engine::check_mapping_limit(INSTANCES).expect("mapping limit");
     let prepared = tg_wasm::run::prepare(&spec.component, &spec.engine, INSTANCES).expect("preparing placebo");

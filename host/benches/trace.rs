@@ -40,6 +40,7 @@ fn main() {
         wall_timeout: None,
         keep_trace,
         interrupt: None,
+        faults: Vec::new(),
     };
     let root = std::env::temp_dir().join(format!("tg-wasm-bench-trace-{}", std::process::id()));
     // One unmeasured run of each mode: the component cache and the page cache warm up.

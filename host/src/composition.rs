@@ -19,6 +19,17 @@
 //! [[groups]]
 //! id = "large"
 //! instances = { percentage = 0.7 }
+//!
+//! [[events]]                    # fault injection, at virtual times
+//! at = "2s"
+//! action = "partition"          # partition | heal | clog | release: between two groups
+//! groups = ["small", "large"]   # from the first to the second
+//! both_ways = true              # the default
+//!
+//! [[events]]
+//! at = "5s"
+//! action = "crash"              # crash | restart: a group's instances or listed ones
+//! instances = [3, 4]
 //! ```
 //!
 //! Unknown fields are errors, so a typo never silently changes a run. Every
@@ -26,6 +37,7 @@
 
 use crate::error::InputError;
 use crate::run::GroupRequest;
+use crate::run::faults::{FaultKind, Paths, ScheduledFault};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +53,28 @@ pub struct Composition {
     pub global: Global,
     /// The groups, in order; instances are numbered through them.
     pub groups: Vec<Group>,
+    /// Faults to inject, each at a virtual time.
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+/// `[[events]]`: one fault at one virtual time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Virtual time, as a duration since the start (`"2s"`, `"1500ms"`).
+    pub at: String,
+    /// `partition`, `heal`, `clog`, `release`, `crash` or `restart`.
+    pub action: String,
+    /// For network actions: exactly two groups, from the first to the second.
+    /// For crash and restart: the groups whose instances it applies to.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// For crash and restart: instances by global seq.
+    #[serde(default)]
+    pub instances: Vec<u32>,
+    /// For network actions: also the paths back (default true).
+    pub both_ways: Option<bool>,
 }
 
 /// `[metadata]`.
@@ -138,6 +172,8 @@ pub struct ResolvedComposition {
     pub global_params: BTreeMap<String, String>,
     /// Groups with their instance counts.
     pub groups: Vec<GroupRequest>,
+    /// Faults to inject.
+    pub faults: Vec<ScheduledFault>,
 }
 
 /// Reads and resolves the composition at `path`.
@@ -164,6 +200,7 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
         }
     }
     let counts = instance_counts(&c)?;
+    let faults = faults(&c, &counts)?;
     let groups = c
         .groups
         .into_iter()
@@ -177,7 +214,78 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
         seed: c.global.seed,
         global_params: texts(c.global.params),
         groups,
+        faults,
     })
+}
+
+/// Resolves `[[events]]` against the groups' instance ranges.
+fn faults(c: &Composition, counts: &[u32]) -> Result<Vec<ScheduledFault>, InputError> {
+    let mut ranges = BTreeMap::new();
+    let mut start = 0u32;
+    for (g, &n) in c.groups.iter().zip(counts) {
+        ranges.insert(g.id.as_str(), start..start + n);
+        start += n;
+    }
+    let total = start;
+    let mut out = Vec::with_capacity(c.events.len());
+    for (i, e) in c.events.iter().enumerate() {
+        let place = format!("event #{} ({} at {})", i + 1, e.action, e.at);
+        let at = crate::params::parse_duration(&e.at)
+            .ok_or_else(|| InputError::new(format!("{place}: `at` must be a duration such as 2s or 1500ms")))?;
+        let group = |id: &String| {
+            ranges.get(id.as_str()).cloned().ok_or_else(|| {
+                let known: Vec<&str> = ranges.keys().copied().collect();
+                InputError::new(format!("{place}: no group {id:?}; groups are {}", known.join(", ")))
+            })
+        };
+        let what = match e.action.as_str() {
+            "partition" | "heal" | "clog" | "release" => {
+                if e.groups.len() != 2 || !e.instances.is_empty() {
+                    return Err(InputError::new(format!(
+                        "{place}: a network fault names exactly two groups (groups = [\"from\", \"to\"])"
+                    )));
+                }
+                let paths = Paths {
+                    from: group(&e.groups[0])?.collect(),
+                    to: group(&e.groups[1])?.collect(),
+                    both_ways: e.both_ways.unwrap_or(true),
+                };
+                match e.action.as_str() {
+                    "partition" => FaultKind::Partition(paths),
+                    "heal" => FaultKind::Heal(paths),
+                    "clog" => FaultKind::Clog(paths),
+                    _ => FaultKind::Release(paths),
+                }
+            }
+            "crash" | "restart" => {
+                if e.both_ways.is_some() {
+                    return Err(InputError::new(format!("{place}: both_ways applies to network faults only")));
+                }
+                let mut instances = e.instances.clone();
+                for g in &e.groups {
+                    instances.extend(group(g)?);
+                }
+                if instances.is_empty() {
+                    return Err(InputError::new(format!("{place}: name the instances or groups to {}", e.action)));
+                }
+                if let Some(bad) = instances.iter().find(|&&s| s >= total) {
+                    return Err(InputError::new(format!(
+                        "{place}: instance {bad} does not exist (the run has {total})"
+                    )));
+                }
+                instances.sort_unstable();
+                instances.dedup();
+                if e.action == "crash" { FaultKind::Crash { instances } } else { FaultKind::Restart { instances } }
+            }
+            other => {
+                return Err(InputError::new(format!(
+                    "{place}: unknown action {other:?}; actions are partition, heal, clog, release, crash, restart"
+                )));
+            }
+        };
+        out.push(ScheduledFault { at_ns: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), what });
+    }
+    Ok(out)
 }
 
 fn instance_counts(c: &Composition) -> Result<Vec<u32>, InputError> {
@@ -259,6 +367,33 @@ mod tests {
         assert_eq!(c.groups.iter().map(|g| g.instances).collect::<Vec<_>>(), vec![3, 7]);
         assert_eq!(c.global_params["a"], "1");
         assert_eq!(c.groups[0].params["b"], "true");
+    }
+
+    #[test]
+    fn events_resolve_to_instance_ranges() {
+        let text = format!(
+            "{HEAD}[[groups]]\nid = \"a\"\ninstances = {{ count = 2 }}\n[[groups]]\nid = \"b\"\ninstances = {{ count = 3 }}\n\
+             [[events]]\nat = \"2s\"\naction = \"partition\"\ngroups = [\"a\", \"b\"]\nboth_ways = false\n\
+             [[events]]\nat = \"1500ms\"\naction = \"crash\"\ngroups = [\"b\"]\ninstances = [0]\n"
+        );
+        let c = parse(&text, Path::new("/c")).unwrap();
+        assert_eq!(c.faults[0].at_ns, 2_000_000_000);
+        assert_eq!(
+            c.faults[0].what,
+            FaultKind::Partition(Paths { from: vec![0, 1], to: vec![2, 3, 4], both_ways: false })
+        );
+        assert_eq!(c.faults[1].what, FaultKind::Crash { instances: vec![0, 2, 3, 4] });
+        let bad = |event: &str| {
+            parse_err(&format!("{HEAD}[[groups]]\nid = \"a\"\ninstances = {{ count = 2 }}\n[[events]]\n{event}"))
+        };
+        assert!(
+            bad("at = \"soon\"\naction = \"crash\"\ninstances = [0]\n")
+                .contains("event #1 (crash at soon): `at` must be a duration")
+        );
+        assert!(bad("at = \"1s\"\naction = \"explode\"\n").contains("unknown action \"explode\""));
+        assert!(bad("at = \"1s\"\naction = \"clog\"\ngroups = [\"a\"]\n").contains("exactly two groups"));
+        assert!(bad("at = \"1s\"\naction = \"crash\"\ninstances = [9]\n").contains("instance 9 does not exist"));
+        assert!(bad("at = \"1s\"\naction = \"heal\"\ngroups = [\"a\", \"z\"]\n").contains("no group \"z\""));
     }
 
     #[test]

@@ -30,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// The command is parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a plan as N instances and report outcomes per group.
@@ -116,6 +118,10 @@ struct RunArgs {
     /// One-way latency between instances and the sync service (e.g. 1ms).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     sync_latency: Duration,
+    /// Where sync states and topics are kept: `embedded` (in this process) or a Redis server,
+    /// redis://HOST:PORT[/DB]. Either gives the same run and digest.
+    #[arg(long, value_name = "BACKEND", default_value = "embedded", value_parser = tg_wasm::sync::SyncSetting::parse)]
+    sync: tg_wasm::sync::SyncSetting,
     /// End the run when virtual time passes this (e.g. 10m).
     #[arg(long, value_parser = parse_duration)]
     virtual_timeout: Option<Duration>,
@@ -208,6 +214,7 @@ struct RunShape {
     seed: Option<u64>,
     global_params: BTreeMap<String, String>,
     groups: Vec<GroupRequest>,
+    faults: Vec<tg_wasm::run::ScheduledFault>,
 }
 
 fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
@@ -219,6 +226,7 @@ fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
             seed: c.seed,
             global_params: c.global_params,
             groups: c.groups,
+            faults: c.faults,
         });
     }
     let instances = args.instances.unwrap_or(1);
@@ -232,6 +240,7 @@ fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
         seed: None,
         global_params: BTreeMap::new(),
         groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+        faults: Vec::new(),
     })
 }
 
@@ -268,9 +277,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         wall_timeout: args.timeout,
         keep_trace: args.trace,
         interrupt: Some(interrupt.clone()),
+        faults: shape.faults,
     };
     let out = args.out.unwrap_or_else(|| directory::default_dir(&spec));
     let (summary, _, determinism) = match args.check_determinism {
+        Some(_) if args.sync != tg_wasm::sync::SyncSetting::Embedded => {
+            tg_wasm::bad_input!("--check-determinism runs with the embedded sync service; drop --sync")
+        }
         Some(runs) => {
             let (summary, execution, check) = tg_wasm::replay::check_determinism(&spec, &out, runs)?;
             (summary, execution, Some(check))
@@ -281,7 +294,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .is_terminal()
                 .then(|| tg_wasm::report::progress::TerminalProgress::new(Box::new(std::io::stderr())));
             let observer = progress.as_ref().map(|p| p as &dyn tg_wasm::report::progress::Observer);
-            let (summary, execution) = tg_wasm::run::run_observed(&spec, &out, observer)?;
+            let (summary, execution) = tg_wasm::run::run_with_sync(&spec, &out, observer, &args.sync)?;
             (summary, execution, None)
         }
     };

@@ -64,6 +64,9 @@ pub struct RecordedRun {
     /// recorded before copies were kept).
     #[serde(default)]
     pub component_copy: Option<String>,
+    /// Faults injected, each at its virtual time.
+    #[serde(default)]
+    pub faults: Vec<crate::run::ScheduledFault>,
 }
 
 /// Reads `run.json` of run directory `dir`.
@@ -150,6 +153,7 @@ impl RecordedRun {
             wall_timeout: None,
             keep_trace: false,
             interrupt: None,
+            faults: self.faults.clone(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct RecordedInputs<'a> {
     /// The copy of the component kept in the run directory, so that a replay
     /// does not depend on the plan file still being where it was.
     pub component_copy: &'static str,
+    /// Faults injected, each at its virtual time.
+    pub faults: &'a [super::ScheduledFault],
 }
 
 /// File name of the component copy kept in each run directory.
@@ -85,6 +87,7 @@ pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
         virtual_timeout_ns: spec.virtual_timeout.map(|d| d.as_nanos()),
         wall_timeout_ns: spec.wall_timeout.map(|d| d.as_nanos()),
         component_copy: COMPONENT_COPY,
+        faults: &spec.faults,
     };
     write_file(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
     write_file(&dir.join("run.json"), &serde_json::to_vec_pretty(&inputs)?)

@@ -12,6 +12,7 @@ use super::spec::RunSpec;
 use crate::engine::FUEL_YIELD_INTERVAL;
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
 use crate::plan::metrics::{MetricPoint, MetricSink};
+use crate::sync::SyncSetting;
 use netsim::{BlockedInstance, Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, TraceRecord};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,15 +83,30 @@ pub fn execute_observed(
     prepared: &PreparedPlan,
     observer: Option<&dyn crate::report::progress::Observer>,
 ) -> anyhow::Result<Execution> {
+    execute_with_sync(spec, prepared, observer, &SyncSetting::Embedded)
+}
+
+/// Like [`execute_observed`], with the sync states and topics kept by the
+/// backend `sync` names. The backend does not change the run's events or
+/// digest; if it fails mid-run, the run ends as [`RunEnd::SyncFailed`] with
+/// the instances still waiting `crashed`, and its keys are released either way.
+pub fn execute_with_sync(
+    spec: &RunSpec,
+    prepared: &PreparedPlan,
+    observer: Option<&dyn crate::report::progress::Observer>,
+    sync: &SyncSetting,
+) -> anyhow::Result<Execution> {
     let placements = placements(spec, prepared)?;
     let n = placements.len() as u32;
-    let sim = SimHandle::new(Sim::new(SimConfig {
+    let backend = sync.open(&spec.test_run_id())?;
+    let config = SimConfig {
         instances: n,
         sync_latency: spec.sync_latency,
         keep_trace: spec.keep_trace,
         seed: spec.seed,
         net: netsim::NetworkConfig::default(),
-    }));
+    };
+    let sim = SimHandle::new(Sim::with_sync_backend(config, backend));
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),
         test_case: spec.test_case.clone(),
@@ -101,27 +117,38 @@ pub fn execute_observed(
     let metrics = MetricSink::default();
     let limits = InstanceLimits { memory_bytes: prepared.settings.memory_limit as usize, table_elements: 10_000 };
     let fuel = prepared.settings.fuel;
-    let mut records = Vec::with_capacity(n as usize);
-    let mut exec = Executor::new(sim.clone());
-    for placement in &placements {
-        let node = placement.node;
-        let record = Arc::new(InstanceRecord::new(node, &sim));
-        records.push(record.clone());
-        let state = InstanceState::new(env.clone(), placement.clone(), sim.clone(), record, metrics.clone(), limits);
+    for fault in &spec.faults {
+        if let Some(bad) = fault.instances().find(|&s| s >= n) {
+            return Err(crate::error::InputError::new(format!(
+                "a fault names instance {bad}, but the run has {n} instances"
+            ))
+            .into());
+        }
+        sim.lock().schedule_fault(fault.at(), fault.to_fault());
+    }
+    let records: Vec<Arc<InstanceRecord>> =
+        placements.iter().map(|p| Arc::new(InstanceRecord::new(p.node, &sim))).collect();
+    // One way to start an instance, used at the start and by injected restarts:
+    // a fresh store, so a restarted instance begins from its initial memory.
+    let make_task = |node: NodeId| -> netsim::Task<InstanceResult> {
+        let placement = placements[node.index()].clone();
+        let record = records[node.index()].clone();
+        let state = InstanceState::new(env.clone(), placement, sim.clone(), record, metrics.clone(), limits);
         let (engine, pre, case, sim) =
             (prepared.engine.clone(), prepared.pre.clone(), spec.test_case.clone(), sim.clone());
-        exec.spawn(
-            node,
-            Box::pin(async move {
-                sim.lock().record(node, "instance.start", format_args!(""));
-                let mut store = Store::new(&engine, state);
-                store.limiter(|s| &mut s.limits);
-                store.set_fuel(fuel)?;
-                store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
-                let plan = pre.instantiate_async(&mut store).await?;
-                plan.call_run(&mut store, &case).await
-            }),
-        );
+        Box::pin(async move {
+            sim.lock().record(node, "instance.start", format_args!(""));
+            let mut store = Store::new(&engine, state);
+            store.limiter(|s| &mut s.limits);
+            store.set_fuel(fuel)?;
+            store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
+            let plan = pre.instantiate_async(&mut store).await?;
+            plan.call_run(&mut store, &case).await
+        })
+    };
+    let mut exec = Executor::new(sim.clone());
+    for placement in &placements {
+        exec.spawn(placement.node, make_task(placement.node));
     }
 
     let started = Instant::now();
@@ -134,17 +161,15 @@ pub fn execute_observed(
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
     let done = std::sync::atomic::AtomicU32::new(0);
     let end = crate::report::progress::watch(&sim, &done, n, observer, || {
-        exec.run(&run_limits, |node, result| {
-            let record = &records[node.index()];
-            let outcome = match result {
-                Ok(Ok(())) => InstanceOutcome::ok(),
-                Ok(Err(reason)) => InstanceOutcome::failed(reason),
-                Err(e) => classify_error(&e, record.crash_reason(), &limits_in_force),
-            };
-            trace_outcome(&sim, node, &outcome);
-            outcomes[node.index()] = Some(outcome);
-            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })
+        let mut supervisor = RunSupervisor {
+            make_task: &make_task,
+            sim: &sim,
+            records: &records,
+            outcomes: &mut outcomes,
+            limits: &limits_in_force,
+            done: &done,
+        };
+        exec.run_supervised(&run_limits, &mut supervisor)
     });
 
     let unfinished = exec.unfinished();
@@ -171,6 +196,10 @@ pub fn execute_observed(
     }
 
     let mut sim = sim.lock();
+    if let Err(e) = sim.close_sync() {
+        // The keys expire on their own; a failed cleanup must not hide the run's results.
+        tracing::warn!("could not delete this run's sync keys (they expire within 24 h): {e}");
+    }
     Ok(Execution {
         placements,
         outcomes: outcomes.into_iter().map(|o| o.unwrap_or_else(|| InstanceOutcome::crashed("never ran"))).collect(),
@@ -186,6 +215,55 @@ pub fn execute_observed(
         metrics: metrics.take(),
         states: sim.take_state_timeline(),
     })
+}
+
+/// What one instance's task returns: the test case's result, or the error that stopped it.
+type InstanceResult = wasmtime::Result<Result<(), String>>;
+
+/// Turns finished, crashed and restarted tasks into outcomes.
+struct RunSupervisor<'a, F> {
+    make_task: &'a F,
+    sim: &'a SimHandle,
+    records: &'a [Arc<InstanceRecord>],
+    outcomes: &'a mut Vec<Option<InstanceOutcome>>,
+    limits: &'a LimitsInForce,
+    done: &'a std::sync::atomic::AtomicU32,
+}
+
+impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceResult> for RunSupervisor<'_, F> {
+    fn done(&mut self, node: NodeId, result: InstanceResult) {
+        let record = &self.records[node.index()];
+        let outcome = match result {
+            Ok(Ok(())) => InstanceOutcome::ok(),
+            Ok(Err(reason)) => InstanceOutcome::failed(reason),
+            Err(e) => classify_error(&e, record.crash_reason(), self.limits),
+        };
+        self.finish(node, outcome);
+    }
+
+    fn crashed(&mut self, node: NodeId) {
+        let at = self.sim.lock().now();
+        self.finish(node, InstanceOutcome::crashed(format!("crashed by fault injection at {at}")));
+    }
+
+    fn restart(&mut self, node: NodeId) -> Option<netsim::Task<InstanceResult>> {
+        // The instance's last outcome is the one that counts: a restarted
+        // instance that then succeeds is ok.
+        if self.outcomes[node.index()].take().is_some() {
+            self.done.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        *self.records[node.index()].crash_reason.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.sim.lock().record(node, "instance.restart", format_args!(""));
+        Some((self.make_task)(node))
+    }
+}
+
+impl<F> RunSupervisor<'_, F> {
+    fn finish(&mut self, node: NodeId, outcome: InstanceOutcome) {
+        trace_outcome(self.sim, node, &outcome);
+        self.outcomes[node.index()] = Some(outcome);
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn trace_outcome(sim: &SimHandle, node: NodeId, outcome: &InstanceOutcome) {

@@ -7,12 +7,14 @@
 
 pub mod directory;
 pub mod execute;
+pub mod faults;
 pub mod outcome;
 pub mod prepare;
 pub mod spec;
 pub mod summary;
 
-pub use execute::{Execution, execute, execute_observed};
+pub use execute::{Execution, execute, execute_observed, execute_with_sync};
+pub use faults::ScheduledFault;
 pub use outcome::{InstanceOutcome, Outcome};
 pub use prepare::{PreparedPlan, prepare};
 pub use spec::{GroupRequest, RunSpec};
@@ -54,6 +56,18 @@ pub fn run_observed(
     out: &Path,
     observer: Option<&dyn crate::report::progress::Observer>,
 ) -> anyhow::Result<(RunSummary, Execution)> {
+    run_with_sync(spec, out, observer, &crate::sync::SyncSetting::Embedded)
+}
+
+/// Like [`run_observed`], with the sync states and topics kept by the backend
+/// `sync` names (`--sync`). The outputs are written even when the backend
+/// fails mid-run: the summary then says `sync-failed`.
+pub fn run_with_sync(
+    spec: &RunSpec,
+    out: &Path,
+    observer: Option<&dyn crate::report::progress::Observer>,
+    sync: &crate::sync::SyncSetting,
+) -> anyhow::Result<(RunSummary, Execution)> {
     if spec.instance_count() == 0 {
         return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
     }
@@ -62,7 +76,7 @@ pub fn run_observed(
     let prepared = prepare(&spec.component, &spec.engine, spec.instance_count())?;
     check_request(spec, &prepared)?;
     directory::write_inputs(out, spec)?;
-    let execution = execute_observed(spec, &prepared, observer)?;
+    let execution = execute_with_sync(spec, &prepared, observer, sync)?;
     let summary = RunSummary::new(spec, &prepared.manifest.name, &execution);
     directory::write_outputs(out, &summary, &execution)?;
     crate::report::write_outputs(out, &summary, &execution)?;

@@ -46,6 +46,8 @@ pub struct RunSpec {
     pub keep_trace: bool,
     /// Set by Ctrl-C to end the run early.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Faults to inject, in any order (each carries its virtual time).
+    pub faults: Vec<super::ScheduledFault>,
 }
 
 impl RunSpec {

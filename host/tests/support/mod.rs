@@ -41,6 +41,7 @@ pub fn spec(plan: PlanComponent, case: &str, instances: u32, seed: u64) -> RunSp
         wall_timeout: None,
         keep_trace: false,
         interrupt: None,
+        faults: Vec::new(),
     }
 }
 

@@ -1,0 +1,115 @@
+//! Fault injection from a composition timeline: partition then heal, clog
+//! then release, crash then restart — each behaves as specified and replays
+//! to the same digest.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::{plan, tempdir};
+
+/// Writes a heartbeat composition (one sender, two receivers) with `events`, runs it, and
+/// returns the run directory and the beats instance 1 logged as (beat, arrival ms).
+fn heartbeat_run(events: &str) -> (PathBuf, Vec<(u32, u64)>, serde_json::Value) {
+    let network = plan("network");
+    let dir = tempdir();
+    let file = dir.join("faults.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"heartbeat\"\n[[groups]]\nid = \"sender\"\ninstances = {{ count = 1 }}\n\
+             [[groups]]\nid = \"receivers\"\ninstances = {{ count = 2 }}\n{events}",
+            network.path
+        ),
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let run = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "-c", file.to_str().unwrap(), "--json", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|_| panic!("no summary; stderr: {}", String::from_utf8_lossy(&run.stderr)));
+    let log = std::fs::read_to_string(out.join("instances/1/stdout.log")).unwrap();
+    let beats = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("beat "))
+        .map(|l| {
+            let (beat, at) = l.split_once(" at ").unwrap();
+            (beat.parse().unwrap(), at.trim_end_matches("ms").parse().unwrap())
+        })
+        .collect();
+    (out, beats, summary)
+}
+
+fn assert_replays(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(["replay", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "replay: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn events(action_pairs: &[(&str, &str)]) -> String {
+    action_pairs
+        .iter()
+        .map(|(at, action)| {
+            format!("[[events]]\nat = \"{at}\"\naction = \"{action}\"\ngroups = [\"sender\", \"receivers\"]\n")
+        })
+        .collect()
+}
+
+#[test]
+fn partition_then_heal_drops_exactly_the_beats_sent_in_between() {
+    let (dir, beats, summary) = heartbeat_run(&events(&[("1s", "partition"), ("2s", "heal")]));
+    assert_eq!(summary["outcome"], "success");
+    let numbers: Vec<u32> = beats.iter().map(|b| b.0).collect();
+    // Beats go out every 100 ms; a fault at t lands after what instances do at t,
+    // so beat 10 (1000 ms) passes and beat 20 (2000 ms) is dropped.
+    let expected: Vec<u32> = (0..=10).chain(21..30).collect();
+    assert_eq!(numbers, expected);
+    assert_replays(&dir);
+}
+
+#[test]
+fn clog_then_release_delays_without_losing() {
+    let (dir, beats, summary) = heartbeat_run(&events(&[("1s", "clog"), ("2s", "release")]));
+    assert_eq!(summary["outcome"], "success");
+    assert_eq!(beats.iter().map(|b| b.0).collect::<Vec<_>>(), (0..30).collect::<Vec<_>>(), "nothing lost, order kept");
+    // The receiver polls every millisecond, so it logs a beat within 1 ms of its arrival.
+    // Beats sent while clogged (11..=20) are held and all arrive together at the release.
+    for &(beat, at) in &beats {
+        let arrival = if (11..=20).contains(&beat) { 2000 } else { u64::from(beat) * 100 };
+        assert!((arrival..=arrival + 1).contains(&at), "beat {beat} logged at {at} ms, arrival due {arrival} ms");
+    }
+    let held: Vec<u64> = beats.iter().filter(|b| (11..=20).contains(&b.0)).map(|b| b.1).collect();
+    assert!(held.iter().all(|&t| t == held[0]), "held beats arrive together: {held:?}");
+    assert_replays(&dir);
+}
+
+#[test]
+fn crash_then_restart_runs_the_instance_again() {
+    let timeline = "[[events]]\nat = \"1s\"\naction = \"crash\"\ninstances = [1]\n\
+                    [[events]]\nat = \"1500ms\"\naction = \"restart\"\ninstances = [1]\n";
+    let (dir, beats, summary) = heartbeat_run(timeline);
+    // The restarted instance finishes its test case, so the run succeeds.
+    assert_eq!(summary["outcome"], "success", "{summary}");
+    let log = std::fs::read_to_string(dir.join("instances/1/stdout.log")).unwrap();
+    assert_eq!(log.matches("started at").count(), 2, "one start, then one restart:\n{log}");
+    // Before the crash: beats 0..=10 (beat 10 at 1000 ms precedes the crash); after the restart
+    // at 1.5 s, beats from 1600 ms on (the one at 1500 ms found no socket yet).
+    let numbers: Vec<u32> = beats.iter().map(|b| b.0).collect();
+    let expected: Vec<u32> = (0..=10).chain(16..30).collect();
+    assert_eq!(numbers, expected);
+    // Instance 2 was never touched.
+    let other = std::fs::read_to_string(dir.join("instances/2/stdout.log")).unwrap();
+    assert_eq!(other.matches("beat ").count(), 30);
+    assert_replays(&dir);
+}
+
+#[test]
+fn crash_without_restart_fails_the_run_naming_the_fault() {
+    let timeline = "[[events]]\nat = \"1s\"\naction = \"crash\"\ngroups = [\"receivers\"]\n";
+    let (_, _, summary) = heartbeat_run(timeline);
+    assert_eq!(summary["outcome"], "failure");
+    let reasons = summary["groups"][1]["reasons"].to_string();
+    assert!(reasons.contains("crashed by fault injection at 1.000000000s"), "{reasons}");
+    assert_eq!(summary["groups"][0]["ok"], 1);
+}

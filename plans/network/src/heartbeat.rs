@@ -1,0 +1,76 @@
+//! `heartbeat`: instance 0 sends a numbered UDP heartbeat to every other
+//! instance every `interval` for `duration`; the others log when each one
+//! arrives. With faults injected from a composition timeline (partition, clog,
+//! crash and restart), the logs show exactly what got through and when.
+
+use std::net::{ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use tg_sdk::prelude::*;
+
+/// The port heartbeats go to.
+const PORT: u16 = 7100;
+
+/// Adds the `heartbeat` case to `manifest`.
+pub fn cases(manifest: Manifest) -> Manifest {
+    manifest.case(
+        TestCase::new("heartbeat", heartbeat)
+            .describe("instance 0 sends UDP heartbeats to the others, which log when each arrives")
+            .instances(2..=1000)
+            .param(Param::duration("interval", "100ms").describe("time between heartbeats"))
+            .param(Param::duration("duration", "3s").describe("how long instance 0 sends")),
+    )
+}
+
+fn heartbeat(env: &RunEnv) -> tg_sdk::Result<()> {
+    let interval = env.duration_param("interval");
+    let duration = env.duration_param("duration");
+    let beats = (duration.as_nanos() / interval.as_nanos().max(1)) as u32;
+    let start = Instant::now();
+    let socket = UdpSocket::bind(("0.0.0.0", PORT))?;
+    println!("started at {:?}", start.elapsed());
+    if env.global_seq() == 0 {
+        let peers: Vec<_> = (1..env.test_instance_count())
+            .map(|seq| format!("instance-{seq}:{PORT}").to_socket_addrs().map(|mut a| a.next()))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        for beat in 0..beats {
+            for peer in &peers {
+                socket.send_to(&beat.to_le_bytes(), peer)?;
+            }
+            std::thread::sleep(interval);
+        }
+        return Ok(());
+    }
+    // Listen until well after the last beat could have arrived; what arrives is the result.
+    let deadline = duration + Duration::from_secs(2);
+    let mut received = 0u32;
+    let mut buf = [0u8; 16];
+    // std on wasip2 has no socket read timeouts: poll without blocking and sleep a
+    // millisecond of virtual time between tries (free, and 1 ms is the log's resolution).
+    socket.set_nonblocking(true)?;
+    while Instant::now().duration_since(start) < deadline {
+        match socket.recv_from(&mut buf) {
+            Ok((4, _)) => {
+                received += 1;
+                let beat = u32::from_le_bytes(buf[..4].try_into()?);
+                println!("beat {beat} at {}ms", wall_ms());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    env.r().counter("heartbeats", f64::from(received));
+    Ok(())
+}
+
+/// Milliseconds of virtual time since the run started (the wall clock is the
+/// fixed epoch plus virtual time, so a restarted instance reads the run's time).
+fn wall_ms() -> u128 {
+    // 2024-01-01T00:00:00Z, the wall clock at virtual time zero.
+    const EPOCH: Duration = Duration::from_secs(1_704_067_200);
+    std::time::SystemTime::UNIX_EPOCH.elapsed().map(|d| (d - EPOCH).as_millis()).unwrap_or(0)
+}
