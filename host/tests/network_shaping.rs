@@ -97,16 +97,22 @@ type Params = &'static [(&'static str, &'static str)];
 
 #[test]
 fn same_seed_same_digest_and_randomness_changes_it() {
-    let cases: [(&str, u32, Params); 3] = [
+    let cases: [(&str, u32, Params); 8] = [
         ("ping-pong-reconfigure", 2, &[("jitter", "5ms")]),
         ("lossy", 2, &[("datagrams", "2000"), ("size", "128KiB")]),
         ("filters", 5, &[]),
+        ("traffic-allowed", 2, &[]),
+        ("traffic-blocked", 2, &[]),
+        ("bandwidth", 2, &[("size", "256KiB")]),
+        ("misuse", 1, &[]),
+        ("websocket", 2, &[]),
     ];
     for (case, instances, params) in cases {
         let a = run_ok(case, instances, 1, params).0;
         let b = run_ok(case, instances, 1, params).0;
         assert_eq!(a.digest, b.digest, "{case}: same seed, same digest");
-        if case != "filters" {
+        // Only jitter and loss draw from the seed; the other cases are exact.
+        if matches!(case, "ping-pong-reconfigure" | "lossy") {
             let c = run_ok(case, instances, 2, params).0;
             assert_ne!(a.digest, c.digest, "{case}: jitter or loss must follow the seed");
         }
