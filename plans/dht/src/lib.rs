@@ -70,6 +70,7 @@ struct Settings {
     k: usize,
     n_bootstrap: u32,
     join_spread: Duration,
+    latency: Duration,
     lookup: LookupConfig,
 }
 
@@ -86,6 +87,7 @@ impl Settings {
             k,
             n_bootstrap: u32::try_from(p.int("n_bootstrap")?)?.clamp(1, n),
             join_spread: p.duration("join_spread")?,
+            latency: p.duration("latency")?,
             lookup: LookupConfig { alpha, k, rpc_timeout: p.duration("rpc_timeout")?, timeout: p.duration("timeout")? },
         })
     }
@@ -139,6 +141,10 @@ fn phase(env: &RunEnv, node: &mut Node, name: &str, n: u32) -> tg_sdk::Result<()
 /// Joins the DHT: publish our id, bind, learn the bootstrappers, look up our
 /// own id and a few random ones, then wait (serving) until all have joined.
 fn join(env: &RunEnv, s: &Settings) -> tg_sdk::Result<(Node, Rng)> {
+    // Every node shapes what it sends, so a request-response round trip costs
+    // two latencies, as between two shaped Testground containers.
+    let shape = LinkShape::with_latency(s.latency);
+    env.network().configure(&NetworkConfig { default: shape, ..NetworkConfig::default() })?;
     let (id, mut rng) = identity()?;
     env.sync().publish(&id_topic(s.seq), &id.0)?;
     let bootstrapper = s.seq < s.n_bootstrap;
