@@ -492,7 +492,9 @@ impl Conn {
                 }
                 self.timing = None;
                 self.rtt.back_off();
-                if zero_window {
+                // Only data waits for the window: a FIN outstanding behind a zero window has
+                // no byte to probe with and is retransmitted like any unacknowledged segment.
+                if probe_due {
                     // A one-byte window probe, not counted as in flight: the peer answers with its
                     // current window (taking the byte if it has room). Probing never gives up.
                     let data = vec![self.snd_buf[0]];
@@ -544,5 +546,33 @@ impl Conn {
     /// The smoothed round-trip time, once measured.
     pub(crate) fn srtt(&self) -> Option<std::time::Duration> {
         self.rtt.srtt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn a_fin_behind_a_zero_window_is_retransmitted_not_probed() {
+        let local = SocketAddrV4::new(Ipv4Addr::new(16, 0, 0, 2), 49152);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(16, 0, 0, 3), 80);
+        let mut c = Conn::active(local, remote, NodeId(1));
+        let mut out = Vec::new();
+        c.open(SimTime::ZERO, &mut out);
+        // The peer's buffer is full: it completes the handshake advertising a zero window.
+        let synack = Segment { flags: Flags::SYN | Flags::ACK, seq: 0, ack: 0, wnd: 0, data: Vec::new() };
+        c.on_segment(SimTime::from_nanos(1), &synack, &mut out);
+        c.fin_queued = true;
+        out.clear();
+        c.output(SimTime::from_nanos(1), &mut out);
+        assert!(out.iter().any(|s| s.flags.has(Flags::FIN)), "nothing to send but the FIN");
+        let deadline = c.rto_deadline.expect("the FIN is timed");
+        out.clear();
+        let fx = c.on_timer(deadline, &mut out);
+        assert_eq!(fx, Effects::default());
+        assert!(out.iter().any(|s| s.flags.has(Flags::FIN) && s.data.is_empty()), "the FIN is sent again");
+        assert!(c.rto_deadline.is_some(), "and timed again");
     }
 }
