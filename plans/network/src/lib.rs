@@ -18,6 +18,7 @@ const ROUNDS: u32 = 10;
 mod misuse;
 mod shaping;
 mod heartbeat;
+mod mesh;
 mod websocket;
 
 fn manifest() -> Manifest {
@@ -51,7 +52,7 @@ fn manifest() -> Manifest {
                 .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
                 .instances(2..=2),
         );
-    heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest))))
+    mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest)))))
 }
 
 /// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.
