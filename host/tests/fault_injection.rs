@@ -104,6 +104,30 @@ fn crash_then_restart_runs_the_instance_again() {
     assert_replays(&dir);
 }
 
+/// Runs heartbeat with instance 0 injecting `inject` itself through the network API.
+fn self_injected(inject: &str) -> Vec<u32> {
+    let mut s = support::spec(plan("network"), "heartbeat", 3, 0);
+    s.global_params.insert("inject".into(), inject.into());
+    let (summary, exec) = support::run(&s);
+    assert!(summary.success(), "{}", summary.render());
+    let log = String::from_utf8(exec.records[1].stdout.contents()).unwrap();
+    log.lines().filter_map(|l| l.strip_prefix("beat ")?.split(' ').next()?.parse().ok()).collect()
+}
+
+#[test]
+fn faults_injected_from_the_plan_match_the_timeline() {
+    // Clogging from the plan after beat 10 and releasing after beat 20 holds
+    // beats 11..=20 like the timeline's clog does: nothing lost, order kept.
+    let (_, timeline, _) = heartbeat_run(&events(&[("1s", "clog"), ("2s", "release")]));
+    assert_eq!(self_injected("clog"), timeline.iter().map(|b| b.0).collect::<Vec<_>>());
+    // Crashing instance 1 after beat 10 with a 500 ms restart matches the timeline's crash at 1 s,
+    // restart at 1.5 s.
+    let timeline = "[[events]]\nat = \"1s\"\naction = \"crash\"\ninstances = [1]\n\
+                    [[events]]\nat = \"1500ms\"\naction = \"restart\"\ninstances = [1]\n";
+    let (_, crashed, _) = heartbeat_run(timeline);
+    assert_eq!(self_injected("crash"), crashed.iter().map(|b| b.0).collect::<Vec<_>>());
+}
+
 #[test]
 fn crash_without_restart_fails_the_run_naming_the_fault() {
     let timeline = "[[events]]\nat = \"1s\"\naction = \"crash\"\ngroups = [\"receivers\"]\n";

@@ -221,6 +221,23 @@ impl Network {
     pub fn set_path_filter(&self, src: u32, dst: u32, filter: Option<Filter>) -> Result<(), NetworkError> {
         Ok(host::set_path_filter(src, dst, filter.map(to_host_filter))?)
     }
+
+    /// Fault injection: clogs the path from instance `src` to instance `dst`
+    /// (its packets are held), or with `clogged` false releases what it held,
+    /// in order.
+    pub fn clog_path(&self, src: u32, dst: u32, clogged: bool) -> Result<(), NetworkError> {
+        Ok(host::clog_path(src, dst, clogged)?)
+    }
+
+    /// Fault injection: crashes instance `seq` now (its test case stops and its
+    /// sockets vanish) and, given `restart_after`, runs its test case again from
+    /// scratch that much later. Like every event at the current instant, the
+    /// crash lands once the instances that can run now have run: a plan that
+    /// crashes itself goes on until it next waits (a sleep, a read, a barrier).
+    pub fn crash_instance(&self, seq: u32, restart_after: Option<Duration>) -> Result<(), NetworkError> {
+        let after = restart_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Ok(host::crash_instance(seq, after)?)
+    }
 }
 
 fn to_host_filter(filter: Filter) -> host::Filter {

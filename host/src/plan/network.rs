@@ -11,7 +11,7 @@
 use crate::bindings::network::{Config, Filter, Host, LinkRule, LinkShape, NetworkError, RoutingPolicy};
 use crate::instance::InstanceState;
 use netsim::net::{self, addr_of};
-use netsim::{NodeId, SyncOp};
+use netsim::{Fault, NodeId, PathAction, SyncOp};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -66,6 +66,49 @@ impl Host for InstanceState {
         sim.record(node, "plan.network.path-filter", format_args!("{src}->{dst} {filter:?}"));
         sim.net_mut().set_path_filter(NodeId(src), NodeId(dst), filter);
         Ok(Ok(()))
+    }
+
+    fn clog_path(&mut self, src: u32, dst: u32, clogged: bool) -> wasmtime::Result<Result<(), NetworkError>> {
+        if let Err(e) = self.check_instances(&[("src", src), ("dst", dst)]) {
+            return Ok(Err(e));
+        }
+        let action = if clogged { PathAction::Clog } else { PathAction::Release };
+        // The same fault event a composition timeline schedules: one mechanism, one trace.
+        let fault = Fault::Paths { action, from: vec![NodeId(src)], to: vec![NodeId(dst)], both_ways: false };
+        let mut sim = self.sim.lock();
+        let now = sim.now();
+        sim.schedule_fault(now, fault);
+        Ok(Ok(()))
+    }
+
+    fn crash_instance(
+        &mut self,
+        seq: u32,
+        restart_after_ns: Option<u64>,
+    ) -> wasmtime::Result<Result<(), NetworkError>> {
+        if let Err(e) = self.check_instances(&[("seq", seq)]) {
+            return Ok(Err(e));
+        }
+        let mut sim = self.sim.lock();
+        let now = sim.now();
+        sim.schedule_fault(now, Fault::Crash(vec![NodeId(seq)]));
+        if let Some(after) = restart_after_ns {
+            sim.schedule_fault(now + Duration::from_nanos(after), Fault::Restart(vec![NodeId(seq)]));
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl InstanceState {
+    /// Refuses instance numbers the run does not have.
+    fn check_instances(&self, seqs: &[(&str, u32)]) -> Result<(), NetworkError> {
+        let instances = self.sim.lock().net().instances();
+        match seqs.iter().find(|(_, seq)| *seq >= instances) {
+            Some((which, seq)) => Err(NetworkError::InvalidConfig(format!(
+                "{which}: instance {seq} does not exist (the run has {instances})"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -18,7 +18,11 @@ pub fn cases(manifest: Manifest) -> Manifest {
             .describe("instance 0 sends UDP heartbeats to the others, which log when each arrives")
             .instances(2..=1000)
             .param(Param::duration("interval", "100ms").describe("time between heartbeats"))
-            .param(Param::duration("duration", "3s").describe("how long instance 0 sends")),
+            .param(Param::duration("duration", "3s").describe("how long instance 0 sends"))
+            .param(Param::string("inject", "none").describe(
+                "a fault instance 0 injects itself: `clog` (instance 1's path from beat 11 to 20) or \
+                 `crash` (instance 1 after beat 10, restarted 500 ms later)",
+            )),
     )
 }
 
@@ -36,9 +40,18 @@ fn heartbeat(env: &RunEnv) -> tg_sdk::Result<()> {
             .into_iter()
             .flatten()
             .collect();
+        let inject = env.string_param("inject");
+        let network = env.network();
         for beat in 0..beats {
             for peer in &peers {
                 socket.send_to(&beat.to_le_bytes(), peer)?;
+            }
+            match (inject.as_str(), beat) {
+                ("clog", 10) => network.clog_path(0, 1, true)?,
+                ("clog", 20) => network.clog_path(0, 1, false)?,
+                ("crash", 10) => network.crash_instance(1, Some(Duration::from_millis(500)))?,
+                ("none" | "clog" | "crash", _) => {}
+                (other, _) => bail!("unknown `inject` {other:?}: none, clog or crash"),
             }
             std::thread::sleep(interval);
         }
