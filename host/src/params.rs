@@ -1,8 +1,8 @@
 //! Run parameters: parsing `name=value`, checking them against the manifest,
 //! applying defaults.
 //!
-//! The value syntaxes match the guest SDK's accessors, so a value the host
-//! accepts is one the plan can read.
+//! Value syntaxes come from the `tg-units` crate, which the guest SDK reads them with,
+//! so a value the host accepts is one the plan can read.
 
 use crate::error::InputError;
 use crate::manifest::{ParamKind, TestCaseSpec};
@@ -17,46 +17,15 @@ pub fn parse_assignment(text: &str) -> Result<(String, String), InputError> {
     }
 }
 
-/// Parses a duration: a decimal number and a unit (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`).
+/// Parses a duration as plans read it (Go's `time.ParseDuration` syntax: `250ms`,
+/// `1.5s`, `1h30m`); see [`tg_units::parse_duration`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let nanos_per_unit = match unit.trim() {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        "d" => 86400e9,
-        _ => return None,
-    };
-    let nanos = value * nanos_per_unit;
-    (nanos.is_finite() && nanos >= 0.0 && nanos < u64::MAX as f64).then(|| Duration::from_nanos(nanos as u64))
+    tg_units::parse_duration(text).ok()
 }
 
-/// Parses a byte size: a number with an optional unit (`B`, `KB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`, `TB`, `TiB`).
+/// Parses a byte size as plans read it (`512`, `64KiB`, `1MB`); see [`tg_units::parse_size`].
 pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let factor = match unit.trim() {
-        "" | "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "KiB" => 1024.0,
-        "MB" => 1e6,
-        "MiB" => 1024.0 * 1024.0,
-        "GB" => 1e9,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "TB" => 1e12,
-        "TiB" => 1024.0f64.powi(4),
-        _ => return None,
-    };
-    let bytes = value * factor;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    tg_units::parse_size(text).ok()
 }
 
 /// Whether `value` reads as `kind`.
@@ -65,7 +34,7 @@ pub fn value_fits(kind: ParamKind, value: &str) -> bool {
         ParamKind::String => true,
         ParamKind::Int => value.trim().parse::<i64>().is_ok(),
         ParamKind::Float => value.trim().parse::<f64>().is_ok(),
-        ParamKind::Bool => matches!(value.trim(), "true" | "false"),
+        ParamKind::Bool => tg_units::parse_bool(value).is_ok(),
         ParamKind::Duration => parse_duration(value).is_some(),
         ParamKind::Size => parse_size(value).is_some(),
         ParamKind::Json => serde_json::from_str::<serde_json::Value>(value).is_ok(),
@@ -170,6 +139,17 @@ mod tests {
         assert_eq!(parse_size("1MB"), Some(1_000_000));
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn host_accepts_what_plans_can_read() {
+        // Forms the guest SDK reads (Go's syntax) must pass validation too.
+        assert!(value_fits(ParamKind::Duration, "1h30m"));
+        assert!(value_fits(ParamKind::Duration, "1.1s"));
+        assert!(value_fits(ParamKind::Bool, "1"));
+        assert!(value_fits(ParamKind::Bool, "F"));
+        assert!(!value_fits(ParamKind::Bool, "yes"));
+        assert_eq!(parse_duration("1.1s"), Some(Duration::from_nanos(1_100_000_000)));
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! neighbour of it: the host runs on virtual time and plans compare durations
 //! exactly.
 //!
-//! This module is pure: it compiles and is tested on any target.
+//! The host validates run parameters with these functions and the guest SDK
+//! reads them with the same ones, so a value the runner accepts is one the plan
+//! can read. The crate is pure and dependency-free: it compiles and is tested on
+//! any target, wasm32-wasip2 included.
 
 use std::fmt;
 use std::time::Duration;
@@ -81,7 +84,7 @@ fn leading_decimal(s: &str) -> Option<(Decimal<'_>, &str)> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tg_sdk::units::parse_duration;
+/// use tg_units::parse_duration;
 ///
 /// assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
 /// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
@@ -136,7 +139,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
 /// A plain number, or the unit `B`, is bytes. Fractions round down to a whole byte.
 ///
 /// ```
-/// use tg_sdk::units::parse_size;
+/// use tg_units::parse_size;
 ///
 /// assert_eq!(parse_size("512").unwrap(), 512);
 /// assert_eq!(parse_size("64KiB").unwrap(), 65_536);
