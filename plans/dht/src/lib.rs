@@ -4,8 +4,8 @@
 //! records once it has formed.
 //!
 //! Every case starts the same way ([`join`]): bind the socket, ping the
-//! bootstrappers, look up our own id, refresh a few random buckets, and wait
-//! — still answering RPCs — until every node has done the same. Instances
+//! bootstrappers, look up our own id, refresh a random bucket, and wait —
+//! still answering RPCs — until every node has done the same. Instances
 //! coordinate through the sync service only between phases; inside a phase
 //! all traffic is Kademlia RPCs over the simulated network.
 
@@ -21,9 +21,7 @@ use tg_sdk::prelude::*;
 const PORT: u16 = 4000;
 /// How often a node that has finished a phase checks whether everyone has,
 /// between answering RPCs. Virtual time: a shorter interval only costs wakeups.
-const PHASE_POLL: Duration = Duration::from_millis(500);
-/// Random-bucket refresh lookups each node does after its self-lookup.
-const REFRESH_LOOKUPS: usize = 2;
+const PHASE_POLL: Duration = Duration::from_secs(2);
 /// The share of lookups that must succeed over the whole run.
 const RUN_SUCCESS_RATE: f64 = 0.99;
 
@@ -34,7 +32,11 @@ fn common(case: TestCase) -> TestCase {
         .param(Param::duration("latency", "50ms").describe("one-way latency each node adds to what it sends"))
         .param(Param::int("n_bootstrap", 3).describe("bootstrapper instances (global seq 0..n_bootstrap)"))
         .param(Param::duration("timeout", "60s").describe("how long one lookup may take"))
-        .param(Param::duration("rpc_timeout", "2s").describe("how long one RPC may take before it counts as lost"))
+        .param(Param::duration("rpc_timeout", "1s").describe("how long one RPC may take before it counts as lost"))
+        .param(
+            Param::int("refresh_lookups", 1).describe("lookups of random ids in nearby buckets after the self-lookup"),
+        )
+        .param(Param::bool("second_self_lookup", false).describe("look up our own id again once every node has joined"))
         .param(
             Param::duration("join_spread", "10s").describe(
                 "nodes other than bootstrappers join at random times over this window, as a real network grows",
@@ -71,6 +73,8 @@ struct Settings {
     n_bootstrap: u32,
     join_spread: Duration,
     latency: Duration,
+    refresh_lookups: u32,
+    second_self_lookup: bool,
     lookup: LookupConfig,
 }
 
@@ -88,6 +92,8 @@ impl Settings {
             n_bootstrap: u32::try_from(p.int("n_bootstrap")?)?.clamp(1, n),
             join_spread: p.duration("join_spread")?,
             latency: p.duration("latency")?,
+            refresh_lookups: u32::try_from(p.int("refresh_lookups")?)?,
+            second_self_lookup: p.bool("second_self_lookup")?,
             lookup: LookupConfig { alpha, k, rpc_timeout: p.duration("rpc_timeout")?, timeout: p.duration("timeout")? },
         })
     }
@@ -163,7 +169,7 @@ fn join(env: &RunEnv, s: &Settings) -> tg_sdk::Result<(Node, Rng)> {
     }
     let own = node.lookup(id, Goal::Closest, &s.lookup)?;
     env.d().histogram("join-lookup-hops", f64::from(own.hops));
-    for _ in 0..REFRESH_LOOKUPS {
+    for _ in 0..s.refresh_lookups {
         let bucket = rng.below(16) as usize;
         let target = id.random_in_bucket(bucket, &mut rng);
         node.lookup(target, Goal::Closest, &s.lookup)?;
@@ -172,8 +178,10 @@ fn join(env: &RunEnv, s: &Settings) -> tg_sdk::Result<(Node, Rng)> {
     phase(env, &mut node, "joined", s.n)?;
     // A second self-lookup once everyone is in: nodes that joined early learn
     // of close neighbours that joined after them.
-    node.lookup(id, Goal::Closest, &s.lookup)?;
-    phase(env, &mut node, "bootstrapped", s.n)?;
+    if s.second_self_lookup {
+        node.lookup(id, Goal::Closest, &s.lookup)?;
+        phase(env, &mut node, "bootstrapped", s.n)?;
+    }
     env.d().gauge("routing-table-size", node.table.len() as f64);
     env.d().gauge("buckets-used", node.table.buckets_used() as f64);
     Ok((node, rng))
