@@ -109,20 +109,10 @@ const SCRIPT: &str = "(function(){var all=document.querySelectorAll('svg.plot'),
 all.forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelector('rect,path,circle'))n++;});\
 var r=document.documentElement;r.setAttribute('data-plots-drawn',String(n));r.setAttribute('data-plots-total',String(all.length));})();";
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values. XML escaping is valid
+/// HTML escaping, so the report and the JUnit file share one function.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::junit::xml_escape(s)
 }
 
 /// A number in at most four significant digits, exponent form when far from 1.
@@ -527,6 +517,6 @@ mod tests {
         assert_eq!(num(1e-9), "1.000e-9");
         assert_eq!(duration_ns(1_500_000_000), "1.5 s");
         assert_eq!(duration_ns(250_000_000), "250 ms");
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
     }
 }
