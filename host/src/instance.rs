@@ -113,6 +113,8 @@ pub struct InstanceState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// The instance's recent timer wakes, shared by timers with the same deadline.
+    last_timer: crate::wasi::clocks::LastTimer,
 }
 
 impl InstanceState {
@@ -145,7 +147,17 @@ impl InstanceState {
             .memories(4)
             .trap_on_grow_failure(true)
             .build();
-        InstanceState { placement, env, sim, record, metrics, wasi, table: ResourceTable::new(), limits }
+        InstanceState {
+            placement,
+            env,
+            sim,
+            record,
+            metrics,
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            last_timer: Default::default(),
+        }
     }
 
     /// The instance's global sequence number.
@@ -163,6 +175,13 @@ impl InstanceState {
 
     pub(crate) fn clock_parts(&mut self) -> (NodeId, &SimHandle, &mut ResourceTable) {
         (self.placement.node, &self.sim, &mut self.table)
+    }
+
+    /// What the clocks need: [`Self::clock_parts`] and the latest timer wake.
+    pub(crate) fn timer_parts(
+        &mut self,
+    ) -> (NodeId, &SimHandle, &mut ResourceTable, &mut crate::wasi::clocks::LastTimer) {
+        (self.placement.node, &self.sim, &mut self.table, &mut self.last_timer)
     }
 }
 

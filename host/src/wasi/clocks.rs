@@ -9,8 +9,8 @@
 use crate::instance::InstanceState;
 use netsim::{NodeId, SimHandle, SimTime, WaitReason};
 use std::future::poll_fn;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -26,6 +26,7 @@ pub struct VirtualClock<'a> {
     node: NodeId,
     sim: &'a SimHandle,
     table: &'a mut ResourceTable,
+    last: &'a mut LastTimer,
 }
 
 struct VirtualClocks;
@@ -35,8 +36,8 @@ impl HasData for VirtualClocks {
 }
 
 fn view(state: &mut InstanceState) -> VirtualClock<'_> {
-    let (node, sim, table) = state.clock_parts();
-    VirtualClock { node, sim, table }
+    let (node, sim, table, last) = state.timer_parts();
+    VirtualClock { node, sim, table, last }
 }
 
 /// Adds the virtual `monotonic-clock` and `wall-clock` to `linker`.
@@ -51,15 +52,9 @@ pub struct Timer {
     node: NodeId,
     sim: SimHandle,
     until: SimTime,
-    /// The wake scheduled for `until`, once the timer has been polled.
-    scheduled: Option<Arc<TimerWake>>,
-}
-
-impl Timer {
-    /// A timer for `node` firing at `until`.
-    pub fn new(node: NodeId, sim: SimHandle, until: SimTime) -> Timer {
-        Timer { node, sim, until, scheduled: None }
-    }
+    /// The wake at `until`, possibly shared with the instance's other timers
+    /// for the same deadline.
+    wake: Arc<TimerWake>,
 }
 
 impl Drop for Timer {
@@ -69,16 +64,23 @@ impl Drop for Timer {
     /// of those stale deadlines would resume it for nothing, which in a
     /// 5000-node DHT run was about as many wakes as packets.
     fn drop(&mut self) {
-        if let Some(wake) = &self.scheduled {
-            wake.live.store(false, Ordering::Relaxed);
-        }
+        self.wake.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// The waker a timer's event carries: the instance's, unless the timer is gone.
-struct TimerWake {
-    waker: Waker,
-    live: AtomicBool,
+/// The event a timer schedules at its deadline: it wakes the instance if a
+/// timer for that deadline is still alive.
+///
+/// A program that waits in a loop towards one deadline (serve until `t`, wait
+/// for responses until the first RPC timeout) creates a new timer on every
+/// call, each for the same `t`; they share one wake, so the event queue holds
+/// one event per deadline instead of one per call.
+pub(crate) struct TimerWake {
+    until: SimTime,
+    /// The instance's task waker, set when the wake is scheduled.
+    waker: OnceLock<Waker>,
+    /// Timers alive that wait for this wake.
+    live: AtomicUsize,
 }
 
 impl Wake for TimerWake {
@@ -87,11 +89,22 @@ impl Wake for TimerWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.live.load(Ordering::Relaxed) {
-            self.waker.wake_by_ref();
+        if self.live.load(Ordering::Relaxed) > 0
+            && let Some(waker) = self.waker.get()
+        {
+            waker.wake_by_ref();
         }
     }
 }
+
+/// An instance's most recent timer wakes, for the next timers with the same
+/// deadlines. A few, not one: a lookup alternates between the deadline of its
+/// next RPC timeout and its overall one.
+#[derive(Default)]
+pub(crate) struct LastTimer(Vec<Arc<TimerWake>>);
+
+/// How many recent wakes an instance keeps for reuse.
+const RECENT_WAKES: usize = 4;
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Timer {
@@ -101,11 +114,10 @@ impl Pollable for Timer {
             if sim.now() >= self.until {
                 return Poll::Ready(());
             }
-            // One event per timer: the waker is always this instance's task waker.
-            if self.scheduled.is_none() {
-                let wake = Arc::new(TimerWake { waker: cx.waker().clone(), live: AtomicBool::new(true) });
-                sim.wake_at(self.node, self.until, Waker::from(wake.clone()));
-                self.scheduled = Some(wake);
+            // One event per deadline: the waker is always this instance's task waker.
+            if self.wake.waker.get().is_none() {
+                let _ = self.wake.waker.set(cx.waker().clone());
+                sim.wake_at(self.node, self.until, Waker::from(self.wake.clone()));
             }
             sim.add_wait(self.node, WaitReason::Timer { until: self.until });
             Poll::Pending
@@ -116,7 +128,21 @@ impl Pollable for Timer {
 
 impl VirtualClock<'_> {
     fn timer(&mut self, until: SimTime) -> wasmtime::Result<Resource<DynPollable>> {
-        let timer = self.table.push(Timer::new(self.node, self.sim.clone(), until))?;
+        let recent = &mut self.last.0;
+        let wake = match recent.iter().find(|w| w.until == until) {
+            Some(wake) => wake.clone(),
+            None => {
+                let wake = Arc::new(TimerWake { until, waker: OnceLock::new(), live: AtomicUsize::new(0) });
+                if recent.len() == RECENT_WAKES {
+                    recent.remove(0);
+                }
+                recent.push(wake.clone());
+                wake
+            }
+        };
+        wake.live.fetch_add(1, Ordering::Relaxed);
+        let timer = Timer { node: self.node, sim: self.sim.clone(), until, wake };
+        let timer = self.table.push(timer)?;
         subscribe(self.table, timer)
     }
 }
