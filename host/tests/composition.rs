@@ -87,3 +87,27 @@ fn a_group_param_of_the_wrong_type_is_bad_input() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("group \"g\": parameter \"duration\" must be of type duration"), "{stderr}");
 }
+
+#[test]
+fn an_unknown_group_param_is_bad_input_listing_the_valid_ones() {
+    let placebo = plan("placebo");
+    let dir = tempdir();
+    let file = dir.join("unknown.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"sleep\"\n[[groups]]\nid = \"g\"\ninstances = {{ count = 1 }}\nparams = {{ durration = \"1s\" }}\n",
+            placebo.path
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "-c", file.to_str().unwrap(), "-o", dir.join("r").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("group \"g\": unknown parameter \"durration\""), "{stderr}");
+    assert!(stderr.contains("valid parameters: duration (duration)"), "{stderr}");
+}

@@ -114,6 +114,20 @@ fn escape(_env: &RunEnv) -> tg_sdk::Result<()> {
             escaped.push(format!("read ${name}={value}"));
         }
     }
+    // 127.0.0.1 is the instance's own loopback on the simulated network, where
+    // nothing listens on these ports: the host's services must stay out of reach.
+    for port in [22u16, 6379, 8080] {
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            escaped.push(format!("connected to 127.0.0.1:{port} ({:?})", stream.peer_addr()));
+        }
+        if let Ok(socket) = std::net::UdpSocket::bind("127.0.0.1:0")
+            && socket.send_to(b"x", ("127.0.0.1", port)).is_ok()
+            && socket.set_nonblocking(true).is_ok()
+            && socket.recv(&mut [0u8; 8]).is_ok()
+        {
+            escaped.push(format!("got a UDP answer from 127.0.0.1:{port}"));
+        }
+    }
     let args: Vec<String> = std::env::args().collect();
     if !args.is_empty() {
         escaped.push(format!("saw arguments {args:?}"));
