@@ -9,9 +9,8 @@
 //! the rounds.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-use tg_wasm::engine::EngineSettings;
-use tg_wasm::run::{GroupRequest, RunSpec, RunSummary};
+use std::time::Instant;
+use tg_wasm::run::{RunSpec, RunSummary};
 
 const ROUNDS: usize = 3;
 const INSTANCES: u32 = 5000;
@@ -27,18 +26,8 @@ fn main() {
     let path = tg_wasm::builder::build(&plans).expect("building plans/placebo");
     let component = tg_wasm::component::load(&path).expect("loading placebo");
     let spec = RunSpec {
-        component,
-        test_case: "metrics".into(),
-        groups: vec![GroupRequest { id: "single".into(), instances: INSTANCES, params: BTreeMap::new() }],
         global_params: BTreeMap::from([("points".to_string(), POINTS.to_string())]),
-        seed: 0,
-        engine: EngineSettings::default(),
-        sync_latency: Duration::ZERO,
-        virtual_timeout: None,
-        wall_timeout: None,
-        keep_trace: false,
-        interrupt: None,
-        faults: Vec::new(),
+        ..RunSpec::single_group(component, "metrics", INSTANCES)
     };
     tg_wasm::engine::check_mapping_limit(INSTANCES).expect("mapping limit");
     let prepared = tg_wasm::run::prepare(&spec.component, &spec.engine, INSTANCES).expect("preparing placebo");

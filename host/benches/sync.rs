@@ -19,9 +19,7 @@ mod redis_server;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
-use tg_wasm::engine::EngineSettings;
-use tg_wasm::run::{GroupRequest, RunSpec};
+use tg_wasm::run::RunSpec;
 use tg_wasm::sync::SyncSetting;
 
 const ROUNDS: usize = 3;
@@ -39,18 +37,8 @@ fn main() {
     let path = tg_wasm::builder::build(&plans.join("example")).expect("building the plan");
     let component = tg_wasm::component::load(&path).expect("loading the plan");
     let spec = |case: &str, param: &str, value: u64| RunSpec {
-        component: component.clone(),
-        test_case: case.into(),
-        groups: vec![GroupRequest { id: "single".into(), instances: INSTANCES, params: BTreeMap::new() }],
         global_params: BTreeMap::from([(param.to_string(), value.to_string())]),
-        seed: 0,
-        engine: EngineSettings::default(),
-        sync_latency: Duration::ZERO,
-        virtual_timeout: None,
-        wall_timeout: None,
-        keep_trace: false,
-        interrupt: None,
-        faults: Vec::new(),
+        ..RunSpec::single_group(component.clone(), case, INSTANCES)
     };
     let server = redis_server::RedisServer::start();
     let backends = [("embedded", SyncSetting::Embedded), ("redis", SyncSetting::Redis(server.url()))];

@@ -8,11 +8,9 @@
 //! of its rounds, timed around the whole run including writing the run
 //! directory. Target: trace overhead ≤ 20%.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
-use tg_wasm::engine::EngineSettings;
-use tg_wasm::run::{GroupRequest, RunSpec};
+use std::time::Instant;
+use tg_wasm::run::RunSpec;
 
 const ROUNDS: usize = 3;
 const INSTANCES: u32 = 1000;
@@ -28,20 +26,7 @@ fn main() {
         if plans.join("network/Cargo.toml").is_file() { ("network", "ping-pong") } else { ("example", "sync") };
     let path = tg_wasm::builder::build(&plans.join(name)).expect("building the plan");
     let component = tg_wasm::component::load(&path).expect("loading the plan");
-    let spec = |keep_trace| RunSpec {
-        component: component.clone(),
-        test_case: case.into(),
-        groups: vec![GroupRequest { id: "single".into(), instances: INSTANCES, params: BTreeMap::new() }],
-        global_params: BTreeMap::new(),
-        seed: 0,
-        engine: EngineSettings::default(),
-        sync_latency: Duration::ZERO,
-        virtual_timeout: None,
-        wall_timeout: None,
-        keep_trace,
-        interrupt: None,
-        faults: Vec::new(),
-    };
+    let spec = |keep_trace| RunSpec { keep_trace, ..RunSpec::single_group(component.clone(), case, INSTANCES) };
     let root = std::env::temp_dir().join(format!("tg-wasm-bench-trace-{}", std::process::id()));
     // One unmeasured run of each mode: the component cache and the page cache warm up.
     let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];

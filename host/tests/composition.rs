@@ -66,15 +66,16 @@ fn malformed_composition_is_bad_input_naming_the_place() {
     }
 }
 
-#[test]
-fn a_group_param_of_the_wrong_type_is_bad_input() {
+/// Runs placebo `sleep` as one group `g` with the TOML inline table `params`;
+/// returns stderr after checking the run was refused with exit 2 and one line.
+fn refused_group_params(params: &str) -> String {
     let placebo = plan("placebo");
     let dir = tempdir();
-    let file = dir.join("types.toml");
+    let file = dir.join("params.toml");
     std::fs::write(
         &file,
         format!(
-            "[global]\nplan = {:?}\ncase = \"sleep\"\n[[groups]]\nid = \"g\"\ninstances = {{ count = 1 }}\nparams = {{ duration = \"soon\" }}\n",
+            "[global]\nplan = {:?}\ncase = \"sleep\"\n[[groups]]\nid = \"g\"\ninstances = {{ count = 1 }}\nparams = {params}\n",
             placebo.path
         ),
     )
@@ -83,31 +84,21 @@ fn a_group_param_of_the_wrong_type_is_bad_input() {
         .args(["run", "-c", file.to_str().unwrap(), "-o", dir.join("r").to_str().unwrap()])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_group_param_of_the_wrong_type_is_bad_input() {
+    let stderr = refused_group_params("{ duration = \"soon\" }");
     assert!(stderr.contains("group \"g\": parameter \"duration\" must be of type duration"), "{stderr}");
 }
 
 #[test]
 fn an_unknown_group_param_is_bad_input_listing_the_valid_ones() {
-    let placebo = plan("placebo");
-    let dir = tempdir();
-    let file = dir.join("unknown.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[global]\nplan = {:?}\ncase = \"sleep\"\n[[groups]]\nid = \"g\"\ninstances = {{ count = 1 }}\nparams = {{ durration = \"1s\" }}\n",
-            placebo.path
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
-        .args(["run", "-c", file.to_str().unwrap(), "-o", dir.join("r").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let stderr = refused_group_params("{ durration = \"1s\" }");
     assert!(stderr.contains("group \"g\": unknown parameter \"durration\""), "{stderr}");
     assert!(stderr.contains("valid parameters: duration (duration)"), "{stderr}");
 }

@@ -51,6 +51,34 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// What `tg-wasm run PLAN -t CASE -i N` does with no other option: one
+    /// group called `single`, seed 0, default engine settings, free sync, no
+    /// limits, no faults, digest only. Adjust the fields from there.
+    ///
+    /// ```no_run
+    /// # fn f(plan: tg_wasm::component::PlanComponent) {
+    /// let mut spec = tg_wasm::run::RunSpec::single_group(plan, "sync", 1000);
+    /// spec.seed = 7;
+    /// spec.global_params.insert("label".into(), "x".into());
+    /// # }
+    /// ```
+    pub fn single_group(component: PlanComponent, test_case: impl Into<String>, instances: u32) -> RunSpec {
+        RunSpec {
+            component,
+            test_case: test_case.into(),
+            groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+            global_params: BTreeMap::new(),
+            seed: 0,
+            engine: EngineSettings::default(),
+            sync_latency: Duration::ZERO,
+            virtual_timeout: None,
+            wall_timeout: None,
+            keep_trace: false,
+            interrupt: None,
+            faults: Vec::new(),
+        }
+    }
+
     /// Instances over all groups.
     pub fn instance_count(&self) -> u32 {
         self.groups.iter().map(|g| g.instances).sum()

@@ -4,10 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 use tg_wasm::component::{self, PlanComponent};
-use tg_wasm::engine::EngineSettings;
-use tg_wasm::run::{Execution, GroupRequest, RunSpec, RunSummary};
+use tg_wasm::run::{Execution, RunSpec, RunSummary};
 
 /// The repository's `plans/` directory.
 pub fn plans_dir() -> PathBuf {
@@ -29,20 +27,7 @@ pub fn plan(name: &str) -> PlanComponent {
 
 /// A single-group run spec with defaults.
 pub fn spec(plan: PlanComponent, case: &str, instances: u32, seed: u64) -> RunSpec {
-    RunSpec {
-        component: plan,
-        test_case: case.to_string(),
-        groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
-        global_params: BTreeMap::new(),
-        seed,
-        engine: EngineSettings::default(),
-        sync_latency: Duration::ZERO,
-        virtual_timeout: None,
-        wall_timeout: None,
-        keep_trace: false,
-        interrupt: None,
-        faults: Vec::new(),
-    }
+    RunSpec { seed, ..RunSpec::single_group(plan, case, instances) }
 }
 
 /// Runs `spec` into a fresh temporary directory.
