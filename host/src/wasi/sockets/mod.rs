@@ -25,8 +25,10 @@ pub mod udp_create_socket;
 use crate::instance::InstanceState;
 use bindings::network::{ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress};
 use netsim::net::NetError;
-use netsim::{NodeId, SimHandle};
+use netsim::net::SocketId;
+use netsim::{NodeId, SimHandle, WaitReason};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::task::{Context, Poll};
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
 /// What the socket host functions need from an instance.
@@ -122,6 +124,25 @@ fn ip(ip: Ipv4Addr) -> (u8, u8, u8, u8) {
 /// A WASI IP address as a WASI IP address of the simulation (IPv4 only).
 fn ip_address(ip4: Ipv4Addr) -> IpAddress {
     IpAddress::Ipv4(ip(ip4))
+}
+
+/// Waits until socket `id` is ready, as `poll` judges it. While it is not,
+/// the instance is noted as waiting on "<what> on socket <id>" (what `poll`
+/// returns beside its verdict), so deadlock and timeout reports can name it.
+pub(crate) async fn socket_ready(
+    sim: &SimHandle,
+    id: SocketId,
+    mut poll: impl FnMut(&mut netsim::Network, &mut Context<'_>) -> (Poll<()>, &'static str),
+) {
+    std::future::poll_fn(|cx| {
+        let mut s = sim.lock();
+        let (ready, what) = poll(s.net_mut(), cx);
+        if ready.is_pending() {
+            s.add_wait(id.node, WaitReason::Other(format!("{what} on socket {id}")));
+        }
+        ready
+    })
+    .await
 }
 
 #[cfg(test)]

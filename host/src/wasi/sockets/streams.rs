@@ -7,9 +7,8 @@
 //! arrives in virtual time. `flush` has nothing to wait for: what was written
 //! is in the connection's send buffer, which is as far as a kernel's flush goes.
 
+use netsim::SimHandle;
 use netsim::net::{NetError, SocketId};
-use netsim::{SimHandle, WaitReason};
-use std::future::poll_fn;
 use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
@@ -48,16 +47,8 @@ pub struct TcpWriter {
 #[wasmtime_wasi::async_trait]
 impl Pollable for TcpReader {
     async fn ready(&mut self) {
-        let (id, sim) = (self.id, &self.sim);
-        poll_fn(|cx| {
-            let mut s = sim.lock();
-            let poll = s.net_mut().poll_readable(id, cx);
-            if poll.is_pending() {
-                s.add_wait(id.node, WaitReason::Other(format!("tcp read on socket {id}")));
-            }
-            poll
-        })
-        .await
+        let id = self.id;
+        super::socket_ready(&self.sim, id, |net, cx| (net.poll_readable(id, cx), "tcp read")).await
     }
 }
 
@@ -75,16 +66,8 @@ impl InputStream for TcpReader {
 #[wasmtime_wasi::async_trait]
 impl Pollable for TcpWriter {
     async fn ready(&mut self) {
-        let (id, sim) = (self.id, &self.sim);
-        poll_fn(|cx| {
-            let mut s = sim.lock();
-            let poll = s.net_mut().poll_writable(id, cx);
-            if poll.is_pending() {
-                s.add_wait(id.node, WaitReason::Other(format!("tcp write on socket {id}")));
-            }
-            poll
-        })
-        .await
+        let id = self.id;
+        super::socket_ready(&self.sim, id, |net, cx| (net.poll_writable(id, cx), "tcp write")).await
     }
 }
 

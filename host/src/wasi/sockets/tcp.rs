@@ -13,9 +13,8 @@ use super::bindings::tcp::{Duration, ErrorCode, Host, HostTcpSocket, IpAddressFa
 use super::network::Network;
 use super::streams::{TcpReader, TcpWriter};
 use super::{SocketResult, SocketsView, from_v4, net, to_v4};
+use netsim::SimHandle;
 use netsim::net::{NetError, Shutdown, SocketId, TcpState};
-use netsim::{SimHandle, WaitReason};
-use std::future::poll_fn;
 use std::task::Poll;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
@@ -90,18 +89,11 @@ impl Pollable for TcpSocket {
     /// Ready when a connect has an outcome or a connection waits to be accepted;
     /// at once in every other state, as WASI asks.
     async fn ready(&mut self) {
-        let (id, sim) = (self.id, &self.sim);
-        poll_fn(|cx| {
-            let mut s = sim.lock();
-            let (poll, what) = match s.net_mut().tcp_state(id) {
-                Ok(TcpState::Connecting) => (s.net_mut().tcp_poll_connect(id, cx).map(|_| ()), "tcp connect"),
-                Ok(TcpState::Listening) => (s.net_mut().poll_readable(id, cx), "tcp accept"),
-                _ => (Poll::Ready(()), ""),
-            };
-            if poll.is_pending() {
-                s.add_wait(id.node, WaitReason::Other(format!("{what} on socket {id}")));
-            }
-            poll
+        let id = self.id;
+        super::socket_ready(&self.sim, id, |net, cx| match net.tcp_state(id) {
+            Ok(TcpState::Connecting) => (net.tcp_poll_connect(id, cx).map(|_| ()), "tcp connect"),
+            Ok(TcpState::Listening) => (net.poll_readable(id, cx), "tcp accept"),
+            _ => (Poll::Ready(()), ""),
         })
         .await
     }

@@ -12,9 +12,8 @@ use super::bindings::udp::{
 };
 use super::network::Network;
 use super::{SocketResult, SocketsView, from_v4, net, to_v4};
+use netsim::SimHandle;
 use netsim::net::{NetError, SocketId};
-use netsim::{SimHandle, WaitReason};
-use std::future::poll_fn;
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
@@ -65,16 +64,8 @@ pub struct IncomingDatagramStream {
 #[wasmtime_wasi::async_trait]
 impl Pollable for IncomingDatagramStream {
     async fn ready(&mut self) {
-        let (id, sim) = (self.id, &self.sim);
-        poll_fn(|cx| {
-            let mut s = sim.lock();
-            let poll = s.net_mut().poll_readable(id, cx);
-            if poll.is_pending() {
-                s.add_wait(id.node, WaitReason::Other(format!("udp receive on socket {id}")));
-            }
-            poll
-        })
-        .await
+        let id = self.id;
+        super::socket_ready(&self.sim, id, |net, cx| (net.poll_readable(id, cx), "udp receive")).await
     }
 }
 
