@@ -7,25 +7,11 @@ use netsim::net::{LinkShape, NetworkConfig, Shutdown, SocketId};
 use netsim::{Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, Task};
 use std::future::poll_fn;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 fn world(n: u32, shape: LinkShape) -> SimHandle {
     let net = NetworkConfig { default: shape, ..NetworkConfig::default() };
     SimHandle::new(Sim::new(SimConfig { instances: n, seed: 1, net, ..SimConfig::default() }))
-}
-
-async fn sleep(sim: &SimHandle, node: NodeId, d: Duration) {
-    let until = sim.lock().now() + d;
-    poll_fn(|cx| {
-        let mut s = sim.lock();
-        if s.now() >= until {
-            return Poll::Ready(());
-        }
-        s.wake_at(node, until, cx.waker().clone());
-        Poll::Pending
-    })
-    .await
 }
 
 fn run(sim: &SimHandle, tasks: Vec<Task<()>>) -> f64 {
@@ -85,7 +71,7 @@ fn udp_packets() {
                         });
                         while s.net_mut().udp_try_recv(sock).unwrap().is_some() {}
                     }
-                    sleep(&sim, node, Duration::from_millis(1)).await;
+                    sim.sleep(node, Duration::from_millis(1)).await;
                 }
             });
             t

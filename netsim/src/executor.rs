@@ -301,19 +301,6 @@ mod tests {
         SimHandle::new(Sim::new(SimConfig { instances: n, ..SimConfig::default() }))
     }
 
-    async fn sleep(sim: SimHandle, node: NodeId, d: Duration) {
-        let until = sim.lock().now() + d;
-        poll_fn(|cx| {
-            let mut s = sim.lock();
-            if s.now() >= until {
-                return Poll::Ready(());
-            }
-            s.wake_at(node, until, cx.waker().clone());
-            Poll::Pending
-        })
-        .await
-    }
-
     async fn sync(sim: SimHandle, node: NodeId, op: SyncOp) -> u64 {
         let ticket = sim.lock().submit_sync(node, op).unwrap();
         poll_fn(|cx| sim.lock().poll_sync(ticket, cx)).await.unwrap()
@@ -328,7 +315,7 @@ mod tests {
             exec.spawn(
                 NodeId(i),
                 Box::pin(async move {
-                    sleep(s.clone(), NodeId(i), Duration::from_secs(3600 * u64::from(i + 1))).await;
+                    s.sleep(NodeId(i), Duration::from_secs(3600 * u64::from(i + 1))).await;
                     s.lock().now()
                 }),
             );
@@ -362,7 +349,7 @@ mod tests {
         let sim = sim(1);
         let mut exec = Executor::new(sim.clone());
         let s = sim.clone();
-        exec.spawn(NodeId(0), Box::pin(async move { sleep(s, NodeId(0), Duration::from_secs(10)).await }));
+        exec.spawn(NodeId(0), Box::pin(async move { s.sleep(NodeId(0), Duration::from_secs(10)).await }));
         let limits =
             RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(5)), ..RunLimits::default() };
         assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::VirtualTimeout);

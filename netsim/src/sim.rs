@@ -158,6 +158,21 @@ impl SimHandle {
         // A poisoned lock means a host bug already panicked; the state is still usable for reporting.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Waits `d` of virtual time on behalf of `node`: the task is woken by a
+    /// timer event, and costs nothing while it waits.
+    pub async fn sleep(&self, node: NodeId, d: Duration) {
+        let until = self.lock().now() + d;
+        std::future::poll_fn(|cx| {
+            let mut s = self.lock();
+            if s.now() >= until {
+                return Poll::Ready(());
+            }
+            s.wake_at(node, until, cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 impl Sim {

@@ -6,7 +6,6 @@ use netsim::net::{Datagram, NetError, NetworkConfig, SocketId, addr_of};
 use netsim::{Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime};
 use std::future::{Future, poll_fn};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::task::Poll;
 use std::time::Duration;
 
 /// A world of `n` instances with `net` as everyone's configuration.
@@ -39,16 +38,7 @@ pub fn ms(t: SimTime) -> f64 {
 }
 
 pub async fn sleep(sim: &SimHandle, node: u32, d: Duration) {
-    let until = sim.lock().now() + d;
-    poll_fn(|cx| {
-        let mut s = sim.lock();
-        if s.now() >= until {
-            return Poll::Ready(());
-        }
-        s.wake_at(NodeId(node), until, cx.waker().clone());
-        Poll::Pending
-    })
-    .await
+    sim.sleep(NodeId(node), d).await
 }
 
 pub fn listen(sim: &SimHandle, node: u32, port: u16) -> SocketId {
