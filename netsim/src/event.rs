@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// Where an event sits in the run's total order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct EventKey {
     /// When the event happens.
     pub time: SimTime,
@@ -76,11 +76,26 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `time` on behalf of `source` and returns its key.
     pub fn schedule(&mut self, time: SimTime, source: NodeId, event: E) -> EventKey {
+        let key = self.allocate_key(time, source);
+        self.heap.push(Entry { key, event });
+        key
+    }
+
+    /// The key the next event `source` schedules at `time` gets, taken without
+    /// queueing anything: for an event that another queue will hold.
+    pub fn allocate_key(&mut self, time: SimTime, source: NodeId) -> EventKey {
         let seq = self.next_seq.entry(source).or_insert(0);
         let key = EventKey { time, source, seq: *seq };
         *seq += 1;
-        self.heap.push(Entry { key, event });
         key
+    }
+
+    /// Puts `event` in the queue under a key another queue gave it: an event
+    /// a different shard of the run scheduled for one of this shard's nodes.
+    /// The key keeps its place in the run's order; this queue's own sequence
+    /// numbers are not touched, since `key.source` schedules elsewhere.
+    pub fn insert(&mut self, key: EventKey, event: E) {
+        self.heap.push(Entry { key, event });
     }
 
     /// Removes and returns the earliest event.

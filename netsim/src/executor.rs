@@ -14,6 +14,7 @@ use crate::fault::InstanceControl;
 use crate::node::NodeId;
 use crate::sim::SimHandle;
 use crate::time::SimTime;
+use crate::trace::Cause;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -53,6 +54,18 @@ pub enum RunEnd {
     /// The sync backend failed (see [`crate::Sim::sync_failure`]); the
     /// message says why. No sync operation can complete any more.
     SyncFailed(String),
+    /// The shards of a split run could not stay in step (a worker or the
+    /// transport was lost, or a packet was faster than the lookahead); the
+    /// message says why.
+    SplitFailed(String),
+}
+
+/// Where [`Executor::run_window`] stopped.
+enum Pause {
+    /// The run is over, locally at least.
+    End(RunEnd),
+    /// Nothing more can happen before the window's end.
+    WindowDone,
 }
 
 #[derive(Default)]
@@ -121,6 +134,7 @@ pub struct Executor<T> {
     ready: Arc<ReadyQueue>,
     live: usize,
     polls: u64,
+    last_done: Option<Cause>,
 }
 
 /// What the executor reports to, and asks, about instances' tasks.
@@ -154,21 +168,46 @@ const LIMIT_CHECK_INTERVAL: u64 = 8;
 impl<T> Executor<T> {
     /// An executor over `sim` with no tasks.
     pub fn new(sim: SimHandle) -> Executor<T> {
-        Executor { sim, tasks: Vec::new(), wakers: Vec::new(), ready: Arc::default(), live: 0, polls: 0 }
+        Executor {
+            sim,
+            tasks: Vec::new(),
+            wakers: Vec::new(),
+            ready: Arc::default(),
+            live: 0,
+            polls: 0,
+            last_done: None,
+        }
     }
 
-    /// Adds the task of instance `node`. Instances must be spawned in order
-    /// `0, 1, 2, …`; each starts ready, and they first run in that order.
+    /// Adds the task of instance `node`. Instances must be spawned in
+    /// increasing order (`0, 1, 2, …` for a whole run; a shard of a split run
+    /// spawns only its own block); each starts ready, and they first run in
+    /// that order.
     ///
     /// # Panics
-    /// If `node` is not the next instance number.
+    /// If `node` is not above every instance spawned before.
     pub fn spawn(&mut self, node: NodeId, task: Task<T>) {
-        assert_eq!(node.index(), self.tasks.len(), "instances must be spawned in order");
+        assert!(node.index() >= self.tasks.len(), "instances must be spawned in increasing order");
+        while self.tasks.len() < node.index() {
+            self.tasks.push(None);
+            // Never woken: there is no task; a waker is needed only to keep the tables aligned.
+            self.wakers.push(Waker::noop().clone());
+        }
         let waker = Waker::from(Arc::new(TaskWaker { id: node.0, ready: self.ready.clone() }));
         self.tasks.push(Some(task));
         self.wakers.push(waker);
         self.live += 1;
         self.ready.push(node.0);
+    }
+
+    /// The cause of the latest task's ending (see [`crate::Sim::cause`]), if one has ended.
+    pub fn last_done(&self) -> Option<Cause> {
+        self.last_done
+    }
+
+    /// The world the tasks run in.
+    pub fn sim(&self) -> &SimHandle {
+        &self.sim
     }
 
     /// How many tasks have not finished.
@@ -205,11 +244,35 @@ impl<T> Executor<T> {
     /// Like [`Executor::run`], with a [`Supervisor`] that also handles the
     /// crashes and restarts that fault injection asks for.
     pub fn run_supervised(&mut self, limits: &RunLimits, supervisor: &mut impl Supervisor<T>) -> RunEnd {
+        match self.drive(limits, None, supervisor) {
+            Pause::End(end) => end,
+            Pause::WindowDone => unreachable!("a run without windows has no window to finish"),
+        }
+    }
+
+    /// Runs the tasks and processes every event before `until` (exclusive):
+    /// one window of a shard of a split run (see [`crate::shard`]). Returns
+    /// `None` once nothing more can happen before `until`, or how the run must
+    /// end if a limit hit or the sync service failed. Finishing every local
+    /// task does not end a window: other shards may still send events.
+    pub fn run_window(
+        &mut self,
+        limits: &RunLimits,
+        until: SimTime,
+        supervisor: &mut impl Supervisor<T>,
+    ) -> Option<RunEnd> {
+        match self.drive(limits, Some(until), supervisor) {
+            Pause::End(end) => Some(end),
+            Pause::WindowDone => None,
+        }
+    }
+
+    fn drive(&mut self, limits: &RunLimits, until: Option<SimTime>, supervisor: &mut impl Supervisor<T>) -> Pause {
         loop {
             if self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL)
                 && let Some(end) = self.check_limits(limits)
             {
-                return end;
+                return Pause::End(end);
             }
             if let Some(id) = self.ready.pop() {
                 let i = id as usize;
@@ -218,7 +281,7 @@ impl<T> Executor<T> {
                 {
                     let mut sim = self.sim.lock();
                     if let Some(why) = sim.sync_failure() {
-                        return RunEnd::SyncFailed(why.to_string());
+                        return Pause::End(RunEnd::SyncFailed(why.to_string()));
                     }
                     sim.clear_waits(node);
                 }
@@ -227,23 +290,28 @@ impl<T> Executor<T> {
                 if let Poll::Ready(output) = task.as_mut().poll(&mut cx) {
                     self.tasks[i] = None;
                     self.live -= 1;
+                    self.last_done = Some(self.sim.lock().cause());
                     supervisor.done(node, output);
                 }
                 continue;
             }
-            if self.live == 0 && !self.sim.lock().restarts_pending() {
-                return RunEnd::Completed;
+            if until.is_none() && self.live == 0 && !self.sim.lock().restarts_pending() {
+                return Pause::End(RunEnd::Completed);
             }
             // Count event steps toward the limit check too: a run of pure timers polls rarely.
             self.polls += 1;
             let mut sim = self.sim.lock();
             if let Some(why) = sim.sync_failure() {
-                return RunEnd::SyncFailed(why.to_string());
+                return Pause::End(RunEnd::SyncFailed(why.to_string()));
             }
-            match sim.next_event_time() {
-                None => return RunEnd::Deadlock,
-                Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => return RunEnd::VirtualTimeout,
-                Some(_) => {
+            match (sim.next_event_time(), until) {
+                (Some(t), Some(end)) if t >= end => return Pause::WindowDone,
+                (None, Some(_)) => return Pause::WindowDone,
+                (None, None) => return Pause::End(RunEnd::Deadlock),
+                (Some(t), None) if limits.virtual_deadline.is_some_and(|d| t > d) => {
+                    return Pause::End(RunEnd::VirtualTimeout);
+                }
+                _ => {
                     sim.step();
                 }
             }
@@ -264,6 +332,7 @@ impl<T> Executor<T> {
             InstanceControl::Crash => {
                 if self.tasks[i].take().is_some() {
                     self.live -= 1;
+                    self.last_done = Some(self.sim.lock().cause());
                     supervisor.crashed(node);
                 }
             }

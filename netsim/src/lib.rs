@@ -17,6 +17,7 @@
 //!   the clock when none can run.
 //! - [`fault`]: [`Fault`], partitions, clogs, crashes and restarts injected at a virtual time.
 //! - [`trace`]: [`Trace`], the digest of every event, and [`first_divergence`].
+//! - [`shard`]: splitting one run across processes with the same result.
 //!
 //! The host crate (`tg-wasm`) adapts WASI and `tg:plan` calls onto these types.
 
@@ -26,6 +27,7 @@ pub mod fault;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod shard;
 pub mod sim;
 pub mod sync;
 pub mod time;
@@ -40,4 +42,4 @@ pub use rng::RngStream;
 pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};
 pub use sync::{BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncService, Ticket};
 pub use time::SimTime;
-pub use trace::{Divergence, Trace, TraceRecord, first_divergence};
+pub use trace::{Cause, Divergence, NodeDigest, Trace, TraceRecord, TraceScope, combine_digests, first_divergence};

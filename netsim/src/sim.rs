@@ -9,11 +9,12 @@
 
 use crate::event::{EventKey, EventQueue};
 use crate::fault::{Fault, InstanceControl, PathAction};
-use crate::net::{Filter, NetCtx, NetEvent, Network, NetworkConfig};
+use crate::net::{Filter, NetCtx, NetEvent, NetScheduler, Network, NetworkConfig};
 use crate::node::NodeId;
+use crate::shard::{CrossEvent, Envelope, ShardLayout};
 use crate::sync::{self, BackendError, BarrierWaiter, BarrierWaiters, SyncBackend, SyncError, SyncService, Ticket};
 use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::trace::{Cause, Trace, TraceScope};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,7 +51,7 @@ impl Default for SimConfig {
 }
 
 /// An operation on the sync service.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum SyncOp {
     /// Increment a state; replies with the new count.
     SignalEntry { state: String },
@@ -87,6 +88,78 @@ enum SimEvent {
 impl From<NetEvent> for SimEvent {
     fn from(event: NetEvent) -> SimEvent {
         SimEvent::Net(event)
+    }
+}
+
+impl SimEvent {
+    /// Whether every shard of a split run processes this event: the sync
+    /// service and fault timelines are replicated, everything else belongs to
+    /// the one shard hosting its instance.
+    fn replicated(&self) -> bool {
+        matches!(
+            self,
+            SimEvent::SyncArrive { .. }
+                | SimEvent::SyncReply { .. }
+                | SimEvent::TopicVisible { .. }
+                | SimEvent::Fault(_)
+        )
+    }
+}
+
+/// What a shard of a split run keeps besides a whole run's state.
+struct Split {
+    layout: ShardLayout,
+    /// The current window's end: nothing sent to another shard may arrive before it.
+    window_end: SimTime,
+    /// Events for other shards, with their destination (`None`: every other shard).
+    outgoing: Vec<(Option<u32>, Envelope)>,
+    /// Why the run cannot stay equal to the whole run, once it cannot.
+    violation: Option<String>,
+    /// Keys of the current window's events that count toward [`Sim::events_processed`].
+    window_events: Vec<EventKey>,
+}
+
+impl Split {
+    fn send(&mut self, to: Option<u32>, key: EventKey, now: SimTime, event: CrossEvent) {
+        if key.time < self.window_end && self.violation.is_none() {
+            let what = match &event {
+                CrossEvent::Packet(p) => format!("a packet from instance {} to instance {}", p.src_node, p.dst_node),
+                CrossEvent::Sync { ticket, .. } => format!("a sync operation of instance {}", ticket.node),
+            };
+            self.violation = Some(format!(
+                "{what}, on another worker, was sent at {now} to arrive {:?} later, sooner than the window \
+                 of a split run allows (it ends at {}); give every link at least the lookahead's latency, or \
+                 lower --lookahead",
+                key.time.duration_since(now),
+                self.window_end
+            ));
+        }
+        self.outgoing.push((to, Envelope { key, event }));
+    }
+}
+
+/// Where the network's events go: this shard's queue, or, for a packet to an
+/// instance of another shard, that shard's.
+struct Router<'a> {
+    queue: &'a mut EventQueue<SimEvent>,
+    split: Option<&'a mut Split>,
+    now: SimTime,
+}
+
+impl NetScheduler for Router<'_> {
+    fn schedule_net(&mut self, at: SimTime, source: NodeId, event: NetEvent) {
+        if let Some(split) = self.split.as_deref_mut()
+            && let Some(dst) = event.destination()
+            && dst.0 < split.layout.instances()
+            && !split.layout.is_local(dst)
+        {
+            let key = self.queue.allocate_key(at, source);
+            if let Ok(packet) = event.into_packet() {
+                split.send(Some(split.layout.owner(dst)), key, self.now, CrossEvent::Packet(packet));
+            }
+            return;
+        }
+        self.queue.schedule_net(at, source, event);
     }
 }
 
@@ -138,6 +211,10 @@ pub struct Sim {
     /// Restarts scheduled for later: while any is pending, a run with no live
     /// instance is not over.
     restarts_pending: usize,
+    /// The key of the event being processed; `None` before the first.
+    cause: Cause,
+    /// Set when this world is one shard of a split run.
+    split: Option<Split>,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -205,7 +282,108 @@ impl Sim {
             timeline: sync::StateTimeline::default(),
             controls: Vec::new(),
             restarts_pending: 0,
+            cause: None,
+            split: None,
         }
+    }
+
+    /// Makes this world the shard `layout` of a split run (see [`crate::shard`]):
+    /// it hosts only `layout`'s instances, sends what they do to the others
+    /// through [`Sim::take_outgoing`], and keeps the sync service as a replica.
+    /// Call before anything happens in the world.
+    ///
+    /// # Panics
+    /// If the layout is not for this run's instance count, or events were already processed.
+    pub fn split(&mut self, layout: ShardLayout) {
+        assert_eq!(layout.instances(), self.config.instances, "the layout is for another run");
+        assert_eq!(self.events_processed, 0, "a world is split before it runs");
+        let scope = TraceScope { nodes: layout.nodes(), sim: layout.index() == 0 };
+        self.trace = Trace::scoped(self.config.keep_trace, scope);
+        self.trace.hold_windows();
+        self.split = Some(Split {
+            layout,
+            window_end: SimTime::ZERO,
+            outgoing: Vec::new(),
+            violation: None,
+            window_events: Vec::new(),
+        });
+    }
+
+    /// The shard this world is, if the run is split.
+    pub fn layout(&self) -> Option<ShardLayout> {
+        self.split.as_ref().map(|s| s.layout)
+    }
+
+    /// Whether this world hosts `node` (every node, unless the run is split).
+    pub fn is_local(&self, node: NodeId) -> bool {
+        self.split.as_ref().is_none_or(|s| s.layout.is_local(node))
+    }
+
+    /// The key of the event being processed, `None` before the first: what a
+    /// record made now, or an instance ending now, follows from.
+    pub fn cause(&self) -> Cause {
+        self.cause
+    }
+
+    /// Starts a window of a split run that ends at `end` (exclusive).
+    pub fn set_window_end(&mut self, end: SimTime) {
+        if let Some(split) = &mut self.split {
+            split.window_end = end;
+        }
+    }
+
+    /// The events this shard scheduled for others since the last call, by
+    /// destination shard (this shard's own entry stays empty).
+    pub fn take_outgoing(&mut self) -> Vec<Vec<Envelope>> {
+        let Some(split) = &mut self.split else { return Vec::new() };
+        let count = split.layout.count() as usize;
+        let me = split.layout.index() as usize;
+        let mut by_shard = vec![Vec::new(); count];
+        for (to, envelope) in split.outgoing.drain(..) {
+            match to {
+                Some(to) => by_shard[to as usize].push(envelope),
+                None => {
+                    for (shard, events) in by_shard.iter_mut().enumerate() {
+                        if shard != me {
+                            events.push(envelope.clone());
+                        }
+                    }
+                }
+            }
+        }
+        by_shard
+    }
+
+    /// Why this shard can no longer equal the whole run, if it cannot.
+    pub fn split_violation(&self) -> Option<&str> {
+        self.split.as_ref().and_then(|s| s.violation.as_deref())
+    }
+
+    /// Files an event another shard scheduled for this one, under its key.
+    pub fn deliver(&mut self, envelope: Envelope) {
+        let event = match envelope.event {
+            CrossEvent::Packet(packet) => SimEvent::Net(NetEvent::arrival(packet)),
+            CrossEvent::Sync { ticket, op } => SimEvent::SyncArrive { ticket, op },
+        };
+        self.queue.insert(envelope.key, event);
+    }
+
+    /// Ends a window of a split run: its records and events count, except
+    /// those caused after `upto` when the run ended at `upto` (`None`: the
+    /// run goes on, everything counts).
+    pub fn commit_window(&mut self, upto: Option<Cause>) {
+        self.trace.commit(upto);
+        if let Some(split) = &mut self.split {
+            let counted = split.window_events.iter().take_while(|&&k| upto.is_none_or(|end| Some(k) <= end)).count();
+            self.events_processed += counted as u64;
+            split.window_events.clear();
+        }
+    }
+
+    /// Sets the clock to `at`, where the whole run stopped: a shard may have
+    /// gone past it, or not reached it, within the last window.
+    pub fn settle_clock(&mut self, at: SimTime) {
+        self.now = at;
     }
 
     /// When sync states were signalled and barriers passed, in event order: an
@@ -265,7 +443,8 @@ impl Sim {
     /// schedules into this world's queue and records into its trace: the way to
     /// call operations that send (connect, write, read, send, configure, close).
     pub fn with_net<R>(&mut self, f: impl FnOnce(&mut Network, &mut NetCtx<'_>) -> R) -> R {
-        let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+        let mut router = Router { queue: &mut self.queue, split: self.split.as_mut(), now: self.now };
+        let mut cx = NetCtx::new(self.now, &mut router, &mut self.trace);
         f(&mut self.net, &mut cx)
     }
 
@@ -341,7 +520,11 @@ impl Sim {
         *counter += 1;
         self.pending.insert(ticket, PendingOp::default());
         let at = self.now + self.config.sync_latency;
-        self.queue.schedule(at, node, SimEvent::SyncArrive { ticket, op });
+        let key = self.queue.schedule(at, node, SimEvent::SyncArrive { ticket, op: op.clone() });
+        if let Some(split) = &mut self.split {
+            // Every shard keeps a replica of the sync service: it must see every operation.
+            split.send(None, key, self.now, CrossEvent::Sync { ticket, op });
+        }
         Ok(ticket)
     }
 
@@ -389,7 +572,14 @@ impl Sim {
         let (key, event) = self.queue.pop()?;
         debug_assert!(key.time >= self.now, "time went backwards");
         self.now = key.time;
-        self.events_processed += 1;
+        self.cause = Some(key);
+        self.trace.set_cause(self.cause);
+        match &mut self.split {
+            None => self.events_processed += 1,
+            // A replicated event happens on every shard; it counts once, on shard 0.
+            Some(split) if !event.replicated() || split.layout.index() == 0 => split.window_events.push(key),
+            Some(_) => {}
+        }
         match event {
             SimEvent::Wake { node, waker } => {
                 self.trace.record(self.now, node, "timer", format_args!(""));
@@ -405,10 +595,7 @@ impl Sim {
                 }
             }
             SimEvent::TopicVisible { topic } => self.wake_topic(&topic),
-            SimEvent::Net(event) => {
-                let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
-                self.net.handle(&mut cx, event);
-            }
+            SimEvent::Net(event) => self.with_net(|net, cx| net.handle(cx, event)),
             SimEvent::Fault(fault) => self.apply_fault(fault),
         }
         Some(key)
@@ -436,7 +623,8 @@ impl Sim {
         self.trace.record(self.now, NodeId::SIM, "fault", format_args!("{fault}"));
         match fault {
             Fault::Paths { action, from, to, both_ways } => {
-                let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
+                let mut router = Router { queue: &mut self.queue, split: self.split.as_mut(), now: self.now };
+                let mut cx = NetCtx::new(self.now, &mut router, &mut self.trace);
                 for &a in &from {
                     for &b in &to {
                         let pairs = [(a, b), (b, a)];
@@ -452,15 +640,16 @@ impl Sim {
                 }
             }
             Fault::Crash(nodes) => {
-                for node in nodes {
-                    let mut cx = NetCtx::new(self.now, &mut self.queue, &mut self.trace);
-                    self.net.crash_node(&mut cx, node);
+                let local: Vec<NodeId> = nodes.into_iter().filter(|&n| self.is_local(n)).collect();
+                for node in local {
+                    self.with_net(|net, cx| net.crash_node(cx, node));
                     self.controls.push((node, InstanceControl::Crash));
                 }
             }
             Fault::Restart(nodes) => {
                 self.restarts_pending -= nodes.len();
-                self.controls.extend(nodes.into_iter().map(|n| (n, InstanceControl::Restart)));
+                let local: Vec<NodeId> = nodes.into_iter().filter(|&n| self.is_local(n)).collect();
+                self.controls.extend(local.into_iter().map(|n| (n, InstanceControl::Restart)));
             }
         }
     }

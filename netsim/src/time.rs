@@ -18,7 +18,7 @@ use std::time::Duration;
 /// assert_eq!(t.as_nanos(), 3_000_000);
 /// assert_eq!(t.duration_since(SimTime::ZERO), Duration::from_millis(3));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SimTime(u64);
 
 impl SimTime {

@@ -1,16 +1,21 @@
 //! The run's trace: every simulated event, folded into a digest.
 //!
-//! Each event is `(time, node, kind, detail)`. The digest is SHA-256 over a
-//! length-prefixed little-endian encoding of those fields, so it is stable across
-//! platforms, Rust versions and crate upgrades (unlike `std`'s `DefaultHasher`).
+//! Each event is `(time, node, kind, detail)`. Each node's events are folded,
+//! in the order they happen, into that node's SHA-256 over a length-prefixed
+//! little-endian encoding of those fields, and the run digest combines the
+//! nodes' digests in node order: stable across platforms, Rust versions and
+//! crate upgrades (unlike `std`'s `DefaultHasher`), and across the number of
+//! processes a run is split into.
 //! Keeping the records themselves is optional: a run that only needs the digest
 //! pays for hashing, not for memory. The trace does not decide what is an event;
 //! the simulation and the host record what happens.
 
+use crate::event::EventKey;
 use crate::node::NodeId;
 use crate::time::SimTime;
 use sha2::{Digest, Sha256};
 use std::fmt::{self, Write as _};
+use std::ops::Range;
 
 /// One recorded event.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +37,96 @@ impl fmt::Display for TraceRecord {
     }
 }
 
+/// The cause of a record: the key of the event being processed when it was
+/// made, or `None` before the first event (while tasks first run).
+pub type Cause = Option<EventKey>;
+
+/// Which records a trace keeps. A shard of a split run keeps only its own
+/// instances' records, and shard 0 also the simulation's own (which every
+/// shard makes alike); a whole run keeps everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceScope {
+    /// The instances whose records are kept.
+    pub nodes: Range<u32>,
+    /// Whether records of [`NodeId::SIM`] are kept.
+    pub sim: bool,
+}
+
+impl TraceScope {
+    /// Every record.
+    pub fn all() -> TraceScope {
+        TraceScope { nodes: 0..u32::MAX, sim: true }
+    }
+
+    fn keeps(&self, node: NodeId) -> bool {
+        if node == NodeId::SIM { self.sim } else { self.nodes.contains(&node.0) }
+    }
+}
+
+/// The digest of one node's records, in the order they were made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeDigest {
+    /// The instance, or `u32::MAX` for the simulation itself.
+    pub node: u32,
+    /// SHA-256 of the node's records.
+    pub digest: [u8; 32],
+    /// How many records it covers.
+    pub records: u64,
+}
+
+/// The run digest of per-node digests given in node order: SHA-256 over each
+/// node's number, record count and digest, as 64 hex digits.
+///
+/// The run digest is made of per-node digests, not of one stream of every
+/// record, because only each node's own order is the same however the run is
+/// split across processes; two runs with the same digest made the same records
+/// for every node, in the same order.
+pub fn combine_digests<'a>(nodes: impl IntoIterator<Item = &'a NodeDigest>) -> String {
+    let mut h = Sha256::new();
+    for n in nodes {
+        h.update(n.node.to_le_bytes());
+        h.update(n.records.to_le_bytes());
+        h.update(n.digest);
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[derive(Clone, Default)]
+struct Chain {
+    hasher: Sha256,
+    records: u64,
+}
+
+impl Chain {
+    fn fold(&mut self, t: u64, node: NodeId, kind: &str, detail: &str) {
+        let h = &mut self.hasher;
+        h.update(t.to_le_bytes());
+        h.update(node.0.to_le_bytes());
+        h.update((kind.len() as u64).to_le_bytes());
+        h.update(kind.as_bytes());
+        h.update((detail.len() as u64).to_le_bytes());
+        h.update(detail.as_bytes());
+        self.records += 1;
+    }
+}
+
+/// A record made in the current window of a split run, not yet known to
+/// happen before the run's end.
+struct Pending {
+    cause: Cause,
+    t: u64,
+    node: NodeId,
+    kind: String,
+    detail: String,
+}
+
 /// Accumulates the trace digest and, if asked, the records.
 ///
 /// ```
@@ -45,41 +140,107 @@ impl fmt::Display for TraceRecord {
 /// assert_ne!(a.digest_hex(), b.digest_hex());
 /// ```
 pub struct Trace {
-    hasher: Sha256,
+    scope: TraceScope,
+    /// Per instance, indexed from `scope.nodes.start`, created on first record.
+    chains: Vec<Option<Chain>>,
+    sim_chain: Option<Chain>,
     events: u64,
     records: Option<Vec<TraceRecord>>,
     scratch: String,
+    /// In a split run: the current window's records, folded in when the
+    /// window is committed (see [`Trace::commit`]).
+    window: Option<Vec<Pending>>,
+    cause: Cause,
 }
 
 impl Trace {
-    /// A new trace; `keep_records` keeps every record for writing out later.
+    /// A new trace of every record; `keep_records` keeps every record for writing out later.
     pub fn new(keep_records: bool) -> Trace {
-        Trace { hasher: Sha256::new(), events: 0, records: keep_records.then(Vec::new), scratch: String::new() }
+        Trace::scoped(keep_records, TraceScope::all())
+    }
+
+    /// A new trace keeping only the records `scope` covers.
+    pub fn scoped(keep_records: bool, scope: TraceScope) -> Trace {
+        Trace {
+            scope,
+            chains: Vec::new(),
+            sim_chain: None,
+            events: 0,
+            records: keep_records.then(Vec::new),
+            scratch: String::new(),
+            window: None,
+            cause: None,
+        }
+    }
+
+    /// From now on, records wait for [`Trace::commit`] before they count: a
+    /// shard of a split run learns only at the end of each window whether the
+    /// run ended inside it.
+    pub fn hold_windows(&mut self) {
+        self.window.get_or_insert_with(Vec::new);
+    }
+
+    /// Notes the event being processed: records made from now on have it as their cause.
+    pub fn set_cause(&mut self, cause: Cause) {
+        self.cause = cause;
     }
 
     /// Records one event.
     pub fn record(&mut self, time: SimTime, node: NodeId, kind: &str, detail: fmt::Arguments<'_>) {
+        if !self.scope.keeps(node) {
+            return;
+        }
         self.scratch.clear();
         // Writing into a String cannot fail.
         let _ = self.scratch.write_fmt(detail);
-        self.hasher.update(time.as_nanos().to_le_bytes());
-        self.hasher.update(node.0.to_le_bytes());
-        self.hasher.update((kind.len() as u64).to_le_bytes());
-        self.hasher.update(kind.as_bytes());
-        self.hasher.update((self.scratch.len() as u64).to_le_bytes());
-        self.hasher.update(self.scratch.as_bytes());
+        let t = time.as_nanos();
+        if let Some(window) = &mut self.window {
+            let detail = self.scratch.clone();
+            window.push(Pending { cause: self.cause, t, node, kind: kind.to_string(), detail });
+            return;
+        }
+        let detail = std::mem::take(&mut self.scratch);
+        self.fold(t, node, kind, &detail);
+        self.scratch = detail;
+    }
+
+    fn fold(&mut self, t: u64, node: NodeId, kind: &str, detail: &str) {
+        let chain = if node == NodeId::SIM {
+            self.sim_chain.get_or_insert_with(Chain::default)
+        } else {
+            let i = (node.0 - self.scope.nodes.start) as usize;
+            if self.chains.len() <= i {
+                self.chains.resize(i + 1, None);
+            }
+            self.chains[i].get_or_insert_with(Chain::default)
+        };
+        chain.fold(t, node, kind, detail);
         self.events += 1;
         if let Some(records) = &mut self.records {
             records.push(TraceRecord {
-                t: time.as_nanos(),
+                t,
                 node: (node != NodeId::SIM).then_some(node.0),
                 kind: kind.to_string(),
-                detail: self.scratch.clone(),
+                detail: detail.to_string(),
             });
         }
     }
 
-    /// How many events have been recorded.
+    /// Counts the held records of the current window whose cause is at most
+    /// `upto` (all of them if `None`) and drops the others: a run that ended at
+    /// event `upto` never made them.
+    pub fn commit(&mut self, upto: Option<Cause>) {
+        let Some(window) = self.window.replace(Vec::new()) else { return };
+        for p in window {
+            if upto.is_some_and(|end| p.cause > end) {
+                // Causes only grow within a window: everything after is past the end too.
+                break;
+            }
+            self.fold(p.t, p.node, &p.kind, &p.detail);
+        }
+    }
+
+    /// How many events have been recorded (and committed).
     pub fn len(&self) -> u64 {
         self.events
     }
@@ -89,24 +250,42 @@ impl Trace {
         self.events == 0
     }
 
-    /// The digest of everything recorded so far, as 64 hex digits.
-    pub fn digest_hex(&self) -> String {
-        let digest = self.hasher.clone().finalize();
-        digest.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    /// The digest of every node that made a record, in node order (the
+    /// simulation, `u32::MAX`, last).
+    pub fn node_digests(&self) -> Vec<NodeDigest> {
+        let start = self.scope.nodes.start;
+        let nodes = self.chains.iter().enumerate().filter_map(|(i, c)| c.as_ref().map(|c| (start + i as u32, c)));
+        nodes
+            .chain(self.sim_chain.as_ref().map(|c| (u32::MAX, c)))
+            .map(|(node, c)| NodeDigest { node, digest: c.hasher.clone().finalize().into(), records: c.records })
+            .collect()
     }
 
-    /// The kept records, if the trace was created to keep them.
+    /// The digest of everything recorded so far, as 64 hex digits (see [`combine_digests`]).
+    pub fn digest_hex(&self) -> String {
+        combine_digests(&self.node_digests())
+    }
+
+    /// The kept records, if the trace was created to keep them, in the order they were made.
     pub fn records(&self) -> Option<&[TraceRecord]> {
         self.records.as_deref()
     }
 
-    /// Takes the kept records out of the trace.
+    /// Takes the kept records out of the trace, in run order (see [`sort_records`]).
     pub fn take_records(&mut self) -> Option<Vec<TraceRecord>> {
-        self.records.as_mut().map(std::mem::take)
+        self.records.as_mut().map(|r| {
+            let mut r = std::mem::take(r);
+            sort_records(&mut r);
+            r
+        })
     }
+}
+
+/// Puts records in run order: by time, then node (the simulation last), each
+/// node's records in the order it made them. Only this order is the same
+/// however a run is split across processes, so written traces use it.
+pub fn sort_records(records: &mut [TraceRecord]) {
+    records.sort_by_key(|r| (r.t, r.node.unwrap_or(u32::MAX)));
 }
 
 /// The first place where two traces differ.

@@ -108,6 +108,30 @@ enum Ev {
     ConnectFail(SocketId, NetError),
 }
 
+impl NetEvent {
+    /// The event of `packet` arriving at its destination.
+    pub fn arrival(packet: Packet) -> NetEvent {
+        NetEvent(Ev::Arrive(Box::new(packet)))
+    }
+
+    /// The instance a packet arrives at; `None` for timers, which always
+    /// belong to the instance that set them.
+    pub fn destination(&self) -> Option<NodeId> {
+        match &self.0 {
+            Ev::Arrive(p) => Some(p.dst_node),
+            Ev::TcpTimer(_) | Ev::ConnectFail(..) => None,
+        }
+    }
+
+    /// The arriving packet, or the event itself if it is not an arrival.
+    pub fn into_packet(self) -> Result<Packet, NetEvent> {
+        match self.0 {
+            Ev::Arrive(p) => Ok(*p),
+            other => Err(NetEvent(other)),
+        }
+    }
+}
+
 impl fmt::Debug for NetEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

@@ -14,7 +14,7 @@ pub const UDP_HEADER: u64 = 8;
 pub const TCP_HEADER: u64 = 20;
 
 /// A TCP segment's flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Flags(u8);
 
 impl Flags {
@@ -44,7 +44,7 @@ impl std::ops::BitOr for Flags {
 /// stream, starting at 0 after the handshake, as 64-bit numbers that never wrap:
 /// initial sequence numbers defend against attackers and stale segments of old
 /// connections, neither of which exists here.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// Control flags.
     pub flags: Flags,
@@ -59,7 +59,7 @@ pub struct Segment {
 }
 
 /// What a packet carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Body {
     /// A UDP datagram's payload.
     Udp(Vec<u8>),
@@ -68,7 +68,7 @@ pub enum Body {
 }
 
 /// One packet on the data network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Packet {
     /// Sending instance.
     pub src_node: NodeId,

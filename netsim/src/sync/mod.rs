@@ -30,7 +30,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
 pub const MAX_NAME_BYTES: usize = 1024;
 
 /// Why the sync service refused an operation.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SyncError {
     /// An argument is out of range.
     #[error("invalid argument: {0}")]
@@ -44,7 +44,7 @@ pub enum SyncError {
 }
 
 /// Identifies one pending operation of one instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Ticket {
     /// The instance that issued the operation.
     pub node: NodeId,

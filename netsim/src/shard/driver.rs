@@ -1,0 +1,114 @@
+//! Running one shard of a split run, window by window.
+
+use super::link::{ShardLink, ShardStatus, ShardStop};
+use crate::executor::{Executor, RunEnd, RunLimits, Supervisor};
+use crate::time::SimTime;
+use std::time::Duration;
+
+/// Runs the shard whose tasks `exec` holds until the whole run ends, trading
+/// events with the other shards through `link` at the end of every window of
+/// at most `lookahead`. Every shard returns the same [`RunEnd`] (but for wall
+/// time limits and interrupts, which are not part of the simulation), and its
+/// `Sim` is left as the whole run's would be for its instances: same records,
+/// same clock.
+///
+/// `lookahead` must be positive and at most the sync latency; a packet that
+/// would reach another shard sooner ends the run as [`RunEnd::SplitFailed`].
+///
+/// # Panics
+/// If `lookahead` is zero: windows would never advance.
+pub fn run_shard<T>(
+    exec: &mut Executor<T>,
+    link: &mut dyn ShardLink,
+    lookahead: Duration,
+    limits: &RunLimits,
+    supervisor: &mut impl Supervisor<T>,
+) -> RunEnd {
+    assert!(!lookahead.is_zero(), "a split run needs a positive lookahead");
+    let sim = exec.sim().clone();
+    let layout = sim.lock().layout().expect("run_shard needs a split Sim (Sim::split)");
+    let mut start = SimTime::ZERO;
+    for window in 0u64.. {
+        let mut end = start + lookahead;
+        if let Some(deadline) = limits.virtual_deadline {
+            end = end.min(deadline + Duration::from_nanos(1));
+        }
+        sim.lock().set_window_end(end);
+        let local_end = exec.run_window(limits, end, supervisor);
+
+        let (status, outgoing) = {
+            let mut s = sim.lock();
+            let outgoing = s.take_outgoing();
+            let sent_first = outgoing.iter().flatten().map(|e| e.key.time).min();
+            let stop = match local_end {
+                Some(RunEnd::WallTimeout) => Some(ShardStop::WallTimeout),
+                Some(RunEnd::Interrupted) => Some(ShardStop::Interrupted),
+                Some(other) => Some(ShardStop::Failed(format!("{other:?}"))),
+                None => s.split_violation().map(|v| ShardStop::Failed(v.to_string())),
+            };
+            let next = match (s.next_event_time(), sent_first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let status = ShardStatus {
+                shard: layout.index(),
+                next,
+                live: exec.live() as u64,
+                last_done: exec.last_done(),
+                now: s.now(),
+                stop,
+            };
+            (status, outgoing)
+        };
+        let reports = match link.exchange(window, &status, outgoing) {
+            Ok(r) => r,
+            Err(e) => {
+                sim.lock().commit_window(None);
+                return RunEnd::SplitFailed(e.0);
+            }
+        };
+
+        let mut statuses = vec![status];
+        let mut s = sim.lock();
+        for report in reports {
+            for envelope in report.events {
+                s.deliver(envelope);
+            }
+            statuses.push(report.status);
+        }
+        statuses.sort_by_key(|st| st.shard);
+        let latest_now = statuses.iter().map(|st| st.now).max().unwrap_or(SimTime::ZERO);
+        // The first stop in shard order, so that every shard reports the same one.
+        if let Some(stop) = statuses.iter().find_map(|st| st.stop.clone()) {
+            s.commit_window(None);
+            s.settle_clock(latest_now);
+            return match stop {
+                ShardStop::WallTimeout => RunEnd::WallTimeout,
+                ShardStop::Interrupted => RunEnd::Interrupted,
+                ShardStop::Failed(why) => RunEnd::SplitFailed(why),
+            };
+        }
+        let live: u64 = statuses.iter().map(|st| st.live).sum();
+        if live == 0 && !s.restarts_pending() {
+            // The whole run ended right after the latest ending of any shard:
+            // what happened after it in this window never happened in one process.
+            let upto = statuses.iter().filter_map(|st| st.last_done).max().unwrap_or(None);
+            s.commit_window(Some(upto));
+            s.settle_clock(upto.map_or(SimTime::ZERO, |k| k.time));
+            return RunEnd::Completed;
+        }
+        s.commit_window(None);
+        match statuses.iter().filter_map(|st| st.next).min() {
+            None => {
+                s.settle_clock(latest_now);
+                return RunEnd::Deadlock;
+            }
+            Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => {
+                s.settle_clock(latest_now);
+                return RunEnd::VirtualTimeout;
+            }
+            Some(t) => start = t,
+        }
+    }
+    unreachable!("windows are numbered without end")
+}

@@ -1,0 +1,86 @@
+//! What shards tell each other at the end of every window.
+
+use crate::event::EventKey;
+use crate::net::packet::Packet;
+use crate::sim::SyncOp;
+use crate::sync::Ticket;
+use crate::time::SimTime;
+use crate::trace::Cause;
+
+/// An event one shard schedules for another.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum CrossEvent {
+    /// A packet arriving at an instance of the receiving shard.
+    Packet(Packet),
+    /// A sync operation arriving at the (replicated) sync service.
+    Sync {
+        /// The operation's ticket, naming the instance that made it.
+        ticket: Ticket,
+        /// The operation.
+        op: SyncOp,
+    },
+}
+
+/// A [`CrossEvent`] with its place in the run's order.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Envelope {
+    /// The key the sending shard gave it.
+    pub key: EventKey,
+    /// The event.
+    pub event: CrossEvent,
+}
+
+/// Why a shard wants the run to stop now, whatever the others say.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ShardStop {
+    /// Its wall-clock limit passed.
+    WallTimeout,
+    /// It was interrupted (Ctrl-C).
+    Interrupted,
+    /// It cannot go on consistently; the message says why.
+    Failed(String),
+}
+
+/// One shard's state at the end of a window.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardStatus {
+    /// The shard.
+    pub shard: u32,
+    /// Its earliest pending event, counting the events it just sent.
+    pub next: Option<SimTime>,
+    /// How many of its instances have not finished.
+    pub live: u64,
+    /// The cause of its latest instance ending, if one has ended.
+    pub last_done: Option<Cause>,
+    /// The time of its latest processed event.
+    pub now: SimTime,
+    /// Whether it must stop.
+    pub stop: Option<ShardStop>,
+}
+
+/// What one shard receives from another at the end of a window.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ShardReport {
+    /// The sender's state.
+    pub status: ShardStatus,
+    /// The events it scheduled for the receiver.
+    pub events: Vec<Envelope>,
+}
+
+/// The exchange failed: a shard is gone, the transport broke, or the run was aborted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LinkError(pub String);
+
+/// How shards trade their reports; one implementation per transport.
+pub trait ShardLink {
+    /// Sends `outgoing[d]` with `status` to every other shard `d`, and returns
+    /// the reports every other shard sent this one for window `window`, in
+    /// shard order. Blocks until all have arrived or the exchange fails.
+    fn exchange(
+        &mut self,
+        window: u64,
+        status: &ShardStatus,
+        outgoing: Vec<Vec<Envelope>>,
+    ) -> Result<Vec<ShardReport>, LinkError>;
+}
