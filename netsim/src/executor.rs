@@ -39,7 +39,7 @@ pub struct RunLimits {
 }
 
 /// Why [`Executor::run`] returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunEnd {
     /// Every task finished.
     Completed,

@@ -172,7 +172,7 @@ struct PendingOp {
 }
 
 /// One instance blocked at the end of a run, and on what.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockedInstance {
     /// The instance.
     pub node: NodeId,

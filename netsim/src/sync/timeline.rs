@@ -11,7 +11,7 @@
 use crate::time::SimTime;
 
 /// What a [`StateMark`] counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StateMarkKind {
     /// `signal-entry` calls; the mark's `count` is the state's count after them.
     Signal,
@@ -30,7 +30,7 @@ impl StateMarkKind {
 }
 
 /// One point of the timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateMark {
     /// Virtual time.
     pub at: SimTime,

@@ -26,7 +26,10 @@ fn manifest() -> Manifest {
         .case(
             TestCase::new("ping-pong", ping_pong)
                 .describe("instance 0 echoes over TCP and UDP; the others ping it and record the round trip")
-                .instances(2..=1000),
+                .instances(2..=1000)
+                .param(Param::duration("latency", "0s").describe(
+                    "one-way latency every instance configures first (0s: the unshaped default link)",
+                )),
         )
         .case(
             TestCase::new("many-connections", many_connections)
@@ -62,6 +65,12 @@ fn server(port: u16) -> tg_sdk::Result<std::net::SocketAddr> {
 }
 
 fn ping_pong(env: &RunEnv) -> tg_sdk::Result<()> {
+    let latency = env.params().duration("latency")?;
+    if !latency.is_zero() {
+        env.network().wait_initialized();
+        let shape = LinkShape { latency, ..LinkShape::default() };
+        shaping::configure_all(env, shape, RoutingPolicy::AllowAll, "ping-pong-configured")?;
+    }
     let sync = env.sync();
     let clients = env.test_instance_count() - 1;
     if env.global_seq() == 0 {

@@ -82,7 +82,7 @@ fn check_close(what: &str, measured: f64, expected: f64, tolerance: f64) -> tg_s
 
 /// Configures this instance's default link and waits until every instance of
 /// the run has configured theirs (the callback state is the barrier).
-fn configure_all(env: &RunEnv, shape: LinkShape, routing: RoutingPolicy, state: &str) -> tg_sdk::Result<()> {
+pub(crate) fn configure_all(env: &RunEnv, shape: LinkShape, routing: RoutingPolicy, state: &str) -> tg_sdk::Result<()> {
     env.network().configure(&NetworkConfig {
         default: shape,
         routing,
