@@ -34,5 +34,6 @@ pub mod plan;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod shard;
 pub mod sync;
 pub mod wasi;

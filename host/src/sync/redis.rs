@@ -15,7 +15,8 @@
 //! write whose reply was lost may already have been applied, so writes go
 //! through small Lua scripts that record each operation's result under its
 //! ticket and return the recorded result when the same operation comes again:
-//! a retried `signal-entry` never counts twice.
+//! a retried `signal-entry` never counts twice. The connection and retry
+//! logic is [`RedisLink`], shared with the shard transport (`crate::shard`).
 //!
 //! Topics are append-only, so a message once read never changes: the backend
 //! keeps what it has read and fetches only the messages past it, in one
@@ -101,12 +102,129 @@ pub enum RedisSetupError {
     },
 }
 
-/// Sync states and topics in a Redis server; see the module documentation.
-pub struct RedisBackend {
+/// A Redis call that failed for good: not retryable, or still failing after
+/// every try the [`RetryPolicy`] allows.
+#[derive(Debug, thiserror::Error)]
+#[error("Redis at {addr}: {what} failed{}: {source}", tries_note(*.tries, *.elapsed))]
+pub struct LinkError {
+    /// The server's address (no password).
+    pub addr: String,
+    /// What was being done, for the message.
+    pub what: String,
+    /// How many tries were made.
+    pub tries: usize,
+    /// From the first try to giving up.
+    pub elapsed: Duration,
+    /// The last failure.
+    pub source: RedisError,
+}
+
+fn tries_note(tries: usize, elapsed: Duration) -> String {
+    if tries > 1 { format!(" after {tries} tries over {:.1} s", elapsed.as_secs_f64()) } else { String::new() }
+}
+
+/// One Redis server reached through one connection, with the timeouts and
+/// bounded retries of a [`RetryPolicy`]: the connection and retry logic every
+/// Redis user in tg-wasm shares (the sync backend here, the shard transport in
+/// `crate::shard`).
+///
+/// A call that fails with a connection error is retried on a fresh connection
+/// after the policy's next pause. The call is repeated whole, so a caller whose
+/// call is not idempotent must make a repeat harmless (a Lua script keyed by an
+/// operation id, or a receiver that drops duplicates).
+pub struct RedisLink {
     client: Client,
     con: Option<Connection>,
     policy: RetryPolicy,
     addr: String,
+}
+
+impl RedisLink {
+    /// Connects to `url` and checks, with one PING and no retry, that the server answers.
+    pub fn open(url: &str, policy: RetryPolicy) -> Result<RedisLink, RedisSetupError> {
+        let client = Client::open(url).map_err(RedisSetupError::Url)?;
+        let addr = client.get_connection_info().addr().to_string();
+        let mut link = RedisLink { client, con: None, policy, addr };
+        let pong: Result<String, RedisError> = link.connection().and_then(|con| redis::cmd("PING").query(con));
+        pong.map_err(|source| RedisSetupError::Unreachable { addr: link.addr.clone(), source })?;
+        Ok(link)
+    }
+
+    /// The server's address, `host:port`, for messages.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The timeouts and retries in force; changing them affects later calls.
+    pub fn policy_mut(&mut self) -> &mut RetryPolicy {
+        &mut self.policy
+    }
+
+    fn connection(&mut self) -> Result<&mut Connection, RedisError> {
+        if self.con.is_none() {
+            let con = self.client.get_connection_with_timeout(self.policy.connect_timeout)?;
+            con.set_read_timeout(Some(self.policy.response_timeout))?;
+            con.set_write_timeout(Some(self.policy.response_timeout))?;
+            self.con = Some(con);
+        }
+        Ok(self.con.as_mut().expect("connected above"))
+    }
+
+    /// Runs `f` on a connection, retrying transient failures per the policy.
+    /// `what` names the operation in the error.
+    pub fn call<T>(
+        &mut self,
+        what: &str,
+        f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, LinkError> {
+        let tries = self.policy.backoff.len() + 1;
+        self.call_tries(what, tries, f)
+    }
+
+    /// Runs `f` once, without retrying: for best-effort calls made while
+    /// already giving up, which must not add the policy's pauses.
+    pub fn call_once<T>(
+        &mut self,
+        what: &str,
+        f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, LinkError> {
+        self.call_tries(what, 1, f)
+    }
+
+    fn call_tries<T>(
+        &mut self,
+        what: &str,
+        tries: usize,
+        mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, LinkError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match self.connection().and_then(&mut f) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    // The connection may be half-used or dead: never reuse it after an error.
+                    self.con = None;
+                    attempt += 1;
+                    if !transient(&e) || attempt >= tries {
+                        return Err(LinkError {
+                            addr: self.addr.clone(),
+                            what: what.to_string(),
+                            tries: attempt,
+                            elapsed: started.elapsed(),
+                            source: e,
+                        });
+                    }
+                    std::thread::sleep(self.policy.backoff[attempt - 1]);
+                }
+            }
+        }
+    }
+}
+
+/// Sync states and topics in a Redis server; see the module documentation.
+pub struct RedisBackend {
+    link: RedisLink,
     prefix: String,
     ops_key: String,
     /// Every key this run wrote, to delete when it ends.
@@ -125,9 +243,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// A random 64-bit value in hex, different for every backend this machine
-/// creates. It names keys only; nothing in the simulation reads it.
-fn nonce() -> String {
+/// A random 64-bit value in hex, different for every call on this machine.
+/// It names keys only; nothing in the simulation reads it.
+pub(crate) fn nonce() -> String {
     use sha2::{Digest, Sha256};
     use std::hash::{BuildHasher, Hasher};
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -151,24 +269,17 @@ fn transient(e: &RedisError) -> bool {
 impl RedisBackend {
     /// Connects to `url` for the run `run_id` and checks that the server answers.
     pub fn connect(url: &str, run_id: &str, policy: RetryPolicy) -> Result<RedisBackend, RedisSetupError> {
-        let client = Client::open(url).map_err(RedisSetupError::Url)?;
-        let addr = client.get_connection_info().addr().to_string();
+        let link = RedisLink::open(url, policy)?;
         let prefix = format!("tg:{run_id}:{}:", nonce());
-        let mut backend = RedisBackend {
-            client,
-            con: None,
-            policy,
-            addr,
+        Ok(RedisBackend {
+            link,
             ops_key: format!("{prefix}ops"),
             prefix,
             keys: BTreeSet::new(),
             read: BTreeMap::new(),
             failed: false,
             closed: false,
-        };
-        let pong: Result<String, RedisError> = backend.connection().and_then(|con| redis::cmd("PING").query(con));
-        pong.map_err(|source| RedisSetupError::Unreachable { addr: backend.addr.clone(), source })?;
-        Ok(backend)
+        })
     }
 
     /// The prefix of every key of this run: `tg:<run id>:<nonce>:`.
@@ -176,45 +287,16 @@ impl RedisBackend {
         &self.prefix
     }
 
-    fn connection(&mut self) -> Result<&mut Connection, RedisError> {
-        if self.con.is_none() {
-            let con = self.client.get_connection_with_timeout(self.policy.connect_timeout)?;
-            con.set_read_timeout(Some(self.policy.response_timeout))?;
-            con.set_write_timeout(Some(self.policy.response_timeout))?;
-            self.con = Some(con);
-        }
-        Ok(self.con.as_mut().expect("connected above"))
-    }
-
-    /// Runs `f` on a connection, retrying transient failures per the policy.
+    /// Runs `f` on the link; a failure marks the backend failed.
     fn call<T>(
         &mut self,
         what: &str,
-        mut f: impl FnMut(&mut Self) -> Result<T, RedisError>,
+        f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, BackendError> {
-        let started = Instant::now();
-        let tries = self.policy.backoff.len() + 1;
-        let mut attempt = 0;
-        loop {
-            match f(self) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    // The connection may be half-used or dead: never reuse it after an error.
-                    self.con = None;
-                    attempt += 1;
-                    if !transient(&e) || attempt >= tries {
-                        self.failed = true;
-                        let tried = if attempt > 1 {
-                            format!(" after {attempt} tries over {:.1} s", started.elapsed().as_secs_f64())
-                        } else {
-                            String::new()
-                        };
-                        return Err(BackendError(format!("Redis at {}: {what} failed{tried}: {e}", self.addr)));
-                    }
-                    std::thread::sleep(self.policy.backoff[attempt - 1]);
-                }
-            }
-        }
+        self.link.call(what, f).map_err(|e| {
+            self.failed = true;
+            BackendError(e.to_string())
+        })
     }
 
     fn state_key(&self, state: &str) -> String {
@@ -231,13 +313,13 @@ impl RedisBackend {
         let op_id = format!("{}/{}", op.node.0, op.n);
         let script: &Script = if payload.is_some() { &RPUSH_ONCE_SCRIPT } else { &INCR_ONCE_SCRIPT };
         let ops_key = self.ops_key.clone();
-        self.call(what, |b| {
+        self.call(what, |con| {
             let mut inv = script.key(&key);
             inv.key(&ops_key).arg(&op_id).arg(KEY_TTL_SECS);
             if let Some(p) = payload {
                 inv.arg(p);
             }
-            inv.invoke::<u64>(b.connection()?)
+            inv.invoke::<u64>(con)
         })
     }
 }
@@ -250,8 +332,8 @@ impl SyncBackend for RedisBackend {
 
     fn count(&mut self, state: &str) -> Result<u64, BackendError> {
         let key = self.state_key(state);
-        self.call(&format!("reading state {state:?}"), |b| {
-            let n: Option<u64> = redis::cmd("GET").arg(&key).query(b.connection()?)?;
+        self.call(&format!("reading state {state:?}"), |con| {
+            let n: Option<u64> = redis::cmd("GET").arg(&key).query(con)?;
             Ok(n.unwrap_or(0))
         })
     }
@@ -267,8 +349,8 @@ impl SyncBackend for RedisBackend {
         if index >= have {
             let key = self.topic_key(topic);
             let start = have as isize;
-            let more: Vec<Vec<u8>> = self.call(&format!("reading topic {topic:?}"), |b| {
-                redis::cmd("LRANGE").arg(&key).arg(start).arg(-1).query(b.connection()?)
+            let more: Vec<Vec<u8>> = self.call(&format!("reading topic {topic:?}"), |con| {
+                redis::cmd("LRANGE").arg(&key).arg(start).arg(-1).query(con)
             })?;
             self.read.entry(topic.to_string()).or_default().extend(more.into_iter().map(Arc::from));
         }
@@ -282,17 +364,17 @@ impl SyncBackend for RedisBackend {
         self.closed = true;
         if self.failed {
             // The server already failed: one quick try, then leave the keys to their expiry.
-            self.policy.backoff.clear();
+            self.link.policy_mut().backoff.clear();
         }
         let keys: Vec<String> = std::mem::take(&mut self.keys).into_iter().collect();
         for chunk in keys.chunks(UNLINK_BATCH) {
-            self.call("deleting the run's keys", |b| redis::cmd("UNLINK").arg(chunk).query::<u64>(b.connection()?))?;
+            self.call("deleting the run's keys", |con| redis::cmd("UNLINK").arg(chunk).query::<u64>(con))?;
         }
         Ok(())
     }
 
     fn describe(&self) -> String {
-        format!("Redis at {}", self.addr)
+        format!("Redis at {}", self.link.addr())
     }
 }
 

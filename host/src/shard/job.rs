@@ -1,0 +1,436 @@
+//! [`JobBoard`]: how a sharded run's inputs, shards and results travel
+//! through Redis, so that `tg-wasm worker --sync redis://…` on another machine
+//! can join a run. It owns the run's spec, plan, claim tickets, results and
+//! cleanup; the per-window frames are [`super::mailbox`]'s, and what a spec or
+//! a result contains is the caller's.
+//!
+//! The coordinator publishes the run (spec and plan bytes, shard count) and,
+//! for remote workers, pushes one claim ticket `<run>/<index>` per shard onto
+//! the queue shared by all runs, `tg:shard:queue`. A worker claims a ticket,
+//! fetches the run, exchanges windows, and pushes its result; the coordinator
+//! collects the results by shard index and cleans up.
+//!
+//! As in the mailbox, every call may be repeated after a lost reply, so each
+//! is made safe to repeat: publishing is recorded under a per-call id (a
+//! repeat is recognised, a second publisher is refused); a claim records the
+//! ticket it popped under a per-claim key before replying, so a repeat returns
+//! the same ticket instead of popping, and losing, another; results are SETs.
+//! Waits are `BLPOP`s on bell lists (one token per ticket or result) with a
+//! short timeout, so that Ctrl-C and the caller's checks run between them.
+
+use super::{DEFAULT_POLL, InvalidRun, KEY_TTL_SECS, RunKeys, blpop_secs};
+use crate::sync::redis::{LinkError, RedisLink, RedisSetupError, RetryPolicy, nonce};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Claim tickets of every run, oldest first.
+pub const QUEUE: &str = "tg:shard:queue";
+
+/// One token per ticket pushed, for claimers to block on.
+const QUEUE_BELL: &str = "tg:shard:queue-bell";
+
+/// A claim's record lives this long: only a repeated claim call reads it, a
+/// few seconds later at most.
+const CLAIM_RECORD_TTL_SECS: u64 = 600;
+
+/// Stores the run once per publisher; returns 1, or 0 if someone else published it.
+/// KEYS: published, spec, plan, count, queue, queue bell.
+/// ARGV: publisher id, ttl, spec, plan, count, queue (0/1), run.
+const PUBLISH: &str = r"
+local who = redis.call('GET', KEYS[1])
+if who then
+  if who == ARGV[1] then return 1 else return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[2])
+redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2])
+if ARGV[6] == '1' then
+  for i = 0, tonumber(ARGV[5]) - 1 do
+    redis.call('RPUSH', KEYS[5], ARGV[7] .. '/' .. i)
+    redis.call('RPUSH', KEYS[6], 1)
+  end
+  redis.call('EXPIRE', KEYS[5], ARGV[2])
+  redis.call('EXPIRE', KEYS[6], ARGV[2])
+end
+return 1
+";
+
+/// Pops a ticket, recording it under the claim's key; a repeat returns the record.
+/// KEYS: queue, record, queue bell. ARGV: record ttl.
+const CLAIM: &str = r"
+local prev = redis.call('GET', KEYS[2])
+if prev then return prev end
+local t = redis.call('LPOP', KEYS[1])
+if t then redis.call('SET', KEYS[2], t, 'EX', ARGV[1]) end
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[3]) end
+return t
+";
+
+/// Removes a run's tickets from the queue; returns how many.
+/// KEYS: queue, queue bell. ARGV: `<run>/`.
+const UNQUEUE: &str = r"
+local n = 0
+for _, t in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(t, 1, #ARGV[1]) == ARGV[1] then n = n + redis.call('LREM', KEYS[1], 0, t) end
+end
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return n
+";
+
+/// Keys per SCAN step and per UNLINK when a run is cleaned up.
+const CLEANUP_BATCH: usize = 512;
+
+/// One shard of one run, claimed by a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardTicket {
+    /// The run key.
+    pub run: String,
+    /// The shard to run.
+    pub index: u32,
+    /// How many shards the run has.
+    pub count: u32,
+}
+
+/// What a worker needs to run its shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedRun {
+    /// How many shards the run has.
+    pub count: u32,
+    /// The run's spec, as the coordinator serialised it.
+    pub spec_json: Vec<u8>,
+    /// The plan component's bytes.
+    pub plan_wasm: Vec<u8>,
+}
+
+/// Why a job-board call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The run key cannot name Redis keys.
+    #[error(transparent)]
+    InvalidRun(#[from] InvalidRun),
+    /// The server did not answer when connecting.
+    #[error("{0}")]
+    Unreachable(#[from] RedisSetupError),
+    /// The server stopped answering, past every retry.
+    #[error("{0}; is redis-server still running there? Start the run again once it is back")]
+    Lost(#[source] LinkError),
+    /// Another process published a run under the same key.
+    #[error(
+        "run {run} was already published in Redis at {addr} by another process; every run needs its own \
+         key: add a fresh nonce to it"
+    )]
+    AlreadyPublished {
+        /// The run key.
+        run: String,
+        /// The server's address.
+        addr: String,
+    },
+    /// The run's keys are not (all) there.
+    #[error(
+        "run {run} is not in Redis at {addr}: it ended and was cleaned up, expired after 24 h, or was never \
+         published there; check the worker's --sync URL, or start the run again"
+    )]
+    NotFound {
+        /// The run key.
+        run: String,
+        /// The server's address.
+        addr: String,
+    },
+    /// A key of the run holds something this version cannot read.
+    #[error("run {run} in Redis at {addr}: {detail}; are the coordinator and the workers the same tg-wasm version?")]
+    Corrupt {
+        /// The run key.
+        run: String,
+        /// The server's address.
+        addr: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The interrupt flag (Ctrl-C) was set while waiting.
+    #[error("interrupted while {doing}")]
+    Interrupted {
+        /// What was being waited for.
+        doing: String,
+    },
+    /// A participant set the run's abort key.
+    #[error("run {run} was aborted ({reason}); see the log of the one that aborted for the cause")]
+    Aborted {
+        /// The run key.
+        run: String,
+        /// The reason given.
+        reason: String,
+    },
+    /// The caller's check failed while collecting results; the run was aborted.
+    #[error("run {run} stopped: {reason}; the shards were told to stop")]
+    CheckFailed {
+        /// The run key.
+        run: String,
+        /// What the check reported.
+        reason: String,
+    },
+    /// Not every result arrived in time; the run was aborted.
+    #[error(
+        "the results of shard(s) {missing:?} of run {run} did not arrive within {:.0?}; check those workers' logs \
+         (the shards were told to stop), or allow more time",
+        waited
+    )]
+    Timeout {
+        /// The run key.
+        run: String,
+        /// The shards whose result is missing.
+        missing: Vec<u32>,
+        /// How long it waited.
+        waited: Duration,
+    },
+}
+
+/// A connection to the Redis server where runs are published, claimed and
+/// collected; see the module documentation.
+pub struct JobBoard {
+    link: RedisLink,
+    poll: Duration,
+}
+
+impl JobBoard {
+    /// Connects to `url` and checks that the server answers.
+    pub fn connect(url: &str, policy: RetryPolicy) -> Result<JobBoard, JobError> {
+        let poll = DEFAULT_POLL.min(policy.response_timeout / 2);
+        Ok(JobBoard { link: RedisLink::open(url, policy)?, poll })
+    }
+
+    /// The server's address, for messages.
+    pub fn addr(&self) -> &str {
+        self.link.addr()
+    }
+
+    /// Stores the run's spec and plan under its keys; with `queue`, also
+    /// pushes one claim ticket per shard for remote workers to [`claim`](Self::claim).
+    ///
+    /// # Panics
+    /// If `count` is 0.
+    pub fn publish_run(
+        &mut self,
+        run: &str,
+        count: u32,
+        spec_json: &[u8],
+        plan_wasm: &[u8],
+        queue: bool,
+    ) -> Result<(), JobError> {
+        assert!(count > 0, "a run has at least one shard");
+        let keys = RunKeys::new(run)?;
+        let publisher = nonce();
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(PUBLISH).arg(6).arg(keys.published()).arg(keys.spec()).arg(keys.plan()).arg(keys.count());
+        eval.arg(QUEUE).arg(QUEUE_BELL);
+        eval.arg(&publisher).arg(KEY_TTL_SECS).arg(spec_json).arg(plan_wasm).arg(count).arg(u8::from(queue)).arg(run);
+        let done: u8 =
+            self.link.call(&format!("publishing run {run}"), |con| eval.query(con)).map_err(JobError::Lost)?;
+        if done == 0 {
+            return Err(JobError::AlreadyPublished { run: run.to_string(), addr: self.addr().to_string() });
+        }
+        tracing::debug!(run, count, queue, "published the run");
+        Ok(())
+    }
+
+    /// Takes the oldest claim ticket from the queue, waiting up to `wait` for
+    /// one; `None` if none came. A ticket of a run that is gone (cleaned up or
+    /// expired) is dropped and the wait goes on.
+    pub fn claim(&mut self, wait: Duration, interrupt: Option<&AtomicBool>) -> Result<Option<ShardTicket>, JobError> {
+        let started = Instant::now();
+        let mut record = format!("tg:shard:claim-{}", nonce());
+        let mut block = false;
+        loop {
+            let mut pipe = redis::pipe();
+            if block {
+                let left = wait.saturating_sub(started.elapsed()).min(self.poll);
+                pipe.cmd("BLPOP").arg(QUEUE_BELL).arg(blpop_secs(left)).ignore();
+            }
+            pipe.cmd("EVAL").arg(CLAIM).arg(3).arg(QUEUE).arg(&record).arg(QUEUE_BELL).arg(CLAIM_RECORD_TTL_SECS);
+            let (ticket,): (Option<String>,) =
+                self.link.call("claiming a shard", |con| pipe.query(con)).map_err(JobError::Lost)?;
+            if let Some(ticket) = ticket {
+                if let Some(claimed) = self.complete_claim(&ticket, &record)? {
+                    return Ok(Some(claimed));
+                }
+                // That record holds the dropped ticket: the next claim needs a fresh one.
+                record = format!("tg:shard:claim-{}", nonce());
+                block = false;
+                continue;
+            }
+            if interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                return Err(JobError::Interrupted { doing: "waiting for a shard to claim".into() });
+            }
+            if started.elapsed() >= wait {
+                return Ok(None);
+            }
+            block = true;
+        }
+    }
+
+    /// Looks up the ticket's run; `None` if the ticket is malformed or its run is gone.
+    fn complete_claim(&mut self, ticket: &str, record: &str) -> Result<Option<ShardTicket>, JobError> {
+        let parsed =
+            ticket.rsplit_once('/').and_then(|(run, i)| Some((RunKeys::new(run).ok()?, run, i.parse::<u32>().ok()?)));
+        let Some((keys, run, index)) = parsed else {
+            tracing::warn!(ticket, "dropped a malformed claim ticket");
+            return Ok(None);
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(record).ignore().cmd("GET").arg(keys.count());
+        let (count,): (Option<String>,) =
+            self.link.call("reading the claimed run", |con| pipe.query(con)).map_err(JobError::Lost)?;
+        match count.and_then(|c| c.parse::<u32>().ok()) {
+            Some(count) if index < count => Ok(Some(ShardTicket { run: run.to_string(), index, count })),
+            _ => {
+                tracing::warn!(ticket, "dropped the claim ticket of a run that is gone");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The published spec, plan and shard count of `run`.
+    pub fn fetch_run(&mut self, run: &str) -> Result<PublishedRun, JobError> {
+        let keys = RunKeys::new(run)?;
+        let mut mget = redis::cmd("MGET");
+        mget.arg(keys.spec()).arg(keys.plan()).arg(keys.count());
+        let (spec, plan, count): (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>) =
+            self.link.call(&format!("fetching run {run}"), |con| mget.query(con)).map_err(JobError::Lost)?;
+        let (Some(spec_json), Some(plan_wasm), Some(count)) = (spec, plan, count) else {
+            return Err(JobError::NotFound { run: run.to_string(), addr: self.addr().to_string() });
+        };
+        let count = count.parse::<u32>().map_err(|_| JobError::Corrupt {
+            run: run.to_string(),
+            addr: self.addr().to_string(),
+            detail: format!("the shard count is {count:?}"),
+        })?;
+        Ok(PublishedRun { count, spec_json, plan_wasm })
+    }
+
+    /// Stores shard `index`'s result for the coordinator to collect.
+    pub fn push_result(&mut self, run: &str, index: u32, bytes: &[u8]) -> Result<(), JobError> {
+        let keys = RunKeys::new(run)?;
+        let bell = keys.results_bell();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(keys.result(index)).arg(bytes).arg("EX").arg(KEY_TTL_SECS).ignore();
+        pipe.cmd("RPUSH").arg(&bell).arg(1).ignore().cmd("EXPIRE").arg(&bell).arg(KEY_TTL_SECS).ignore();
+        self.link
+            .call(&format!("storing the result of shard {index} of run {run}"), |con| pipe.query::<()>(con))
+            .map_err(JobError::Lost)
+    }
+
+    /// Waits for the results of all `count` shards and returns them by shard index.
+    ///
+    /// Between short waits it checks, in order: the run's abort key, the
+    /// `interrupt` flag, the caller's `check` (which notices, say, a local
+    /// worker process that died), and `timeout` counted from the call. All but
+    /// an abort set by someone else also abort the run, with the reason, so
+    /// that the shards stop instead of waiting for their peers.
+    pub fn collect_results(
+        &mut self,
+        run: &str,
+        count: u32,
+        timeout: Duration,
+        interrupt: Option<&AtomicBool>,
+        mut check: impl FnMut() -> Result<(), String>,
+    ) -> Result<Vec<Vec<u8>>, JobError> {
+        let keys = RunKeys::new(run)?;
+        let started = Instant::now();
+        let mut results: Vec<Option<Vec<u8>>> = vec![None; count as usize];
+        let mut block = false;
+        loop {
+            let missing: Vec<u32> = (0..count).filter(|&i| results[i as usize].is_none()).collect();
+            if missing.is_empty() {
+                return Ok(results.into_iter().map(|r| r.expect("every result is in")).collect());
+            }
+            let mut pipe = redis::pipe();
+            if block {
+                pipe.cmd("BLPOP").arg(keys.results_bell()).arg(blpop_secs(self.poll)).ignore();
+            }
+            pipe.cmd("GET").arg(keys.abort());
+            pipe.cmd("MGET").arg(missing.iter().map(|&i| keys.result(i)).collect::<Vec<_>>());
+            let (abort, got): (Option<String>, Vec<Option<Vec<u8>>>) = self
+                .link
+                .call(&format!("collecting the results of run {run}"), |con| pipe.query(con))
+                .map_err(JobError::Lost)?;
+            for (&i, r) in missing.iter().zip(got) {
+                results[i as usize] = r;
+            }
+            if results.iter().all(Option::is_some) {
+                continue;
+            }
+            if let Some(reason) = abort {
+                return Err(JobError::Aborted { run: run.to_string(), reason });
+            }
+            let stop = if interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                Some(JobError::Interrupted { doing: format!("collecting the results of run {run}") })
+            } else if let Err(reason) = check() {
+                Some(JobError::CheckFailed { run: run.to_string(), reason })
+            } else if started.elapsed() >= timeout {
+                let missing = (0..count).filter(|&i| results[i as usize].is_none()).collect();
+                Some(JobError::Timeout { run: run.to_string(), missing, waited: started.elapsed() })
+            } else {
+                None
+            };
+            if let Some(e) = stop {
+                self.abort_quietly(&keys, &format!("collector: {e}"));
+                return Err(e);
+            }
+            block = true;
+        }
+    }
+
+    /// Aborts `run`: every shard's exchange, and any collector, ends with the
+    /// reason. The first reason set wins.
+    pub fn abort(&mut self, run: &str, reason: &str) -> Result<(), JobError> {
+        let cmd = RunKeys::new(run)?.set_abort(reason);
+        self.link.call(&format!("aborting run {run}"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
+    }
+
+    /// One try, for when the collector is already giving up.
+    fn abort_quietly(&mut self, keys: &RunKeys, reason: &str) {
+        tracing::warn!("aborting the run: {reason}");
+        let cmd = keys.set_abort(reason);
+        if let Err(e) = self.link.call_once("aborting the run", |con| cmd.query::<()>(con)) {
+            tracing::warn!("could not tell the shards: {e}");
+        }
+    }
+
+    /// Deletes every key of `run` and its unclaimed tickets; returns how many
+    /// keys were deleted. Tickets go first, so that no worker claims a shard
+    /// of a run being deleted.
+    pub fn cleanup(&mut self, run: &str) -> Result<u64, JobError> {
+        let keys = RunKeys::new(run)?;
+        let mut unqueue = redis::cmd("EVAL");
+        unqueue.arg(UNQUEUE).arg(2).arg(QUEUE).arg(QUEUE_BELL).arg(format!("{run}/"));
+        let tickets: u64 = self
+            .link
+            .call(&format!("removing the tickets of run {run}"), |con| unqueue.query(con))
+            .map_err(JobError::Lost)?;
+        let pattern = format!("{}*", keys.prefix());
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(CLEANUP_BATCH);
+            let (next, found): (u64, Vec<String>) = self
+                .link
+                .call(&format!("listing the keys of run {run}"), |con| scan.query(con))
+                .map_err(JobError::Lost)?;
+            if !found.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(&found);
+                deleted += self
+                    .link
+                    .call(&format!("deleting the keys of run {run}"), |con| unlink.query::<u64>(con))
+                    .map_err(JobError::Lost)?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        tracing::debug!(run, deleted, tickets, "cleaned up the run");
+        Ok(deleted)
+    }
+}
