@@ -52,7 +52,7 @@ pub struct Placement {
 }
 
 /// A message a plan recorded with `record-message`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RecordedMessage {
     /// Virtual time of the call.
     pub at: SimTime,

@@ -65,6 +65,15 @@ enum Command {
         /// The run directory (holds run.json).
         run_dir: PathBuf,
     },
+    /// Run one shard of a run split with `run --workers N --local-workers K` on another machine.
+    ///
+    /// Claims the next queued shard from the Redis server, runs it, and sends its results back to
+    /// the `run` command, which writes the run directory. Exit 0: the shard ran and its instances
+    /// all ended ok; 1: it ran, some did not; 2: bad input; 3: the worker failed (in every case
+    /// but a lost Redis server, after telling the run why); 4: no shard was queued within --wait.
+    ///
+    /// Example: tg-wasm worker --sync redis://redis.testground:6379/0
+    Worker(WorkerArgs),
     /// Show the first event where the traces of two runs (made with --trace) differ.
     ///
     /// Exit 0: identical; 1: they differ; 2: a run has no trace.
@@ -131,6 +140,33 @@ struct RunArgs {
     /// Run N times [default N: 2] and fail if the trace digests differ, showing the first divergent event.
     #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2")]
     check_determinism: Option<u32>,
+    /// Split the run across N worker processes, each hosting a share of the instances, coordinated
+    /// through the Redis server of --sync. Gives the same digest as one process. Needs a sync
+    /// latency above zero (e.g. --sync-latency 1ms): the workers advance in windows no longer than it.
+    #[arg(long, value_name = "N", conflicts_with = "check_determinism")]
+    workers: Option<u32>,
+    /// How many of the --workers this command starts itself [default: all]; the others must be
+    /// joined by `tg-wasm worker --sync URL` on other machines.
+    #[arg(long, value_name = "K", requires = "workers")]
+    local_workers: Option<u32>,
+    /// The longest time window of a split run [default: the sync latency]. Every packet between
+    /// instances on different workers must take at least this long (its link's latency), or the
+    /// run stops with an error naming the packet.
+    #[arg(long, value_parser = parse_duration, requires = "workers")]
+    lookahead: Option<Duration>,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The Redis server the run was published on: redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    sync: String,
+    /// Run this shard, RUN/INDEX, instead of claiming the next queued one (what `run --workers` uses).
+    #[arg(long, value_name = "RUN/INDEX")]
+    join: Option<String>,
+    /// How long to wait for a shard to be queued before exiting.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    wait: Duration,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -178,6 +214,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run(args) => run(args),
+        Command::Worker(args) => worker(args),
         Command::Build { dir } => {
             let out = builder::build(&dir)?;
             println!("{}", out.display());
@@ -279,7 +316,23 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         interrupt: Some(interrupt.clone()),
         faults: shape.faults,
     };
-    let out = args.out.unwrap_or_else(|| directory::default_dir(&spec));
+    let out = args.out.clone().unwrap_or_else(|| directory::default_dir(&spec));
+    if let Some(workers) = args.workers {
+        let tg_wasm::sync::SyncSetting::Redis(url) = &args.sync else {
+            tg_wasm::bad_input!(
+                "--workers needs a Redis server to coordinate them: add --sync redis://HOST:PORT (e.g. a local redis-server)"
+            )
+        };
+        let settings = tg_wasm::run::split::SplitSettings {
+            url: url.clone(),
+            workers,
+            local_workers: args.local_workers.unwrap_or(workers),
+            lookahead: args.lookahead,
+            worker_exe: std::env::current_exe().context("finding the tg-wasm binary to start workers")?,
+        };
+        let (summary, _) = tg_wasm::run::split::run_split(&spec, &out, &settings)?;
+        return finish_run(&args, &out, &summary, None, &interrupt);
+    }
     let (summary, _, determinism) = match args.check_determinism {
         Some(_) if args.sync != tg_wasm::sync::SyncSetting::Embedded => {
             tg_wasm::bad_input!("--check-determinism runs with the embedded sync service; drop --sync")
@@ -298,16 +351,27 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (summary, execution, None)
         }
     };
+    finish_run(&args, &out, &summary, determinism.as_ref(), &interrupt)
+}
+
+/// Prints the summary and decides the exit code.
+fn finish_run(
+    args: &RunArgs,
+    out: &Path,
+    summary: &tg_wasm::run::RunSummary,
+    determinism: Option<&tg_wasm::replay::DeterminismCheck>,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.junit {
-        tg_wasm::report::junit::write(file, &summary)?;
+        tg_wasm::report::junit::write(file, summary)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).context("encoding the summary")?);
+        println!("{}", serde_json::to_string_pretty(summary).context("encoding the summary")?);
     } else {
         print!("{}", summary.render());
-        println!("run directory: {}", display_dir(&out));
+        println!("run directory: {}", display_dir(out));
     }
-    if let Some(check) = &determinism {
+    if let Some(check) = determinism {
         // On stderr with --json, so stdout stays one JSON document.
         if args.json {
             eprint!("{}", check.render());
@@ -317,12 +381,28 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if interrupt.load(Ordering::SeqCst) {
         ExitCode::from(130)
-    } else if determinism.as_ref().is_some_and(|c| !c.deterministic()) {
+    } else if determinism.is_some_and(|c| !c.deterministic()) {
         ExitCode::from(1)
     } else if summary.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    tg_wasm::sync::SyncSetting::parse(&args.sync).map_err(InputError::new)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let settings = tg_wasm::run::split::WorkerSettings { url: args.sync, join: args.join, wait: args.wait, interrupt };
+    Ok(match tg_wasm::run::split::run_worker(&settings)? {
+        tg_wasm::run::split::worker::WorkerDone::Ran { success: true, .. } => ExitCode::SUCCESS,
+        tg_wasm::run::split::worker::WorkerDone::Ran { success: false, .. } => ExitCode::from(1),
+        tg_wasm::run::split::worker::WorkerDone::NothingToDo => {
+            eprintln!("no shard was queued within {:?}", args.wait);
+            ExitCode::from(4)
+        }
     })
 }
 

@@ -26,8 +26,8 @@ fn another_seed_changes_the_digest_of_a_random_plan() {
 #[test]
 fn random_draws_differ_per_instance_and_follow_the_seed() {
     let (_, exec) = run(&spec(plan("placebo"), "random", 3, 1));
-    let out: Vec<Vec<u8>> = exec.records.iter().map(|r| r.stdout.contents()).collect();
+    let out: Vec<Vec<u8>> = exec.records.iter().map(|r| r.stdout.clone()).collect();
     assert_ne!(out[0], out[1], "instances must get independent streams");
     let (_, again) = run(&spec(plan("placebo"), "random", 3, 1));
-    assert_eq!(out[2], again.records[2].stdout.contents());
+    assert_eq!(out[2], again.records[2].stdout.clone());
 }

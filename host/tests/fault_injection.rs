@@ -110,7 +110,7 @@ fn self_injected(inject: &str) -> Vec<u32> {
     s.global_params.insert("inject".into(), inject.into());
     let (summary, exec) = support::run(&s);
     assert!(summary.success(), "{}", summary.render());
-    let log = String::from_utf8(exec.records[1].stdout.contents()).unwrap();
+    let log = String::from_utf8(exec.records[1].stdout.clone()).unwrap();
     log.lines().filter_map(|l| l.strip_prefix("beat ")?.split(' ').next()?.parse().ok()).collect()
 }
 

@@ -87,7 +87,7 @@ fn udp_delivery_matches_loss_and_tcp_delivers_every_byte_under_loss() {
     let (_, exec) = run_ok("lossy", 2, 0, &[("loss", "0.05"), ("datagrams", "12000"), ("size", "1MiB")]);
     let delivery = metric(&exec, "udp-delivery", None);
     assert_eq!(delivery.len(), 1);
-    eprintln!("UDP delivery {} at 5% loss; {:?}", delivery[0], exec.records[0].messages());
+    eprintln!("UDP delivery {} at 5% loss; {:?}", delivery[0], exec.records[0].messages);
     assert!((delivery[0] - 0.95).abs() <= 0.02, "delivery {}", delivery[0]);
     assert_eq!(metric(&exec, "tcp-bytes-verified", None), vec![1024.0 * 1024.0]);
 }
@@ -127,7 +127,7 @@ fn same_seed_same_digest_and_randomness_changes_it() {
 #[test]
 fn socket_misuse_gets_the_errors_an_os_would_give() {
     let (_, exec) = run_ok("misuse", 1, 0, &[]);
-    let messages = exec.records[0].messages();
+    let messages = exec.records[0].messages;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text, "every misuse was the expected error");
 }

@@ -293,9 +293,9 @@ fn a_run_is_published_claimed_fetched_and_collected_and_cleanup_empties_the_serv
     let run = "111111111111-0000000000000001";
     let other = "222222222222-0000000000000002";
     let plan: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
-    board.publish_run(run, 3, b"{\"spec\":1}", &plan, true).unwrap();
-    board.publish_run(other, 2, b"{}", b"wasm", true).unwrap();
-    let again = board.publish_run(run, 3, b"{}", b"", true).expect_err("the key is taken");
+    board.publish_run(run, 3, b"{\"spec\":1}", &plan, 0).unwrap();
+    board.publish_run(other, 2, b"{}", b"wasm", 0).unwrap();
+    let again = board.publish_run(run, 3, b"{}", b"", 0).expect_err("the key is taken");
     assert!(matches!(again, JobError::AlreadyPublished { .. }), "{again}");
 
     let tickets: Vec<ShardTicket> =
@@ -342,7 +342,7 @@ fn a_failed_check_while_collecting_aborts_the_run_for_every_shard() {
     let server = RedisServer::start();
     let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
     let run = "333333333333-0000000000000001";
-    board.publish_run(run, 2, b"{}", b"", false).unwrap();
+    board.publish_run(run, 2, b"{}", b"", 2).unwrap();
     assert_eq!(llen(&server, "tg:shard:queue"), 0, "no tickets without `queue`");
     let mut shard = connect(&server, run, 0, 2);
     let (collected, exchanged) = std::thread::scope(|s| {

@@ -3,13 +3,14 @@
 //! Every value is traced (so metrics are part of the digest) and appended to
 //! the run's [`MetricSink`]; aggregation happens when the run ends.
 
-use crate::bindings::metrics::{Category, Host, Metric, MetricKind};
+use crate::bindings::metrics::{Host, Metric};
 use crate::instance::InstanceState;
+use crate::report::aggregate::{Category as ReportCategory, Kind};
 use netsim::{NodeId, SimTime};
 use std::sync::{Arc, Mutex};
 
 /// One recorded value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MetricPoint {
     /// The instance that recorded it.
     pub node: NodeId,
@@ -18,9 +19,9 @@ pub struct MetricPoint {
     /// Metric name.
     pub name: String,
     /// How it aggregates.
-    pub kind: MetricKind,
+    pub kind: Kind,
     /// Result or diagnostic.
-    pub category: Category,
+    pub category: ReportCategory,
     /// Unit, if given.
     pub unit: Option<String>,
     /// Tags, in the order given.
@@ -69,8 +70,8 @@ impl Host for InstanceState {
             node,
             at,
             name,
-            kind: metric.kind,
-            category: metric.category,
+            kind: metric.kind.into(),
+            category: metric.category.into(),
             unit: metric.unit,
             tags: metric.tags,
             value,

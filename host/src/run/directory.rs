@@ -70,6 +70,12 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Writes `run.json` into `dir` (creating it) before the run starts.
 pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
+    write_file(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
+    write_file(&dir.join("run.json"), &inputs_json(spec)?)
+}
+
+/// `run.json`'s contents: the inputs a run is a function of (the plan by its hash).
+pub fn inputs_json(spec: &RunSpec) -> anyhow::Result<Vec<u8>> {
     let inputs = RecordedInputs {
         tg_wasm_version: env!("CARGO_PKG_VERSION"),
         component_path: spec.component.path.display().to_string(),
@@ -89,19 +95,18 @@ pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
         component_copy: COMPONENT_COPY,
         faults: &spec.faults,
     };
-    write_file(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
-    write_file(&dir.join("run.json"), &serde_json::to_vec_pretty(&inputs)?)
+    Ok(serde_json::to_vec_pretty(&inputs)?)
 }
 
 /// Writes the outputs of a finished run into `dir`.
 pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
     for (i, record) in execution.records.iter().enumerate() {
         let files = [
-            ("stdout.log", record.stdout.contents()),
-            ("stderr.log", record.stderr.contents()),
+            ("stdout.log", record.stdout.clone()),
+            ("stderr.log", record.stderr.clone()),
             (
                 "messages.log",
-                record.messages().iter().map(|m| format!("{} {}\n", m.at, m.text)).collect::<String>().into_bytes(),
+                record.messages.iter().map(|m| format!("{} {}\n", m.at, m.text)).collect::<String>().into_bytes(),
             ),
         ];
         if files.iter().all(|(_, b)| b.is_empty()) {

@@ -10,10 +10,13 @@ use super::outcome::{InstanceOutcome, LimitsInForce, classify_error};
 use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
 use crate::engine::FUEL_YIELD_INTERVAL;
-use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
+use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RecordedMessage, RunEnv};
 use crate::plan::metrics::{MetricPoint, MetricSink};
 use crate::sync::SyncSetting;
-use netsim::{BlockedInstance, Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, TraceRecord};
+use netsim::shard::{ShardLayout, ShardLink};
+use netsim::{
+    BlockedInstance, Executor, NodeDigest, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, TraceRecord,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Store;
@@ -25,13 +28,15 @@ pub struct Execution {
     /// How each instance ended, by global seq.
     pub outcomes: Vec<InstanceOutcome>,
     /// Output and messages of each instance, by global seq.
-    pub records: Vec<Arc<InstanceRecord>>,
+    pub records: Vec<InstanceOutput>,
     /// Why the executor stopped.
     pub end: RunEnd,
     /// What the unfinished instances waited on, if the run stopped early.
     pub blocked: Vec<BlockedInstance>,
-    /// The trace digest.
+    /// The trace digest (see [`netsim::combine_digests`]).
     pub digest: String,
+    /// The digest of each instance's records (and the simulation's), in node order.
+    pub node_digests: Vec<NodeDigest>,
     /// Number of traced events.
     pub trace_events: u64,
     /// The trace records, if kept.
@@ -48,8 +53,44 @@ pub struct Execution {
     pub states: Vec<netsim::StateMark>,
 }
 
+/// What an instance printed and recorded, kept after the run.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct InstanceOutput {
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// Messages recorded with `record-message`, in order.
+    pub messages: Vec<RecordedMessage>,
+}
+
+impl InstanceOutput {
+    fn of(record: &InstanceRecord) -> InstanceOutput {
+        InstanceOutput {
+            stdout: record.stdout.contents(),
+            stderr: record.stderr.contents(),
+            messages: record.messages(),
+        }
+    }
+}
+
+/// How much of a run this process executes.
+pub enum Part<'a> {
+    /// All of it.
+    Whole,
+    /// One shard of a run split across processes (see [`netsim::shard`]).
+    Shard {
+        /// Which shard.
+        layout: ShardLayout,
+        /// The longest window; at most the sync latency.
+        lookahead: Duration,
+        /// How it trades events with the other shards.
+        link: &'a mut dyn ShardLink,
+    },
+}
+
 /// The groups' environments and every instance's place, in global-seq order.
-fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Placement>> {
+pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Placement>> {
     let case = prepared
         .manifest
         .case(&spec.test_case)
@@ -96,9 +137,26 @@ pub fn execute_with_sync(
     observer: Option<&dyn crate::report::progress::Observer>,
     sync: &SyncSetting,
 ) -> anyhow::Result<Execution> {
+    execute_part(spec, prepared, observer, sync, Part::Whole)
+}
+
+/// Like [`execute_with_sync`], for `part` of the run. A shard keeps its sync
+/// replica in memory whatever `sync` says (the operations reach it through
+/// the shards' exchange), runs only its own instances, and returns an
+/// [`Execution`] whose per-instance entries are meaningful for those only.
+pub fn execute_part(
+    spec: &RunSpec,
+    prepared: &PreparedPlan,
+    observer: Option<&dyn crate::report::progress::Observer>,
+    sync: &SyncSetting,
+    part: Part<'_>,
+) -> anyhow::Result<Execution> {
     let placements = placements(spec, prepared)?;
     let n = placements.len() as u32;
-    let backend = sync.open(&spec.test_run_id())?;
+    let backend = match part {
+        Part::Whole => sync.open(&spec.test_run_id())?,
+        Part::Shard { .. } => SyncSetting::Embedded.open(&spec.test_run_id())?,
+    };
     let config = SimConfig {
         instances: n,
         sync_latency: spec.sync_latency,
@@ -106,7 +164,15 @@ pub fn execute_with_sync(
         seed: spec.seed,
         net: netsim::NetworkConfig::default(),
     };
-    let sim = SimHandle::new(Sim::with_sync_backend(config, backend));
+    let mut world = Sim::with_sync_backend(config, backend);
+    let layout = match &part {
+        Part::Whole => ShardLayout::whole(n),
+        Part::Shard { layout, .. } => {
+            world.split(*layout);
+            *layout
+        }
+    };
+    let sim = SimHandle::new(world);
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),
         test_case: spec.test_case.clone(),
@@ -147,8 +213,8 @@ pub fn execute_with_sync(
         })
     };
     let mut exec = Executor::new(sim.clone());
-    for placement in &placements {
-        exec.spawn(placement.node, make_task(placement.node));
+    for node in layout.nodes() {
+        exec.spawn(NodeId(node), make_task(NodeId(node)));
     }
 
     let started = Instant::now();
@@ -160,7 +226,8 @@ pub fn execute_with_sync(
     let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
     let done = std::sync::atomic::AtomicU32::new(0);
-    let end = crate::report::progress::watch(&sim, &done, n, observer, || {
+    let local = layout.nodes().len() as u32;
+    let end = crate::report::progress::watch(&sim, &done, local, observer, || {
         let mut supervisor = RunSupervisor {
             make_task: &make_task,
             sim: &sim,
@@ -169,7 +236,12 @@ pub fn execute_with_sync(
             limits: &limits_in_force,
             done: &done,
         };
-        exec.run_supervised(&run_limits, &mut supervisor)
+        match part {
+            Part::Whole => exec.run_supervised(&run_limits, &mut supervisor),
+            Part::Shard { lookahead, link, .. } => {
+                netsim::shard::run_shard(&mut exec, link, lookahead, &run_limits, &mut supervisor)
+            }
+        }
     });
 
     let unfinished = exec.unfinished();
@@ -181,6 +253,7 @@ pub fn execute_with_sync(
         RunEnd::WallTimeout => "wall-clock time limit reached".to_string(),
         RunEnd::Interrupted => "run interrupted".to_string(),
         RunEnd::SyncFailed(reason) => format!("sync service failed: {reason}"),
+        RunEnd::SplitFailed(reason) => format!("the run's workers fell out of step: {reason}"),
     };
     for b in &blocked {
         let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };
@@ -196,6 +269,8 @@ pub fn execute_with_sync(
     }
 
     let mut sim = sim.lock();
+    // What was recorded after the run stopped counts, in a shard as in a whole run.
+    sim.commit_window(None);
     if let Err(e) = sim.close_sync() {
         // The keys expire on their own; a failed cleanup must not hide the run's results.
         tracing::warn!("could not delete this run's sync keys (they expire within 24 h): {e}");
@@ -203,10 +278,11 @@ pub fn execute_with_sync(
     Ok(Execution {
         placements,
         outcomes: outcomes.into_iter().map(|o| o.unwrap_or_else(|| InstanceOutcome::crashed("never ran"))).collect(),
-        records,
+        records: records.iter().map(|r| InstanceOutput::of(r)).collect(),
         end,
         blocked,
         digest: sim.trace().digest_hex(),
+        node_digests: sim.trace().node_digests(),
         trace_events: sim.trace().len(),
         trace: sim.trace_mut().take_records(),
         virtual_time: sim.now(),

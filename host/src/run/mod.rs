@@ -3,7 +3,8 @@
 //! [`spec`] holds the inputs, [`prepare`] compiles and links the plan and
 //! checks the request against its manifest, [`execute`] runs the instances,
 //! [`outcome`] classifies how each ended, [`summary`] tallies them and
-//! [`directory`] writes the run directory. [`run`] does all of it.
+//! [`directory`] writes the run directory. [`run`] does all of it; [`split`]
+//! runs it across worker processes.
 
 pub mod directory;
 pub mod execute;
@@ -11,9 +12,10 @@ pub mod faults;
 pub mod outcome;
 pub mod prepare;
 pub mod spec;
+pub mod split;
 pub mod summary;
 
-pub use execute::{Execution, execute, execute_observed, execute_with_sync};
+pub use execute::{Execution, InstanceOutput, Part, execute, execute_observed, execute_part, execute_with_sync};
 pub use faults::ScheduledFault;
 pub use outcome::{InstanceOutcome, Outcome};
 pub use prepare::{PreparedPlan, prepare};

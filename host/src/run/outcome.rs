@@ -5,11 +5,11 @@
 //! limit, a deadlock, a timeout. Each non-ok outcome carries a reason a person
 //! can act on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::Trap;
 
 /// The three ends of an instance, as in Testground.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The test case succeeded.
@@ -32,7 +32,7 @@ impl Outcome {
 }
 
 /// How one instance ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceOutcome {
     /// Which end.
     pub outcome: Outcome,

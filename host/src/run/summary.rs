@@ -103,6 +103,7 @@ fn end_name(end: &RunEnd) -> &'static str {
         RunEnd::WallTimeout => "wall-timeout",
         RunEnd::Interrupted => "interrupted",
         RunEnd::SyncFailed(_) => "sync-failed",
+        RunEnd::SplitFailed(_) => "split-failed",
     }
 }
 

@@ -45,8 +45,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[2])
 redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2])
-if ARGV[6] == '1' then
-  for i = 0, tonumber(ARGV[5]) - 1 do
+if tonumber(ARGV[6]) < tonumber(ARGV[5]) then
+  for i = tonumber(ARGV[6]), tonumber(ARGV[5]) - 1 do
     redis.call('RPUSH', KEYS[5], ARGV[7] .. '/' .. i)
     redis.call('RPUSH', KEYS[6], 1)
   end
@@ -204,8 +204,10 @@ impl JobBoard {
         self.link.addr()
     }
 
-    /// Stores the run's spec and plan under its keys; with `queue`, also
-    /// pushes one claim ticket per shard for remote workers to [`claim`](Self::claim).
+    /// Stores the run's spec and plan under its keys, and pushes a claim
+    /// ticket for each of the shards `queue_from..count`, for workers started
+    /// elsewhere to [`claim`](Self::claim); the shards below `queue_from` are
+    /// run by workers the publisher starts itself (`count` queues none).
     ///
     /// # Panics
     /// If `count` is 0.
@@ -215,21 +217,22 @@ impl JobBoard {
         count: u32,
         spec_json: &[u8],
         plan_wasm: &[u8],
-        queue: bool,
+        queue_from: u32,
     ) -> Result<(), JobError> {
         assert!(count > 0, "a run has at least one shard");
+        let queue_from = queue_from.min(count);
         let keys = RunKeys::new(run)?;
         let publisher = nonce();
         let mut eval = redis::cmd("EVAL");
         eval.arg(PUBLISH).arg(6).arg(keys.published()).arg(keys.spec()).arg(keys.plan()).arg(keys.count());
         eval.arg(QUEUE).arg(QUEUE_BELL);
-        eval.arg(&publisher).arg(KEY_TTL_SECS).arg(spec_json).arg(plan_wasm).arg(count).arg(u8::from(queue)).arg(run);
+        eval.arg(&publisher).arg(KEY_TTL_SECS).arg(spec_json).arg(plan_wasm).arg(count).arg(queue_from).arg(run);
         let done: u8 =
             self.link.call(&format!("publishing run {run}"), |con| eval.query(con)).map_err(JobError::Lost)?;
         if done == 0 {
             return Err(JobError::AlreadyPublished { run: run.to_string(), addr: self.addr().to_string() });
         }
-        tracing::debug!(run, count, queue, "published the run");
+        tracing::debug!(run, count, queue_from, "published the run");
         Ok(())
     }
 

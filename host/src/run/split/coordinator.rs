@@ -1,0 +1,153 @@
+//! The process that splits a run: publishes it, starts the local workers,
+//! collects and merges their results, and writes the run directory.
+
+use super::result::{ShardResult, WorkerReport, merge};
+use super::worker::SplitInputs;
+use crate::error::InputError;
+use crate::run::{Execution, RunSpec, RunSummary, check_request, directory, prepare};
+use crate::shard::JobBoard;
+use crate::sync::redis::{RetryPolicy, nonce, redact};
+use anyhow::Context as _;
+use netsim::shard::ShardLayout;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How a run is split.
+#[derive(Clone, Debug)]
+pub struct SplitSettings {
+    /// The Redis server that carries the run (`--sync`).
+    pub url: String,
+    /// How many shards, one per worker (`--workers`).
+    pub workers: u32,
+    /// How many of those this process starts (`--local-workers`); the others
+    /// are left queued for `tg-wasm worker` on other machines.
+    pub local_workers: u32,
+    /// The longest window (`--lookahead`); the sync latency if `None`.
+    pub lookahead: Option<Duration>,
+    /// The `tg-wasm` binary local workers run.
+    pub worker_exe: PathBuf,
+}
+
+/// Worker exit codes that mean it sent its report before exiting (see `tg-wasm worker --help`).
+const REPORTED_EXIT_CODES: [i32; 5] = [0, 1, 2, 3, 130];
+
+/// Local workers, stopped and the run's keys deleted however the run ends.
+struct Workers<'a> {
+    board: &'a mut JobBoard,
+    run: String,
+    children: Vec<Child>,
+}
+
+impl Workers<'_> {
+    /// Why a worker is gone without a report, if one is.
+    fn check(children: &mut [Child]) -> Result<(), String> {
+        for (i, child) in children.iter_mut().enumerate() {
+            if let Ok(Some(status)) = child.try_wait()
+                && !status.code().is_some_and(|c| REPORTED_EXIT_CODES.contains(&c))
+            {
+                return Err(format!("worker {i} ended ({status}) without sending its results"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Workers<'_> {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            // A worker still running here lost its run: it has nothing left to say.
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        if let Err(e) = self.board.cleanup(&self.run) {
+            tracing::warn!("could not delete the run's keys (they expire within 24 h): {e}");
+        }
+    }
+}
+
+/// Runs `spec` split across `settings.workers` worker processes coordinated
+/// through Redis, and writes the run directory to `out` like a run in one
+/// process would; the digest is the one process's.
+pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow::Result<(RunSummary, Execution)> {
+    let n = spec.instance_count();
+    if n == 0 {
+        return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
+    }
+    if settings.workers == 0 {
+        return Err(InputError::new("--workers must be at least 1").into());
+    }
+    ShardLayout::new(0, settings.workers, n).map_err(|e| InputError::new(e.to_string()))?;
+    if settings.local_workers > settings.workers {
+        return Err(InputError::new(format!(
+            "--local-workers {} is more than --workers {}",
+            settings.local_workers, settings.workers
+        ))
+        .into());
+    }
+    let lookahead = super::lookahead(spec.sync_latency, settings.lookahead)?;
+    let prepared = prepare(&spec.component, &spec.engine, 1)?;
+    check_request(spec, &prepared)?;
+    directory::write_inputs(out, spec)?;
+    let inputs = SplitInputs {
+        run_json: String::from_utf8(directory::inputs_json(spec)?).context("run.json is UTF-8")?,
+        lookahead_ns: u64::try_from(lookahead.as_nanos()).unwrap_or(u64::MAX),
+        keep_trace: spec.keep_trace,
+        wall_timeout_ns: spec.wall_timeout.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+    };
+    let run = format!("{}-{}", spec.test_run_id(), nonce());
+    let mut board = JobBoard::connect(&settings.url, RetryPolicy::default())
+        .map_err(|e| InputError::new(format!("--sync {}: {e}", redact(&settings.url))))?;
+    let queued = settings.local_workers < settings.workers;
+    board.publish_run(
+        &run,
+        settings.workers,
+        &serde_json::to_vec(&inputs)?,
+        &spec.component.bytes,
+        settings.local_workers,
+    )?;
+    if queued {
+        tracing::warn!(
+            "run {run}: {} of {} shards wait for `tg-wasm worker --sync {}` to claim them",
+            settings.workers - settings.local_workers,
+            settings.workers,
+            redact(&settings.url)
+        );
+    }
+    let mut workers = Workers { board: &mut board, run: run.clone(), children: Vec::new() };
+    for index in 0..settings.local_workers {
+        let child = Command::new(&settings.worker_exe)
+            .args(["worker", "--sync", &settings.url, "--join", &format!("{run}/{index}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting worker {index} ({})", settings.worker_exe.display()))?;
+        workers.children.push(child);
+    }
+    // A run with a wall-time limit ends within it; a minute more covers writing the results.
+    let timeout = spec.wall_timeout.map_or(Duration::from_secs(30 * 24 * 3600), |w| w + Duration::from_secs(60));
+    let children = &mut workers.children;
+    let frames = workers
+        .board
+        .collect_results(&run, settings.workers, timeout, spec.interrupt.as_deref(), || Workers::check(children))?;
+    let mut results: Vec<ShardResult> = Vec::with_capacity(frames.len());
+    for (index, frame) in frames.iter().enumerate() {
+        let report: WorkerReport =
+            serde_json::from_slice(frame).with_context(|| format!("reading worker {index}'s results"))?;
+        match report {
+            WorkerReport::Ran(result) => results.push(*result),
+            WorkerReport::Failed { shard, error, bad_input } => {
+                let message = format!("worker {shard}: {error}");
+                return Err(if bad_input { InputError::new(message).into() } else { anyhow::anyhow!(message) });
+            }
+        }
+    }
+    drop(workers);
+    let execution = merge(crate::run::execute::placements(spec, &prepared)?, results);
+    let summary = RunSummary::new(spec, &prepared.manifest.name, &execution);
+    directory::write_outputs(out, &summary, &execution)?;
+    crate::report::write_outputs(out, &summary, &execution)?;
+    Ok((summary, execution))
+}

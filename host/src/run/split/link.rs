@@ -1,0 +1,52 @@
+//! netsim's window exchange over a Redis mailbox: each shard's report for each
+//! other shard travels as one postcard-encoded frame.
+
+use crate::shard::mailbox::ShardMailbox;
+use netsim::shard::{Envelope, LinkError, ShardLink, ShardReport, ShardStatus};
+
+/// A [`ShardLink`] through Redis.
+pub struct MailboxLink {
+    mailbox: ShardMailbox,
+}
+
+impl MailboxLink {
+    /// Trades windows through `mailbox`.
+    pub fn new(mailbox: ShardMailbox) -> MailboxLink {
+        MailboxLink { mailbox }
+    }
+
+    /// The mailbox, to abort or close the run's exchange.
+    pub fn mailbox(&mut self) -> &mut ShardMailbox {
+        &mut self.mailbox
+    }
+}
+
+impl ShardLink for MailboxLink {
+    fn exchange(
+        &mut self,
+        window: u64,
+        status: &ShardStatus,
+        outgoing: Vec<Vec<Envelope>>,
+    ) -> Result<Vec<ShardReport>, LinkError> {
+        let me = self.mailbox.index() as usize;
+        let mut frames = Vec::with_capacity(outgoing.len());
+        for (to, events) in outgoing.into_iter().enumerate() {
+            if to == me {
+                frames.push(Vec::new());
+                continue;
+            }
+            let report = ShardReport { status: status.clone(), events };
+            frames.push(postcard::to_allocvec(&report).map_err(|e| LinkError(format!("encoding a window: {e}")))?);
+        }
+        let received = self.mailbox.exchange(window, frames).map_err(|e| LinkError(e.to_string()))?;
+        received
+            .into_iter()
+            .enumerate()
+            .filter(|(from, _)| *from != me)
+            .map(|(from, frame)| {
+                postcard::from_bytes(&frame)
+                    .map_err(|e| LinkError(format!("worker {from} sent an unreadable window: {e}")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! A worker process: claims (or is given) one shard of a split run, runs it,
+//! and sends its results back through Redis.
+
+use super::link::MailboxLink;
+use super::result::{ShardResult, WorkerReport};
+use crate::component::PlanComponent;
+use crate::error::InputError;
+use crate::replay::recorded::RecordedRun;
+use crate::run::{Part, check_request, execute_part, prepare};
+use crate::shard::{JobBoard, MailboxPolicy, ShardMailbox, ShardTicket};
+use crate::sync::SyncSetting;
+use crate::sync::redis::RetryPolicy;
+use anyhow::Context as _;
+use netsim::shard::ShardLayout;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// What a split run publishes for its workers besides the plan: `run.json`'s
+/// inputs and the settings of the split.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SplitInputs {
+    /// `run.json`, as the run directory records it.
+    pub run_json: String,
+    /// The longest window, in nanoseconds.
+    pub lookahead_ns: u64,
+    /// Whether to keep every trace record.
+    pub keep_trace: bool,
+    /// The wall-time limit, in nanoseconds.
+    pub wall_timeout_ns: Option<u64>,
+}
+
+/// How `tg-wasm worker` was asked to work.
+pub struct WorkerSettings {
+    /// The Redis server coordinating the run.
+    pub url: String,
+    /// The shard to run, `RUN/INDEX`; `None` claims the next one queued.
+    pub join: Option<String>,
+    /// How long to wait for a shard to claim.
+    pub wait: Duration,
+    /// Set by Ctrl-C.
+    pub interrupt: Arc<AtomicBool>,
+}
+
+/// What a worker did.
+#[derive(Debug)]
+pub enum WorkerDone {
+    /// It ran shard `index` of run `run`.
+    Ran {
+        /// The run key.
+        run: String,
+        /// The shard.
+        index: u32,
+        /// Whether its instances all ended `ok`.
+        success: bool,
+    },
+    /// No shard was queued within the wait.
+    NothingToDo,
+}
+
+fn parse_join(join: &str) -> Result<(String, u32), InputError> {
+    let bad =
+        || InputError::new(format!("--join takes RUN/INDEX (e.g. 3f2a9c1b7d4e-0123456789abcdef/2), not {join:?}"));
+    let (run, index) = join.rsplit_once('/').ok_or_else(bad)?;
+    Ok((run.to_string(), index.parse().map_err(|_| bad())?))
+}
+
+/// Runs one shard and sends back its results; see the module documentation.
+pub fn run_worker(settings: &WorkerSettings) -> anyhow::Result<WorkerDone> {
+    let redact = crate::sync::redis::redact(&settings.url);
+    let mut board = JobBoard::connect(&settings.url, RetryPolicy::default())
+        .map_err(|e| InputError::new(format!("--sync {redact}: {e}")))?;
+    let (run, index) = match &settings.join {
+        Some(join) => parse_join(join)?,
+        None => match board.claim(settings.wait, Some(&settings.interrupt))? {
+            Some(ShardTicket { run, index, .. }) => (run, index),
+            None => return Ok(WorkerDone::NothingToDo),
+        },
+    };
+    let span = tracing::info_span!("worker", run = %run, shard = index);
+    let _entered = span.enter();
+    let outcome = run_claimed(settings, &mut board, &run, index);
+    let report = match outcome {
+        Ok(result) => WorkerReport::Ran(Box::new(result)),
+        Err(e) => {
+            let bad_input = e.downcast_ref::<InputError>().is_some();
+            let error = format!("{e:#}");
+            // The other shards wait on this one: tell them it is gone.
+            let _ = board.abort(&run, &format!("worker {index} failed: {error}"));
+            WorkerReport::Failed { shard: index, error, bad_input }
+        }
+    };
+    let success = matches!(&report, WorkerReport::Ran(r) if r.outcomes.iter().all(|o| o.outcome == crate::run::Outcome::Ok) && r.end == netsim::RunEnd::Completed);
+    let bytes = serde_json::to_vec(&report).context("encoding the shard's results")?;
+    board.push_result(&run, index, &bytes)?;
+    if let WorkerReport::Failed { error, bad_input, .. } = report {
+        return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error) });
+    }
+    Ok(WorkerDone::Ran { run, index, success })
+}
+
+fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index: u32) -> anyhow::Result<ShardResult> {
+    let published = board.fetch_run(run)?;
+    let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
+    let recorded: RecordedRun = serde_json::from_str(&inputs.run_json).context("reading the run's run.json")?;
+    let component = PlanComponent {
+        path: PathBuf::from(format!("{run}/plan.wasm")),
+        sha256: crate::component::load::sha256_hex(&published.plan_wasm),
+        bytes: published.plan_wasm,
+    };
+    let mut spec = recorded.spec(component);
+    spec.keep_trace = inputs.keep_trace;
+    spec.wall_timeout = inputs.wall_timeout_ns.map(Duration::from_nanos);
+    spec.interrupt = Some(settings.interrupt.clone());
+    let layout =
+        ShardLayout::new(index, published.count, spec.instance_count()).map_err(|e| InputError::new(e.to_string()))?;
+    let local = layout.nodes().len() as u32;
+    crate::engine::check_address_space(local, spec.engine.memory_limit)?;
+    crate::engine::check_mapping_limit(local)?;
+    let prepared = prepare(&spec.component, &spec.engine, local)?;
+    check_request(&spec, &prepared)?;
+    let mut policy = MailboxPolicy::default();
+    if let Some(wall) = spec.wall_timeout {
+        // A peer silent past the run's own limit is gone.
+        policy.peer_timeout = policy.peer_timeout.min(wall + Duration::from_secs(30));
+    }
+    let mut mailbox = ShardMailbox::connect(&settings.url, run, index, published.count, policy)?;
+    mailbox.set_interrupt(settings.interrupt.clone());
+    let mut link = MailboxLink::new(mailbox);
+    let lookahead = Duration::from_nanos(inputs.lookahead_ns);
+    let part = Part::Shard { layout, lookahead, link: &mut link };
+    let execution = execute_part(&spec, &prepared, None, &SyncSetting::Embedded, part)?;
+    Ok(ShardResult::of(execution, layout))
+}

@@ -1,0 +1,216 @@
+//! Runs split across worker processes (`--workers`) coordinated through a real
+//! Redis server: the digest, trace and outputs of the same run in one process,
+//! more instances than one process may map, workers joining from elsewhere,
+//! and clear errors for what cannot be split or a worker that dies.
+
+#[path = "support/redis.rs"]
+mod redis_server;
+mod support;
+
+use redis_server::RedisServer;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{plan, spec, tempdir};
+use tg_wasm::run::split::{SplitSettings, run_split};
+use tg_wasm::run::{Execution, RunSpec, RunSummary, run_with_sync};
+use tg_wasm::sync::SyncSetting;
+
+const TG_WASM: &str = env!("CARGO_BIN_EXE_tg-wasm");
+
+fn settings(server: &RedisServer, workers: u32) -> SplitSettings {
+    SplitSettings {
+        url: server.url(),
+        workers,
+        local_workers: workers,
+        lookahead: None,
+        worker_exe: PathBuf::from(TG_WASM),
+    }
+}
+
+fn split(spec: &RunSpec, settings: &SplitSettings) -> (RunSummary, Execution) {
+    run_split(spec, &tempdir(), settings).expect("the split run should start")
+}
+
+fn with_sync_latency(mut s: RunSpec) -> RunSpec {
+    s.sync_latency = Duration::from_millis(1);
+    s
+}
+
+fn cases() -> Vec<RunSpec> {
+    let mut ping_pong = spec(plan("network"), "ping-pong", 12, 3);
+    ping_pong.global_params.insert("latency".into(), "5ms".into());
+    [
+        spec(plan("example"), "sync", 30, 0),
+        spec(plan("example"), "pubsub-storm", 20, 1),
+        spec(plan("example"), "barrier-storm", 40, 2),
+        ping_pong,
+    ]
+    .into_iter()
+    .map(with_sync_latency)
+    .collect()
+}
+
+#[test]
+fn example_and_network_give_one_digest_embedded_with_redis_and_with_three_workers() {
+    let server = RedisServer::start();
+    let redis = SyncSetting::Redis(server.url());
+    for s in &cases() {
+        let what = format!("{} × {}", s.test_case, s.instance_count());
+        let (embedded, _) = run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+        let (with_redis, _) = run_with_sync(s, &tempdir(), None, &redis).unwrap();
+        let (workers, _) = split(s, &settings(&server, 3));
+        for summary in [&embedded, &with_redis, &workers] {
+            assert!(summary.success(), "{what}: {}", summary.render());
+        }
+        assert_eq!(embedded.digest, with_redis.digest, "{what}: Redis sync");
+        assert_eq!(embedded.digest, workers.digest, "{what}: three workers");
+        assert_eq!((embedded.sim_events, embedded.trace_events), (workers.sim_events, workers.trace_events), "{what}");
+        assert_eq!(embedded.virtual_time_ns, workers.virtual_time_ns, "{what}");
+        assert_eq!(server.dbsize(), 0, "{what}: a finished run deletes its keys");
+    }
+}
+
+#[test]
+fn a_split_run_keeps_the_whole_runs_trace_outputs_and_metrics() {
+    let server = RedisServer::start();
+    let mut s = spec(plan("example"), "sync", 24, 9);
+    s.sync_latency = Duration::from_millis(3);
+    s.keep_trace = true;
+    let (_, whole) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    let (_, parts) = split(&s, &settings(&server, 4));
+    let (a, b) = (whole.trace.as_deref().unwrap(), parts.trace.as_deref().unwrap());
+    if let Some(d) = netsim::first_divergence(a, b) {
+        panic!("the traces differ at record {}: {:?} vs {:?}", d.index, d.left, d.right);
+    }
+    let outputs = |e: &Execution| e.records.iter().map(|r| (r.stdout.clone(), r.stderr.clone())).collect::<Vec<_>>();
+    assert_eq!(outputs(&whole_again(&s)), outputs(&parts));
+    assert_eq!(whole.metrics.len(), parts.metrics.len());
+    assert!(!parts.metrics.is_empty());
+    assert_eq!(whole.states, parts.states, "the sync timeline comes back from the replica");
+}
+
+fn whole_again(s: &RunSpec) -> Execution {
+    run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap().1
+}
+
+#[test]
+fn twenty_thousand_instances_complete_with_four_workers() {
+    // One process may not map 20,000 instances under Linux's default vm.max_map_count
+    // (65530); four processes of 5,000 each may.
+    let server = RedisServer::start();
+    let s = with_sync_latency(spec(plan("placebo"), "ok", 20_000, 0));
+    let (summary, execution) = split(&s, &settings(&server, 4));
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(execution.outcomes.iter().filter(|o| o.outcome == tg_wasm::run::Outcome::Ok).count(), 20_000);
+    assert_eq!(server.dbsize(), 0);
+}
+
+#[test]
+fn a_worker_started_elsewhere_claims_the_shard_left_for_it() {
+    let server = RedisServer::start();
+    let s = cases().pop().expect("ping-pong");
+    let (embedded, _) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    // As on another machine: a worker that knows only the server.
+    let mut remote = Command::new(TG_WASM)
+        .args(["worker", "--sync", &server.url(), "--wait", "60s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting a worker");
+    let mut settings = settings(&server, 2);
+    settings.local_workers = 1;
+    let (summary, _) = split(&s, &settings);
+    assert_eq!(remote.wait().unwrap().code(), Some(0), "the remote worker ran its shard");
+    assert_eq!(summary.digest, embedded.digest);
+    assert_eq!(server.dbsize(), 0);
+}
+
+fn tg_wasm(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(TG_WASM)
+        .args(args)
+        .arg("--out")
+        .arg(tempdir())
+        .current_dir(support::plans_dir().join(".."))
+        .output()
+        .expect("running tg-wasm");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn what_cannot_be_split_is_refused_saying_what_to_do() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let run = ["run", "plans/example.wasm", "-t", "sync", "-i", "4"];
+    let cases: [(&[&str], &str); 5] = [
+        (&["--workers", "2", "--sync-latency", "1ms"], "--workers needs a Redis server"),
+        (&["--workers", "2", "--sync", &url], "--sync-latency 1ms"),
+        (&["--workers", "5", "--sync", &url, "--sync-latency", "1ms"], "5 workers for 4 instances"),
+        (
+            &["--workers", "2", "--sync", &url, "--sync-latency", "1ms", "--lookahead", "2ms"],
+            "at most the sync latency",
+        ),
+        (&["--workers", "2", "--local-workers", "3", "--sync", &url, "--sync-latency", "1ms"], "more than --workers"),
+    ];
+    for (extra, expected) in cases {
+        let args: Vec<&str> = run.iter().chain(extra).copied().collect();
+        let (code, said) = tg_wasm(&args);
+        assert_eq!(code, Some(2), "{args:?}: {said}");
+        assert!(said.contains(expected), "{args:?} should say {expected:?}: {said}");
+    }
+    assert_eq!(server.dbsize(), 0, "nothing was published");
+}
+
+#[test]
+fn a_packet_faster_than_the_lookahead_stops_the_split_run_naming_it() {
+    let server = RedisServer::start();
+    // ping-pong's default links have no latency: instances on different workers cannot be kept in step.
+    let s = with_sync_latency(spec(plan("network"), "ping-pong", 6, 0));
+    let (summary, execution) = split(&s, &settings(&server, 3));
+    assert_eq!(summary.end, "split-failed");
+    let netsim::RunEnd::SplitFailed(why) = &execution.end else { panic!("{:?}", execution.end) };
+    assert!(why.contains("a packet from instance") && why.contains("lookahead"), "{why}");
+    assert_eq!(server.dbsize(), 0);
+}
+
+/// The pid of the worker process running shard `index` of a run on `port`, once it runs.
+fn worker_pid(port: u16, index: u32) -> Option<u32> {
+    let wanted = format!("127.0.0.1:{port}/0");
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let joins = args.iter().any(|a| a.ends_with(&format!("/{index}")));
+        if args.iter().any(|a| a == "worker") && args.iter().any(|a| a.contains(&wanted)) && joins {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_worker_killed_mid_run_ends_the_run_promptly_with_the_reason() {
+    let server = RedisServer::start();
+    let port = server.port;
+    let mut s = with_sync_latency(spec(plan("example"), "barrier-storm", 30, 0));
+    // Long enough that the run is still going when the worker dies.
+    s.global_params.insert("barriers".into(), "1000000".into());
+    let killer = std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Some(pid) = worker_pid(port, 1) {
+                std::thread::sleep(Duration::from_millis(1500));
+                Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    });
+    let Err(err) = run_split(&s, &tempdir(), &settings(&server, 2)) else { panic!("the run cannot finish") };
+    let ended = Instant::now();
+    let killed = killer.join().unwrap().expect("the worker was found and killed");
+    assert!(ended.duration_since(killed) < Duration::from_secs(10), "ended {:?} after the kill", ended - killed);
+    let msg = format!("{err:#}");
+    assert!(msg.contains("worker 1 ended") && msg.contains("without sending its results"), "{msg}");
+    assert_eq!(server.dbsize(), 0, "the run's keys are deleted");
+}
