@@ -20,7 +20,7 @@ fn ping_pong_over_tcp_and_udp_by_instance_name() {
     assert!(summary.success(), "{}", summary.render());
     assert_eq!(summary.groups[0].ok, 4);
     for client in 1..4 {
-        let messages = exec.records[client].messages;
+        let messages = &exec.records[client].messages;
         assert_eq!(messages.len(), 1, "instance {client} reports its round trips");
         let (tcp, udp) = rtts(&messages[0].text);
         // The default link adds no latency, and virtual time does not pass
@@ -62,7 +62,7 @@ fn many_connections_open_no_os_socket() {
 fn refused_unreachable_and_unknown_names_surface_as_std_errors() {
     let (summary, exec) = run(&spec(plan("network"), "errors", 2, 0));
     assert!(summary.success(), "{}", summary.render());
-    let messages = exec.records[1].messages;
+    let messages = &exec.records[1].messages;
     assert_eq!(messages.len(), 1);
     // netsim's UNREACHABLE_AFTER: three ARP probes, one second apart.
     assert_eq!(messages[0].text, "unreachable-after-ns=3000000000");

@@ -127,7 +127,7 @@ fn same_seed_same_digest_and_randomness_changes_it() {
 #[test]
 fn socket_misuse_gets_the_errors_an_os_would_give() {
     let (_, exec) = run_ok("misuse", 1, 0, &[]);
-    let messages = exec.records[0].messages;
+    let messages = &exec.records[0].messages;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text, "every misuse was the expected error");
 }

@@ -53,6 +53,9 @@ impl Host for InstanceState {
         dst: u32,
         filter: Option<Filter>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
+        if let Err(e) = self.refuse_when_split("set-path-filter") {
+            return Ok(Err(e));
+        }
         let node = self.node();
         let mut sim = self.sim.lock();
         let instances = sim.net().instances();
@@ -69,7 +72,7 @@ impl Host for InstanceState {
     }
 
     fn clog_path(&mut self, src: u32, dst: u32, clogged: bool) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.check_instances(&[("src", src), ("dst", dst)]) {
+        if let Err(e) = self.refuse_when_split("clog-path").and(self.check_instances(&[("src", src), ("dst", dst)])) {
             return Ok(Err(e));
         }
         let action = if clogged { PathAction::Clog } else { PathAction::Release };
@@ -86,7 +89,7 @@ impl Host for InstanceState {
         seq: u32,
         restart_after_ns: Option<u64>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.check_instances(&[("seq", seq)]) {
+        if let Err(e) = self.refuse_when_split("crash-instance").and(self.check_instances(&[("seq", seq)])) {
             return Ok(Err(e));
         }
         let mut sim = self.sim.lock();
@@ -100,6 +103,20 @@ impl Host for InstanceState {
 }
 
 impl InstanceState {
+    /// Refuses fault injection from the plan in a run split across workers:
+    /// the fault would take effect at once on this worker only, while the
+    /// others hold instances it concerns. A composition's `[[events]]`, known
+    /// to every worker in advance, do the same job there.
+    fn refuse_when_split(&self, call: &str) -> Result<(), NetworkError> {
+        match self.sim.lock().layout() {
+            Some(layout) if layout.is_split() => Err(NetworkError::InvalidConfig(format!(
+                "{call} is not available in a run split across workers (--workers): schedule the fault in \
+                 the composition's [[events]] instead, or run in one process"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses instance numbers the run does not have.
     fn check_instances(&self, seqs: &[(&str, u32)]) -> Result<(), NetworkError> {
         let instances = self.sim.lock().net().instances();

@@ -42,8 +42,8 @@ pub fn samples<'a>(execution: &'a Execution, groups: &[String]) -> Vec<aggregate
             instance: p.node.0,
             group: group_of.get(p.node.index()).copied().unwrap_or(0),
             name: &p.name,
-            kind: p.kind.into(),
-            category: p.category.into(),
+            kind: p.kind,
+            category: p.category,
             unit: p.unit.as_deref(),
             value: p.value,
         })

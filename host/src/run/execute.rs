@@ -47,6 +47,9 @@ pub struct Execution {
     pub wall_time: Duration,
     /// Simulation events processed.
     pub events: u64,
+    /// How often an instance's task was resumed: at least once per wait, and
+    /// once more each time fuel preempted a busy instance so that others run.
+    pub polls: u64,
     /// Every metric point, in recording order.
     pub metrics: Vec<MetricPoint>,
     /// When sync states were signalled and barriers passed.
@@ -262,6 +265,7 @@ pub fn execute_part(
         outcomes[b.node.index()] = Some(outcome);
     }
     exec.cancel_unfinished();
+    let polls = exec.polls();
     let wall_time = started.elapsed();
     for r in &records {
         r.stdout.finish();
@@ -288,6 +292,7 @@ pub fn execute_part(
         virtual_time: sim.now(),
         wall_time,
         events: sim.events_processed(),
+        polls,
         metrics: metrics.take(),
         states: sim.take_state_timeline(),
     })

@@ -49,6 +49,8 @@ pub struct ShardResult {
     pub wall_time: Duration,
     /// Events it counted.
     pub events: u64,
+    /// Task polls.
+    pub polls: u64,
     /// Its instances' metric points, in recording order.
     pub metrics: Vec<MetricPoint>,
     /// The sync timeline (replicated: every shard's is the same; shard 0 sends it).
@@ -74,6 +76,7 @@ impl ShardResult {
             virtual_time: execution.virtual_time,
             wall_time: execution.wall_time,
             events: execution.events,
+            polls: execution.polls,
             metrics: execution.metrics,
             states: if layout.index() == 0 { execution.states } else { Vec::new() },
         }
@@ -106,6 +109,7 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
         virtual_time,
         wall_time,
         events: 0,
+        polls: 0,
         metrics: Vec::new(),
         states: Vec::new(),
     };
@@ -119,6 +123,7 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
             all.extend(mine);
         }
         execution.events += r.events;
+        execution.polls += r.polls;
         execution.metrics.extend(r.metrics);
         execution.states.extend(r.states);
     }
