@@ -1,14 +1,20 @@
 //! Whole runs of the headline workloads, each in a child `tg-wasm` process so
 //! that peak memory is the run's own: the DHT `find-peers` case at 1000 and
-//! 5000 instances, a barrier storm (5000 instances × 100 barriers) and a
-//! pub/sub storm (1000 instances × 10 messages, every instance reading all).
+//! 5000 instances, a barrier storm (5000 instances × 100 barriers), a
+//! pub/sub storm (1000 instances × 10 messages, every instance reading all),
+//! and the 5000-instance DHT split across 1, 2 and 4 worker processes
+//! (`--workers`, through a `redis-server` the bench starts) against one process.
 //!
 //! Prints one JSON line per figure. Run with `cargo bench -p tg-wasm --bench dht`;
 //! `TG_BENCH_ROUNDS` (default 3) sets the rounds per figure, and times and
-//! memory are medians over them. Peak RSS is the child's maximum resident set
+//! memory are medians over them; `TG_BENCH_ONLY=workers` (or `single`) runs
+//! one part. With workers, peak RSS is the largest single process's. Peak RSS is the child's maximum resident set
 //! as `/usr/bin/time` reports it (null where that tool is missing); wall times
 //! come from the run's `summary.json` (the instances' execution) and from the
 //! child's lifetime (plus engine setup, instantiation and writing results).
+
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -47,8 +53,8 @@ fn build(plan: &str) -> PathBuf {
     tg_wasm::builder::build(&dir).unwrap_or_else(|e| panic!("building plans/{plan}: {e}"))
 }
 
-/// Runs `tg-wasm run` in a child process and reads back its summary.
-fn run(wasm: &Path, case: &str, instances: u32, params: &[&str]) -> Round {
+/// Runs `tg-wasm run` in a child process, with `extra` arguments, and reads back its summary.
+fn run(wasm: &Path, case: &str, instances: u32, params: &[&str], extra: &[&str]) -> Round {
     let out = std::env::temp_dir().join(format!("tg-wasm-bench-{}-{case}-{instances}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let rusage = out.with_extension("time");
@@ -64,6 +70,7 @@ fn run(wasm: &Path, case: &str, instances: u32, params: &[&str]) -> Round {
     for p in params {
         cmd.args(["--param", p]);
     }
+    cmd.args(extra);
     let started = Instant::now();
     let output = cmd.output().expect("starting tg-wasm");
     let process_wall_s = started.elapsed().as_secs_f64();
@@ -83,7 +90,7 @@ fn run(wasm: &Path, case: &str, instances: u32, params: &[&str]) -> Round {
 
 /// Runs a workload `rounds` times and prints its figures as one JSON line.
 fn bench(name: &str, wasm: &Path, case: &str, instances: u32, params: &[&str], rounds: usize) -> Vec<Round> {
-    let runs: Vec<Round> = (0..rounds).map(|_| run(wasm, case, instances, params)).collect();
+    let runs: Vec<Round> = (0..rounds).map(|_| run(wasm, case, instances, params, &[])).collect();
     let first = &runs[0].summary;
     let rss: Vec<f64> = runs.iter().filter_map(|r| r.peak_rss_kib).collect();
     let line = serde_json::json!({
@@ -102,9 +109,68 @@ fn bench(name: &str, wasm: &Path, case: &str, instances: u32, params: &[&str], r
     runs
 }
 
+/// The 5000-instance DHT in one process and split across 1, 2 and 4 workers,
+/// in alternating rounds (the machine's load drifts; each round sees all
+/// settings). Every setting must give the same digest.
+fn workers(dht: &Path, rounds: usize) {
+    let server = redis_server::RedisServer::start();
+    let url = server.url();
+    // A split run needs a sync latency; every setting gets the same one, so all give one digest.
+    let common = ["--sync-latency", "10ms"];
+    let settings: Vec<(&str, Vec<String>)> =
+        [("one process", None), ("workers", Some(1)), ("workers", Some(2)), ("workers", Some(4))]
+            .into_iter()
+            .map(|(name, w): (&str, Option<u32>)| {
+                let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+                if let Some(w) = w {
+                    args.extend(["--sync".into(), url.clone(), "--workers".into(), w.to_string()]);
+                }
+                (name, args)
+            })
+            .collect();
+    let mut by_setting: Vec<Vec<Round>> = settings.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (i, (_, args)) in settings.iter().enumerate() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            by_setting[i].push(run(dht, "find-peers", 5000, &[], &args));
+        }
+    }
+    let digest = by_setting[0][0].summary["digest"].clone();
+    let single_wall = median(by_setting[0].iter().map(Round::run_wall_s).collect());
+    for ((name, args), runs) in settings.iter().zip(&by_setting) {
+        for r in runs {
+            assert_eq!(r.summary["digest"], digest, "{name} {args:?} gave another digest");
+        }
+        let wall = median(runs.iter().map(Round::run_wall_s).collect());
+        let rss: Vec<f64> = runs.iter().filter_map(|r| r.peak_rss_kib).collect();
+        let workers = args.iter().position(|a| a == "--workers").map(|i| &args[i + 1]);
+        let line = serde_json::json!({
+            "bench": "dht-find-peers-workers",
+            "instances": 5000,
+            "setting": name,
+            "workers": workers,
+            "rounds": rounds,
+            "run_wall_s_median": wall,
+            "process_wall_s_median": median(runs.iter().map(|r| r.process_wall_s).collect()),
+            "speedup_vs_one_process": single_wall / wall,
+            "largest_process_peak_rss_mib_median": if rss.is_empty() { None } else { Some(median(rss) / 1024.0) },
+            "sim_events": runs[0].summary["sim_events"],
+            "digest": runs[0].summary["digest"],
+        });
+        println!("{line}");
+    }
+}
+
 fn main() {
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
+    let only = std::env::var("TG_BENCH_ONLY").unwrap_or_default();
     let dht = build("dht");
+    if only != "single" {
+        workers(&dht, rounds);
+    }
+    if only == "workers" {
+        return;
+    }
     for n in [1000, 5000] {
         let runs = bench("dht-find-peers", &dht, "find-peers", n, &[], rounds);
         // What the run achieved, from its metrics (the same every round: same seed).

@@ -70,8 +70,10 @@ pub fn check_mapping_limit(instances: u32) -> Result<(), InputError> {
         let max = limit.saturating_sub(BASE_MAPPINGS) / MAPPINGS_PER_INSTANCE;
         return Err(InputError::new(format!(
             "{instances} instances need about {needed} memory mappings but vm.max_map_count is {limit} \
-             (enough for about {max}); raise it with `sudo sysctl -w vm.max_map_count={}` or use fewer instances",
-            needed.next_power_of_two().max(262_144)
+             (enough for about {max}); raise it with `sudo sysctl -w vm.max_map_count={}`, split the run across \
+             processes with `--workers {}` (see `tg-wasm run --help`), or use fewer instances",
+            needed.next_power_of_two().max(262_144),
+            u64::from(instances).div_ceil(max.max(1)).max(2)
         )));
     }
     Ok(())

@@ -330,7 +330,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             lookahead: args.lookahead,
             worker_exe: std::env::current_exe().context("finding the tg-wasm binary to start workers")?,
         };
-        let (summary, _) = tg_wasm::run::split::run_split(&spec, &out, &settings)?;
+        let (summary, _) = match tg_wasm::run::split::run_split(&spec, &out, &settings) {
+            Ok(done) => done,
+            Err(e) if interrupt.load(Ordering::SeqCst) => {
+                // The workers stop at their next window; their results are not waited for.
+                eprintln!("interrupted: {e:#}");
+                return Ok(ExitCode::from(130));
+            }
+            Err(e) => return Err(e),
+        };
         return finish_run(&args, &out, &summary, None, &interrupt);
     }
     let (summary, _, determinism) = match args.check_determinism {

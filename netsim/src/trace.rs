@@ -104,27 +104,39 @@ struct Chain {
     records: u64,
 }
 
-impl Chain {
-    fn fold(&mut self, t: u64, node: NodeId, kind: &str, detail: &str) {
-        let h = &mut self.hasher;
-        h.update(t.to_le_bytes());
-        h.update(node.0.to_le_bytes());
-        h.update((kind.len() as u64).to_le_bytes());
-        h.update(kind.as_bytes());
-        h.update((detail.len() as u64).to_le_bytes());
-        h.update(detail.as_bytes());
-        self.records += 1;
+/// One record's encoding, which is also exactly what its node's hash takes in:
+/// `t`, `node`, then `kind` and `detail`, each after its length.
+fn encode(out: &mut Vec<u8>, t: u64, node: NodeId, kind: &str, detail: &str) {
+    out.extend_from_slice(&t.to_le_bytes());
+    out.extend_from_slice(&node.0.to_le_bytes());
+    out.extend_from_slice(&(kind.len() as u64).to_le_bytes());
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(&(detail.len() as u64).to_le_bytes());
+    out.extend_from_slice(detail.as_bytes());
+}
+
+/// The record `encode` wrote into `bytes`.
+fn decode(bytes: &[u8]) -> TraceRecord {
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let node = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let kind_end = 20 + u64_at(12) as usize;
+    let text = |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
+    TraceRecord {
+        t: u64_at(0),
+        node: (node != NodeId::SIM.0).then_some(node),
+        kind: text(20..kind_end),
+        detail: text(kind_end + 8..bytes.len()),
     }
 }
 
-/// A record made in the current window of a split run, not yet known to
-/// happen before the run's end.
-struct Pending {
-    cause: Cause,
-    t: u64,
-    node: NodeId,
-    kind: String,
-    detail: String,
+/// The records made in the current window of a split run, not yet known to
+/// happen before the run's end: their encodings end to end in one buffer, so
+/// that holding a record costs a copy, not an allocation.
+#[derive(Default)]
+struct Window {
+    encoded: Vec<u8>,
+    /// Each record's cause, node and end in `encoded`, in the order made.
+    records: Vec<(Cause, NodeId, usize)>,
 }
 
 /// Accumulates the trace digest and, if asked, the records.
@@ -146,10 +158,11 @@ pub struct Trace {
     sim_chain: Option<Chain>,
     events: u64,
     records: Option<Vec<TraceRecord>>,
-    scratch: String,
+    detail: String,
+    encoded: Vec<u8>,
     /// In a split run: the current window's records, folded in when the
     /// window is committed (see [`Trace::commit`]).
-    window: Option<Vec<Pending>>,
+    window: Option<Window>,
     cause: Cause,
 }
 
@@ -167,7 +180,8 @@ impl Trace {
             sim_chain: None,
             events: 0,
             records: keep_records.then(Vec::new),
-            scratch: String::new(),
+            detail: String::new(),
+            encoded: Vec::new(),
             window: None,
             cause: None,
         }
@@ -177,7 +191,7 @@ impl Trace {
     /// shard of a split run learns only at the end of each window whether the
     /// run ended inside it.
     pub fn hold_windows(&mut self) {
-        self.window.get_or_insert_with(Vec::new);
+        self.window.get_or_insert_with(Window::default);
     }
 
     /// Notes the event being processed: records made from now on have it as their cause.
@@ -190,21 +204,22 @@ impl Trace {
         if !self.scope.keeps(node) {
             return;
         }
-        self.scratch.clear();
+        self.detail.clear();
         // Writing into a String cannot fail.
-        let _ = self.scratch.write_fmt(detail);
-        let t = time.as_nanos();
+        let _ = self.detail.write_fmt(detail);
         if let Some(window) = &mut self.window {
-            let detail = self.scratch.clone();
-            window.push(Pending { cause: self.cause, t, node, kind: kind.to_string(), detail });
+            encode(&mut window.encoded, time.as_nanos(), node, kind, &self.detail);
+            window.records.push((self.cause, node, window.encoded.len()));
             return;
         }
-        let detail = std::mem::take(&mut self.scratch);
-        self.fold(t, node, kind, &detail);
-        self.scratch = detail;
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        encode(&mut encoded, time.as_nanos(), node, kind, &self.detail);
+        self.fold(node, &encoded);
+        self.encoded = encoded;
     }
 
-    fn fold(&mut self, t: u64, node: NodeId, kind: &str, detail: &str) {
+    fn fold(&mut self, node: NodeId, encoded: &[u8]) {
         let chain = if node == NodeId::SIM {
             self.sim_chain.get_or_insert_with(Chain::default)
         } else {
@@ -214,15 +229,11 @@ impl Trace {
             }
             self.chains[i].get_or_insert_with(Chain::default)
         };
-        chain.fold(t, node, kind, detail);
+        chain.hasher.update(encoded);
+        chain.records += 1;
         self.events += 1;
         if let Some(records) = &mut self.records {
-            records.push(TraceRecord {
-                t,
-                node: (node != NodeId::SIM).then_some(node.0),
-                kind: kind.to_string(),
-                detail: detail.to_string(),
-            });
+            records.push(decode(encoded));
         }
     }
 
@@ -230,14 +241,21 @@ impl Trace {
     /// `upto` (all of them if `None`) and drops the others: a run that ended at
     /// event `upto` never made them.
     pub fn commit(&mut self, upto: Option<Cause>) {
-        let Some(window) = self.window.replace(Vec::new()) else { return };
-        for p in window {
-            if upto.is_some_and(|end| p.cause > end) {
+        let Some(window) = self.window.take() else { return };
+        let mut start = 0;
+        for &(cause, node, end) in &window.records {
+            if upto.is_some_and(|last| cause > last) {
                 // Causes only grow within a window: everything after is past the end too.
                 break;
             }
-            self.fold(p.t, p.node, &p.kind, &p.detail);
+            self.fold(node, &window.encoded[start..end]);
+            start = end;
         }
+        // Keep the buffers' capacity for the next window.
+        let Window { mut encoded, mut records } = window;
+        encoded.clear();
+        records.clear();
+        self.window = Some(Window { encoded, records });
     }
 
     /// How many events have been recorded (and committed).

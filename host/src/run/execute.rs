@@ -22,8 +22,14 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 /// Everything a finished run produced.
+///
+/// A worker of a split run sends its own back to the coordinator (see
+/// [`crate::run::split::result`]); the placements stay behind, as the
+/// coordinator has them from the inputs.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Execution {
     /// The instances' places (group, group seq), by global seq.
+    #[serde(skip)]
     pub placements: Vec<Placement>,
     /// How each instance ended, by global seq.
     pub outcomes: Vec<InstanceOutcome>,

@@ -67,6 +67,22 @@ pub struct ShardReport {
     pub events: Vec<Envelope>,
 }
 
+impl ShardReport {
+    /// The report for each other shard: `status` with the events `outgoing`
+    /// holds for it, with its index; `me`'s own entry is skipped.
+    pub fn addressed(
+        status: &ShardStatus,
+        outgoing: Vec<Vec<Envelope>>,
+        me: usize,
+    ) -> impl Iterator<Item = (usize, ShardReport)> + '_ {
+        outgoing
+            .into_iter()
+            .enumerate()
+            .filter(move |(to, _)| *to != me)
+            .map(|(to, events)| (to, ShardReport { status: status.clone(), events }))
+    }
+}
+
 /// The exchange failed: a shard is gone, the transport broke, or the run was aborted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -35,11 +35,8 @@ impl ShardLink for MemoryLink {
         status: &ShardStatus,
         outgoing: Vec<Vec<Envelope>>,
     ) -> Result<Vec<ShardReport>, LinkError> {
-        for (to, events) in outgoing.into_iter().enumerate() {
-            if to != self.index {
-                let report = ShardReport { status: status.clone(), events };
-                self.peers[to].send((window, report)).map_err(|_| LinkError(format!("shard {to} is gone")))?;
-            }
+        for (to, report) in ShardReport::addressed(status, outgoing, self.index) {
+            self.peers[to].send((window, report)).map_err(|_| LinkError(format!("shard {to} is gone")))?;
         }
         let mut got = self.early.remove(&window).unwrap_or_default();
         while got.len() < self.peers.len() - 1 {

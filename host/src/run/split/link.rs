@@ -29,14 +29,10 @@ impl ShardLink for MailboxLink {
         outgoing: Vec<Vec<Envelope>>,
     ) -> Result<Vec<ShardReport>, LinkError> {
         let me = self.mailbox.index() as usize;
-        let mut frames = Vec::with_capacity(outgoing.len());
-        for (to, events) in outgoing.into_iter().enumerate() {
-            if to == me {
-                frames.push(Vec::new());
-                continue;
-            }
-            let report = ShardReport { status: status.clone(), events };
-            frames.push(postcard::to_allocvec(&report).map_err(|e| LinkError(format!("encoding a window: {e}")))?);
+        // This shard's own slot stays empty: the mailbox does not send it.
+        let mut frames = vec![Vec::new(); outgoing.len()];
+        for (to, report) in ShardReport::addressed(status, outgoing, me) {
+            frames[to] = postcard::to_allocvec(&report).map_err(|e| LinkError(format!("encoding a window: {e}")))?;
         }
         let received = self.mailbox.exchange(window, frames).map_err(|e| LinkError(e.to_string()))?;
         received

@@ -91,7 +91,13 @@ pub fn run_worker(settings: &WorkerSettings) -> anyhow::Result<WorkerDone> {
             WorkerReport::Failed { shard: index, error, bad_input }
         }
     };
-    let success = matches!(&report, WorkerReport::Ran(r) if r.outcomes.iter().all(|o| o.outcome == crate::run::Outcome::Ok) && r.end == netsim::RunEnd::Completed);
+    let success = match &report {
+        WorkerReport::Ran(r) => {
+            let e = &r.execution;
+            e.end == netsim::RunEnd::Completed && e.outcomes.iter().all(|o| o.outcome == crate::run::Outcome::Ok)
+        }
+        WorkerReport::Failed { .. } => false,
+    };
     let bytes = serde_json::to_vec(&report).context("encoding the shard's results")?;
     board.push_result(&run, index, &bytes)?;
     if let WorkerReport::Failed { error, bad_input, .. } = report {
