@@ -214,3 +214,48 @@ fn a_worker_killed_mid_run_ends_the_run_promptly_with_the_reason() {
     assert!(msg.contains("worker 1 ended") && msg.contains("without sending its results"), "{msg}");
     assert_eq!(server.dbsize(), 0, "the run's keys are deleted");
 }
+
+#[test]
+fn two_split_runs_sharing_one_redis_do_not_interfere() {
+    let server = RedisServer::start();
+    let s = with_sync_latency(spec(plan("example"), "sync", 40, 5));
+    let (embedded, _) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    // The same inputs, so the same run id: only the per-run nonce keeps their keys apart.
+    let digests: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2).map(|_| scope.spawn(|| split(&s, &settings(&server, 2)).0.digest)).collect();
+        runs.into_iter().map(|r| r.join().expect("run thread")).collect()
+    });
+    assert_eq!(digests, vec![embedded.digest.clone(), embedded.digest]);
+    assert_eq!(server.dbsize(), 0);
+}
+
+#[test]
+fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
+    let server = std::sync::Arc::new(std::sync::Mutex::new(RedisServer::start()));
+    let (url, port) = {
+        let s = server.lock().unwrap();
+        (s.url(), s.port)
+    };
+    let mut s = with_sync_latency(spec(plan("example"), "barrier-storm", 20, 0));
+    s.global_params.insert("barriers".into(), "1000000".into());
+    let killer = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while worker_pid(port, 1).is_none() && started.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(1500));
+            server.lock().unwrap().kill();
+            Instant::now()
+        })
+    };
+    let settings =
+        SplitSettings { url, workers: 2, local_workers: 2, lookahead: None, worker_exe: PathBuf::from(TG_WASM) };
+    let Err(err) = run_split(&s, &tempdir(), &settings) else { panic!("the run cannot finish without Redis") };
+    let ended = Instant::now();
+    let killed = killer.join().unwrap();
+    assert!(ended.duration_since(killed) < Duration::from_secs(15), "ended {:?} after the kill", ended - killed);
+    let msg = format!("{err:#}");
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
+}

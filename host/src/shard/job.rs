@@ -114,7 +114,7 @@ pub enum JobError {
     Unreachable(#[from] RedisSetupError),
     /// The server stopped answering, past every retry.
     #[error("{0}; is redis-server still running there? Start the run again once it is back")]
-    Lost(#[source] LinkError),
+    Lost(LinkError),
     /// Another process published a run under the same key.
     #[error(
         "run {run} was already published in Redis at {addr} by another process; every run needs its own \

@@ -99,7 +99,7 @@ pub enum MailboxError {
     Unreachable(#[from] RedisSetupError),
     /// The server stopped answering mid-run, past every retry.
     #[error(
-        "shard {index} of run {run}: {source}; is redis-server still running there? \
+        "shard {index} of run {run}: {error}; is redis-server still running there? \
          The run cannot go on without it: start it again once the server is back"
     )]
     Lost {
@@ -107,8 +107,9 @@ pub enum MailboxError {
         run: String,
         /// This shard.
         index: u32,
-        /// The failed call, naming the server's address.
-        source: Box<LinkError>,
+        /// The failed call, naming the server's address (in the message, not
+        /// as a `source`, so that it is printed once).
+        error: Box<LinkError>,
     },
     /// A participant set the run's abort key.
     #[error("run {run} was aborted ({reason}); every shard stops: see the log of the one that aborted for the cause")]
@@ -378,7 +379,7 @@ impl ShardMailbox {
     }
 
     fn lost(&self, source: LinkError) -> MailboxError {
-        MailboxError::Lost { run: self.run.clone(), index: self.index, source: Box::new(source) }
+        MailboxError::Lost { run: self.run.clone(), index: self.index, error: Box::new(source) }
     }
 
     /// Deletes this shard's receiving keys. The run's other keys (the abort

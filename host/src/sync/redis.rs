@@ -105,7 +105,8 @@ pub enum RedisSetupError {
 /// A Redis call that failed for good: not retryable, or still failing after
 /// every try the [`RetryPolicy`] allows.
 #[derive(Debug, thiserror::Error)]
-#[error("Redis at {addr}: {what} failed{}: {source}", tries_note(*.tries, *.elapsed))]
+// The last failure is part of the message, not a `source`: `{:#}` would print it twice.
+#[error("Redis at {addr}: {what} failed{}: {error}", tries_note(*.tries, *.elapsed))]
 pub struct LinkError {
     /// The server's address (no password).
     pub addr: String,
@@ -116,7 +117,7 @@ pub struct LinkError {
     /// From the first try to giving up.
     pub elapsed: Duration,
     /// The last failure.
-    pub source: RedisError,
+    pub error: RedisError,
 }
 
 fn tries_note(tries: usize, elapsed: Duration) -> String {
@@ -212,7 +213,7 @@ impl RedisLink {
                             what: what.to_string(),
                             tries: attempt,
                             elapsed: started.elapsed(),
-                            source: e,
+                            error: e,
                         });
                     }
                     std::thread::sleep(self.policy.backoff[attempt - 1]);
