@@ -352,6 +352,52 @@ mod tests {
         }
     }
 
+    fn key(t: u64, seq: u64) -> Cause {
+        Some(EventKey { time: SimTime::from_nanos(t), source: NodeId(0), seq })
+    }
+
+    #[test]
+    fn held_records_count_up_to_the_cutoff_and_equal_records_made_directly() {
+        let made = |t: &mut Trace| {
+            t.set_cause(None);
+            t.record(SimTime::ZERO, NodeId(1), "instance.start", format_args!(""));
+            t.set_cause(key(5, 0));
+            t.record(SimTime::from_nanos(5), NodeId(1), "timer", format_args!(""));
+            t.record(SimTime::from_nanos(5), NodeId::SIM, "fault", format_args!("crash [1]"));
+        };
+        let mut direct = Trace::new(true);
+        made(&mut direct);
+        let mut held = Trace::new(true);
+        held.hold_windows();
+        made(&mut held);
+        assert_eq!(held.len(), 0, "nothing counts before the window is committed");
+        // Past the run's end: this one is dropped at the cutoff.
+        held.set_cause(key(9, 0));
+        held.record(SimTime::from_nanos(9), NodeId(2), "timer", format_args!(""));
+        held.commit(Some(key(5, 0)));
+        assert_eq!((held.len(), held.digest_hex()), (direct.len(), direct.digest_hex()));
+        assert_eq!(held.records(), direct.records());
+        assert_eq!(held.records().unwrap()[2].node, None, "the simulation's records decode as such");
+    }
+
+    #[test]
+    fn a_scope_keeps_only_its_nodes_and_digests_combine_in_node_order() {
+        let mut whole = Trace::new(false);
+        let mut low = Trace::scoped(false, TraceScope { nodes: 0..2, sim: true });
+        let mut high = Trace::scoped(false, TraceScope { nodes: 2..4, sim: false });
+        for n in [3, 0, 2, 1, 3] {
+            for t in [&mut whole, &mut low, &mut high] {
+                t.record(SimTime::from_nanos(u64::from(n)), NodeId(n), "k", format_args!("{n}"));
+                t.record(SimTime::ZERO, NodeId::SIM, "fault", format_args!(""));
+            }
+        }
+        assert_eq!((low.len(), high.len()), (2 + 5, 3));
+        let mut parts = low.node_digests();
+        parts.extend(high.node_digests());
+        parts.sort_by_key(|d| d.node);
+        assert_eq!(combine_digests(&parts), whole.digest_hex());
+    }
+
     #[test]
     fn divergence_finds_first_difference_and_length_mismatch() {
         let a = vec![rec(1, "x"), rec(2, "y")];
