@@ -43,7 +43,9 @@ pub fn run_shard<T>(
             let stop = match local_end {
                 Some(RunEnd::WallTimeout) => Some(ShardStop::WallTimeout),
                 Some(RunEnd::Interrupted) => Some(ShardStop::Interrupted),
-                Some(other) => Some(ShardStop::Failed(format!("{other:?}"))),
+                Some(RunEnd::SyncFailed(why) | RunEnd::SplitFailed(why)) => Some(ShardStop::Failed(why)),
+                // A window ends only for the reasons above; the others are decided across shards below.
+                Some(other) => Some(ShardStop::Failed(format!("a shard's window ended as {other:?}"))),
                 None => s.split_violation().map(|v| ShardStop::Failed(v.to_string())),
             };
             let next = match (s.next_event_time(), sent_first) {
