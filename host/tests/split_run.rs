@@ -259,3 +259,91 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
     let msg = format!("{err:#}");
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
 }
+
+/// Runs a heartbeat composition (instance 0 beats to two receivers over 5 ms links) with
+/// `events` and `inject`, split across `workers` if given; returns the summary as JSON.
+fn heartbeat(server: &RedisServer, events: &str, inject: &str, workers: Option<u32>) -> serde_json::Value {
+    let network = plan("network");
+    let dir = tempdir();
+    let file = dir.join("heartbeat.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"heartbeat\"\nparams = {{ latency = \"5ms\", inject = {inject:?} }}\n\
+             [[groups]]\nid = \"sender\"\ninstances = {{ count = 1 }}\n\
+             [[groups]]\nid = \"receivers\"\ninstances = {{ count = 2 }}\n{events}",
+            network.path
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(TG_WASM);
+    cmd.args(["run", "-c", file.to_str().unwrap(), "--json", "--sync-latency", "1ms", "-o"]).arg(dir.join("run"));
+    if let Some(w) = workers {
+        cmd.args(["--sync", &server.url(), "--workers", &w.to_string()]);
+    }
+    let out = cmd.output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("no summary; stderr: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn a_composition_timeline_of_faults_gives_the_one_process_digest_split() {
+    let server = RedisServer::start();
+    let timeline = "[[events]]\nat = \"500ms\"\naction = \"partition\"\ngroups = [\"sender\", \"receivers\"]\n\
+                    [[events]]\nat = \"900ms\"\naction = \"heal\"\ngroups = [\"sender\", \"receivers\"]\n\
+                    [[events]]\nat = \"1s\"\naction = \"clog\"\ngroups = [\"sender\", \"receivers\"]\n\
+                    [[events]]\nat = \"1300ms\"\naction = \"release\"\ngroups = [\"sender\", \"receivers\"]\n\
+                    [[events]]\nat = \"1500ms\"\naction = \"crash\"\ninstances = [2]\n\
+                    [[events]]\nat = \"1800ms\"\naction = \"restart\"\ninstances = [2]\n";
+    let whole = heartbeat(&server, timeline, "none", None);
+    assert_eq!(whole["outcome"], "success", "{whole}");
+    assert_ne!(heartbeat(&server, "", "none", None)["digest"], whole["digest"], "the faults changed the run");
+    for workers in [2, 3] {
+        let split = heartbeat(&server, timeline, "none", Some(workers));
+        assert_eq!(split["digest"], whole["digest"], "{workers} workers: {split}");
+        assert_eq!(split["sim_events"], whole["sim_events"]);
+    }
+}
+
+#[test]
+fn a_plan_injecting_faults_itself_is_told_it_cannot_in_a_split_run() {
+    let server = RedisServer::start();
+    let summary = heartbeat(&server, "", "clog", Some(3));
+    assert_eq!(summary["outcome"], "failure");
+    let reasons = summary["groups"][0]["reasons"].to_string();
+    assert!(reasons.contains("clog-path is not available in a run split across workers"), "{reasons}");
+    assert!(reasons.contains("[[events]]"), "the message says what to do instead: {reasons}");
+}
+
+#[test]
+fn ctrl_c_ends_a_split_run_with_exit_130_and_every_workers_results() {
+    use std::os::unix::process::CommandExt as _;
+    let server = RedisServer::start();
+    let dir = tempdir();
+    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the workers too.
+    let mut child = Command::new(TG_WASM)
+        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
+        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "-o"])
+        .arg(&dir)
+        .current_dir(support::plans_dir().join(".."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while (worker_pid(server.port, 0).is_none() || worker_pid(server.port, 1).is_none())
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let group = format!("-{}", child.id());
+    assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["end"], "interrupted");
+    assert_eq!(summary["groups"][0]["crashed"], 20, "every worker's instances are accounted for: {summary}");
+    assert_eq!(server.dbsize(), 0);
+}

@@ -68,6 +68,10 @@ pub fn run_shard<T>(
             Ok(r) => r,
             Err(e) => {
                 sim.lock().commit_window(None);
+                // Ctrl-C ends a transport's wait too; it is the interrupt that ended the run.
+                if limits.interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+                    return RunEnd::Interrupted;
+                }
                 return RunEnd::SplitFailed(e.0);
             }
         };

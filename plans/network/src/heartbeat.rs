@@ -19,6 +19,9 @@ pub fn cases(manifest: Manifest) -> Manifest {
             .instances(2..=1000)
             .param(Param::duration("interval", "100ms").describe("time between heartbeats"))
             .param(Param::duration("duration", "3s").describe("how long instance 0 sends"))
+            .param(Param::duration("latency", "0s").describe(
+                "one-way latency every instance configures first (0s: the unshaped default link)",
+            ))
             .param(Param::string("inject", "none").describe(
                 "a fault instance 0 injects itself: `clog` (instance 1's path from beat 11 to 20) or \
                  `crash` (instance 1 after beat 10, restarted 500 ms later)",
@@ -30,6 +33,12 @@ fn heartbeat(env: &RunEnv) -> tg_sdk::Result<()> {
     let interval = env.duration_param("interval");
     let duration = env.duration_param("duration");
     let beats = (duration.as_nanos() / interval.as_nanos().max(1)) as u32;
+    let latency = env.duration_param("latency");
+    if !latency.is_zero() {
+        env.network().wait_initialized();
+        let shape = LinkShape { latency, ..LinkShape::default() };
+        crate::shaping::configure_all(env, shape, RoutingPolicy::AllowAll, "heartbeat-configured")?;
+    }
     let start = Instant::now();
     let socket = UdpSocket::bind(("0.0.0.0", PORT))?;
     println!("started at {:?}", start.elapsed());

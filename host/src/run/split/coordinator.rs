@@ -29,6 +29,9 @@ pub struct SplitSettings {
     pub worker_exe: PathBuf,
 }
 
+/// How long after Ctrl-C the workers' reports are waited for.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
 /// Worker exit codes that mean it sent its report before exiting (see `tg-wasm worker --help`).
 const REPORTED_EXIT_CODES: [i32; 5] = [0, 1, 2, 3, 130];
 
@@ -129,9 +132,20 @@ pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow
     // A run with a wall-time limit ends within it; a minute more covers writing the results.
     let timeout = spec.wall_timeout.map_or(Duration::from_secs(30 * 24 * 3600), |w| w + Duration::from_secs(60));
     let children = &mut workers.children;
-    let frames = workers
-        .board
-        .collect_results(&run, settings.workers, timeout, spec.interrupt.as_deref(), || Workers::check(children))?;
+    let interrupt = spec.interrupt.clone();
+    let mut interrupted_at = None;
+    // Ctrl-C reaches the local workers too: they stop at their next window and
+    // report, so the run directory gets what happened until then.
+    let frames = workers.board.collect_results(&run, settings.workers, timeout, None, || {
+        Workers::check(children)?;
+        if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+            let since = *interrupted_at.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > INTERRUPT_GRACE {
+                return Err(format!("interrupted, and not every worker reported within {INTERRUPT_GRACE:?}"));
+            }
+        }
+        Ok(())
+    })?;
     let mut results: Vec<ShardResult> = Vec::with_capacity(frames.len());
     for (index, frame) in frames.iter().enumerate() {
         let report: WorkerReport =
