@@ -3,7 +3,7 @@
 //!
 //! Map of the module, in the order a packet meets it:
 //!
-//! - [`addr`](self::addr): the address plan (`16.0.0.2` is instance 0) and name resolution.
+//! - [`addr`]: the address plan (`16.0.0.2` is instance 0) and name resolution.
 //! - [`config`]: [`LinkShape`], [`LinkRule`], [`Filter`], [`RoutingPolicy`] — what a user configures.
 //! - [`rule`]: the one decision every packet goes through ([`Verdict`]); also the
 //!   per-pair override table that fault injection builds on.

@@ -4,7 +4,7 @@
 //! This module owns the socket side: binding, listening with a backlog,
 //! connecting, accepting, reading, writing, shutdown and close, the waking of
 //! tasks, and the timers of connections. The per-connection protocol (windows,
-//! retransmission, congestion control) is [`conn`]'s; packets move through
+//! retransmission, congestion control) is `conn`'s; packets move through
 //! the fabric like any other.
 //!
 //! Outcomes of connecting, and why:
