@@ -20,6 +20,7 @@ wasmtime::component::bindgen!({
     with: {
         "wasi:io/poll": wasmtime_wasi_io::bindings::wasi::io::poll,
         "tg:plan/sync.subscription": crate::plan::sync::Subscription,
+        "tg:plan/sync.operation": crate::plan::sync::Operation,
     },
 });
 

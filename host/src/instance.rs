@@ -6,10 +6,12 @@
 //! [`InstanceRecord`], shared with the run so that nothing is lost when an
 //! instance is cancelled.
 
+use crate::plan::sync_events::SyncEvents;
 use crate::wasi::output::{CapturedOutput, StreamName};
 use crate::wasi::random;
 use netsim::{NodeId, SimHandle, SimTime};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -115,6 +117,10 @@ pub struct InstanceState {
     pub(crate) limits: StoreLimits,
     /// The instance's recent timer wakes, shared by timers with the same deadline.
     last_timer: crate::wasi::clocks::LastTimer,
+    /// Raised when a sync operation the plan started without waiting gets its reply.
+    pub(crate) sync_events: Arc<SyncEvents>,
+    /// The waker that raises [`Self::sync_events`].
+    pub(crate) sync_waker: Waker,
 }
 
 impl InstanceState {
@@ -139,6 +145,7 @@ impl InstanceState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let (sync_events, sync_waker) = SyncEvents::new();
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
@@ -157,6 +164,8 @@ impl InstanceState {
             table: ResourceTable::new(),
             limits,
             last_timer: Default::default(),
+            sync_events,
+            sync_waker,
         }
     }
 
@@ -173,11 +182,20 @@ impl InstanceState {
         &mut self.table
     }
 
-    pub(crate) fn clock_parts(&mut self) -> (NodeId, &SimHandle, &mut ResourceTable) {
-        (self.placement.node, &self.sim, &mut self.table)
+    /// What the sockets need: the instance, the simulation, the resource
+    /// table, and the sync events the control connection reads.
+    pub(crate) fn sockets_parts(&mut self) -> (NodeId, &SimHandle, &mut ResourceTable, &Arc<SyncEvents>) {
+        (self.placement.node, &self.sim, &mut self.table, &self.sync_events)
     }
 
-    /// What the clocks need: [`Self::clock_parts`] and the latest timer wake.
+    /// What sync calls that watch for replies need: the sync events, the
+    /// waker that raises them, and the resource table.
+    pub(crate) fn sync_parts(&mut self) -> (&Arc<SyncEvents>, &Waker, &mut ResourceTable) {
+        (&self.sync_events, &self.sync_waker, &mut self.table)
+    }
+
+    /// What the clocks need: the instance, the simulation, the resource table
+    /// and the latest timer wake.
     pub(crate) fn timer_parts(
         &mut self,
     ) -> (NodeId, &SimHandle, &mut ResourceTable, &mut crate::wasi::clocks::LastTimer) {

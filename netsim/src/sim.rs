@@ -166,9 +166,19 @@ impl NetScheduler for Router<'_> {
 #[derive(Default)]
 struct PendingOp {
     reply: Option<Result<u64, SyncError>>,
-    waker: Option<Waker>,
+    /// Everyone waiting for the reply: a plan may wait on an operation's
+    /// pollable and on the control connection at once.
+    wakers: Vec<Waker>,
     /// For signal-and-wait: the count its signal produced, returned on release.
     signalled: Option<u64>,
+}
+
+/// Adds `waker` to `wakers` unless a waker of the same task is there: a task
+/// that polls again while it waits must not grow the list.
+fn register(wakers: &mut Vec<Waker>, waker: &Waker) {
+    if !wakers.iter().any(|w| w.will_wake(waker)) {
+        wakers.push(waker.clone());
+    }
 }
 
 /// One instance blocked at the end of a run, and on what.
@@ -537,8 +547,15 @@ impl Sim {
             self.pending.remove(&ticket);
             return Poll::Ready(reply);
         }
-        pending.waker = Some(cx.waker().clone());
+        register(&mut pending.wakers, cx.waker());
         Poll::Pending
+    }
+
+    /// Forgets operation `ticket`: its caller no longer waits for the reply.
+    /// The operation itself stands (a signal counts, a publish stays
+    /// published), as a request already sent to a server does.
+    pub fn cancel_sync(&mut self, ticket: Ticket) {
+        self.pending.remove(&ticket);
     }
 
     /// The message at `cursor` of `topic` if it is visible now.
@@ -557,8 +574,15 @@ impl Sim {
             return Poll::Ready(payload);
         }
         self.add_wait(node, WaitReason::Subscription { topic: topic.to_string(), cursor });
-        self.topic_waiters.entry(topic.to_string()).or_default().push(cx.waker().clone());
+        self.watch_topic(topic, cx.waker());
         Poll::Pending
+    }
+
+    /// Registers `waker` to be woken when `topic` next gets a visible message,
+    /// without noting the instance as waiting: a plan that only looked for a
+    /// message is not blocked on it.
+    pub fn watch_topic(&mut self, topic: &str, waker: &Waker) {
+        register(self.topic_waiters.entry(topic.to_string()).or_default(), waker);
     }
 
     /// The time of the next event, if any.
@@ -589,7 +613,7 @@ impl Sim {
             SimEvent::SyncReply { ticket, reply } => {
                 if let Some(pending) = self.pending.get_mut(&ticket) {
                     pending.reply = Some(reply);
-                    if let Some(waker) = pending.waker.take() {
+                    for waker in std::mem::take(&mut pending.wakers) {
                         waker.wake();
                     }
                 }

@@ -1,7 +1,9 @@
 //! The host side of the `tg:plan` interfaces.
 //!
 //! One file per WIT interface: [`runenv`] answers who an instance is,
-//! [`sync`] turns barriers and topics into netsim sync operations, and
+//! [`sync`] turns barriers and topics into netsim sync operations
+//! ([`sync_events`] lets an executor that waits on file descriptors see
+//! their replies),
 //! [`metrics`] records what the plan measures, and [`network`] shapes the
 //! instance's traffic on the data network. The generated bindings are in
 //! [`crate::bindings`].
@@ -10,6 +12,7 @@ pub mod metrics;
 pub mod network;
 pub mod runenv;
 pub mod sync;
+pub mod sync_events;
 
 use crate::bindings;
 use crate::instance::InstanceState;

@@ -1,15 +1,21 @@
 //! `tg:plan/sync`: barriers, signals and topics, as netsim sync operations.
 //!
-//! Each call becomes a [`SyncOp`] submitted to the instance's [`netsim::Sim`];
-//! the call's future completes when the reply event arrives, which suspends
-//! only the calling instance. A [`Subscription`] is a cursor into a topic's log;
-//! it is also a `wasi:io` pollable so a plan can wait on it and a socket at once.
+//! Each call becomes a [`SyncOp`] submitted to the instance's [`netsim::Sim`].
+//! A blocking call's future completes when the reply event arrives, which
+//! suspends only the calling instance; a `start-*` call returns an
+//! [`Operation`] at once, whose reply the plan's own executor waits for
+//! (through its pollable, or through the instance's [`SyncEvents`]). A
+//! [`Subscription`] is a cursor into a topic's log; it is also a `wasi:io`
+//! pollable so a plan can wait on it and a socket at once.
 
-use crate::bindings::sync::{Host, HostSubscription, SyncError};
+use super::sync_events::WaitKey;
+use crate::bindings::sync::{Host, HostOperation, HostSubscription, SyncError};
 use crate::instance::InstanceState;
+use netsim::Ticket;
 use netsim::{NodeId, SimHandle, SyncOp, WaitReason};
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
@@ -19,6 +25,68 @@ pub struct Subscription {
     sim: SimHandle,
     topic: String,
     cursor: usize,
+}
+
+/// A sync operation started without waiting, and its reply once it came.
+pub struct Operation {
+    node: NodeId,
+    sim: SimHandle,
+    ticket: Ticket,
+    reply: Option<Result<u64, SyncError>>,
+    /// What a caller waiting for the reply waits on, for deadlock reports.
+    waiting: Option<WaitReason>,
+}
+
+impl Operation {
+    /// The reply, registering `cx` to be woken by it if it has not come.
+    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, SyncError>> {
+        if let Some(reply) = &self.reply {
+            return Poll::Ready(reply.clone());
+        }
+        let reply = std::task::ready!(self.sim.lock().poll_sync(self.ticket, cx)).map_err(SyncError::from);
+        self.reply = Some(reply.clone());
+        Poll::Ready(reply)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Operation {
+    async fn ready(&mut self) {
+        poll_fn(|cx| {
+            let poll = self.poll_reply(cx).map(|_| ());
+            if poll.is_pending()
+                && let Some(reason) = &self.waiting
+            {
+                self.sim.lock().add_wait(self.node, reason.clone());
+            }
+            poll
+        })
+        .await
+    }
+}
+
+impl InstanceState {
+    /// Starts `op` and returns its operation, registered with the instance's
+    /// sync events so that its reply raises them.
+    fn start(&mut self, op: SyncOp) -> wasmtime::Result<Result<Resource<Operation>, SyncError>> {
+        let waiting = match &op {
+            SyncOp::Barrier { state, target } | SyncOp::SignalAndWait { state, target } => {
+                Some(WaitReason::Barrier { state: state.clone(), target: *target })
+            }
+            SyncOp::SignalEntry { .. } | SyncOp::Publish { .. } => None,
+        };
+        let node = self.node();
+        let ticket = match self.sim.lock().submit_sync(node, op) {
+            Ok(ticket) => ticket,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let mut operation = Operation { node, sim: self.sim.clone(), ticket, reply: None, waiting };
+        let pending = operation.poll_reply(&mut Context::from_waker(&self.sync_waker)).is_pending();
+        let waiting = operation.waiting.clone().filter(|_| pending);
+        let resource = self.table().push(operation)?;
+        self.sync_events.set_wait(WaitKey::Operation(resource.rep()), waiting);
+        Ok(Ok(resource))
+    }
 }
 
 impl From<netsim::SyncError> for SyncError {
@@ -74,6 +142,34 @@ impl Host for InstanceState {
         Ok(sync_op(&self.sim, self.node(), op, None).await)
     }
 
+    fn start_signal_entry(&mut self, state: String) -> wasmtime::Result<Result<Resource<Operation>, SyncError>> {
+        self.start(SyncOp::SignalEntry { state })
+    }
+
+    fn start_barrier(
+        &mut self,
+        state: String,
+        target: u64,
+    ) -> wasmtime::Result<Result<Resource<Operation>, SyncError>> {
+        self.start(SyncOp::Barrier { state, target })
+    }
+
+    fn start_signal_and_wait(
+        &mut self,
+        state: String,
+        target: u64,
+    ) -> wasmtime::Result<Result<Resource<Operation>, SyncError>> {
+        self.start(SyncOp::SignalAndWait { state, target })
+    }
+
+    fn start_publish(
+        &mut self,
+        topic: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<Resource<Operation>, SyncError>> {
+        self.start(SyncOp::Publish { topic, payload: Arc::from(payload) })
+    }
+
     fn subscribe(&mut self, topic: String) -> wasmtime::Result<Result<Resource<Subscription>, SyncError>> {
         if let Err(e) = netsim::sync::validate_name("topic", &topic) {
             return Ok(Err(e.into()));
@@ -96,12 +192,25 @@ impl HostSubscription for InstanceState {
         Ok(Ok(payload.to_vec()))
     }
 
+    /// The next message, if any; if none, the subscription is watched: the
+    /// instance's sync events are raised when one is published.
     fn try_next(&mut self, this: Resource<Subscription>) -> wasmtime::Result<Option<Vec<u8>>> {
-        let sub = self.table().get_mut(&this)?;
-        let message = sub.sim.lock().topic_message(&sub.topic, sub.cursor);
-        if message.is_some() {
-            sub.cursor += 1;
-        }
+        let key = WaitKey::Subscription(this.rep());
+        let (events, waker, table) = self.sync_parts();
+        let sub = table.get_mut(&this)?;
+        let mut sim = sub.sim.lock();
+        let message = sim.topic_message(&sub.topic, sub.cursor);
+        let waiting = match message {
+            Some(_) => {
+                sub.cursor += 1;
+                None
+            }
+            None => {
+                sim.watch_topic(&sub.topic, waker);
+                Some(WaitReason::Subscription { topic: sub.topic.clone(), cursor: sub.cursor })
+            }
+        };
+        events.set_wait(key, waiting);
         Ok(message.map(|p| p.to_vec()))
     }
 
@@ -110,7 +219,34 @@ impl HostSubscription for InstanceState {
     }
 
     fn drop(&mut self, this: Resource<Subscription>) -> wasmtime::Result<()> {
+        self.sync_events.set_wait(WaitKey::Subscription(this.rep()), None);
         self.table().delete(this)?;
+        Ok(())
+    }
+}
+
+impl HostOperation for InstanceState {
+    fn reply(&mut self, this: Resource<Operation>) -> wasmtime::Result<Option<Result<u64, SyncError>>> {
+        let key = WaitKey::Operation(this.rep());
+        let (events, waker, table) = self.sync_parts();
+        let reply = match table.get_mut(&this)?.poll_reply(&mut Context::from_waker(waker)) {
+            Poll::Ready(reply) => reply,
+            Poll::Pending => return Ok(None),
+        };
+        events.set_wait(key, None);
+        Ok(Some(reply))
+    }
+
+    fn subscribe(&mut self, this: Resource<Operation>) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table(), this)
+    }
+
+    fn drop(&mut self, this: Resource<Operation>) -> wasmtime::Result<()> {
+        self.sync_events.set_wait(WaitKey::Operation(this.rep()), None);
+        let operation = self.table().delete(this)?;
+        if operation.reply.is_none() {
+            operation.sim.lock().cancel_sync(operation.ticket);
+        }
         Ok(())
     }
 }

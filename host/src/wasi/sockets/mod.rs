@@ -4,7 +4,9 @@
 //! [`netsim::net::Network`]: nothing reaches the host's network stack. One file
 //! per WIT interface ([`network`], [`instance_network`], [`ip_name_lookup`],
 //! [`tcp`], [`tcp_create_socket`], [`udp`], [`udp_create_socket`]); the TCP
-//! byte streams are in [`streams`], the generated code in [`bindings`].
+//! byte streams are in [`streams`], the generated code in [`bindings`]. One
+//! TCP address is not on the data network: [`control`], the sync service's
+//! control connection, through which an fd-polling executor sees sync replies.
 //!
 //! Every operation is non-blocking, as the interfaces are: a call that cannot
 //! complete returns `would-block`, and the plan waits on a pollable whose
@@ -13,6 +15,7 @@
 //! Only IPv4 exists in the simulation; IPv6 sockets are `not-supported`.
 
 pub mod bindings;
+pub mod control;
 pub mod instance_network;
 pub mod ip_name_lookup;
 pub mod network;
@@ -23,11 +26,13 @@ pub mod udp;
 pub mod udp_create_socket;
 
 use crate::instance::InstanceState;
+use crate::plan::sync_events::SyncEvents;
 use bindings::network::{ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress};
 use netsim::net::NetError;
 use netsim::net::SocketId;
 use netsim::{NodeId, SimHandle, WaitReason};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
@@ -36,6 +41,8 @@ pub struct SocketsView<'a> {
     node: NodeId,
     sim: &'a SimHandle,
     table: &'a mut ResourceTable,
+    /// What the sync service's control connection reads.
+    sync_events: &'a Arc<SyncEvents>,
 }
 
 struct Sockets;
@@ -45,8 +52,8 @@ impl HasData for Sockets {
 }
 
 fn view(state: &mut InstanceState) -> SocketsView<'_> {
-    let (node, sim, table) = state.clock_parts();
-    SocketsView { node, sim, table }
+    let (node, sim, table, sync_events) = state.sockets_parts();
+    SocketsView { node, sim, table, sync_events }
 }
 
 /// Adds the seven `wasi:sockets` interfaces, over netsim, to `linker`.
@@ -169,7 +176,8 @@ mod tests {
         let net = NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() };
         let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, net, ..SimConfig::default() }));
         let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
-        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table };
+        let events = SyncEvents::new().0;
+        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table, sync_events: &events };
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
@@ -178,7 +186,7 @@ mod tests {
         server.start_listen(borrow(&listener)).unwrap().unwrap();
         server.finish_listen(borrow(&listener)).unwrap().unwrap();
 
-        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table };
+        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table, sync_events: &events };
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));

@@ -10,6 +10,7 @@
 //! code that sets them runs unchanged.
 
 use super::bindings::tcp::{Duration, ErrorCode, Host, HostTcpSocket, IpAddressFamily, IpSocketAddress, ShutdownType};
+use super::control::{CONTROL_ADDRESS, ControlReader, ControlWriter};
 use super::network::Network;
 use super::streams::{TcpReader, TcpWriter};
 use super::{SocketResult, SocketsView, from_v4, net, to_v4};
@@ -71,12 +72,15 @@ pub struct TcpSocket {
     sim: SimHandle,
     pending: Pending,
     options: Options,
+    /// Connected to the sync service's control address: its streams are the
+    /// instance's sync events, not a netsim connection.
+    control: bool,
 }
 
 impl TcpSocket {
     /// A socket over netsim socket `id`.
     pub(crate) fn new(id: SocketId, sim: SimHandle) -> TcpSocket {
-        TcpSocket { id, sim, pending: Pending::None, options: Options::default() }
+        TcpSocket { id, sim, pending: Pending::None, options: Options::default(), control: false }
     }
 
     fn state(&self) -> TcpState {
@@ -175,6 +179,12 @@ impl HostTcpSocket for SocketsView<'_> {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
+        if remote == CONTROL_ADDRESS {
+            // The control network is not the data network: nothing to send, connected at once.
+            let r = self.start(&this, Pending::Connect, |_, _| Ok(()));
+            self.tcp(&this)?.control = true;
+            return r;
+        }
         self.start(&this, Pending::Connect, |sim, id| sim.with_net(|net, cx| net.tcp_connect(cx, id, remote)))
     }
 
@@ -187,6 +197,13 @@ impl HostTcpSocket for SocketsView<'_> {
             return Ok(Err(ErrorCode::NotInProgress));
         }
         let (id, sim) = (s.id, s.sim.clone());
+        if s.control {
+            s.pending = Pending::None;
+            let reader = ControlReader::new(id.node, sim, self.sync_events.clone());
+            let input: DynInputStream = Box::new(reader);
+            let output: DynOutputStream = Box::new(ControlWriter);
+            return Ok(Ok((self.table.push(input)?, self.table.push(output)?)));
+        }
         let outcome = sim.lock().net_mut().tcp_finish_connect(id);
         match outcome {
             Err(NetError::WouldBlock) => net(Err(NetError::WouldBlock)),
@@ -233,6 +250,9 @@ impl HostTcpSocket for SocketsView<'_> {
 
     fn remote_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
         let s = self.tcp(&this)?;
+        if s.control {
+            return Ok(Ok(from_v4(CONTROL_ADDRESS)));
+        }
         let addr = s.sim.lock().net().remote_addr(s.id);
         net(addr.map(from_v4))
     }
