@@ -4,6 +4,10 @@
 //! runs Cargo in it, finds the `.wasm` Cargo produced from its JSON messages
 //! (so a custom target directory works), and copies it next to the plan
 //! directory as `<dir>/../<name>.wasm`, the file `tg-wasm run` takes.
+//!
+//! A plan that builds tokio's networking gets `--cfg tokio_unstable`, which
+//! tokio needs for it on `wasm32-wasip2`, unless its configuration already
+//! sets it; a plan that sets other rustflags without it is told what to add.
 
 use crate::error::InputError;
 use anyhow::Context as _;
@@ -31,7 +35,26 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     tracing::info!("building plan {}", dir.display());
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    if plan_needs_tokio_unstable(&cargo, &dir) {
+        match tokio_unstable(rustflags_env(), &cargo_configs(&dir)) {
+            TokioUnstable::Set => {}
+            TokioUnstable::Add { var, value } => {
+                tracing::info!("the plan builds tokio's networking: adding --cfg {TOKIO_UNSTABLE} to {var}");
+                command.env(var, value);
+            }
+            TokioUnstable::SetElsewhere(place) => {
+                return Err(InputError::new(format!(
+                    "the plan in {} builds tokio's networking, which on {PLAN_TARGET} needs `--cfg {TOKIO_UNSTABLE}`, \
+                     but {place} sets rustflags without it: add \"--cfg\", \"{TOKIO_UNSTABLE}\" to them",
+                    dir.display()
+                ))
+                .into());
+            }
+        }
+    }
+    let output = command
         .args(["build", "--release", "--target", PLAN_TARGET, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
@@ -77,6 +100,148 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dest)
 }
 
+/// The cfg tokio's networking on `wasm32-wasip2` is behind.
+const TOKIO_UNSTABLE: &str = "tokio_unstable";
+
+/// tokio features that fail to compile on `wasm32-wasip2` without `--cfg
+/// tokio_unstable` (tokio 1.5x's `compile_error!` in its `lib.rs`).
+const TOKIO_UNSTABLE_FEATURES: &[&str] = &["fs", "io-std", "net", "process", "rt-multi-thread", "signal"];
+
+/// Whether the plan in `dir` builds tokio with a feature that needs `--cfg
+/// tokio_unstable`, from `cargo metadata`. If Cargo cannot tell, the answer is
+/// no and the build says what is wrong.
+fn plan_needs_tokio_unstable(cargo: &std::ffi::OsStr, dir: &Path) -> bool {
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--filter-platform", PLAN_TARGET, "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let Ok(output) = output.map_err(|e| tracing::debug!("cargo metadata did not run: {e}")) else { return false };
+    if !output.status.success() {
+        return false;
+    }
+    serde_json::from_slice(&output.stdout)
+        .is_ok_and(|metadata| needs_tokio_unstable(&metadata, &dir.join("Cargo.toml")))
+}
+
+/// Whether the package whose manifest is `manifest` reaches tokio through
+/// normal dependencies (not dev- or build-only ones), with tokio built with a
+/// feature in [`TOKIO_UNSTABLE_FEATURES`]. `metadata` is `cargo metadata`'s
+/// output: its features are those of the whole workspace.
+fn needs_tokio_unstable(metadata: &serde_json::Value, manifest: &Path) -> bool {
+    let packages = metadata["packages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let Some(root) = packages.iter().find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest)) else {
+        return false;
+    };
+    let nodes: std::collections::HashMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|node| Some((node["id"].as_str()?, node)))
+        .collect();
+    let tokio_ids: std::collections::HashSet<&str> =
+        packages.iter().filter(|p| p["name"] == "tokio").filter_map(|p| p["id"].as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo: Vec<&str> = root["id"].as_str().into_iter().collect();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(node) = nodes.get(id) else { continue };
+        if tokio_ids.contains(id) {
+            let features = node["features"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if features.iter().any(|f| f.as_str().is_some_and(|f| TOKIO_UNSTABLE_FEATURES.contains(&f))) {
+                return true;
+            }
+        }
+        for dep in node["deps"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let kinds = dep["dep_kinds"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if kinds.iter().any(|k| k["kind"].is_null())
+                && let Some(pkg) = dep["pkg"].as_str()
+            {
+                todo.push(pkg);
+            }
+        }
+    }
+    false
+}
+
+/// How a plan that needs `--cfg tokio_unstable` gets it.
+#[derive(Debug, PartialEq, Eq)]
+enum TokioUnstable {
+    /// Its environment or configuration sets it already.
+    Set,
+    /// Build with environment variable `var` set to `value`, which adds it.
+    Add { var: &'static str, value: String },
+    /// `place` sets rustflags without it. Cargo takes rustflags from one
+    /// place only, so adding it anywhere else would drop those; the plan's
+    /// author adds it there.
+    SetElsewhere(String),
+}
+
+/// The rustflags variable Cargo takes in place of any configuration, with its
+/// value: `CARGO_ENCODED_RUSTFLAGS`, else `RUSTFLAGS`.
+fn rustflags_env() -> Option<(&'static str, String)> {
+    ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().map(|value| (var, value)))
+}
+
+/// The Cargo configuration that applies to a build run in `dir`, as (where,
+/// text): the rustflags environment variables that stand for configuration
+/// keys, then the `.cargo/config.toml` (or `.cargo/config`) of `dir` and each
+/// parent, then Cargo's home's.
+fn cargo_configs(dir: &Path) -> Vec<(String, String)> {
+    let mut configs: Vec<(String, String)> = ["CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok().map(|value| (var.to_string(), format!("rustflags = {value:?}"))))
+        .collect();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let dirs = dir.ancestors().map(|d| d.join(".cargo")).chain(cargo_home);
+    for config_dir in dirs {
+        for name in ["config.toml", "config"] {
+            let path = config_dir.join(name);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                configs.push((path.display().to_string(), text));
+                break;
+            }
+        }
+    }
+    configs
+}
+
+/// How to give a plan `--cfg tokio_unstable`, given the rustflags variable in
+/// effect (`env`) and the configuration that applies (`configs`, from
+/// [`cargo_configs`]).
+fn tokio_unstable(env: Option<(&'static str, String)>, configs: &[(String, String)]) -> TokioUnstable {
+    if let Some((var, value)) = env {
+        if value.contains(TOKIO_UNSTABLE) {
+            return TokioUnstable::Set;
+        }
+        // The variable replaces all configured rustflags: add to it.
+        let value = if var == "CARGO_ENCODED_RUSTFLAGS" {
+            // Flags separated by 0x1f, so an empty value holds no flag.
+            let cfg = format!("--cfg\x1f{TOKIO_UNSTABLE}");
+            if value.is_empty() { cfg } else { format!("{value}\x1f{cfg}") }
+        } else {
+            format!("{value} --cfg {TOKIO_UNSTABLE}")
+        };
+        return TokioUnstable::Add { var, value };
+    }
+    if configs.iter().any(|(_, text)| text.contains(TOKIO_UNSTABLE)) {
+        return TokioUnstable::Set;
+    }
+    if let Some((place, _)) = configs.iter().find(|(_, text)| text.contains("rustflags")) {
+        return TokioUnstable::SetElsewhere(place.clone());
+    }
+    TokioUnstable::Add { var: "CARGO_ENCODED_RUSTFLAGS", value: format!("--cfg\x1f{TOKIO_UNSTABLE}") }
+}
+
 /// Resolves what `tg-wasm run` was given: a plan directory is built first; a
 /// missing `X.wasm` next to a plan directory `X/` is built from it.
 pub fn resolve_plan(path: &Path) -> anyhow::Result<PathBuf> {
@@ -90,4 +255,86 @@ pub fn resolve_plan(path: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn add_encoded() -> TokioUnstable {
+        TokioUnstable::Add { var: "CARGO_ENCODED_RUSTFLAGS", value: "--cfg\x1ftokio_unstable".into() }
+    }
+
+    #[test]
+    fn with_no_rustflags_anywhere_the_cfg_is_added() {
+        assert_eq!(tokio_unstable(None, &[]), add_encoded());
+        let unrelated = [("/p/.cargo/config.toml".to_string(), "[build]\njobs = 1\n".to_string())];
+        assert_eq!(tokio_unstable(None, &unrelated), add_encoded());
+    }
+
+    #[test]
+    fn rustflags_from_the_environment_are_kept() {
+        let add = tokio_unstable(Some(("RUSTFLAGS", "-C debuginfo=1".into())), &[]);
+        assert_eq!(add, TokioUnstable::Add { var: "RUSTFLAGS", value: "-C debuginfo=1 --cfg tokio_unstable".into() });
+        let add = tokio_unstable(Some(("CARGO_ENCODED_RUSTFLAGS", "-Cdebuginfo=1".into())), &[]);
+        let value = "-Cdebuginfo=1\x1f--cfg\x1ftokio_unstable".to_string();
+        assert_eq!(add, TokioUnstable::Add { var: "CARGO_ENCODED_RUSTFLAGS", value });
+        assert_eq!(tokio_unstable(Some(("CARGO_ENCODED_RUSTFLAGS", String::new())), &[]), add_encoded());
+    }
+
+    #[test]
+    fn a_cfg_already_set_is_left_alone() {
+        assert_eq!(tokio_unstable(Some(("RUSTFLAGS", "--cfg tokio_unstable".into())), &[]), TokioUnstable::Set);
+        let config = [(
+            "/p/.cargo/config.toml".to_string(),
+            "[target.wasm32-wasip2]\nrustflags = [\"--cfg\", \"tokio_unstable\"]\n".to_string(),
+        )];
+        assert_eq!(tokio_unstable(None, &config), TokioUnstable::Set);
+    }
+
+    #[test]
+    fn other_configured_rustflags_are_named_not_overridden() {
+        let config = [("/p/.cargo/config.toml".to_string(), "[build]\nrustflags = [\"-Cdebuginfo=1\"]\n".to_string())];
+        assert_eq!(tokio_unstable(None, &config), TokioUnstable::SetElsewhere("/p/.cargo/config.toml".into()));
+    }
+
+    /// `cargo metadata` for a workspace of `plan` (and `other`), where the
+    /// plan's dependencies are `deps` as (package, kind) and tokio has `features`.
+    fn metadata(deps: &[(&str, Option<&str>)], features: &[&str]) -> serde_json::Value {
+        let dep = |pkg: &str, kind: Option<&str>| json!({ "pkg": pkg, "dep_kinds": [{ "kind": kind }] });
+        json!({
+            "packages": [
+                { "name": "plan", "id": "plan-id", "manifest_path": "/w/plan/Cargo.toml" },
+                { "name": "other", "id": "other-id", "manifest_path": "/w/other/Cargo.toml" },
+                { "name": "tg-sdk", "id": "sdk-id", "manifest_path": "/sdk/Cargo.toml" },
+                { "name": "tokio", "id": "tokio-id", "manifest_path": "/reg/tokio/Cargo.toml" },
+            ],
+            "resolve": { "nodes": [
+                { "id": "plan-id", "deps": deps.iter().map(|(p, k)| dep(p, *k)).collect::<Vec<_>>(), "features": [] },
+                { "id": "other-id", "deps": [dep("tokio-id", None)], "features": [] },
+                { "id": "sdk-id", "deps": [dep("tokio-id", None)], "features": ["tokio"] },
+                { "id": "tokio-id", "deps": [], "features": features },
+            ]},
+        })
+    }
+
+    #[test]
+    fn tokio_networking_reached_through_any_normal_dependency_needs_the_cfg() {
+        let plan = Path::new("/w/plan/Cargo.toml");
+        assert!(needs_tokio_unstable(&metadata(&[("tokio-id", None)], &["net", "rt"]), plan));
+        assert!(needs_tokio_unstable(&metadata(&[("sdk-id", None)], &["net"]), plan));
+        assert!(needs_tokio_unstable(&metadata(&[("tokio-id", None)], &["rt-multi-thread"]), plan));
+    }
+
+    #[test]
+    fn tokio_without_networking_or_out_of_reach_does_not() {
+        let plan = Path::new("/w/plan/Cargo.toml");
+        assert!(!needs_tokio_unstable(&metadata(&[("tokio-id", None)], &["rt", "time", "sync"]), plan));
+        assert!(!needs_tokio_unstable(&metadata(&[("tokio-id", Some("dev"))], &["net"]), plan));
+        assert!(!needs_tokio_unstable(&metadata(&[("tokio-id", Some("build"))], &["net"]), plan));
+        // Another member of the workspace uses it; the plan does not.
+        assert!(!needs_tokio_unstable(&metadata(&[], &["net"]), plan));
+        assert!(!needs_tokio_unstable(&metadata(&[("tokio-id", None)], &["net"]), Path::new("/elsewhere/Cargo.toml")));
+    }
 }
