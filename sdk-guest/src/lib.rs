@@ -53,6 +53,7 @@ pub mod network;
 pub mod params;
 pub mod runenv;
 pub mod sync;
+pub mod wasi_compat;
 pub use tg_units as units;
 
 pub use manifest::{CaseFn, Manifest, Param, ParamType, TestCase};
