@@ -78,13 +78,14 @@ pub fn in_prefix(ip: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
 ///
 /// `instance-<seq>` and `instance-<seq>.tg` name instance `seq`; a dotted IPv4
 /// literal resolves to itself (as `wasi:sockets` `resolve-addresses` requires);
-/// `localhost` is `127.0.0.1`. Everything else is not found: there is no DNS
-/// beyond the run.
+/// `localhost` is `127.0.0.1`. Names are case-insensitive, as DNS names are
+/// (RFC 4343). Everything else is not found: there is no DNS beyond the run.
 ///
 /// ```
 /// use netsim::net::resolve;
 /// use std::net::Ipv4Addr;
 /// assert_eq!(resolve("instance-1.tg", 4), Some(Ipv4Addr::new(16, 0, 0, 3)));
+/// assert_eq!(resolve("Instance-1.TG", 4), Some(Ipv4Addr::new(16, 0, 0, 3)));
 /// assert_eq!(resolve("instance-4", 4), None);
 /// assert_eq!(resolve("example.com", 4), None);
 /// ```
@@ -92,10 +93,11 @@ pub fn resolve(name: &str, instances: u32) -> Option<Ipv4Addr> {
     if let Ok(ip) = name.parse::<Ipv4Addr>() {
         return Some(ip);
     }
-    if name.eq_ignore_ascii_case("localhost") {
+    let name = name.to_ascii_lowercase();
+    if name == "localhost" {
         return Some(Ipv4Addr::LOCALHOST);
     }
-    let name = name.strip_suffix(".tg").unwrap_or(name);
+    let name = name.strip_suffix(".tg").unwrap_or(&name);
     let digits = name.strip_prefix("instance-")?;
     // Leading zeros or signs would give one instance several names; accept only canonical numbers.
     if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) || !digits.bytes().all(|b| b.is_ascii_digit())
@@ -133,5 +135,14 @@ mod tests {
         assert_eq!(resolve("instance-", 5), None);
         assert_eq!(resolve("instance-+1", 5), None);
         assert_eq!(resolve("16.0.0.9", 1), Some(Ipv4Addr::new(16, 0, 0, 9)));
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        for name in ["INSTANCE-2", "Instance-2.Tg", "instance-2.TG"] {
+            assert_eq!(resolve(name, 3), Some(Ipv4Addr::new(16, 0, 0, 4)), "{name}");
+        }
+        assert_eq!(resolve("LocalHost", 1), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(resolve("INSTANCE-02", 3), None, "still canonical numbers only");
     }
 }
