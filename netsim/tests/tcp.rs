@@ -142,17 +142,22 @@ fn connection_outcomes_follow_linux() {
     assert_eq!(v[5], (Err(NetError::RemoteUnreachable), 0.0), "outside the data network");
 }
 
+/// TCP sockets bind as with `SO_REUSEADDR` and `SO_REUSEPORT`: a second
+/// socket may bind a listener's port (to dial from it), but not listen on it.
+/// UDP ports stay exclusive.
 #[test]
-fn binding_a_port_twice_is_address_in_use() {
+fn a_second_listener_on_a_port_is_address_in_use() {
     let sim = world(1, 1, NetworkConfig::default());
     let _l = listen(&sim, 0, 80);
     let mut s = sim.lock();
     let net = s.net_mut();
     let b = net.tcp_socket(netsim::NodeId(0)).unwrap();
-    assert_eq!(net.tcp_bind(b, sa(0, 80)), Err(NetError::AddressInUse));
-    let any = net.tcp_bind(b, sa(0, 0)).unwrap();
-    assert!(any.port() >= 49152);
+    assert_eq!(net.tcp_bind(b, sa(0, 80)), Ok(sa(0, 80)));
+    assert_eq!(net.tcp_listen(b), Err(NetError::AddressInUse));
     assert_eq!(net.tcp_bind(b, sa(0, 81)), Err(NetError::InvalidState), "already bound");
+    let e = net.tcp_socket(netsim::NodeId(0)).unwrap();
+    let any = net.tcp_bind(e, sa(0, 0)).unwrap();
+    assert!(any.port() >= 49152 && any.port() != 80, "an ephemeral port is one nobody uses");
     let c = net.tcp_socket(netsim::NodeId(0)).unwrap();
     assert_eq!(net.tcp_bind(c, sa(1, 80)), Err(NetError::AddressNotBindable));
     let u1 = net.udp_socket(netsim::NodeId(0)).unwrap();
@@ -190,11 +195,14 @@ fn fin_gives_eof_after_data_and_half_close_keeps_the_other_direction() {
     assert_eq!(take(&log), vec!["Err(InvalidState)".to_string()]);
 }
 
+/// A reset fails the peer's next read or write once, as Linux's `sk_err`
+/// does; after that reads see end of stream and writes a closed connection.
 #[test]
-fn reset_fails_the_peers_next_read_and_write() {
+fn reset_fails_the_peers_next_operation_once() {
     let sim = world(2, 1, shaped(5, 0, 0.0));
     let l = listen(&sim, 1, 80);
-    type Seen = (Result<Option<Vec<u8>>, NetError>, Result<usize, NetError>, TcpState);
+    type Seen =
+        (Result<Option<Vec<u8>>, NetError>, Result<usize, NetError>, Result<Option<Vec<u8>>, NetError>, TcpState);
     let seen: Slot<Seen> = slot();
     let (s0, s1, sn) = (sim.clone(), sim.clone(), seen.clone());
     let client: Task<()> = Box::pin(async move {
@@ -206,13 +214,15 @@ fn reset_fails_the_peers_next_read_and_write() {
         let c = accept(&s1, l).await;
         let read = read_some(&s1, c).await;
         let write = s1.lock().with_net(|n, cx| n.tcp_write(cx, c, b"x"));
+        let again = s1.lock().with_net(|n, cx| n.tcp_read(cx, c, 10));
         let state = s1.lock().net_mut().tcp_state(c).unwrap();
-        *sn.lock().unwrap() = Some((read, write, state));
+        *sn.lock().unwrap() = Some((read, write, again, state));
     });
     run(&sim, vec![client, server]);
-    let (read, write, state) = take(&seen);
+    let (read, write, again, state) = take(&seen);
     assert_eq!(read, Err(NetError::ConnectionReset));
-    assert_eq!(write, Err(NetError::ConnectionReset));
+    assert_eq!(write, Err(NetError::InvalidState), "reported already: EPIPE");
+    assert_eq!(again, Ok(None), "reported already: end of stream");
     assert_eq!(state, TcpState::Closed);
 }
 

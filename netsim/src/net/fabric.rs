@@ -54,6 +54,20 @@ impl Network {
         Ok(self.node_of(ip).map_or(Route::NoHost, Route::Instance))
     }
 
+    /// The address `node`'s packets to `dst` leave from, for a socket bound to
+    /// `bound`: that address if it is one, else loopback towards loopback and
+    /// the node's data address towards everything else, as Linux picks a
+    /// source address from the route.
+    pub(crate) fn source_ip(&self, node: NodeId, bound: Ipv4Addr, dst: Ipv4Addr) -> Ipv4Addr {
+        if !bound.is_unspecified() {
+            bound
+        } else if dst.is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            self.hosts[node.index()].addr
+        }
+    }
+
     /// Sends `packet` now from `packet.src_node`.
     pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), Rejected> {
         let src = packet.src_node;
@@ -126,7 +140,10 @@ impl Network {
         let result = match packet.body {
             Body::Tcp(_) if packet.corrupted => Err(DropReason::Corrupt),
             Body::Tcp(_) => self.tcp_arrive(cx, packet),
-            Body::Udp(_) => self.udp_arrive(packet),
+            Body::Udp(_) => self.udp_arrive(cx, packet),
+            // ICMP's checksum, like TCP's, discards a damaged message.
+            Body::Icmp(_) if packet.corrupted => Err(DropReason::Corrupt),
+            Body::Icmp(_) => self.icmp_arrive(packet),
         };
         match result {
             Ok(()) => {

@@ -9,11 +9,14 @@ use super::config::NetworkConfig;
 use super::error::NetError;
 use super::link::EgressLink;
 use super::socket::Socket;
+use super::udp::{ICMP_RATE_BURST, ICMP_RATE_INTERVAL};
 use crate::rng::RngStream;
+use crate::time::SimTime;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Ports handed out when a socket binds to port 0: the IANA dynamic range.
 pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
@@ -29,13 +32,17 @@ pub(crate) struct Host {
     pub(crate) sockets: BTreeMap<u32, Socket>,
     next_socket: u32,
     pub(crate) udp_ports: BTreeMap<u16, u32>,
-    /// TCP ports in use, with how many sockets share each (a listener and its accepted connections).
+    /// TCP ports in use, with how many sockets share each (a listener, its
+    /// accepted connections, dials bound to the same port).
     pub(crate) tcp_ports: BTreeMap<u16, u32>,
     pub(crate) tcp_listeners: BTreeMap<u16, u32>,
     /// Connections by (local port, remote address).
     pub(crate) tcp_conns: BTreeMap<(u16, SocketAddrV4), u32>,
     next_udp_port: u16,
     next_tcp_port: u16,
+    /// Per destination address, the ICMP errors this host may still send it
+    /// (as time they cost) and when that was last worked out.
+    icmp_budget: BTreeMap<Ipv4Addr, (Duration, SimTime)>,
 }
 
 impl Host {
@@ -52,6 +59,7 @@ impl Host {
             tcp_conns: BTreeMap::new(),
             next_udp_port: *EPHEMERAL_PORTS.start(),
             next_tcp_port: *EPHEMERAL_PORTS.start(),
+            icmp_budget: BTreeMap::new(),
         }
     }
 
@@ -65,6 +73,23 @@ impl Host {
         self.tcp_listeners.clear();
         self.tcp_conns.clear();
         lost
+    }
+
+    /// Whether an ICMP error to `dst` may go now: Linux's token bucket per
+    /// destination, earning one message per [`ICMP_RATE_INTERVAL`] up to
+    /// [`ICMP_RATE_BURST`], full for a destination not answered before.
+    pub(crate) fn icmp_allowed(&mut self, dst: Ipv4Addr, now: SimTime) -> bool {
+        let full = ICMP_RATE_INTERVAL * ICMP_RATE_BURST;
+        let (budget, last) = self.icmp_budget.entry(dst).or_insert((full, now));
+        *budget = (*budget + now.duration_since(*last)).min(full);
+        *last = now;
+        match budget.checked_sub(ICMP_RATE_INTERVAL) {
+            Some(left) => {
+                *budget = left;
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn add_socket(&mut self, socket: Socket) -> Result<u32, NetError> {
@@ -98,15 +123,34 @@ impl Host {
         Ok(port)
     }
 
-    /// Takes `port` (or an ephemeral one if 0) for a TCP socket.
+    /// Takes `port` (or an ephemeral one if 0, never one in use) for a TCP socket.
+    ///
+    /// A named port may already be in use: every TCP socket binds as Linux
+    /// does with `SO_REUSEADDR` and `SO_REUSEPORT` set on all of them. WASI
+    /// binds as if `SO_REUSEADDR` were set, so a listener's port is free again
+    /// while the connections it accepted close; and it has no `SO_REUSEPORT`,
+    /// which libp2p-tcp sets to dial from its listening port. What must stay
+    /// unique is checked where it matters: one listener per port
+    /// ([`Host::listen_tcp`]), one connection per (port, remote).
     pub(crate) fn bind_tcp(&mut self, port: u16) -> Result<u16, NetError> {
         let port = match port {
             0 => next_free(&self.tcp_ports, &mut self.next_tcp_port)?,
-            p if self.tcp_ports.contains_key(&p) => return Err(NetError::AddressInUse),
             p => p,
         };
-        self.tcp_ports.insert(port, 1);
+        *self.tcp_ports.entry(port).or_insert(0) += 1;
         Ok(port)
+    }
+
+    /// Makes TCP socket `n` the listener of `port`. Linux would let a second
+    /// `SO_REUSEPORT` listener share the port and balance connections between
+    /// them; that is not modelled, so a second listener is `address-in-use`,
+    /// what a plan on Linux without `SO_REUSEPORT` sees.
+    pub(crate) fn listen_tcp(&mut self, port: u16, n: u32) -> Result<(), NetError> {
+        if self.tcp_listeners.contains_key(&port) {
+            return Err(NetError::AddressInUse);
+        }
+        self.tcp_listeners.insert(port, n);
+        Ok(())
     }
 
     /// One more socket shares TCP `port` (an accepted connection on a listener's port).

@@ -1,5 +1,5 @@
-//! What travels between instances: IPv4 packets carrying a UDP datagram or a
-//! TCP segment, with the header sizes that links charge for.
+//! What travels between instances: IPv4 packets carrying a UDP datagram, a
+//! TCP segment or an ICMP error, with the header sizes that links charge for.
 //!
 //! Packets are plain data; nothing here routes or interprets them.
 
@@ -12,6 +12,8 @@ pub const IPV4_HEADER: u64 = 20;
 pub const UDP_HEADER: u64 = 8;
 /// TCP header without options.
 pub const TCP_HEADER: u64 = 20;
+/// ICMP header.
+pub const ICMP_HEADER: u64 = 8;
 
 /// A TCP segment's flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +60,15 @@ pub struct Segment {
     pub data: Vec<u8>,
 }
 
+/// An ICMP error message. The packet carrying it goes from the address that
+/// could not be reached to the sender of the datagram it answers, so its
+/// addresses say which socket the error is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Icmp {
+    /// Destination unreachable, port unreachable: no socket took a datagram.
+    PortUnreachable,
+}
+
 /// What a packet carries.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Body {
@@ -65,6 +76,8 @@ pub enum Body {
     Udp(Vec<u8>),
     /// A TCP segment.
     Tcp(Segment),
+    /// An ICMP error about a datagram.
+    Icmp(Icmp),
 }
 
 /// One packet on the data network.
@@ -92,6 +105,8 @@ impl Packet {
             + match &self.body {
                 Body::Udp(d) => UDP_HEADER + d.len() as u64,
                 Body::Tcp(s) => TCP_HEADER + s.data.len() as u64,
+                // The error quotes the offending packet's IP header and first 8 bytes (RFC 792).
+                Body::Icmp(_) => ICMP_HEADER + IPV4_HEADER + UDP_HEADER,
             }
     }
 
@@ -100,6 +115,7 @@ impl Packet {
         match self.body {
             Body::Udp(_) => "udp",
             Body::Tcp(_) => "tcp",
+            Body::Icmp(_) => "icmp",
         }
     }
 
@@ -108,6 +124,7 @@ impl Packet {
         let data = match &mut self.body {
             Body::Udp(d) => d,
             Body::Tcp(s) => &mut s.data,
+            Body::Icmp(_) => return,
         };
         if !data.is_empty() {
             let bit = pick % (data.len() as u64 * 8);

@@ -4,15 +4,24 @@
 //! it, and the receiving socket drops it when its queue is full, as a kernel
 //! does. Nothing is retransmitted or reassembled. Routing and shaping are the
 //! fabric's business.
+//!
+//! A datagram to a port where no socket takes it is answered, as Linux
+//! answers, with an ICMP port-unreachable packet ([`Body::Icmp`]), itself a
+//! packet on the shaped path (it can be lost or filtered). A socket connected
+//! to the refusing address keeps the refusal as its pending error, which the
+//! next receive or send reports once as `connection-refused`; an unconnected
+//! socket ignores it, as Linux's does without `IP_RECVERR`.
 
 use super::fabric::Route;
-use super::packet::{Body, Packet};
+use super::packet::{Body, Icmp, Packet};
 use super::rule::DropReason;
 use super::socket::{Socket, WakerSet};
 use super::{NetCtx, NetError, Network, SocketId};
+use crate::node::NodeId;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// Largest UDP payload: 65,535 bytes of IPv4 packet minus 20 of IP and 8 of UDP header.
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -20,6 +29,17 @@ pub const MAX_DATAGRAM: usize = 65_507;
 /// Payload bytes a socket queues before it drops arrivals: Linux's default
 /// `net.core.rmem_default` (212,992).
 pub const UDP_RECV_QUEUE_BYTES: usize = 212_992;
+
+/// How often one instance may answer one destination with an ICMP error:
+/// Linux's `net.ipv4.icmp_ratelimit` (1000 ms), for the message types in its
+/// default `icmp_ratemask`, port unreachable among them.
+pub const ICMP_RATE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many ICMP errors to one destination may go in a burst: Linux's
+/// `XRLIM_BURST_FACTOR`. Linux does not limit what it sends over loopback,
+/// nor does this (an instance answering itself); its global
+/// `icmp_msgs_per_sec` limit is not modelled.
+pub const ICMP_RATE_BURST: u32 = 6;
 
 /// A received datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +53,10 @@ pub struct Datagram {
 pub(crate) struct UdpSocket {
     local: Option<SocketAddrV4>,
     remote: Option<SocketAddrV4>,
+    /// The address datagrams to `remote` leave from, once connected.
+    source: Option<Ipv4Addr>,
+    /// An error the network reported, not yet returned by a receive or send (Linux's `sk_err`).
+    error: Option<NetError>,
     queue: VecDeque<Datagram>,
     queued_bytes: usize,
     readers: WakerSet,
@@ -40,7 +64,7 @@ pub(crate) struct UdpSocket {
 
 impl UdpSocket {
     pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() && self.error.is_none() {
             self.readers.register(cx.waker());
             Poll::Pending
         } else {
@@ -48,8 +72,14 @@ impl UdpSocket {
         }
     }
 
+    /// The bound address; once connected, with the unspecified address
+    /// replaced by the one datagrams leave from, as Linux reports it.
     pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
-        self.local.ok_or(NetError::InvalidState)
+        let local = self.local.ok_or(NetError::InvalidState)?;
+        Ok(match self.source {
+            Some(ip) if local.ip().is_unspecified() => SocketAddrV4::new(ip, local.port()),
+            _ => local,
+        })
     }
 
     pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
@@ -63,6 +93,8 @@ impl Network {
         let socket = UdpSocket {
             local: None,
             remote: None,
+            source: None,
+            error: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
             readers: WakerSet::default(),
@@ -94,8 +126,11 @@ impl Network {
         if let Some(r) = remote {
             check_destination(r)?;
         }
-        self.udp_ensure_bound(id)?;
-        self.udp(id)?.remote = remote;
+        let local = self.udp_ensure_bound(id)?;
+        let source = remote.map(|r| self.source_ip(id.node, *local.ip(), *r.ip()));
+        let s = self.udp(id)?;
+        s.remote = remote;
+        s.source = source;
         Ok(())
     }
 
@@ -113,6 +148,9 @@ impl Network {
             return Err(NetError::DatagramTooLarge);
         }
         let local = self.udp_ensure_bound(id)?;
+        if let Some(e) = self.udp(id)?.error.take() {
+            return Err(e);
+        }
         let remote = self.udp(id)?.remote;
         let dst = match (dst, remote) {
             (Some(d), Some(r)) if d != r => return Err(NetError::InvalidArgument),
@@ -126,7 +164,7 @@ impl Network {
             // Past the last host: the fabric drops it as unroutable.
             Route::NoHost => crate::NodeId::SIM,
         };
-        let src_ip = if dst.ip().is_loopback() { Ipv4Addr::LOCALHOST } else { self.hosts[id.node.index()].addr };
+        let src_ip = self.source_ip(id.node, *local.ip(), *dst.ip());
         let packet = Packet {
             src_node: id.node,
             dst_node,
@@ -140,11 +178,14 @@ impl Network {
         Ok(())
     }
 
-    /// The next queued datagram, if any.
+    /// The next queued datagram, if any; a pending error comes first, once.
     pub fn udp_try_recv(&mut self, id: SocketId) -> Result<Option<Datagram>, NetError> {
         let s = self.udp(id)?;
         if s.local.is_none() {
             return Err(NetError::InvalidState);
+        }
+        if let Some(e) = s.error.take() {
+            return Err(e);
         }
         let d = s.queue.pop_front();
         if let Some(d) = &d {
@@ -176,14 +217,18 @@ impl Network {
         }
     }
 
-    pub(crate) fn udp_arrive(&mut self, packet: Packet) -> Result<(), DropReason> {
+    pub(crate) fn udp_arrive(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), DropReason> {
         let Body::Udp(data) = packet.body else { unreachable!("udp_arrive takes UDP packets") };
         let host = &mut self.hosts[packet.dst_node.index()];
-        let n = *host.udp_ports.get(&packet.dst.port()).ok_or(DropReason::NoPort)?;
-        let Some(Socket::Udp(s)) = host.sockets.get_mut(&n) else { return Err(DropReason::NoPort) };
-        if s.remote.is_some_and(|r| r != packet.src) {
-            return Err(DropReason::NoPort);
-        }
+        let s = match host.udp_ports.get(&packet.dst.port()).and_then(|n| host.sockets.get_mut(n)) {
+            // A connected socket takes datagrams from its peer only; from anyone
+            // else the port is as closed as if it had no socket, as on Linux.
+            Some(Socket::Udp(s)) if s.remote.is_none_or(|r| r == packet.src) => s,
+            _ => {
+                self.icmp_port_unreachable(cx, packet.dst_node, packet.dst, packet.src_node, packet.src);
+                return Err(DropReason::NoPort);
+            }
+        };
         if s.queued_bytes + data.len() > UDP_RECV_QUEUE_BYTES {
             return Err(DropReason::RecvQueueFull);
         }
@@ -191,6 +236,48 @@ impl Network {
         s.queue.push_back(Datagram { from: packet.src, data });
         s.readers.wake_all();
         Ok(())
+    }
+
+    /// `node` answers a datagram from `to` that no socket at `unreachable`
+    /// takes, unless it has answered `to`'s address too often lately.
+    fn icmp_port_unreachable(
+        &mut self,
+        cx: &mut NetCtx<'_>,
+        node: NodeId,
+        unreachable: SocketAddrV4,
+        to_node: NodeId,
+        to: SocketAddrV4,
+    ) {
+        if to_node != node && !self.hosts[node.index()].icmp_allowed(*to.ip(), cx.now()) {
+            return;
+        }
+        let reply = Packet {
+            src_node: node,
+            dst_node: to_node,
+            src: unreachable,
+            dst: to,
+            body: Body::Icmp(Icmp::PortUnreachable),
+            corrupted: false,
+        };
+        // A refused answer is lost like any other: nobody retries an ICMP error.
+        let _ = self.transmit(cx, reply);
+    }
+
+    /// An ICMP error reached the instance that sent the datagram it answers:
+    /// the socket that sent it, if connected to the address that refused,
+    /// keeps the refusal for its next receive or send.
+    pub(crate) fn icmp_arrive(&mut self, packet: Packet) -> Result<(), DropReason> {
+        let Body::Icmp(Icmp::PortUnreachable) = packet.body else { unreachable!("icmp_arrive takes ICMP packets") };
+        let host = &mut self.hosts[packet.dst_node.index()];
+        let n = *host.udp_ports.get(&packet.dst.port()).ok_or(DropReason::NoPort)?;
+        match host.sockets.get_mut(&n) {
+            Some(Socket::Udp(s)) if s.remote == Some(packet.src) => {
+                s.error = Some(NetError::ConnectionRefused);
+                s.readers.wake_all();
+                Ok(())
+            }
+            _ => Err(DropReason::NoPort),
+        }
     }
 
     fn udp(&mut self, id: SocketId) -> Result<&mut UdpSocket, NetError> {

@@ -17,7 +17,9 @@
 //!   reader frees half the buffer, and zero-window probes on the retransmit timer;
 //! - FIN half-close and RST abort. No TIME_WAIT: a closed connection's tuple
 //!   is free at once (sequence numbers of a new connection restart at 0, and
-//!   no stale segment can be confused with it because of how ports are chosen).
+//!   ephemeral ports are handed out in turn, so a stale segment meets no new
+//!   connection of the same tuple; only a dial bound to a fixed port, redialling
+//!   the same peer within a round trip of a close, could meet one).
 
 use super::rtt::Rtt;
 use crate::net::NetError;
@@ -82,6 +84,8 @@ pub(crate) struct Conn {
     /// Closed by its owner: finishing in the background.
     pub(crate) orphan: bool,
     pub(crate) error: Option<NetError>,
+    /// A stream operation has returned `error` (see [`Conn::take_error`]).
+    error_reported: bool,
 
     // Send side. `snd_buf` holds bytes from `snd_una` to the end of what was written.
     snd_buf: VecDeque<u8>,
@@ -123,6 +127,7 @@ impl Conn {
             listener: None,
             orphan: false,
             error: None,
+            error_reported: false,
             snd_buf: VecDeque::new(),
             snd_una: 0,
             snd_nxt: 0,
@@ -531,6 +536,23 @@ impl Conn {
             fx.readable = true;
             fx.writable = true;
         }
+    }
+
+    /// Why the connection failed, the first time a stream operation asks; after
+    /// that `None`: the connection is simply over. This is Linux's `sk_err`,
+    /// which the call that reports it clears, so a reset fails one read or
+    /// write with `ECONNRESET` and later ones see end of stream or `EPIPE`.
+    pub(crate) fn take_error(&mut self) -> Option<NetError> {
+        if self.phase != Phase::Closed || self.error_reported {
+            return None;
+        }
+        self.error_reported = true;
+        self.error
+    }
+
+    /// Whether the connection failed and said so already.
+    pub(crate) fn failure_reported(&self) -> bool {
+        self.phase == Phase::Closed && self.error_reported
     }
 
     /// An RST for this connection (sequence at what the peer expects).

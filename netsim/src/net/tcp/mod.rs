@@ -158,8 +158,13 @@ impl TcpSocket {
         Poll::Pending
     }
 
+    /// The bound address; for a connection, the address its segments leave
+    /// from (the unspecified address is resolved by connecting, as on Linux).
     pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
-        self.local.ok_or(NetError::InvalidState)
+        match &self.role {
+            Role::Conn(c) => Ok(c.local),
+            _ => self.local.ok_or(NetError::InvalidState),
+        }
     }
 
     pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
@@ -219,8 +224,9 @@ impl Network {
     pub fn tcp_listen(&mut self, id: SocketId) -> Result<(), NetError> {
         let s = self.tcp(id)?;
         let (Some(local), Role::Fresh) = (s.local, &s.role) else { return Err(NetError::InvalidState) };
-        s.role = Role::Listener(Listener { backlog: s.backlog, ready: VecDeque::new(), half_open: 0 });
-        self.hosts[id.node.index()].tcp_listeners.insert(local.port(), id.n);
+        let backlog = s.backlog;
+        self.hosts[id.node.index()].listen_tcp(local.port(), id.n)?;
+        self.tcp(id)?.role = Role::Listener(Listener { backlog, ready: VecDeque::new(), half_open: 0 });
         Ok(())
     }
 
@@ -260,15 +266,17 @@ impl Network {
             _ => return Err(NetError::InvalidState),
         }
         let route = self.route(id.node, *remote.ip());
-        let local_ip = if remote.ip().is_loopback() { Ipv4Addr::LOCALHOST } else { self.hosts[id.node.index()].addr };
-        let port = match self.tcp(id)?.local {
-            Some(l) => l.port(),
+        let bound = match self.tcp(id)?.local {
+            Some(l) => l,
             None => {
                 let port = self.hosts[id.node.index()].bind_tcp(0)?;
-                self.tcp(id)?.local = Some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-                port
+                let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+                self.tcp(id)?.local = Some(any);
+                any
             }
         };
+        let port = bound.port();
+        let local_ip = self.source_ip(id.node, *bound.ip(), *remote.ip());
         let host = &mut self.hosts[id.node.index()];
         if host.tcp_conns.contains_key(&(port, remote)) {
             return Err(NetError::AddressInUse);
@@ -348,7 +356,10 @@ impl Network {
     }
 
     /// Queues as much of `data` as the send buffer has room for, sends what the
-    /// windows allow, and returns how many bytes were taken.
+    /// windows allow, and returns how many bytes were taken. On a failed
+    /// connection the first read or write says why (`connection-reset`,
+    /// `timeout`…) and later writes are `invalid-state`, as a write after
+    /// shutdown is: Linux's `ECONNRESET` once, then `EPIPE`.
     pub fn tcp_write(&mut self, cx: &mut NetCtx<'_>, id: SocketId, data: &[u8]) -> Result<usize, NetError> {
         let c = self.open_conn(id)?;
         if c.fin_queued {
@@ -363,7 +374,12 @@ impl Network {
 
     /// Reads up to `max` bytes: `Some(bytes)` (empty if nothing has arrived
     /// yet; wait with [`Network::poll_readable`]), or `None` at end of stream.
+    /// A failed connection fails one read or write with why, then reads end
+    /// of stream (see [`Network::tcp_write`]).
     pub fn tcp_read(&mut self, cx: &mut NetCtx<'_>, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, NetError> {
+        if self.conn(id).is_ok_and(|c| c.failure_reported() && !c.orphan) {
+            return Ok(None);
+        }
         let c = self.open_conn(id)?;
         if c.rcv_shutdown {
             return Ok(None);
@@ -662,7 +678,9 @@ impl Network {
         let Some(Socket::Tcp(s)) = host.sockets.remove(&id.n) else { return };
         match &s.role {
             Role::Listener(_) => {
-                if let Some(l) = s.local {
+                if let Some(l) = s.local
+                    && host.tcp_listeners.get(&l.port()) == Some(&id.n)
+                {
                     host.tcp_listeners.remove(&l.port());
                 }
             }
@@ -701,7 +719,7 @@ impl Network {
         }
         match c.phase {
             Phase::Established => Ok(c),
-            Phase::Closed => Err(c.error.unwrap_or(NetError::InvalidState)),
+            Phase::Closed => Err(c.take_error().unwrap_or(NetError::InvalidState)),
             Phase::SynSent | Phase::SynReceived => Err(NetError::InvalidState),
         }
     }
