@@ -241,4 +241,46 @@ mod tests {
         assert_eq!(&data[..], b"ping");
         assert_eq!(sim.lock().now(), sent + latency);
     }
+
+    /// Whether `socket`'s pollable is ready now, polled once as `wasi:io/poll` would.
+    fn tcp_ready(view: &mut SocketsView<'_>, socket: &Resource<tcp::TcpSocket>) -> bool {
+        use wasmtime_wasi_io::poll::Pollable;
+        let socket = view.table.get_mut(socket).unwrap();
+        let mut ready = socket.ready();
+        ready.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())).is_ready()
+    }
+
+    /// WASI: a socket's pollable is ready when the pending `finish-*` would not
+    /// block. An executor that starts a listen, waits on the pollable and only
+    /// then finishes it (wstd does) must not wait for a connection first; once
+    /// the listen is finished, the pollable waits for one to accept.
+    #[test]
+    fn the_pollable_is_ready_for_a_pending_finish_then_waits_for_a_connection() {
+        let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, ..SimConfig::default() }));
+        let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
+        let events = SyncEvents::new().0;
+        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table, sync_events: &events };
+        let network = server.instance_network().unwrap();
+        let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
+        let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
+        server.start_bind(borrow(&listener), borrow(&network), any).unwrap().unwrap();
+        assert!(tcp_ready(&mut server, &listener), "finish-bind would not block");
+        server.finish_bind(borrow(&listener)).unwrap().unwrap();
+        server.start_listen(borrow(&listener)).unwrap().unwrap();
+        assert!(tcp_ready(&mut server, &listener), "finish-listen would not block");
+        server.finish_listen(borrow(&listener)).unwrap().unwrap();
+        assert!(!tcp_ready(&mut server, &listener), "nothing to accept yet");
+
+        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table, sync_events: &events };
+        let network = client.instance_network().unwrap();
+        let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
+        let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));
+        client.start_connect(borrow(&socket), borrow(&network), remote).unwrap().unwrap();
+        assert!(!tcp_ready(&mut client, &socket), "the handshake takes a round trip");
+        while !tcp_ready(&mut server, &listener) {
+            assert!(sim.lock().step().is_some(), "no connection to accept ever came");
+        }
+        assert!(tcp_ready(&mut client, &socket), "the connect has its outcome");
+        assert!(server.accept(borrow(&listener)).unwrap().is_ok(), "ready means accept would not block");
+    }
 }

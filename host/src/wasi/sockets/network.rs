@@ -14,6 +14,8 @@ pub struct Network;
 
 impl Host for SocketsView<'_> {
     /// The socket error behind a stream error, when a TCP stream failed.
+    /// wasi-libc (wasi-sdk 30) never asks: it reports every failed stream
+    /// operation as `EIO`. Code on the bindings (wstd) does.
     fn network_error_code(&mut self, err: Resource<IoError>) -> wasmtime::Result<Option<ErrorCode>> {
         Ok(self.table.get(&err)?.downcast_ref::<NetError>().map(|e| error_code(*e)))
     }

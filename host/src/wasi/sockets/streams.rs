@@ -24,7 +24,9 @@ fn failed(e: NetError) -> StreamError {
 /// A write-side failure: a stream that can take no more bytes because this
 /// side shut it down (or the connection ended in order) is `closed`, as
 /// wasi:io says, which libc reports as `EPIPE` like Linux; a reset or timeout
-/// stays the network error it is.
+/// stays the network error it is. netsim reports a connection's failure once
+/// (Linux's `sk_err`), so after one `last-operation-failed` a stream is
+/// `closed`, as wasi:io requires: reads then see end of stream, writes `EPIPE`.
 fn write_failed(e: NetError) -> StreamError {
     match e {
         NetError::InvalidState => StreamError::Closed,

@@ -90,13 +90,16 @@ impl TcpSocket {
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for TcpSocket {
-    /// Ready when a connect has an outcome or a connection waits to be accepted;
-    /// at once in every other state, as WASI asks.
+    /// Ready when the pending `finish-*` would not block, as WASI asks: at
+    /// once for bind and listen, which complete in their `start-*`, when the
+    /// outcome is known for a connect. A listener whose listen is finished is
+    /// ready when `accept` would not block; every other state at once.
     async fn ready(&mut self) {
-        let id = self.id;
-        super::socket_ready(&self.sim, id, |net, cx| match net.tcp_state(id) {
-            Ok(TcpState::Connecting) => (net.tcp_poll_connect(id, cx).map(|_| ()), "tcp connect"),
-            Ok(TcpState::Listening) => (net.poll_readable(id, cx), "tcp accept"),
+        let (id, pending) = (self.id, self.pending);
+        super::socket_ready(&self.sim, id, |net, cx| match (pending, net.tcp_state(id)) {
+            (Pending::Bind | Pending::Listen, _) => (Poll::Ready(()), ""),
+            (_, Ok(TcpState::Connecting)) => (net.tcp_poll_connect(id, cx).map(|_| ()), "tcp connect"),
+            (Pending::None, Ok(TcpState::Listening)) => (net.poll_readable(id, cx), "tcp accept"),
             _ => (Poll::Ready(()), ""),
         })
         .await
