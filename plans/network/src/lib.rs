@@ -16,6 +16,7 @@ const UDP_PORT: u16 = 7001;
 const ROUNDS: u32 = 10;
 
 mod misuse;
+mod parity;
 mod shaping;
 mod heartbeat;
 mod mesh;
@@ -54,6 +55,11 @@ fn manifest() -> Manifest {
             TestCase::new("errors", errors)
                 .describe("instance 1 meets a refused connect, an unreachable host and an unknown name")
                 .instances(2..=2),
+        )
+        .case(
+            TestCase::new("linux-parity", linux_parity)
+                .describe("the probes host/tests/linux_parity.rs also runs on Linux; one message per probe")
+                .instances(1..=1),
         );
     mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest)))))
 }
@@ -221,6 +227,17 @@ fn errors(env: &RunEnv) -> tg_sdk::Result<()> {
         env.record_message(format!("unreachable-after-ns={}", waited.as_nanos()));
     }
     sync.signal_and_wait("done", 2)?;
+    Ok(())
+}
+
+/// Runs the shared socket probes against this instance and records each
+/// outcome as a message `<probe>: <what it saw>`, for the host test to hold
+/// against what the same probes see on Linux.
+fn linux_parity(env: &RunEnv) -> tg_sdk::Result<()> {
+    let target = parity::Target { here: env.network().data_address(), name: "instance-0" };
+    for (name, probe) in parity::PROBES {
+        env.record_message(format!("{name}: {}", probe(&target)));
+    }
     Ok(())
 }
 

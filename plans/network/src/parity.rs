@@ -1,0 +1,422 @@
+//! Probes of what plain `std::net` code observes from sockets, written once
+//! and run twice: natively over Linux loopback (`host/tests/linux_parity.rs`
+//! includes this file) and inside tg-wasm as the network plan's
+//! `linux-parity` case. Each probe returns what a program would notice — an
+//! `io::ErrorKind`, a byte count, whose address a socket reports — never raw
+//! errno values, which differ between Linux and wasi-libc.
+//!
+//! This module owns the probes and the one piece of raw socket code they need
+//! (binding before connecting, which `std::net` cannot do). It does not judge:
+//! which differences are known, and why, is the test's business.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
+
+/// Where the probes run.
+pub struct Target {
+    /// The address this machine or instance has and can reach itself at:
+    /// `127.0.0.1` natively, the instance's data address in a plan.
+    pub here: Ipv4Addr,
+    /// A name that resolves to `here`, in lower case.
+    pub name: &'static str,
+}
+
+/// A probe: what it saw, in words that are the same wherever it ran.
+pub type Probe = fn(&Target) -> String;
+
+/// Every probe, by name, in the order they run.
+pub const PROBES: [(&str, Probe); 18] = [
+    ("tcp-connect-refused", tcp_connect_refused),
+    ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
+    ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
+    ("tcp-read-after-reset", tcp_read_after_reset),
+    ("tcp-write-after-reset", tcp_write_after_reset),
+    ("tcp-second-listener", tcp_second_listener),
+    ("tcp-rebind-while-accepted-closes", tcp_rebind_while_accepted_closes),
+    ("tcp-rebind-while-accepted-open", tcp_rebind_while_accepted_open),
+    ("tcp-dial-from-listening-port", tcp_dial_from_listening_port),
+    ("tcp-connected-local-address", tcp_connected_local_address),
+    ("tcp-read-timeout", tcp_read_timeout),
+    ("udp-connected-local-address", udp_connected_local_address),
+    ("udp-unconnected-local-address", udp_unconnected_local_address),
+    ("udp-refused-connected", udp_refused_connected),
+    ("udp-refused-unconnected", udp_refused_unconnected),
+    ("udp-read-timeout", udp_read_timeout),
+    ("resolve-upper-case", resolve_upper_case),
+    ("ipv6", ipv6),
+];
+
+/// `ok` or `err <ErrorKind>`.
+fn kind<T>(r: &io::Result<T>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("err {:?}", e.kind()),
+    }
+}
+
+/// A read's outcome: `ok <bytes>` or `err <ErrorKind>`.
+fn read_outcome(r: io::Result<usize>) -> String {
+    match r {
+        Ok(n) => format!("ok {n}"),
+        Err(e) => format!("err {:?}", e.kind()),
+    }
+}
+
+/// A local address as `here`, `any` or the address itself, with `:port` only
+/// when the port is not the one `port` names (`None`: any nonzero port).
+fn describe(t: &Target, addr: io::Result<SocketAddr>, port: Option<u16>) -> String {
+    let addr = match addr {
+        Ok(SocketAddr::V4(a)) => a,
+        other => return format!("{other:?}"),
+    };
+    let ip = match *addr.ip() {
+        ip if ip == t.here => "here".to_string(),
+        Ipv4Addr::UNSPECIFIED => "any".to_string(),
+        ip => ip.to_string(),
+    };
+    match port {
+        Some(p) if p == addr.port() => ip,
+        None if addr.port() != 0 => ip,
+        _ => format!("{ip}:{}", addr.port()),
+    }
+}
+
+fn listener(t: &Target) -> io::Result<(TcpListener, SocketAddr)> {
+    let l = TcpListener::bind((t.here, 0))?;
+    let a = l.local_addr()?;
+    Ok((l, a))
+}
+
+/// An address of `t` where nobody listens: a port that was just free.
+fn closed_port(t: &Target) -> io::Result<SocketAddr> {
+    let (l, a) = listener(t)?;
+    drop(l);
+    Ok(a)
+}
+
+/// A connected pair: (client, accepted).
+fn pair(t: &Target) -> io::Result<(TcpListener, TcpStream, TcpStream)> {
+    let (l, a) = listener(t)?;
+    let c = TcpStream::connect(a)?;
+    let (s, _) = l.accept()?;
+    Ok((l, c, s))
+}
+
+fn or_setup<F: FnOnce() -> io::Result<String>>(f: F) -> String {
+    f().unwrap_or_else(|e| format!("setup failed: {e}"))
+}
+
+fn tcp_connect_refused(t: &Target) -> String {
+    or_setup(|| Ok(kind(&TcpStream::connect(closed_port(t)?))))
+}
+
+fn tcp_connect_timeout_refused(t: &Target) -> String {
+    or_setup(|| Ok(kind(&TcpStream::connect_timeout(&closed_port(t)?, Duration::from_secs(10)))))
+}
+
+/// `connect_timeout`, then the pending error it may have left unreported.
+fn tcp_connect_timeout_refused_take_error(t: &Target) -> String {
+    or_setup(|| {
+        let connected = TcpStream::connect_timeout(&closed_port(t)?, Duration::from_secs(10));
+        let checked = connected.and_then(|s| match s.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(s),
+        });
+        Ok(kind(&checked))
+    })
+}
+
+/// A pair whose server side closed with a byte unread, which resets the
+/// connection; by the time this returns the reset has reached the client.
+fn reset_pair(t: &Target) -> io::Result<TcpStream> {
+    let (_l, mut c, mut s) = pair(t)?;
+    c.write_all(b"ab")?;
+    let mut one = [0u8; 1];
+    s.read_exact(&mut one)?;
+    drop(s);
+    // On Linux loopback the reset is delivered inside close(); in a simulated
+    // network it needs a moment of (virtual) time to travel.
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(c)
+}
+
+fn tcp_read_after_reset(t: &Target) -> String {
+    or_setup(|| {
+        let mut c = reset_pair(t)?;
+        let mut buf = [0u8; 8];
+        let first = read_outcome(c.read(&mut buf));
+        let write = read_outcome(c.write(b"x"));
+        let second = read_outcome(c.read(&mut buf));
+        Ok(format!("read {first}, write {write}, read {second}"))
+    })
+}
+
+fn tcp_write_after_reset(t: &Target) -> String {
+    or_setup(|| {
+        let mut c = reset_pair(t)?;
+        let mut buf = [0u8; 8];
+        let first = read_outcome(c.write(b"x"));
+        let second = read_outcome(c.write(b"x"));
+        let read = read_outcome(c.read(&mut buf));
+        Ok(format!("write {first}, write {second}, read {read}"))
+    })
+}
+
+fn tcp_second_listener(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, a) = listener(t)?;
+        Ok(kind(&TcpListener::bind(a)))
+    })
+}
+
+/// The listener is gone and the connection it accepted is closing (this side
+/// closed first, the peer has not): Linux lets a new listener take the port.
+fn tcp_rebind_while_accepted_closes(t: &Target) -> String {
+    or_setup(|| {
+        let (l, c, s) = pair(t)?;
+        let a = l.local_addr()?;
+        drop(s);
+        drop(l);
+        let again = TcpListener::bind(a);
+        drop(c);
+        Ok(kind(&again))
+    })
+}
+
+/// The listener is gone, the connection it accepted is still open.
+fn tcp_rebind_while_accepted_open(t: &Target) -> String {
+    or_setup(|| {
+        let (l, _c, _s) = pair(t)?;
+        let a = l.local_addr()?;
+        drop(l);
+        Ok(kind(&TcpListener::bind(a)))
+    })
+}
+
+/// What libp2p-tcp does with port reuse: its listener and its dials share one
+/// port, every socket with `SO_REUSEADDR` (and `SO_REUSEPORT` where the
+/// platform has it), the dial bound to the listener's address before it
+/// connects. The peer must see the listening port as the dial's source, and
+/// the listener must go on accepting.
+fn tcp_dial_from_listening_port(t: &Target) -> String {
+    or_setup(|| {
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let ours = raw::reusable_listener(any)?;
+        let port = ours.local_addr()?.port();
+        let (remote, remote_addr) = listener(t)?;
+        let dial = raw::reusable_dial(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), remote_addr);
+        let dial = match dial {
+            Ok(d) => d,
+            Err(e) => return Ok(format!("dial err {:?}", e.kind())),
+        };
+        let (_accepted, seen) = remote.accept()?;
+        let source = if seen.port() == port { "listening port".to_string() } else { format!("port {}", seen.port()) };
+        // The listener still serves.
+        let _incoming = TcpStream::connect(SocketAddrV4::new(t.here, port))?;
+        let served = kind(&ours.accept());
+        drop(dial);
+        Ok(format!("dial ok from {source}, listener accept {served}"))
+    })
+}
+
+fn tcp_connected_local_address(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, c, s) = pair(t)?;
+        Ok(format!("client {}, accepted {}", describe(t, c.local_addr(), None), describe(t, s.local_addr(), None)))
+    })
+}
+
+fn tcp_read_timeout(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        let set = kind(&c.set_read_timeout(Some(Duration::from_millis(10))));
+        let mut buf = [0u8; 1];
+        Ok(format!("set {set}, read {}", read_outcome(c.read(&mut buf))))
+    })
+}
+
+fn udp_connected_local_address(t: &Target) -> String {
+    or_setup(|| {
+        let peer = UdpSocket::bind((t.here, 0))?;
+        let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        u.connect(peer.local_addr()?)?;
+        Ok(describe(t, u.local_addr(), None))
+    })
+}
+
+fn udp_unconnected_local_address(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        Ok(describe(t, u.local_addr(), None))
+    })
+}
+
+/// A free UDP port of `t`.
+fn closed_udp_port(t: &Target) -> io::Result<SocketAddr> {
+    let u = UdpSocket::bind((t.here, 0))?;
+    u.local_addr()
+}
+
+fn udp_refused_connected(t: &Target) -> String {
+    or_setup(|| {
+        let closed = closed_udp_port(t)?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.connect(closed)?;
+        let sent = kind(&u.send(b"x"));
+        let mut buf = [0u8; 8];
+        let recv = read_outcome(u.recv(&mut buf));
+        let again = kind(&u.send(b"x"));
+        Ok(format!("send {sent}, recv {recv}, send {again}"))
+    })
+}
+
+/// An unconnected socket hears nothing of the refusal: the next datagram it
+/// receives is a peer's answer.
+fn udp_refused_unconnected(t: &Target) -> String {
+    or_setup(|| {
+        let closed = closed_udp_port(t)?;
+        let echo = UdpSocket::bind((t.here, 0))?;
+        let echo_addr = echo.local_addr()?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        let sent = kind(&u.send_to(b"x", closed));
+        u.send_to(b"ping", echo_addr)?;
+        let mut buf = [0u8; 8];
+        let (n, from) = echo.recv_from(&mut buf)?;
+        echo.send_to(&buf[..n], from)?;
+        let recv = match u.recv_from(&mut buf) {
+            Ok((n, from)) if from == echo_addr => format!("ok {n} from the peer"),
+            other => format!("{other:?}"),
+        };
+        Ok(format!("send {sent}, recv {recv}"))
+    })
+}
+
+fn udp_read_timeout(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&u.set_read_timeout(Some(Duration::from_millis(10)))))
+    })
+}
+
+fn resolve_upper_case(t: &Target) -> String {
+    let name = t.name.to_ascii_uppercase();
+    match (name.as_str(), 80).to_socket_addrs() {
+        Ok(mut addrs) => {
+            if addrs.any(|a| a.ip() == t.here) {
+                "here".into()
+            } else {
+                "resolved elsewhere".into()
+            }
+        }
+        Err(e) => format!("err {:?}", e.kind()),
+    }
+}
+
+fn ipv6(_t: &Target) -> String {
+    let bind_any = kind(&TcpListener::bind("[::]:0"));
+    let udp_loopback = kind(&UdpSocket::bind("[::1]:0"));
+    format!("tcp [::] {bind_any}, udp [::1] {udp_loopback}")
+}
+
+/// Sockets configured before they bind, which `std::net` cannot do: the
+/// C library's own calls, with each platform's constants.
+mod raw {
+    use std::io;
+    use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    #[cfg(target_os = "wasi")]
+    mod sys {
+        pub const AF_INET: i32 = 1;
+        pub const SOCK_STREAM: i32 = 6;
+        pub const SOL_SOCKET: i32 = 0x7fff_ffff;
+        pub const SO_REUSEADDR: i32 = 2;
+        /// wasi-libc has no `SO_REUSEPORT`; libp2p-tcp sets it only on Unix.
+        pub const REUSE_PORT: Option<i32> = None;
+
+        /// wasi-libc's `sockaddr_in`: its first field is aligned to `__BIGGEST_ALIGNMENT__`.
+        #[repr(C, align(16))]
+        pub struct SockaddrIn {
+            pub family: u16,
+            pub port: [u8; 2],
+            pub addr: [u8; 4],
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    mod sys {
+        pub const AF_INET: i32 = 2;
+        pub const SOCK_STREAM: i32 = 1;
+        pub const SOL_SOCKET: i32 = 1;
+        pub const SO_REUSEADDR: i32 = 2;
+        pub const REUSE_PORT: Option<i32> = Some(15);
+
+        #[repr(C)]
+        pub struct SockaddrIn {
+            pub family: u16,
+            pub port: [u8; 2],
+            pub addr: [u8; 4],
+            pub zero: [u8; 8],
+        }
+    }
+
+    unsafe extern "C" {
+        fn socket(domain: i32, ty: i32, protocol: i32) -> i32;
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
+        fn bind(fd: i32, addr: *const sys::SockaddrIn, len: u32) -> i32;
+        fn listen(fd: i32, backlog: i32) -> i32;
+        fn connect(fd: i32, addr: *const sys::SockaddrIn, len: u32) -> i32;
+    }
+
+    fn check(r: i32) -> io::Result<i32> {
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    }
+
+    fn sockaddr(a: SocketAddrV4) -> sys::SockaddrIn {
+        sys::SockaddrIn {
+            family: sys::AF_INET as u16,
+            port: a.port().to_be_bytes(),
+            addr: a.ip().octets(),
+            #[cfg(target_os = "linux")]
+            zero: [0; 8],
+        }
+    }
+
+    /// A TCP socket with address (and, where there is one, port) reuse, bound to `local`.
+    fn reusable_bound(local: SocketAddrV4) -> io::Result<OwnedFd> {
+        // SAFETY: plain C calls on a descriptor this function owns; every
+        // pointer passed lives across its call and has the size given.
+        unsafe {
+            let fd = OwnedFd::from_raw_fd(check(socket(sys::AF_INET, sys::SOCK_STREAM, 0))?);
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            let on: i32 = 1;
+            let on_ptr = (&raw const on).cast();
+            check(setsockopt(raw, sys::SOL_SOCKET, sys::SO_REUSEADDR, on_ptr, 4))?;
+            if let Some(reuse_port) = sys::REUSE_PORT {
+                check(setsockopt(raw, sys::SOL_SOCKET, reuse_port, on_ptr, 4))?;
+            }
+            let addr = sockaddr(local);
+            check(bind(raw, &addr, size_of::<sys::SockaddrIn>() as u32))?;
+            Ok(fd)
+        }
+    }
+
+    /// A listener on `local` that shares its port with dials.
+    pub fn reusable_listener(local: SocketAddrV4) -> io::Result<TcpListener> {
+        let fd = reusable_bound(local)?;
+        // SAFETY: `fd` is a bound socket this function owns.
+        check(unsafe { listen(std::os::fd::AsRawFd::as_raw_fd(&fd), 128) })?;
+        Ok(TcpListener::from(fd))
+    }
+
+    /// A connection to `remote` from `local`, bound before it connects.
+    pub fn reusable_dial(local: SocketAddrV4, remote: SocketAddr) -> io::Result<TcpStream> {
+        let SocketAddr::V4(remote) = remote else { return Err(io::ErrorKind::Unsupported.into()) };
+        let fd = reusable_bound(local)?;
+        let addr = sockaddr(remote);
+        // SAFETY: `fd` is a bound socket this function owns; `addr` outlives the call.
+        check(unsafe { connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr, size_of::<sys::SockaddrIn>() as u32) })?;
+        Ok(TcpStream::from(fd))
+    }
+}
