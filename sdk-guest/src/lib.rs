@@ -53,6 +53,7 @@ pub mod network;
 pub mod params;
 pub mod runenv;
 pub mod sync;
+pub mod wait;
 pub mod wasi_compat;
 pub use tg_units as units;
 
@@ -62,6 +63,8 @@ pub use network::{Filter, LinkRule, LinkShape, Network, NetworkConfig, NetworkEr
 pub use params::{ParamError, Params};
 pub use runenv::RunEnv;
 pub use sync::{Subscription, SyncClient, SyncError};
+#[cfg(feature = "tokio")]
+pub use sync::{AsyncClient, AsyncSubscription};
 
 /// The `wasip2` crate, re-exported so plans can poll, draw randomness or use
 /// any WASI interface directly without a version of their own to keep in step.

@@ -235,6 +235,13 @@ impl RunEnv {
         SyncClient::new()
     }
 
+    /// The sync service for async code on tokio: the same operations as
+    /// [`sync`](Self::sync), awaited without stopping the runtime's other tasks.
+    #[cfg(feature = "tokio")]
+    pub fn sync_async(&self) -> crate::sync::AsyncClient {
+        crate::sync::AsyncClient::new()
+    }
+
     /// The data network: this instance's address and the shape of what it
     /// sends (Testground's `network.Client`).
     pub fn network(&self) -> Network {

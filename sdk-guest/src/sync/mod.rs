@@ -3,8 +3,23 @@
 //!
 //! Every wait here is a virtual-time event on the host: a barrier nobody can
 //! reach does not spin, it stalls the instance until the run's deadline.
+//!
+//! [`SyncClient`] blocks the instance while it waits, which is what plain
+//! `std` code wants. Async code on tokio uses [`AsyncClient`] (feature
+//! `tokio`), which awaits the same operations without stopping other tasks;
+//! [`control`] is the connection through which such executors learn of
+//! replies, and [`crate::wait`] uses it to wait on subscriptions beside
+//! sockets from blocking code.
+
+#[cfg(feature = "tokio")]
+mod async_client;
+pub mod control;
+
+#[cfg(feature = "tokio")]
+pub use async_client::{AsyncClient, AsyncSubscription};
 
 use std::fmt;
+use std::sync::Mutex;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +42,9 @@ pub enum SyncError {
     Closed,
     /// A payload could not be encoded to, or decoded from, JSON.
     Json(serde_json::Error),
+    /// The sync service's control connection, through which async code
+    /// learns of replies, failed; the string says how.
+    ControlConnection(String),
 }
 
 impl fmt::Display for SyncError {
@@ -38,6 +56,7 @@ impl fmt::Display for SyncError {
             }
             SyncError::Closed => f.write_str("sync service closed: the run is ending"),
             SyncError::Json(err) => write!(f, "sync payload is not the expected JSON: {err}"),
+            SyncError::ControlConnection(why) => write!(f, "the sync service's control connection failed: {why}"),
         }
     }
 }
@@ -120,7 +139,7 @@ impl SyncClient {
 
     /// Starts reading `topic` from its first message, whenever that was published.
     pub fn subscribe(&self, topic: &str) -> Result<Subscription, SyncError> {
-        Ok(Subscription { inner: host::subscribe(topic)? })
+        Ok(Subscription { inner: host::subscribe(topic)?, peeked: Mutex::new(None) })
     }
 
     /// Publishes `payload` on `topic` and subscribes to it (Testground's
@@ -146,6 +165,8 @@ impl SyncClient {
 #[derive(Debug)]
 pub struct Subscription {
     inner: host::Subscription,
+    /// A message [`crate::wait`] took to learn that there is one, returned next.
+    peeked: Mutex<Option<Vec<u8>>>,
 }
 
 impl Subscription {
@@ -157,12 +178,30 @@ impl Subscription {
     /// Waits for and returns the next message.
     #[allow(clippy::should_implement_trait)] // it waits and fails; an Iterator would hide both
     pub fn next(&self) -> Result<Vec<u8>, SyncError> {
-        Ok(self.inner.next()?)
+        match self.take_peeked() {
+            Some(message) => Ok(message),
+            None => Ok(self.inner.next()?),
+        }
     }
 
     /// The next message if one has been published, without waiting.
     pub fn try_next(&self) -> Option<Vec<u8>> {
-        self.inner.try_next()
+        self.take_peeked().or_else(|| self.inner.try_next())
+    }
+
+    /// Whether a message is there for [`try_next`](Self::try_next), keeping it
+    /// for that call. When there is none, the host raises the control
+    /// connection once there is (see [`control`]).
+    pub(crate) fn poll_message(&self) -> bool {
+        let mut peeked = self.peeked.lock().unwrap_or_else(|e| e.into_inner());
+        if peeked.is_none() {
+            *peeked = self.inner.try_next();
+        }
+        peeked.is_some()
+    }
+
+    fn take_peeked(&self) -> Option<Vec<u8>> {
+        self.peeked.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Waits for the next message and decodes it from JSON.
@@ -180,8 +219,9 @@ impl Subscription {
         (0..count).map(|_| self.next_json()).collect()
     }
 
-    /// A pollable that is ready when [`try_next`](Self::try_next) would return a
-    /// message; pass it to `wasip2::io::poll::poll` with a socket's to wait on both.
+    /// A pollable that is ready when the host has a message after those read;
+    /// pass it to `wasip2::io::poll::poll` with a socket's to wait on both
+    /// (or use [`crate::wait::Wait`], which also takes `std` sockets).
     pub fn pollable(&self) -> Pollable {
         self.inner.subscribe()
     }
