@@ -50,14 +50,26 @@ fn install_panic_hook() {
         let default_hook = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
-            let reason = match info.location() {
-                Some(location) => format!("panicked at {location}: {message}"),
-                None => format!("panicked: {message}"),
-            };
-            host::record_crash(&reason);
+            host::record_crash(&crash_reason(message, info.location()));
             default_hook(info);
         }));
     });
+}
+
+/// The reason a panic with `message` at `location` gives the host: one line,
+/// with a hint when the cause is a known gap of `wasm32-wasip2` (a thread
+/// tokio could not start) and what to use instead.
+fn crash_reason(message: &str, location: Option<&panic::Location<'_>>) -> String {
+    let mut reason = match location {
+        Some(location) => format!("panicked at {location}: {message}"),
+        None => format!("panicked: {message}"),
+    };
+    if let Some(hint) = crate::wasi_compat::panic_hint(message, location.map(|l| l.file())) {
+        reason.push_str(" (");
+        reason.push_str(hint);
+        reason.push(')');
+    }
+    reason
 }
 
 #[cfg(test)]
@@ -87,6 +99,21 @@ mod tests {
     fn unknown_case_lists_known_ones() {
         let manifest = Manifest::new("p").case(crate::TestCase::new("a", ok)).case(crate::TestCase::new("b", ok));
         assert_eq!(run(&manifest, "c").unwrap_err(), "plan `p` has no test case `c`; known cases: a, b");
+    }
+
+    #[test]
+    fn a_missing_thread_names_the_resolver() {
+        let reason = crash_reason("OS can't spawn worker thread: Not supported (os error 58)", None);
+        assert!(reason.starts_with("panicked: OS can't spawn worker thread"), "{reason}");
+        assert!(reason.contains("tg_sdk::wasi_compat::resolve"), "{reason}");
+        assert!(!reason.contains('\n'), "{reason}");
+    }
+
+    #[test]
+    fn other_panics_keep_their_message() {
+        let location = panic::Location::caller();
+        let reason = crash_reason("boom", Some(location));
+        assert_eq!(reason, format!("panicked at {location}: boom"));
     }
 
     #[test]
