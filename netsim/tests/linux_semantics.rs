@@ -227,7 +227,7 @@ fn a_dial_may_leave_from_a_listening_port() {
         s.net_mut().tcp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 4001)).unwrap();
         s.with_net(|n, cx| n.tcp_connect(cx, id, sa(1, 4001)))
     };
-    assert_eq!(again, Err(NetError::AddressInUse), "one connection per (port, remote)");
+    assert_eq!(again, Err(NetError::AddressNotBindable), "one connection per (port, remote): EADDRNOTAVAIL");
 }
 
 /// The listener is gone and a connection it accepted is still closing: a new

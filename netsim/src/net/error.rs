@@ -38,7 +38,8 @@ pub enum NetError {
     /// `new-socket-limit`: the node has too many sockets.
     #[error("new socket limit")]
     NewSocketLimit,
-    /// `address-not-bindable`: the local address is not one of the node's.
+    /// `address-not-bindable`: the local address is not one of the node's, or
+    /// a connect would repeat the addresses of a connection that exists.
     #[error("address not bindable")]
     AddressNotBindable,
     /// `address-in-use`: the port is taken, or no ephemeral port is free.

@@ -131,7 +131,8 @@ impl Host {
     /// while the connections it accepted close; and it has no `SO_REUSEPORT`,
     /// which libp2p-tcp sets to dial from its listening port. What must stay
     /// unique is checked where it matters: one listener per port
-    /// ([`Host::listen_tcp`]), one connection per (port, remote).
+    /// ([`Host::listen_tcp`]), one connection per (port, remote) (a connect
+    /// that would repeat one is refused, as Linux refuses it, `EADDRNOTAVAIL`).
     pub(crate) fn bind_tcp(&mut self, port: u16) -> Result<u16, NetError> {
         let port = match port {
             0 => next_free(&self.tcp_ports, &mut self.next_tcp_port)?,

@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 18] = [
+pub const PROBES: [(&str, Probe); 19] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -36,6 +36,7 @@ pub const PROBES: [(&str, Probe); 18] = [
     ("tcp-rebind-while-accepted-closes", tcp_rebind_while_accepted_closes),
     ("tcp-rebind-while-accepted-open", tcp_rebind_while_accepted_open),
     ("tcp-dial-from-listening-port", tcp_dial_from_listening_port),
+    ("tcp-second-dial-from-listening-port", tcp_second_dial_from_listening_port),
     ("tcp-connected-local-address", tcp_connected_local_address),
     ("tcp-read-timeout", tcp_read_timeout),
     ("udp-connected-local-address", udp_connected_local_address),
@@ -217,6 +218,22 @@ fn tcp_dial_from_listening_port(t: &Target) -> String {
         let served = kind(&ours.accept());
         drop(dial);
         Ok(format!("dial ok from {source}, listener accept {served}"))
+    })
+}
+
+/// libp2p-tcp dials a peer it is already connected to from its listening
+/// port again: the second connection would repeat the first one's addresses,
+/// which Linux refuses with `EADDRNOTAVAIL`, and libp2p-tcp then dials from
+/// a fresh port instead.
+fn tcp_second_dial_from_listening_port(t: &Target) -> String {
+    or_setup(|| {
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let ours = raw::reusable_listener(any)?;
+        let from = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, ours.local_addr()?.port());
+        let (remote, remote_addr) = listener(t)?;
+        let _first = raw::reusable_dial(from, remote_addr)?;
+        let _accepted = remote.accept()?;
+        Ok(kind(&raw::reusable_dial(from, remote_addr)))
     })
 }
 

@@ -279,7 +279,8 @@ impl Network {
         let local_ip = self.source_ip(id.node, *bound.ip(), *remote.ip());
         let host = &mut self.hosts[id.node.index()];
         if host.tcp_conns.contains_key(&(port, remote)) {
-            return Err(NetError::AddressInUse);
+            // Linux's EADDRNOTAVAIL, on which libp2p-tcp dials again from a fresh port.
+            return Err(NetError::AddressNotBindable);
         }
         let local = SocketAddrV4::new(local_ip, port);
         let remote_node = match route {
