@@ -1,9 +1,10 @@
 //! Build script of `tg-sdk`. For `wasm32-wasip2` only (natively it does
 //! nothing):
 //!
-//! - compiles `compat/fcntl.rs` into an object of its own and links it into
-//!   the plan, so `fcntl(F_GETFL/F_SETFL)` works on sockets (that file says why
-//!   it must be a separate object rather than a function of this crate);
+//! - compiles `compat/` into an object of its own and links it into the
+//!   plan, so `fcntl(F_GETFL/F_SETFL)` works on sockets and `poll` does not
+//!   report phantom events (`compat/fcntl.rs` says why it must be a separate
+//!   object rather than code of this crate);
 //! - with the `tokio` feature, stops a build without `--cfg tokio_unstable`
 //!   with a message that says what to add, before tokio's own, which does not.
 
@@ -11,21 +12,25 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The wasi-sdk release whose wasi-libc `compat/fcntl.rs` is written against
-/// (its descriptor table, vtable and socket layouts): the one Rust 1.95 ships.
+/// The wasi-sdk release whose wasi-libc `compat/` is written against (its
+/// descriptor table, vtable and socket layouts): the one Rust 1.95 ships.
 const KNOWN_WASI_SDK: u32 = 30;
 /// The first wasi-sdk whose wasi-libc answers `F_GETFL`/`F_SETFL` on sockets
-/// itself (wasi-libc PR #742); from it on the replacement is not needed.
+/// itself and reports no phantom `poll` event (wasi-libc PRs #742 and #732);
+/// from it on the replacements are not needed.
 const FIXED_WASI_SDK: u32 = 31;
 /// How wasi-sdk names its sources in the debug info of the libc it builds;
 /// the version follows.
 const WASI_SDK_MARK: &[u8] = b"wasisdk://v";
-/// The library the replacement `fcntl` is linked from: `lib<this>.a` in `OUT_DIR`.
-const FCNTL_LIB: &str = "tg_sdk_fcntl";
+/// The library the replacements are linked from: `lib<this>.a` in `OUT_DIR`.
+const COMPAT_LIB: &str = "tg_sdk_compat";
+/// The symbols the replacements define: all of wasi-libc's `fcntl.c` and `poll.c`,
+/// so neither of the libc's objects is linked beside them.
+const COMPAT_SYMBOLS: &[&str] = &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=compat/fcntl.rs");
+    println!("cargo:rerun-if-changed=compat");
     println!("cargo:rerun-if-changed=src/wasi_compat/fcntl.rs");
     let wasip2 = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("wasi")
         && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("p2");
@@ -39,14 +44,14 @@ fn main() {
              [target.wasm32-wasip2]\n    rustflags = [\"--cfg\", \"tokio_unstable\"]\n",
         );
     }
-    if let Err(reason) = link_fcntl() {
+    if let Err(reason) = link_compat() {
         fail(&reason);
     }
 }
 
-/// Compiles `compat/fcntl.rs` and links the object into the plan, when the
+/// Compiles `compat/` and links the object into the plan, when the
 /// toolchain's wasi-libc is the one it is written against.
-fn link_fcntl() -> Result<(), String> {
+fn link_compat() -> Result<(), String> {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let target = env::var("TARGET").map_err(|_| "cargo set no TARGET".to_string())?;
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("cargo set no OUT_DIR")?);
@@ -59,16 +64,17 @@ fn link_fcntl() -> Result<(), String> {
             let found = other.map_or("an unknown wasi-sdk".to_string(), |v| format!("wasi-sdk {v}"));
             println!(
                 "cargo:warning=tg-sdk: {} is from {found}, not wasi-sdk {KNOWN_WASI_SDK}: fcntl(F_GETFL/F_SETFL) \
-                 on sockets is left as that libc has it (tokio cannot accept if it answers EINVAL)",
+                 on sockets and poll are left as that libc has them (tokio cannot accept if fcntl answers \
+                 EINVAL, and spins on an idle UDP socket if poll reports phantom events)",
                 libc.display()
             );
             return Ok(());
         }
     }
-    let object = out_dir.join("tg_sdk_fcntl.o");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/fcntl.rs");
+    let object = out_dir.join("tg_sdk_compat.o");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/lib.rs");
     let status = Command::new(&rustc)
-        .args(["--crate-name", "tg_sdk_fcntl", "--crate-type", "lib", "--edition", "2024", "--target", &target])
+        .args(["--crate-name", "tg_sdk_compat", "--crate-type", "lib", "--edition", "2024", "--target", &target])
         // No debug info and no embedded bitcode: the object is linked as is, after LTO.
         .args(["-C", "opt-level=s", "-C", "panic=abort", "-C", "codegen-units=1", "-C", "debuginfo=0"])
         .args(["-C", "embed-bitcode=no"])
@@ -80,16 +86,16 @@ fn link_fcntl() -> Result<(), String> {
         return Err(format!("compiling {} failed ({status})", source.display()));
     }
     let bytes = std::fs::read(&object).map_err(|e| format!("reading {}: {e}", object.display()))?;
-    let archive = out_dir.join(format!("lib{FCNTL_LIB}.a"));
-    std::fs::write(&archive, gnu_archive("tg_sdk_fcntl.o", &bytes, &["fcntl"]))
+    let archive = out_dir.join(format!("lib{COMPAT_LIB}.a"));
+    std::fs::write(&archive, gnu_archive("tg_sdk_compat.o", &bytes, COMPAT_SYMBOLS))
         .map_err(|e| format!("writing {}: {e}", archive.display()))?;
     println!("cargo:rustc-link-search=native={}", out_dir.display());
     // Whole: the plan's link loads the object whether or not something asked
-    // for `fcntl` yet, so its `fcntl` is defined before wasi-libc's archive is
-    // searched and the libc's is never pulled in. Not bundled into this
+    // for its symbols yet, so they are defined before wasi-libc's archive is
+    // searched and the libc's objects defining them are never pulled in. Not bundled into this
     // crate's rlib: rustc allows `+whole-archive` only on a library linked at
     // the plan's final link.
-    println!("cargo:rustc-link-lib=static:-bundle,+whole-archive={FCNTL_LIB}");
+    println!("cargo:rustc-link-lib=static:-bundle,+whole-archive={COMPAT_LIB}");
     Ok(())
 }
 

@@ -23,15 +23,10 @@
 //! object is linked as a native library, which LTO cannot see into, so every
 //! caller — Rust with or without LTO, and wasi-libc's own C — reaches it
 //! through the variadic convention: `(fd, cmd, pointer to the arguments)`.
-//!
-//! It is `#![no_std]` and calls nothing of `core` that is not inlined: the
-//! object is linked after LTO has internalized the plan's `core`, so it may
-//! only reference wasi-libc symbols.
 
-#![no_std]
+use core::ffi::c_int;
 
-use core::ffi::{c_int, c_void};
-use core::mem::offset_of;
+use crate::libc::{self, Entry};
 
 #[path = "../src/wasi_compat/fcntl.rs"]
 #[allow(dead_code)] // `wasi` constants the shim does not use are there for the rules' tests.
@@ -39,47 +34,11 @@ mod rules;
 
 use rules::{Offers, Step};
 
-/// wasi-libc's `descriptor_table_entry_t` (`wasi/descriptor_table.h`): a fat
-/// pointer to one descriptor.
-#[repr(C)]
-struct Entry {
-    data: *mut c_void,
-    vtable: *const VTable,
-}
-
-/// The head of wasi-libc's `descriptor_vtable_t` for `wasm32-wasip2`, up to
-/// the entries `fcntl` uses, in declaration order. Entries not called here
-/// are opaque pointers.
-#[repr(C)]
-struct VTable {
-    free: *const c_void,
-    get_read_stream: *const c_void,
-    get_write_stream: *const c_void,
-    set_blocking: Option<unsafe extern "C" fn(*mut c_void, bool) -> c_int>,
-    fstat: *const c_void,
-    get_file: *const c_void,
-    seek: *const c_void,
-    close_streams: *const c_void,
-    fcntl_getfl: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
-    fcntl_setfl: Option<unsafe extern "C" fn(*mut c_void, c_int) -> c_int>,
-}
-
-// The offsets wasi-sdk 30's `fcntl` and `ioctl` load these entries from.
-const _: () = assert!(offset_of!(VTable, set_blocking) == 12);
-const _: () = assert!(offset_of!(VTable, fcntl_getfl) == 32);
-const _: () = assert!(offset_of!(VTable, fcntl_setfl) == 36);
-
 /// Where a socket keeps whether it blocks: `tcp_socket_t` and `udp_socket_t`
 /// (`wasip2_tcp.c`, `wasip2_udp.c`) both begin with the socket's handle, its
 /// pollable's handle, then `bool blocking` — what `set_blocking` writes and
 /// `ioctl(FIONBIO)`, `accept4(SOCK_NONBLOCK)` and `socket(SOCK_NONBLOCK)` set.
 const SOCKET_BLOCKING_OFFSET: usize = 8;
-
-unsafe extern "C" {
-    /// The descriptor's entry, or NULL with `errno` set (`EBADF`).
-    fn descriptor_table_get_ref(fd: c_int) -> *mut Entry;
-    fn __errno_location() -> *mut c_int;
-}
 
 /// `int fcntl(int fd, int cmd, ...)`, as the variadic convention calls it.
 ///
@@ -91,12 +50,12 @@ unsafe extern "C" {
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, args: *const c_int) -> c_int {
     // SAFETY: `descriptor_table_get_ref` is wasi-libc's own lookup; a non-NULL
     // result points at a live entry of its table, whose `vtable` is one of the
-    // libc's static vtables laid out as `VTable` (checked above against the
-    // offsets wasi-sdk 30's `fcntl` uses) and whose `data` is what that
+    // libc's static vtables laid out as `libc::VTable` (checked there against
+    // the offsets wasi-sdk 30's `fcntl` uses) and whose `data` is what that
     // vtable's functions take. `build.rs` links this object only when the
     // toolchain's libc is from wasi-sdk 30.
     unsafe {
-        let entry = descriptor_table_get_ref(fd);
+        let entry: *mut Entry = libc::descriptor_table_get_ref(fd);
         if entry.is_null() {
             return -1;
         }
@@ -119,15 +78,9 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, args: *const c_int) -> c_i
                 rules::socket_flags(blocking)
             }
             (Step::SocketSetFl, _, _, Some(set_blocking)) => set_blocking(data, rules::blocking_for(flags())),
-            (Step::Fail(errno), ..) => {
-                *__errno_location() = errno;
-                -1
-            }
+            (Step::Fail(errno), ..) => libc::fail(errno),
             // `step` chose an entry from what is present, so this is not reached.
-            _ => {
-                *__errno_location() = rules::wasi::EINVAL;
-                -1
-            }
+            _ => libc::fail(rules::wasi::EINVAL),
         }
     }
 }

@@ -62,9 +62,9 @@ pub use metrics::Recorder;
 pub use network::{Filter, LinkRule, LinkShape, Network, NetworkConfig, NetworkError, RoutingPolicy};
 pub use params::{ParamError, Params};
 pub use runenv::RunEnv;
-pub use sync::{Subscription, SyncClient, SyncError};
 #[cfg(feature = "tokio")]
 pub use sync::{AsyncClient, AsyncSubscription};
+pub use sync::{Subscription, SyncClient, SyncError};
 
 /// The `wasip2` crate, re-exported so plans can poll, draw randomness or use
 /// any WASI interface directly without a version of their own to keep in step.

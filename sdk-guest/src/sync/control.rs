@@ -33,7 +33,12 @@ pub(crate) fn drain(mut read: impl FnMut(&mut [u8]) -> io::Result<usize>) -> io:
     let mut raised = false;
     loop {
         match read(&mut buf) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the sync service closed its control connection")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the sync service closed its control connection",
+                ));
+            }
             Ok(_) => raised = true,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(raised),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -1,0 +1,21 @@
+//! Replacements for functions of the wasi-libc that Rust 1.95 ships for
+//! `wasm32-wasip2` (wasi-sdk 30), linked into every plan by `build.rs`:
+//!
+//! - [`fcntl`]: `F_GETFL`/`F_SETFL` on sockets, which that libc refuses, so
+//!   tokio can accept and socket2 can make sockets non-blocking;
+//! - [`poll`]: without the phantom event that makes tokio spin on a bound,
+//!   idle UDP socket.
+//!
+//! Both are fixed upstream (wasi-libc PRs #742 and #732, first in wasi-sdk
+//! 31); `build.rs` links this object only for wasi-sdk 30's libc.
+//!
+//! Why a separate object, built by its own `rustc` call and not code of the
+//! crate, is in [`fcntl`]. It is `#![no_std]` and calls nothing of `core` that
+//! is not inlined: it is linked after LTO has internalized the plan's `core`,
+//! so it may only reference wasi-libc symbols ([`libc`]).
+
+#![no_std]
+
+pub mod fcntl;
+mod libc;
+pub mod poll;
