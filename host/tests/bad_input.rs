@@ -108,3 +108,11 @@ fn more_instances_than_the_mapping_limit_are_refused_up_front() {
         assert_bad_input(&out, "sysctl -w vm.max_map_count=");
     }
 }
+
+#[test]
+fn a_tokio_plan_whose_rustflags_lack_tokio_unstable_is_told_what_to_add() {
+    let dir = corpus("tokio-without-cfg");
+    let out = tg_wasm(&["build", &dir.display().to_string()]);
+    assert_bad_input(&out, "needs `--cfg tokio_unstable`");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".cargo/config.toml"), "names the file");
+}

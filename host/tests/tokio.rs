@@ -1,0 +1,110 @@
+//! The tokio plan: tokio, hyper and hyper-util from crates.io, unchanged,
+//! built with the plans' LTO profile on the pinned toolchain. Every latency
+//! is checked by the plan itself (a case fails if any request or round trip
+//! is not exactly what the links make it); these tests check the outcomes,
+//! what the plan measured, and that the runs are deterministic.
+
+mod support;
+
+use support::{plan, run, spec};
+use tg_wasm::run::RunSpec;
+
+fn case(name: &str, instances: u32, params: &[(&str, &str)]) -> RunSpec {
+    let mut s = spec(plan("tokio"), name, instances, 0);
+    for (k, v) in params {
+        s.groups[0].params.insert(k.to_string(), v.to_string());
+    }
+    s
+}
+
+#[test]
+fn tokio_tcp_and_udp_echo_at_exactly_the_links_round_trip() {
+    let (summary, _) = run(&case("echo", 100, &[]));
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(summary.groups[0].ok, 100);
+}
+
+#[test]
+fn hyper_requests_take_one_round_trip_on_a_kept_alive_connection() {
+    let (summary, exec) = run(&case("http", 100, &[("latency", "20ms"), ("requests", "5")]));
+    assert!(summary.success(), "{}", summary.render());
+    let latencies: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "request-latency").map(|m| m.value).collect();
+    assert_eq!(latencies.len(), 99 * 5, "every client's requests are recorded");
+    // The first request of each client also connects: 4 × 20 ms; the rest 2 × 20 ms.
+    assert_eq!(latencies.iter().filter(|&&l| (l - 0.080).abs() < 1e-12).count(), 99);
+    assert_eq!(latencies.iter().filter(|&&l| (l - 0.040).abs() < 1e-12).count(), 99 * 4);
+}
+
+#[test]
+fn a_task_awaiting_a_barrier_lets_another_serve_and_wakes_at_the_barriers_instant() {
+    let (summary, exec) = run(&case("barrier-while-serving", 20, &[("requests", "3")]));
+    assert!(summary.success(), "{}", summary.render());
+    let served: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "served-during-barrier").map(|m| m.value).collect();
+    assert_eq!(served, vec![19.0 * 3.0], "instance 0 served every request while it awaited the barrier");
+}
+
+#[test]
+fn the_async_sync_client_gives_the_blocking_clients_digest() {
+    let asynchronous = run(&case("sync-async", 50, &[])).0;
+    let blocking = run(&case("sync-blocking", 50, &[])).0;
+    assert!(asynchronous.success(), "{}", asynchronous.render());
+    assert!(blocking.success(), "{}", blocking.render());
+    assert_eq!(asynchronous.digest, blocking.digest, "the same sync operations, whichever way they were awaited");
+    assert_eq!(asynchronous.sim_events, blocking.sim_events);
+}
+
+#[test]
+fn udp_ping_on_tokio_and_on_std_both_pass() {
+    for name in ["udp-ping", "udp-ping-std"] {
+        let (summary, _) = run(&case(name, 30, &[("rounds", "4")]));
+        assert!(summary.success(), "{name}: {}", summary.render());
+    }
+}
+
+#[test]
+fn every_tokio_case_gives_one_digest_in_five_runs() {
+    for (name, instances) in [("echo", 12), ("http", 12), ("barrier-while-serving", 6), ("udp-ping", 12)] {
+        let digests: Vec<String> = (0..5).map(|_| run(&case(name, instances, &[])).0.digest).collect();
+        assert!(digests.iter().all(|d| *d == digests[0]), "{name}: {digests:?}");
+    }
+}
+
+#[test]
+fn instances_are_reached_by_name_through_the_sdks_resolvers() {
+    let (summary, _) = run(&case("by-name", 10, &[("latency", "10ms")]));
+    assert!(summary.success(), "{}", summary.render());
+}
+
+/// The crash reason of the one instance of `name`, which must crash.
+fn crash_reason(name: &str) -> String {
+    let (summary, exec) = run(&case(name, 1, &[]));
+    assert!(!summary.success(), "{name} should crash: {}", summary.render());
+    let outcome = &exec.outcomes[0];
+    assert_eq!(outcome.outcome, tg_wasm::run::Outcome::Crashed, "{name}");
+    outcome.reason.clone().expect("a crash has a reason")
+}
+
+#[test]
+fn tokio_resolving_on_a_thread_crashes_with_one_line_naming_the_resolvers() {
+    let reason = crash_reason("lookup-unchanged");
+    assert!(reason.contains("tg_sdk::wasi_compat::resolve"), "{reason}");
+    assert!(reason.contains("tg_sdk::wasi_compat::Resolver"), "{reason}");
+    assert!(!reason.contains('\n'), "{reason}");
+}
+
+#[test]
+fn a_multi_thread_runtime_crashes_naming_the_current_thread_one() {
+    let reason = crash_reason("multi-thread");
+    assert!(reason.contains("new_current_thread()"), "{reason}");
+    assert!(!reason.contains('\n'), "{reason}");
+}
+
+#[test]
+fn wstd_listener_and_client_at_exactly_the_links_round_trip() {
+    let mut s = spec(plan("wstd"), "echo", 20, 0);
+    s.groups[0].params.insert("latency".into(), "5ms".into());
+    let (summary, _) = run(&s);
+    assert!(summary.success(), "{}", summary.render());
+    let digests: Vec<String> = (0..5).map(|_| run(&s).0.digest).collect();
+    assert!(digests.iter().all(|d| *d == summary.digest), "{digests:?}");
+}
