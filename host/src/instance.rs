@@ -7,6 +7,7 @@
 //! instance is cancelled.
 
 use crate::plan::sync_events::SyncEvents;
+use crate::wasi::io::{IoView, Pollables};
 use crate::wasi::output::{CapturedOutput, StreamName};
 use crate::wasi::random;
 use netsim::{NodeId, SimHandle, SimTime};
@@ -121,6 +122,8 @@ pub struct InstanceState {
     pub(crate) sync_events: Arc<SyncEvents>,
     /// The waker that raises [`Self::sync_events`].
     pub(crate) sync_waker: Waker,
+    /// The pollables and streams the host checks in place in `wasi:io/poll`.
+    pub(crate) pollables: Pollables,
 }
 
 impl InstanceState {
@@ -146,6 +149,7 @@ impl InstanceState {
             .allow_ip_name_lookup(false)
             .build();
         let (sync_events, sync_waker) = SyncEvents::new();
+        let node = placement.node;
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
@@ -166,6 +170,7 @@ impl InstanceState {
             last_timer: Default::default(),
             sync_events,
             sync_waker,
+            pollables: Pollables::new(node),
         }
     }
 
@@ -183,23 +188,30 @@ impl InstanceState {
     }
 
     /// What the sockets need: the instance, the simulation, the resource
-    /// table, and the sync events the control connection reads.
-    pub(crate) fn sockets_parts(&mut self) -> (NodeId, &SimHandle, &mut ResourceTable, &Arc<SyncEvents>) {
-        (self.placement.node, &self.sim, &mut self.table, &self.sync_events)
+    /// table, the pollables, and the sync events the control connection reads.
+    pub(crate) fn sockets_parts(
+        &mut self,
+    ) -> (NodeId, &SimHandle, &mut ResourceTable, &mut Pollables, &Arc<SyncEvents>) {
+        (self.placement.node, &self.sim, &mut self.table, &mut self.pollables, &self.sync_events)
+    }
+
+    /// What `wasi:io` needs.
+    pub(crate) fn io_view(&mut self) -> IoView<'_> {
+        IoView { sim: &self.sim, table: &mut self.table, pollables: &mut self.pollables }
     }
 
     /// What sync calls that watch for replies need: the sync events, the
-    /// waker that raises them, and the resource table.
-    pub(crate) fn sync_parts(&mut self) -> (&Arc<SyncEvents>, &Waker, &mut ResourceTable) {
-        (&self.sync_events, &self.sync_waker, &mut self.table)
+    /// waker that raises them, the resource table and the pollables.
+    pub(crate) fn sync_parts(&mut self) -> (&Arc<SyncEvents>, &Waker, &mut ResourceTable, &mut Pollables) {
+        (&self.sync_events, &self.sync_waker, &mut self.table, &mut self.pollables)
     }
 
     /// What the clocks need: the instance, the simulation, the resource table
     /// and the latest timer wake.
     pub(crate) fn timer_parts(
         &mut self,
-    ) -> (NodeId, &SimHandle, &mut ResourceTable, &mut crate::wasi::clocks::LastTimer) {
-        (self.placement.node, &self.sim, &mut self.table, &mut self.last_timer)
+    ) -> (NodeId, &SimHandle, &mut ResourceTable, &mut Pollables, &mut crate::wasi::clocks::LastTimer) {
+        (self.placement.node, &self.sim, &mut self.table, &mut self.pollables, &mut self.last_timer)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::event::{EventKey, EventQueue};
 use crate::fault::{Fault, InstanceControl, PathAction};
-use crate::net::{Filter, NetCtx, NetEvent, NetScheduler, Network, NetworkConfig};
+use crate::net::{Filter, NetCtx, NetEvent, NetScheduler, Network, NetworkConfig, SocketId};
 use crate::node::NodeId;
 use crate::shard::{CrossEvent, Envelope, ShardLayout};
 use crate::sync::{self, BackendError, BarrierWaiter, BarrierWaiters, SyncBackend, SyncError, SyncService, Ticket};
@@ -72,7 +72,11 @@ pub enum WaitReason {
     Subscription { topic: String, cursor: usize },
     /// A timer.
     Timer { until: SimTime },
-    /// Anything else, described in words (sockets, for example).
+    /// A condition of a socket, e.g. `what` = "tcp read". Described only when
+    /// a report needs it: instances note their waits on every poll, and one
+    /// with a thousand idle connections notes a thousand.
+    Socket { id: SocketId, what: &'static str },
+    /// Anything else, described in words.
     Other(String),
 }
 
@@ -496,11 +500,10 @@ impl Sim {
         self.queue.schedule(at, node, SimEvent::Wake { node, waker });
     }
 
-    /// Notes that `node` is blocked on `reason` until it is next polled.
+    /// Notes that `node` is blocked on `reason` until it is next polled. A
+    /// reason noted twice is reported once; finding it costs only the report.
     pub fn add_wait(&mut self, node: NodeId, reason: WaitReason) {
-        if let Some(w) = self.waits.get_mut(node.index())
-            && !w.contains(&reason)
-        {
+        if let Some(w) = self.waits.get_mut(node.index()) {
             w.push(reason);
         }
     }
@@ -761,11 +764,13 @@ impl Sim {
         nodes
             .iter()
             .map(|&node| {
-                let waits_on = self
-                    .waits
-                    .get(node.index())
-                    .map(|w| w.iter().map(|r| self.describe_wait(r)).collect())
-                    .unwrap_or_default();
+                let mut waits_on: Vec<String> = Vec::new();
+                for reason in self.waits.get(node.index()).into_iter().flatten() {
+                    let described = self.describe_wait(reason);
+                    if !waits_on.contains(&described) {
+                        waits_on.push(described);
+                    }
+                }
                 BlockedInstance { node, waits_on }
             })
             .collect()
@@ -781,6 +786,7 @@ impl Sim {
                 format!("subscription {topic:?}: waiting for message {} ({published} published)", cursor + 1)
             }
             WaitReason::Timer { until } => format!("timer until {until}"),
+            WaitReason::Socket { id, what } => format!("{what} on socket {id}"),
             WaitReason::Other(what) => what.clone(),
         }
     }

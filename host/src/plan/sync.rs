@@ -11,13 +11,14 @@
 use super::sync_events::WaitKey;
 use crate::bindings::sync::{Host, HostOperation, HostSubscription, SyncError};
 use crate::instance::InstanceState;
+use crate::wasi::io::PollReady;
 use netsim::Ticket;
-use netsim::{NodeId, SimHandle, SyncOp, WaitReason};
+use netsim::{NodeId, Sim, SimHandle, SyncOp, WaitReason};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use wasmtime::component::Resource;
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::DynPollable;
 
 /// A reader over one topic, from its first message.
 pub struct Subscription {
@@ -39,31 +40,29 @@ pub struct Operation {
 
 impl Operation {
     /// The reply, registering `cx` to be woken by it if it has not come.
-    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, SyncError>> {
+    fn poll_reply(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<Result<u64, SyncError>> {
         if let Some(reply) = &self.reply {
             return Poll::Ready(reply.clone());
         }
-        let reply = std::task::ready!(self.sim.lock().poll_sync(self.ticket, cx)).map_err(SyncError::from);
+        let reply = std::task::ready!(sim.poll_sync(self.ticket, cx)).map_err(SyncError::from);
         self.reply = Some(reply.clone());
         Poll::Ready(reply)
     }
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for Operation {
-    async fn ready(&mut self) {
-        poll_fn(|cx| {
-            let poll = self.poll_reply(cx).map(|_| ());
-            if poll.is_pending()
-                && let Some(reason) = &self.waiting
-            {
-                self.sim.lock().add_wait(self.node, reason.clone());
-            }
-            poll
-        })
-        .await
+impl PollReady for Operation {
+    fn poll_ready(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        let poll = self.poll_reply(sim, cx).map(|_| ());
+        if poll.is_pending()
+            && let Some(reason) = &self.waiting
+        {
+            sim.add_wait(self.node, reason.clone());
+        }
+        poll
     }
 }
+
+crate::pollable_via_poll_ready!(Operation, this => this.sim);
 
 impl InstanceState {
     /// Starts `op` and returns its operation, registered with the instance's
@@ -81,7 +80,8 @@ impl InstanceState {
             Err(e) => return Ok(Err(e.into())),
         };
         let mut operation = Operation { node, sim: self.sim.clone(), ticket, reply: None, waiting };
-        let pending = operation.poll_reply(&mut Context::from_waker(&self.sync_waker)).is_pending();
+        let pending =
+            operation.poll_reply(&mut self.sim.lock(), &mut Context::from_waker(&self.sync_waker)).is_pending();
         let waiting = operation.waiting.clone().filter(|_| pending);
         let resource = self.table().push(operation)?;
         self.sync_events.set_wait(WaitKey::Operation(resource.rep()), waiting);
@@ -196,7 +196,7 @@ impl HostSubscription for InstanceState {
     /// instance's sync events are raised when one is published.
     fn try_next(&mut self, this: Resource<Subscription>) -> wasmtime::Result<Option<Vec<u8>>> {
         let key = WaitKey::Subscription(this.rep());
-        let (events, waker, table) = self.sync_parts();
+        let (events, waker, table, _) = self.sync_parts();
         let sub = table.get_mut(&this)?;
         let mut sim = sub.sim.lock();
         let message = sim.topic_message(&sub.topic, sub.cursor);
@@ -215,7 +215,8 @@ impl HostSubscription for InstanceState {
     }
 
     fn subscribe(&mut self, this: Resource<Subscription>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table(), this)
+        let (_, _, table, pollables) = self.sync_parts();
+        crate::wasi::io::subscribe(table, pollables, this)
     }
 
     fn drop(&mut self, this: Resource<Subscription>) -> wasmtime::Result<()> {
@@ -228,8 +229,9 @@ impl HostSubscription for InstanceState {
 impl HostOperation for InstanceState {
     fn reply(&mut self, this: Resource<Operation>) -> wasmtime::Result<Option<Result<u64, SyncError>>> {
         let key = WaitKey::Operation(this.rep());
-        let (events, waker, table) = self.sync_parts();
-        let reply = match table.get_mut(&this)?.poll_reply(&mut Context::from_waker(waker)) {
+        let sim = self.sim.clone();
+        let (events, waker, table, _) = self.sync_parts();
+        let reply = match table.get_mut(&this)?.poll_reply(&mut sim.lock(), &mut Context::from_waker(waker)) {
             Poll::Ready(reply) => reply,
             Poll::Pending => return Ok(None),
         };
@@ -238,7 +240,8 @@ impl HostOperation for InstanceState {
     }
 
     fn subscribe(&mut self, this: Resource<Operation>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table(), this)
+        let (_, _, table, pollables) = self.sync_parts();
+        crate::wasi::io::subscribe(table, pollables, this)
     }
 
     fn drop(&mut self, this: Resource<Operation>) -> wasmtime::Result<()> {
@@ -251,10 +254,10 @@ impl HostOperation for InstanceState {
     }
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for Subscription {
-    async fn ready(&mut self) {
-        let (node, sim, topic, cursor) = (self.node, &self.sim, &self.topic, self.cursor);
-        poll_fn(|cx| sim.lock().poll_topic(node, topic, cursor, cx).map(|_| ())).await
+impl PollReady for Subscription {
+    fn poll_ready(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        sim.poll_topic(self.node, &self.topic, self.cursor, cx).map(|_| ())
     }
 }
+
+crate::pollable_via_poll_ready!(Subscription, this => this.sim);

@@ -7,15 +7,15 @@
 //! own clocks would sleep on real tokio timers, so they are never linked.
 
 use crate::instance::InstanceState;
-use netsim::{NodeId, SimHandle, SimTime, WaitReason};
-use std::future::poll_fn;
+use crate::wasi::io::{PollReady, Pollables};
+use netsim::{NodeId, Sim, SimHandle, SimTime, WaitReason};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Poll, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::DynPollable;
 
 /// Seconds since the Unix epoch at virtual time zero: 2024-01-01T00:00:00Z.
 /// Fixed so that a plan printing the date prints the same thing every run.
@@ -26,6 +26,7 @@ pub struct VirtualClock<'a> {
     node: NodeId,
     sim: &'a SimHandle,
     table: &'a mut ResourceTable,
+    pollables: &'a mut Pollables,
     last: &'a mut LastTimer,
 }
 
@@ -36,8 +37,8 @@ impl HasData for VirtualClocks {
 }
 
 fn view(state: &mut InstanceState) -> VirtualClock<'_> {
-    let (node, sim, table, last) = state.timer_parts();
-    VirtualClock { node, sim, table, last }
+    let (node, sim, table, pollables, last) = state.timer_parts();
+    VirtualClock { node, sim, table, pollables, last }
 }
 
 /// Adds the virtual `monotonic-clock` and `wall-clock` to `linker`.
@@ -106,25 +107,22 @@ pub(crate) struct LastTimer(Vec<Arc<TimerWake>>);
 /// How many recent wakes an instance keeps for reuse.
 const RECENT_WAKES: usize = 4;
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for Timer {
-    async fn ready(&mut self) {
-        poll_fn(|cx| {
-            let mut sim = self.sim.lock();
-            if sim.now() >= self.until {
-                return Poll::Ready(());
-            }
-            // One event per deadline: the waker is always this instance's task waker.
-            if self.wake.waker.get().is_none() {
-                let _ = self.wake.waker.set(cx.waker().clone());
-                sim.wake_at(self.node, self.until, Waker::from(self.wake.clone()));
-            }
-            sim.add_wait(self.node, WaitReason::Timer { until: self.until });
-            Poll::Pending
-        })
-        .await
+impl PollReady for Timer {
+    fn poll_ready(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        if sim.now() >= self.until {
+            return Poll::Ready(());
+        }
+        // One event per deadline: the waker is always this instance's task waker.
+        if self.wake.waker.get().is_none() {
+            let _ = self.wake.waker.set(cx.waker().clone());
+            sim.wake_at(self.node, self.until, Waker::from(self.wake.clone()));
+        }
+        sim.add_wait(self.node, WaitReason::Timer { until: self.until });
+        Poll::Pending
     }
 }
+
+crate::pollable_via_poll_ready!(Timer, this => this.sim);
 
 impl VirtualClock<'_> {
     fn timer(&mut self, until: SimTime) -> wasmtime::Result<Resource<DynPollable>> {
@@ -143,7 +141,7 @@ impl VirtualClock<'_> {
         wake.live.fetch_add(1, Ordering::Relaxed);
         let timer = Timer { node: self.node, sim: self.sim.clone(), until, wake };
         let timer = self.table.push(timer)?;
-        subscribe(self.table, timer)
+        crate::wasi::io::subscribe(self.table, self.pollables, timer)
     }
 }
 

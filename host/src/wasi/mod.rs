@@ -3,36 +3,28 @@
 //!
 //! Clocks ([`clocks`]) run on virtual time, randomness ([`random`]) comes from
 //! the run's seed, and stdout/stderr ([`output`]) are captured per instance and
-//! traced. The rest of WASI (cli, io, filesystem with no preopened directory)
-//! comes from wasmtime-wasi, added interface by interface so that nothing with
-//! real-world effects — its real clocks, sleeps and OS sockets — is linked.
+//! traced. `wasi:io` ([`io`]) is the host's own, so that a poll over many
+//! sockets costs what checking them costs. The rest of WASI (cli, filesystem
+//! with no preopened directory) comes from wasmtime-wasi, added interface by
+//! interface so that nothing with real-world effects — its real clocks, sleeps
+//! and OS sockets — is linked.
 
 pub mod clocks;
+pub mod io;
 pub mod output;
 pub mod random;
 pub mod sockets;
 
 use crate::instance::InstanceState;
-use wasmtime::component::{HasData, Linker, ResourceTable};
-use wasmtime_wasi::WasiView;
+use wasmtime::component::Linker;
 use wasmtime_wasi::cli::WasiCli;
 use wasmtime_wasi::filesystem::WasiFilesystem;
 use wasmtime_wasi::p2::bindings::{cli, filesystem};
 use wasmtime_wasi::random::WasiRandom;
 
-/// The `wasi:io` host implementations operate on the resource table alone.
-struct Io;
-
-impl HasData for Io {
-    type Data<'a> = &'a mut ResourceTable;
-}
-
 /// Adds every WASI 0.2 interface a plan may import to `linker`.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
-    use wasmtime_wasi_io::bindings::wasi::io;
-    io::error::add_to_linker::<InstanceState, Io>(linker, |s| s.ctx().table)?;
-    io::poll::add_to_linker::<InstanceState, Io>(linker, |s| s.ctx().table)?;
-    io::streams::add_to_linker::<InstanceState, Io>(linker, |s| s.ctx().table)?;
+    io::add_to_linker(linker)?;
 
     clocks::add_to_linker(linker)?;
 

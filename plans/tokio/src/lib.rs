@@ -13,6 +13,7 @@ use tg_sdk::prelude::*;
 
 mod echo;
 mod http;
+mod idle;
 mod names;
 mod ping;
 mod serving;
@@ -20,7 +21,7 @@ mod sync;
 
 fn manifest() -> Manifest {
     let manifest = Manifest::new("tokio");
-    names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(manifest))))))
+    idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(manifest)))))))
 }
 
 tg_sdk::export_plan!(manifest);

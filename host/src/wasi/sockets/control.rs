@@ -10,63 +10,86 @@
 //! this connection. Like the rest of the control network, it is never shaped
 //! or faulted and adds no virtual time.
 //!
-//! Connecting is handled by [`super::tcp`]; this file holds the streams.
+//! Connecting is handled by [`super::tcp`]; this file holds the streams and
+//! their readiness.
 
 use crate::plan::sync_events::SyncEvents;
-use netsim::{NodeId, SimHandle};
+use crate::wasi::io::{Always, Pollables, Readiness};
+use netsim::{NodeId, Sim, SimHandle};
 use std::future::poll_fn;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
-use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
+use wasmtime_wasi_io::streams::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult,
+};
 
 /// Where the sync service's control connection is opened: Testground's control
 /// network was apart from the data network (`16.0.0.0/8`), as this one is.
 pub const CONTROL_ADDRESS: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 18, 0, 1), 5050);
 
-/// The readable side of a control connection.
-pub struct ControlReader {
+/// The streams of a new control connection of `node`, registered for
+/// `wasi:io/poll` to check in place.
+pub(crate) fn streams(
+    table: &mut ResourceTable,
+    pollables: &mut Pollables,
     node: NodeId,
     sim: SimHandle,
     events: Arc<SyncEvents>,
-    /// The events' generation as of the last read.
-    seen: u64,
+) -> wasmtime::Result<(Resource<DynInputStream>, Resource<DynOutputStream>)> {
+    let readiness = Arc::new(Unread { node, sim, events, seen: AtomicU64::new(0) });
+    let input: DynInputStream = Box::new(ControlReader(readiness.clone()));
+    let output: DynOutputStream = Box::new(ControlWriter);
+    let (input, output) = (table.push(input)?, table.push(output)?);
+    pollables.register_stream(input.rep(), readiness);
+    pollables.register_stream(output.rep(), Arc::new(Always));
+    Ok((input, output))
 }
 
-impl ControlReader {
-    /// A reader of `events` for `node`, which has seen nothing yet: an
-    /// operation whose reply came before the connection was opened still
-    /// makes it readable once.
-    pub(crate) fn new(node: NodeId, sim: SimHandle, events: Arc<SyncEvents>) -> ControlReader {
-        ControlReader { node, sim, events, seen: 0 }
+/// What a control connection has not read: raises of the events after the
+/// generation it has `seen`. An operation whose reply came before the
+/// connection was opened still makes it readable once.
+struct Unread {
+    node: NodeId,
+    sim: SimHandle,
+    events: Arc<SyncEvents>,
+    seen: AtomicU64,
+}
+
+impl Readiness for Unread {
+    fn poll_ready(&self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        let poll = self.events.poll_after(self.seen.load(Ordering::Relaxed), cx).map(|_| ());
+        if poll.is_pending() {
+            for reason in self.events.waits() {
+                sim.add_wait(self.node, reason);
+            }
+        }
+        poll
     }
 }
+
+/// The readable side of a control connection.
+pub struct ControlReader(Arc<Unread>);
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for ControlReader {
     async fn ready(&mut self) {
-        poll_fn(|cx| {
-            let poll = self.events.poll_after(self.seen, cx).map(|_| ());
-            if poll.is_pending() {
-                let mut sim = self.sim.lock();
-                for reason in self.events.waits() {
-                    sim.add_wait(self.node, reason);
-                }
-            }
-            poll
-        })
-        .await
+        let unread = &self.0;
+        poll_fn(|cx| unread.poll_ready(&mut unread.sim.lock(), cx)).await
     }
 }
 
 impl InputStream for ControlReader {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
-        let generation = self.events.generation();
-        if size == 0 || generation <= self.seen {
+        let generation = self.0.events.generation();
+        if size == 0 || generation <= self.0.seen.load(Ordering::Relaxed) {
             return Ok(Bytes::new());
         }
-        self.seen = generation;
+        self.0.seen.store(generation, Ordering::Relaxed);
         Ok(Bytes::from_static(&[1]))
     }
 }
@@ -96,13 +119,13 @@ impl OutputStream for ControlWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netsim::{Sim, SimConfig};
+    use netsim::SimConfig;
 
     #[test]
     fn a_raise_makes_one_byte_readable() {
         let sim = SimHandle::new(Sim::new(SimConfig::default()));
         let (events, waker) = SyncEvents::new();
-        let mut reader = ControlReader::new(NodeId(0), sim, events);
+        let mut reader = ControlReader(Arc::new(Unread { node: NodeId(0), sim, events, seen: AtomicU64::new(0) }));
         assert!(reader.read(16).unwrap().is_empty());
         waker.wake_by_ref();
         waker.wake_by_ref();

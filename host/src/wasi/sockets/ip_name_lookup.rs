@@ -8,17 +8,26 @@
 use super::bindings::ip_name_lookup::{ErrorCode, Host, HostResolveAddressStream, IpAddress};
 use super::network::Network;
 use super::{SocketResult, SocketsView, error_code, ip_address};
+use crate::wasi::io::PollReady;
+use netsim::Sim;
 use std::collections::VecDeque;
+use std::task::{Context, Poll};
 use wasmtime::component::Resource;
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::DynPollable;
 
 /// The addresses a name resolved to, not yet read.
 pub struct ResolveAddressStream {
     addresses: VecDeque<IpAddress>,
 }
 
+impl PollReady for ResolveAddressStream {
+    fn poll_ready(&mut self, _sim: &mut Sim, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
 #[wasmtime_wasi::async_trait]
-impl Pollable for ResolveAddressStream {
+impl wasmtime_wasi_io::poll::Pollable for ResolveAddressStream {
     async fn ready(&mut self) {}
 }
 
@@ -48,7 +57,7 @@ impl HostResolveAddressStream for SocketsView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
+        crate::wasi::io::subscribe(self.table, self.pollables, this)
     }
 
     fn drop(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {

@@ -27,10 +27,11 @@ pub mod udp_create_socket;
 
 use crate::instance::InstanceState;
 use crate::plan::sync_events::SyncEvents;
+use crate::wasi::io::Pollables;
 use bindings::network::{ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress};
 use netsim::net::NetError;
 use netsim::net::SocketId;
-use netsim::{NodeId, SimHandle, WaitReason};
+use netsim::{NodeId, Sim, SimHandle, WaitReason};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -41,6 +42,8 @@ pub struct SocketsView<'a> {
     node: NodeId,
     sim: &'a SimHandle,
     table: &'a mut ResourceTable,
+    /// Where the sockets' pollables and streams are registered for `wasi:io/poll`.
+    pollables: &'a mut Pollables,
     /// What the sync service's control connection reads.
     sync_events: &'a Arc<SyncEvents>,
 }
@@ -52,8 +55,8 @@ impl HasData for Sockets {
 }
 
 fn view(state: &mut InstanceState) -> SocketsView<'_> {
-    let (node, sim, table, sync_events) = state.sockets_parts();
-    SocketsView { node, sim, table, sync_events }
+    let (node, sim, table, pollables, sync_events) = state.sockets_parts();
+    SocketsView { node, sim, table, pollables, sync_events }
 }
 
 /// Adds the seven `wasi:sockets` interfaces, over netsim, to `linker`.
@@ -133,23 +136,20 @@ fn ip_address(ip4: Ipv4Addr) -> IpAddress {
     IpAddress::Ipv4(ip(ip4))
 }
 
-/// Waits until socket `id` is ready, as `poll` judges it. While it is not,
-/// the instance is noted as waiting on "<what> on socket <id>" (what `poll`
+/// Whether socket `id` is ready, as `poll` judges it. While it is not, the
+/// instance is noted as waiting on "<what> on socket <id>" (what `poll`
 /// returns beside its verdict), so deadlock and timeout reports can name it.
-pub(crate) async fn socket_ready(
-    sim: &SimHandle,
+pub(crate) fn socket_ready(
+    sim: &mut Sim,
     id: SocketId,
-    mut poll: impl FnMut(&mut netsim::Network, &mut Context<'_>) -> (Poll<()>, &'static str),
-) {
-    std::future::poll_fn(|cx| {
-        let mut s = sim.lock();
-        let (ready, what) = poll(s.net_mut(), cx);
-        if ready.is_pending() {
-            s.add_wait(id.node, WaitReason::Other(format!("{what} on socket {id}")));
-        }
-        ready
-    })
-    .await
+    cx: &mut Context<'_>,
+    poll: impl FnOnce(&mut netsim::Network, &mut Context<'_>) -> (Poll<()>, &'static str),
+) -> Poll<()> {
+    let (ready, what) = poll(sim.net_mut(), cx);
+    if ready.is_pending() {
+        sim.add_wait(id.node, WaitReason::Socket { id, what });
+    }
+    ready
 }
 
 #[cfg(test)]
@@ -177,7 +177,14 @@ mod tests {
         let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, net, ..SimConfig::default() }));
         let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
         let events = SyncEvents::new().0;
-        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table, sync_events: &events };
+        let (mut server_pollables, mut client_pollables) = (Pollables::new(NodeId(0)), Pollables::new(NodeId(1)));
+        let mut server = SocketsView {
+            node: NodeId(0),
+            sim: &sim,
+            table: &mut server_table,
+            pollables: &mut server_pollables,
+            sync_events: &events,
+        };
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
@@ -186,7 +193,13 @@ mod tests {
         server.start_listen(borrow(&listener)).unwrap().unwrap();
         server.finish_listen(borrow(&listener)).unwrap().unwrap();
 
-        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table, sync_events: &events };
+        let mut client = SocketsView {
+            node: NodeId(1),
+            sim: &sim,
+            table: &mut client_table,
+            pollables: &mut client_pollables,
+            sync_events: &events,
+        };
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));
@@ -259,7 +272,14 @@ mod tests {
         let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, ..SimConfig::default() }));
         let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
         let events = SyncEvents::new().0;
-        let mut server = SocketsView { node: NodeId(0), sim: &sim, table: &mut server_table, sync_events: &events };
+        let (mut server_pollables, mut client_pollables) = (Pollables::new(NodeId(0)), Pollables::new(NodeId(1)));
+        let mut server = SocketsView {
+            node: NodeId(0),
+            sim: &sim,
+            table: &mut server_table,
+            pollables: &mut server_pollables,
+            sync_events: &events,
+        };
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
@@ -271,7 +291,13 @@ mod tests {
         server.finish_listen(borrow(&listener)).unwrap().unwrap();
         assert!(!tcp_ready(&mut server, &listener), "nothing to accept yet");
 
-        let mut client = SocketsView { node: NodeId(1), sim: &sim, table: &mut client_table, sync_events: &events };
+        let mut client = SocketsView {
+            node: NodeId(1),
+            sim: &sim,
+            table: &mut client_table,
+            pollables: &mut client_pollables,
+            sync_events: &events,
+        };
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));

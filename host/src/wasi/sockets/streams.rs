@@ -3,12 +3,16 @@
 //! A [`TcpReader`] and a [`TcpWriter`] name their connection by
 //! [`SocketId`]; reads and writes go straight to the connection's buffers in
 //! the simulated network, and readiness is the network's `poll_readable` /
-//! `poll_writable`, so a plan blocked in `read` wakes exactly when a segment
-//! arrives in virtual time. `flush` has nothing to wait for: what was written
+//! `poll_writable` ([`Readable`], [`Writable`], registered with the streams
+//! so that `wasi:io/poll` checks them in place), so a plan blocked in `read`
+//! wakes exactly when a segment arrives in virtual time. `flush` has nothing to wait for: what was written
 //! is in the connection's send buffer, which is as far as a kernel's flush goes.
 
-use netsim::SimHandle;
+use crate::wasi::io::Readiness;
 use netsim::net::{NetError, SocketId};
+use netsim::{Sim, SimHandle, WaitReason};
+use std::future::poll_fn;
+use std::task::{Context, Poll};
 use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
@@ -46,11 +50,39 @@ pub struct TcpWriter {
     pub(crate) sim: SimHandle,
 }
 
+/// A connection's readability, as `wasi:io/poll` checks its input stream.
+pub(crate) struct Readable(pub(crate) SocketId);
+
+impl Readiness for Readable {
+    fn poll_ready(&self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        let id = self.0;
+        super::socket_ready(sim, id, cx, |net, cx| (net.poll_readable(id, cx), "tcp read"))
+    }
+
+    fn edge(&self) -> Option<WaitReason> {
+        Some(WaitReason::Socket { id: self.0, what: "tcp read" })
+    }
+}
+
+/// A connection's writability, as `wasi:io/poll` checks its output stream.
+pub(crate) struct Writable(pub(crate) SocketId);
+
+impl Readiness for Writable {
+    fn poll_ready(&self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
+        let id = self.0;
+        super::socket_ready(sim, id, cx, |net, cx| (net.poll_writable(id, cx), "tcp write"))
+    }
+
+    fn edge(&self) -> Option<WaitReason> {
+        Some(WaitReason::Socket { id: self.0, what: "tcp write" })
+    }
+}
+
 #[wasmtime_wasi::async_trait]
 impl Pollable for TcpReader {
     async fn ready(&mut self) {
-        let id = self.id;
-        super::socket_ready(&self.sim, id, |net, cx| (net.poll_readable(id, cx), "tcp read")).await
+        let (readable, sim) = (Readable(self.id), &self.sim);
+        poll_fn(|cx| readable.poll_ready(&mut sim.lock(), cx)).await
     }
 }
 
@@ -68,8 +100,8 @@ impl InputStream for TcpReader {
 #[wasmtime_wasi::async_trait]
 impl Pollable for TcpWriter {
     async fn ready(&mut self) {
-        let id = self.id;
-        super::socket_ready(&self.sim, id, |net, cx| (net.poll_writable(id, cx), "tcp write")).await
+        let (writable, sim) = (Writable(self.id), &self.sim);
+        poll_fn(|cx| writable.poll_ready(&mut sim.lock(), cx)).await
     }
 }
 

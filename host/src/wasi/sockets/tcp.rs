@@ -10,15 +10,17 @@
 //! code that sets them runs unchanged.
 
 use super::bindings::tcp::{Duration, ErrorCode, Host, HostTcpSocket, IpAddressFamily, IpSocketAddress, ShutdownType};
-use super::control::{CONTROL_ADDRESS, ControlReader, ControlWriter};
+use super::control::{self, CONTROL_ADDRESS};
 use super::network::Network;
-use super::streams::{TcpReader, TcpWriter};
+use super::streams::{Readable, TcpReader, TcpWriter, Writable};
 use super::{SocketResult, SocketsView, from_v4, net, to_v4};
-use netsim::SimHandle;
+use crate::wasi::io::{PollReady, Pollables};
 use netsim::net::{NetError, Shutdown, SocketId, TcpState};
-use std::task::Poll;
+use netsim::{Sim, SimHandle};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::DynPollable;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
 /// Linux's default `tcp_keepalive_time`: two hours.
@@ -88,33 +90,38 @@ impl TcpSocket {
     }
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for TcpSocket {
+impl PollReady for TcpSocket {
     /// Ready when the pending `finish-*` would not block, as WASI asks: at
     /// once for bind and listen, which complete in their `start-*`, when the
     /// outcome is known for a connect. A listener whose listen is finished is
     /// ready when `accept` would not block; every other state at once.
-    async fn ready(&mut self) {
+    fn poll_ready(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
         let (id, pending) = (self.id, self.pending);
-        super::socket_ready(&self.sim, id, |net, cx| match (pending, net.tcp_state(id)) {
+        super::socket_ready(sim, id, cx, |net, cx| match (pending, net.tcp_state(id)) {
             (Pending::Bind | Pending::Listen, _) => (Poll::Ready(()), ""),
             (_, Ok(TcpState::Connecting)) => (net.tcp_poll_connect(id, cx).map(|_| ()), "tcp connect"),
             (Pending::None, Ok(TcpState::Listening)) => (net.poll_readable(id, cx), "tcp accept"),
             _ => (Poll::Ready(()), ""),
         })
-        .await
     }
 }
 
-/// The streams of connection `id`, in `table`.
+crate::pollable_via_poll_ready!(TcpSocket, this => this.sim);
+
+/// The streams of connection `id`, in `table`, registered for `wasi:io/poll`
+/// to check in place.
 fn streams(
     table: &mut ResourceTable,
+    pollables: &mut Pollables,
     id: SocketId,
     sim: &SimHandle,
 ) -> wasmtime::Result<(Resource<DynInputStream>, Resource<DynOutputStream>)> {
     let input: DynInputStream = Box::new(TcpReader { id, sim: sim.clone() });
     let output: DynOutputStream = Box::new(TcpWriter { id, sim: sim.clone() });
-    Ok((table.push(input)?, table.push(output)?))
+    let (input, output) = (table.push(input)?, table.push(output)?);
+    pollables.register_stream(input.rep(), Arc::new(Readable(id)));
+    pollables.register_stream(output.rep(), Arc::new(Writable(id)));
+    Ok((input, output))
 }
 
 impl Host for SocketsView<'_> {}
@@ -202,10 +209,7 @@ impl HostTcpSocket for SocketsView<'_> {
         let (id, sim) = (s.id, s.sim.clone());
         if s.control {
             s.pending = Pending::None;
-            let reader = ControlReader::new(id.node, sim, self.sync_events.clone());
-            let input: DynInputStream = Box::new(reader);
-            let output: DynOutputStream = Box::new(ControlWriter);
-            return Ok(Ok((self.table.push(input)?, self.table.push(output)?)));
+            return Ok(Ok(control::streams(self.table, self.pollables, id.node, sim, self.sync_events.clone())?));
         }
         let outcome = sim.lock().net_mut().tcp_finish_connect(id);
         match outcome {
@@ -216,7 +220,7 @@ impl HostTcpSocket for SocketsView<'_> {
             }
             Ok(()) => {
                 s.pending = Pending::None;
-                Ok(Ok(streams(self.table, id, &sim)?))
+                Ok(Ok(streams(self.table, self.pollables, id, &sim)?))
             }
         }
     }
@@ -240,7 +244,7 @@ impl HostTcpSocket for SocketsView<'_> {
             Ok(id) => id,
             Err(e) => return net(Err(e)),
         };
-        let (input, output) = streams(self.table, id, &sim)?;
+        let (input, output) = streams(self.table, self.pollables, id, &sim)?;
         let socket = self.table.push(TcpSocket::new(id, sim))?;
         Ok(Ok((socket, input, output)))
     }
@@ -356,7 +360,7 @@ impl HostTcpSocket for SocketsView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
+        crate::wasi::io::subscribe(self.table, self.pollables, this)
     }
 
     fn shutdown(&mut self, this: Resource<TcpSocket>, shutdown_type: ShutdownType) -> SocketResult<()> {

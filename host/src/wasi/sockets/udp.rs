@@ -12,10 +12,12 @@ use super::bindings::udp::{
 };
 use super::network::Network;
 use super::{SocketResult, SocketsView, from_v4, net, to_v4};
-use netsim::SimHandle;
+use crate::wasi::io::PollReady;
 use netsim::net::{NetError, SocketId};
+use netsim::{Sim, SimHandle, WaitReason};
+use std::task::{Context, Poll};
 use wasmtime::component::Resource;
-use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+use wasmtime_wasi_io::poll::DynPollable;
 
 /// Datagrams `check-send` allows per `send`: sending never blocks (the link
 /// queues or drops), so this only bounds the work of one call.
@@ -49,11 +51,14 @@ impl UdpSocket {
     }
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for UdpSocket {
+impl PollReady for UdpSocket {
     /// Binding completes at once, so the socket itself is always ready.
-    async fn ready(&mut self) {}
+    fn poll_ready(&mut self, _sim: &mut Sim, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
+
+crate::pollable_via_poll_ready!(UdpSocket, this => this.sim);
 
 /// The receiving side of a UDP socket's stream.
 pub struct IncomingDatagramStream {
@@ -61,13 +66,18 @@ pub struct IncomingDatagramStream {
     sim: SimHandle,
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for IncomingDatagramStream {
-    async fn ready(&mut self) {
+impl PollReady for IncomingDatagramStream {
+    fn poll_ready(&mut self, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
         let id = self.id;
-        super::socket_ready(&self.sim, id, |net, cx| (net.poll_readable(id, cx), "udp receive")).await
+        super::socket_ready(sim, id, cx, |net, cx| (net.poll_readable(id, cx), "udp receive"))
+    }
+
+    fn edge(&self) -> Option<WaitReason> {
+        Some(WaitReason::Socket { id: self.id, what: "udp receive" })
     }
 }
+
+crate::pollable_via_poll_ready!(IncomingDatagramStream, this => this.sim);
 
 /// The sending side of a UDP socket's stream.
 pub struct OutgoingDatagramStream {
@@ -75,11 +85,14 @@ pub struct OutgoingDatagramStream {
     sim: SimHandle,
 }
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for OutgoingDatagramStream {
+impl PollReady for OutgoingDatagramStream {
     /// Sending never waits: the egress link queues, or drops when full.
-    async fn ready(&mut self) {}
+    fn poll_ready(&mut self, _sim: &mut Sim, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
+
+crate::pollable_via_poll_ready!(OutgoingDatagramStream, this => this.sim);
 
 impl Host for SocketsView<'_> {}
 
@@ -193,7 +206,7 @@ impl HostUdpSocket for SocketsView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
+        crate::wasi::io::subscribe(self.table, self.pollables, this)
     }
 
     fn drop(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<()> {
@@ -225,7 +238,7 @@ impl HostIncomingDatagramStream for SocketsView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
+        crate::wasi::io::subscribe(self.table, self.pollables, this)
     }
 
     fn drop(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<()> {
@@ -260,7 +273,7 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
     }
 
     fn subscribe(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
+        crate::wasi::io::subscribe(self.table, self.pollables, this)
     }
 
     fn drop(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<()> {
