@@ -16,10 +16,17 @@
 //!   and hyper-util's default `GaiResolver` panic with "OS can't spawn worker
 //!   thread". [`resolve`] and [`Resolver`] resolve inline instead. Retired
 //!   when tokio resolves names on `wasm32-wasip2` without its blocking pool.
+//! - **rust-libp2p's swarm executor** (feature `libp2p`): [`spawn`], for
+//!   `libp2p_swarm::Config::with_executor`, as libp2p-swarm compiles its
+//!   tokio executor out for `target_os = "wasi"`. Retired when libp2p-swarm
+//!   offers `with_tokio_executor` on WASI. (The other stand-ins a libp2p plan
+//!   needs, futures-timer and if-watch, are crates of their own in
+//!   `compat-crates/`, patched in with `[patch.crates-io]`.)
 //! - **The hint** a panic from a missing thread gets ([`panic_hint`]): the
 //!   resolvers above, or a current-thread runtime when the thread was a
-//!   worker of tokio's multi-thread runtime, so the crash reason says what to
-//!   change.
+//!   worker of tokio's multi-thread runtime, or the futures-timer stand-in
+//!   when futures-timer's helper thread could not start, so the crash reason
+//!   says what to change.
 //!
 //! Does not own: the runtime itself (a plan builds a current-thread tokio
 //! runtime; `wasm32-wasip2` cannot run a multi-threaded one) or `--cfg
@@ -29,11 +36,15 @@
 mod fcntl;
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(feature = "libp2p")]
+mod libp2p;
 #[cfg(feature = "tokio")]
 mod resolve;
 
 #[cfg(feature = "hyper")]
 pub use hyper::Resolver;
+#[cfg(feature = "libp2p")]
+pub use libp2p::spawn;
 #[cfg(feature = "tokio")]
 pub use resolve::resolve;
 
@@ -44,10 +55,21 @@ const TOKIO_NO_THREAD: &str = "OS can't spawn worker thread";
 /// start its workers is reported at (the panic's location is its caller's).
 const TOKIO_MULTI_THREAD: &str = "multi_thread";
 
+/// What futures-timer 3.0 panics with when polled: its global timer lives on
+/// a helper thread, and without one every `Delay` is inert.
+const FUTURES_TIMER_GONE: &str = "timer has gone away";
+
 /// What to add to the reason of a panic with `message` raised in source file
 /// `file`, when its cause is a known gap of `wasm32-wasip2` with a known way
 /// around; `None` otherwise.
 pub fn panic_hint(message: &str, file: Option<&str>) -> Option<&'static str> {
+    if message.contains(FUTURES_TIMER_GONE) {
+        return Some(
+            "futures-timer could not start its helper thread, as wasm32-wasip2 has none: patch in tg-wasm's \
+             stand-in on tokio::time, [patch.crates-io] futures-timer = { path = \"<tg-wasm>/sdk-guest/\
+             compat-crates/futures-timer\" } in the plan's workspace (the README's \"libp2p\" has the whole block)",
+        );
+    }
     if !message.contains(TOKIO_NO_THREAD) {
         return None;
     }
@@ -89,6 +111,17 @@ mod tests {
         assert!(hint.contains("flavor = \"current_thread\""), "{hint}");
         assert!(!hint.contains("Resolver"), "{hint}");
         assert!(!hint.contains('\n'), "one line: {hint}");
+    }
+
+    #[test]
+    fn futures_timers_missing_thread_names_the_stand_in_and_the_patch() {
+        let file = "/cargo/registry/src/futures-timer-3.0.4/src/native/delay.rs";
+        for file in [Some(file), None] {
+            let hint = panic_hint("timer has gone away", file).unwrap();
+            assert!(hint.contains("[patch.crates-io] futures-timer"), "{hint}");
+            assert!(hint.contains("compat-crates/futures-timer"), "{hint}");
+            assert!(!hint.contains('\n'), "one line: {hint}");
+        }
     }
 
     #[test]
