@@ -66,7 +66,7 @@ fn udp_packets() {
                         let mut s = sim.lock();
                         s.with_net(|net, cx| {
                             for _ in 0..20 {
-                                net.udp_send_to(cx, sock, Some(dst), &payload).unwrap();
+                                net.udp_send_to(cx, sock, Some(dst.into()), &payload).unwrap();
                             }
                         });
                         while s.net_mut().udp_try_recv(sock).unwrap().is_some() {}

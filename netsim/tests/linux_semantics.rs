@@ -11,7 +11,7 @@ use netsim::net::udp::{ICMP_RATE_BURST, ICMP_RATE_INTERVAL};
 use netsim::net::{Filter, LinkShape, NetError, NetworkConfig};
 use netsim::{NodeId, Sim, SimConfig, SimHandle, Task};
 use std::future::poll_fn;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ fn count(sim: &SimHandle, kind: &str, detail: &str) -> usize {
     records.iter().filter(|r| r.kind == kind && r.detail.starts_with(detail)).count()
 }
 
-fn udp_connected(sim: &SimHandle, node: u32, port: u16, remote: SocketAddrV4) -> netsim::net::SocketId {
+fn udp_connected(sim: &SimHandle, node: u32, port: u16, remote: SocketAddr) -> netsim::net::SocketId {
     let id = udp_bound(sim, node, port);
     sim.lock().net_mut().udp_connect(id, Some(remote)).unwrap();
     id
@@ -136,7 +136,7 @@ fn an_instance_answering_itself_is_not_rate_limited() {
 fn the_answer_takes_the_shaped_path_back() {
     let lost_back = NetworkConfig {
         rules: vec![netsim::net::LinkRule {
-            subnet: Ipv4Addr::new(16, 0, 0, 2),
+            subnet: Ipv4Addr::new(16, 0, 0, 2).into(),
             prefix: 32,
             shape: LinkShape::default(),
             filter: Filter::Drop,
@@ -163,8 +163,8 @@ fn a_connected_socket_reports_the_address_it_sends_from() {
     assert_eq!(net.local_addr(u), Ok(bound), "unconnected: the unspecified address");
     net.udp_connect(u, Some(sa(1, 9))).unwrap();
     assert_eq!(net.local_addr(u), Ok(sa(0, bound.port())));
-    net.udp_connect(u, Some(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9))).unwrap();
-    assert_eq!(net.local_addr(u), Ok(SocketAddrV4::new(Ipv4Addr::LOCALHOST, bound.port())));
+    net.udp_connect(u, Some(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9).into())).unwrap();
+    assert_eq!(net.local_addr(u), Ok(SocketAddrV4::new(Ipv4Addr::LOCALHOST, bound.port()).into()));
     net.udp_connect(u, None).unwrap();
     assert_eq!(net.local_addr(u), Ok(bound), "disconnected: unspecified again");
     drop(s);
@@ -181,7 +181,7 @@ fn a_connected_socket_reports_the_address_it_sends_from() {
         accept(&s1, l).await;
     });
     run(&sim, vec![client, server]);
-    assert_eq!(*local.lock().unwrap().as_ref().unwrap().ip(), Ipv4Addr::new(16, 0, 0, 2));
+    assert_eq!(local.lock().unwrap().as_ref().unwrap().ip(), Ipv4Addr::new(16, 0, 0, 2));
 }
 
 /// What libp2p-tcp's port reuse needs: a dial bound to the port its listener

@@ -55,7 +55,7 @@ fn ping_both(cfg0: NetworkConfig, path: Option<(u32, u32, Filter)>) -> Vec<bool>
 }
 
 fn rule(node: u32, prefix: u8, filter: Filter) -> LinkRule {
-    LinkRule { subnet: *sa(node, 0).ip(), prefix, shape: LinkShape::default(), filter }
+    LinkRule { subnet: sa(node, 0).ip(), prefix, shape: LinkShape::default(), filter }
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn a_rule_shape_changes_only_its_subnet() {
     let slow = LinkShape::with_latency(Duration::from_millis(100));
     let cfg = NetworkConfig {
         default: LinkShape::with_latency(Duration::from_millis(10)),
-        rules: vec![LinkRule { subnet: *sa(1, 0).ip(), prefix: 32, shape: slow, filter: Filter::Accept }],
+        rules: vec![LinkRule { subnet: sa(1, 0).ip(), prefix: 32, shape: slow, filter: Filter::Accept }],
         ..NetworkConfig::default()
     };
     let sim = world(3, 1, cfg);

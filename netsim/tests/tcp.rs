@@ -114,7 +114,7 @@ fn connection_outcomes_follow_linux() {
     use netsim::net::{Filter, LinkRule};
     // Node 0 rejects traffic to node 2 and drops traffic to node 3; node 1 listens on 80 only.
     let rule =
-        |node: u32, filter| LinkRule { subnet: *sa(node, 0).ip(), prefix: 32, shape: LinkShape::default(), filter };
+        |node: u32, filter| LinkRule { subnet: sa(node, 0).ip(), prefix: 32, shape: LinkShape::default(), filter };
     let mut cfg = shaped(20, 0, 0.0);
     let sim = world(5, 1, cfg.clone());
     cfg.rules = vec![rule(2, Filter::Reject), rule(3, Filter::Drop)];

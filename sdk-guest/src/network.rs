@@ -1,6 +1,8 @@
 //! The data network as a plan sees it: this instance's address, and the shape
 //! of what it sends — Testground's `network.Client` with its `LinkShape`,
-//! per-subnet rules and routing policy.
+//! per-subnet rules and routing policy — plus an address of the plan's
+//! choosing ([`Network::set_address`], Testground's `Config.IPv4`) and
+//! stateful inbound filtering ([`Network::set_inbound_filter`]).
 //!
 //! Traffic itself goes through plain `std::net` sockets; this module only
 //! decides what the simulated links do to it. Shapes apply to what an instance
@@ -27,7 +29,7 @@
 //! ```
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::bindings::tg::plan::network as host;
@@ -97,7 +99,8 @@ pub enum Filter {
 /// several rules match, the longest prefix wins.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkRule {
-    /// Destination subnet in CIDR form, e.g. `"16.0.0.0/24"`; a bare address means `/32`.
+    /// Destination subnet in CIDR form, e.g. `"16.0.0.0/24"` or `"fd00::/8"`; a
+    /// bare address means that one host. IPv4 rules match IPv4 traffic only.
     pub subnet: String,
     /// The shape traffic to the subnet gets when `filter` is [`Filter::Accept`].
     pub shape: LinkShape,
@@ -165,11 +168,57 @@ impl Network {
         Network { _private: () }
     }
 
-    /// This instance's IPv4 address on the data network: instance `seq` is
-    /// `16.0.0.(seq + 2)` for the first 253, and its host name is `instance-<seq>`.
+    /// This instance's IPv4 address on the data network now: by default
+    /// instance `seq` is `16.0.0.(seq + 2)` for the first 253 (behind a NAT, a
+    /// private `10.…` address), unless its group has a subnet or the plan chose
+    /// another ([`Network::set_address`]). Its host name is `instance-<seq>`.
     pub fn data_address(&self) -> Ipv4Addr {
         let text = host::data_address();
         text.parse().unwrap_or_else(|_| panic!("host gave a malformed data address {text:?}"))
+    }
+
+    /// This instance's IPv6 address, `fd00::` and its IPv4 address (e.g.
+    /// `fd00::1000:2`), when the run has IPv6 on (`tg-wasm run --ipv6`, or a
+    /// composition's `[network] ipv6 = true`); `None` otherwise, and behind a NAT.
+    pub fn data_address_v6(&self) -> Option<Ipv6Addr> {
+        host::data_address_v6()
+            .map(|text| text.parse().unwrap_or_else(|_| panic!("host gave a malformed IPv6 address {text:?}")))
+    }
+
+    /// The public IPv4 address of the NAT this instance sits behind, if it
+    /// does. Which *port* a flow gets on it is the NAT's to choose; learn it
+    /// as on the Internet, from a peer that sees it (a STUN-like observer).
+    pub fn nat_address(&self) -> Option<Ipv4Addr> {
+        host::nat_address()
+            .map(|text| text.parse().unwrap_or_else(|_| panic!("host gave a malformed NAT address {text:?}")))
+    }
+
+    /// Takes `address` as this instance's address of its family, now
+    /// (Testground's `network.Config.IPv4`). It must be free and in the data
+    /// network (16.0.0.0/4, less each /16's `x.y.0.0`, gateway `x.y.0.1` and
+    /// `x.y.255.255`; behind a NAT, a private address; IPv6: `fd00::/8`).
+    /// `instance-<seq>` resolves to it from then on. Sockets on the old address
+    /// keep it, as on Linux when an address is removed: what they send is
+    /// dropped and what is sent to them finds no host, so their connections
+    /// time out. Refused in a run split across workers.
+    ///
+    /// ```no_run
+    /// # fn case(env: &tg_sdk::RunEnv) -> tg_sdk::Result<()> {
+    /// env.network().set_address(std::net::Ipv4Addr::new(16, 0, 7, 7))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_address(&self, address: impl Into<IpAddr>) -> Result<(), NetworkError> {
+        Ok(host::set_address(&address.into().to_string())?)
+    }
+
+    /// Stateful inbound filtering, as a host firewall with connection tracking:
+    /// with [`Filter::Drop`] or [`Filter::Reject`], what this instance did not
+    /// ask for — a TCP connection attempt, a UDP datagram from an endpoint it
+    /// has not sent to — is dropped (a connect to it times out), or refused (a
+    /// connect to it is refused); replies to flows it opened pass.
+    /// [`Filter::Accept`], the default, lets everything in.
+    pub fn set_inbound_filter(&self, filter: Filter) -> Result<(), NetworkError> {
+        Ok(host::set_inbound_filter(to_host_filter(filter))?)
     }
 
     /// Applies `config` to what this instance sends, from the current virtual

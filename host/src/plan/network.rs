@@ -1,5 +1,10 @@
-//! `tg:plan/network`: an instance's address on the data network and the shape
-//! of what it sends, as Testground's network client offered.
+//! `tg:plan/network`: an instance's addresses on the data network and the
+//! shape of what it sends, as Testground's network client offered; addresses
+//! of the plan's choosing and stateful inbound filtering beyond it.
+//!
+//! Everything here is a request to netsim ([`netsim::Network::configure`],
+//! [`netsim::Network::set_address`], [`netsim::Network::set_inbound`]), which
+//! records it in the trace; this file only validates and converts.
 //!
 //! A configuration is validated in full before anything changes, so a refused
 //! one leaves the previous configuration in place. It then takes effect at the
@@ -10,14 +15,42 @@
 
 use crate::bindings::network::{Config, Filter, Host, LinkRule, LinkShape, NetworkError, RoutingPolicy};
 use crate::instance::InstanceState;
-use netsim::net::{self, addr_of};
+use netsim::net::{self, Subnet};
 use netsim::{Fault, NodeId, PathAction, SyncOp};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 impl Host for InstanceState {
     fn data_address(&mut self) -> wasmtime::Result<String> {
-        Ok(addr_of(self.node()).to_string())
+        Ok(self.sim.lock().net().ipv4_of(self.node()).to_string())
+    }
+
+    fn data_address_v6(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.sim.lock().net().ipv6_of(self.node()).map(|ip| ip.to_string()))
+    }
+
+    fn nat_address(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.sim.lock().net().nat_public_of(self.node()).map(|ip| ip.to_string()))
+    }
+
+    fn set_address(&mut self, address: String) -> wasmtime::Result<Result<(), NetworkError>> {
+        let Ok(ip) = address.trim().parse::<IpAddr>() else {
+            let why = format!("address: {address:?} is not an IPv4 or IPv6 address");
+            return Ok(Err(NetworkError::InvalidConfig(why)));
+        };
+        // The address table is every worker's: a change on one would not be seen by the others.
+        if let Err(e) = self.refuse_when_split("set-address", "give the group a subnet in the composition") {
+            return Ok(Err(e));
+        }
+        let node = self.node();
+        let moved = self.sim.lock().with_net(|net, cx| net.set_address(cx, node, ip));
+        Ok(moved.map(|_| ()).map_err(|e| NetworkError::InvalidConfig(format!("address: {e}"))))
+    }
+
+    fn set_inbound_filter(&mut self, filter: Filter) -> wasmtime::Result<Result<(), NetworkError>> {
+        let node = self.node();
+        self.sim.lock().with_net(|net, cx| net.set_inbound(cx, node, to_netsim_filter(filter)));
+        Ok(Ok(()))
     }
 
     async fn configure(&mut self, config: Config) -> wasmtime::Result<Result<(), NetworkError>> {
@@ -53,7 +86,7 @@ impl Host for InstanceState {
         dst: u32,
         filter: Option<Filter>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.refuse_when_split("set-path-filter") {
+        if let Err(e) = self.refuse_when_split("set-path-filter", FAULT_HINT) {
             return Ok(Err(e));
         }
         let node = self.node();
@@ -72,7 +105,9 @@ impl Host for InstanceState {
     }
 
     fn clog_path(&mut self, src: u32, dst: u32, clogged: bool) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.refuse_when_split("clog-path").and(self.check_instances(&[("src", src), ("dst", dst)])) {
+        if let Err(e) =
+            self.refuse_when_split("clog-path", FAULT_HINT).and(self.check_instances(&[("src", src), ("dst", dst)]))
+        {
             return Ok(Err(e));
         }
         let action = if clogged { PathAction::Clog } else { PathAction::Release };
@@ -89,7 +124,8 @@ impl Host for InstanceState {
         seq: u32,
         restart_after_ns: Option<u64>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.refuse_when_split("crash-instance").and(self.check_instances(&[("seq", seq)])) {
+        if let Err(e) = self.refuse_when_split("crash-instance", FAULT_HINT).and(self.check_instances(&[("seq", seq)]))
+        {
             return Ok(Err(e));
         }
         let mut sim = self.sim.lock();
@@ -102,16 +138,19 @@ impl Host for InstanceState {
     }
 }
 
+/// What to do instead of injecting a fault from the plan in a split run.
+const FAULT_HINT: &str = "schedule the fault in the composition's [[events]] instead";
+
 impl InstanceState {
-    /// Refuses fault injection from the plan in a run split across workers:
-    /// the fault would take effect at once on this worker only, while the
-    /// others hold instances it concerns. A composition's `[[events]]`, known
-    /// to every worker in advance, do the same job there.
-    fn refuse_when_split(&self, call: &str) -> Result<(), NetworkError> {
+    /// Refuses what would change shared network state from the plan in a run
+    /// split across workers: fault injection, address changes. It would take
+    /// effect at once on this worker only, while the others hold instances it
+    /// concerns. A composition, known to every worker in advance, does the
+    /// same job there; `instead` says how.
+    fn refuse_when_split(&self, call: &str, instead: &str) -> Result<(), NetworkError> {
         match self.sim.lock().layout() {
             Some(layout) if layout.is_split() => Err(NetworkError::InvalidConfig(format!(
-                "{call} is not available in a run split across workers (--workers): schedule the fault in \
-                 the composition's [[events]] instead, or run in one process"
+                "{call} is not available in a run split across workers (--workers): {instead}, or run in one process"
             ))),
             _ => Ok(()),
         }
@@ -149,9 +188,9 @@ fn to_netsim(config: Config) -> Result<(net::NetworkConfig, Option<String>), Str
 }
 
 fn to_netsim_rule(at: &str, rule: &LinkRule) -> Result<net::LinkRule, String> {
-    let (subnet, prefix) = parse_cidr(&rule.subnet).map_err(|why| format!("{at}.subnet: {why}"))?;
+    let subnet: Subnet = rule.subnet.parse().map_err(|why| format!("{at}.subnet: {why}"))?;
     let shape = to_netsim_shape(&format!("{at}.shape"), &rule.shape)?;
-    Ok(net::LinkRule { subnet, prefix, shape, filter: to_netsim_filter(rule.filter) })
+    Ok(net::LinkRule { subnet: subnet.addr, prefix: subnet.prefix, shape, filter: to_netsim_filter(rule.filter) })
 }
 
 fn to_netsim_shape(at: &str, shape: &LinkShape) -> Result<net::LinkShape, String> {
@@ -194,38 +233,22 @@ fn to_netsim_filter(filter: Filter) -> net::Filter {
     }
 }
 
-/// Parses `a.b.c.d/p` (or a bare address, meaning `/32`). Host bits are
-/// cleared, as Go's `net.ParseCIDR` does for the network Testground used.
-fn parse_cidr(text: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (addr, prefix) = match text.split_once('/') {
-        Some((addr, prefix)) => {
-            let prefix: u8 = prefix.parse().map_err(|_| format!("{text:?}: prefix {prefix:?} is not a number"))?;
-            (addr, prefix)
-        }
-        None => (text, 32),
-    };
-    if prefix > 32 {
-        return Err(format!("{text:?}: prefix /{prefix} is longer than 32"));
-    }
-    let addr: Ipv4Addr = addr.parse().map_err(|_| format!("{text:?}: {addr:?} is not an IPv4 address"))?;
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
-    Ok((Ipv4Addr::from(u32::from(addr) & mask), prefix))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn cidr_forms() {
-        assert_eq!(parse_cidr("16.0.0.0/24"), Ok((Ipv4Addr::new(16, 0, 0, 0), 24)));
-        assert_eq!(parse_cidr("16.0.0.5"), Ok((Ipv4Addr::new(16, 0, 0, 5), 32)));
-        assert_eq!(parse_cidr("16.0.3.7/16"), Ok((Ipv4Addr::new(16, 0, 0, 0), 16)));
-        assert_eq!(parse_cidr("0.0.0.0/0"), Ok((Ipv4Addr::UNSPECIFIED, 0)));
-        assert!(parse_cidr("16.0.0.0/33").is_err());
-        assert!(parse_cidr("16.0.0/8").is_err());
-        assert!(parse_cidr("16.0.0.0/x").is_err());
-        assert!(parse_cidr("::1/128").is_err());
+        let cidr = |text: &str| text.parse::<Subnet>().map(|s| (s.addr.to_string(), s.prefix));
+        assert_eq!(cidr("16.0.0.0/24"), Ok(("16.0.0.0".into(), 24)));
+        assert_eq!(cidr("16.0.0.5"), Ok(("16.0.0.5".into(), 32)));
+        assert_eq!(cidr("16.0.3.7/16"), Ok(("16.0.0.0".into(), 16)), "host bits cleared, as Go's ParseCIDR");
+        assert_eq!(cidr("0.0.0.0/0"), Ok(("0.0.0.0".into(), 0)));
+        assert_eq!(cidr("fd00::1000:2/64"), Ok(("fd00::".into(), 64)));
+        assert!(cidr("16.0.0.0/33").is_err());
+        assert!(cidr("16.0.0/8").is_err());
+        assert!(cidr("16.0.0.0/x").is_err());
+        assert!(cidr("::1/129").is_err());
     }
 
     fn shape() -> LinkShape {

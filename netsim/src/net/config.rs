@@ -5,7 +5,7 @@
 //! [`super::rule`]; how a shape turns into delays and losses lives in
 //! [`super::link`].
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The shape of an instance's egress link, applied to what it sends (like
@@ -75,11 +75,12 @@ pub enum Filter {
 }
 
 /// A destination subnet with its own shape or filter; overrides the default shape.
+/// An IPv4 rule matches IPv4 destinations only, an IPv6 rule IPv6 ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkRule {
     /// Network address of the subnet.
-    pub subnet: Ipv4Addr,
-    /// Prefix length, 0–32. When several rules match, the longest prefix wins.
+    pub subnet: IpAddr,
+    /// Prefix length, 0–32 (0–128 for IPv6). When several rules match, the longest prefix wins.
     pub prefix: u8,
     /// The shape traffic to the subnet gets, when `filter` is [`Filter::Accept`].
     pub shape: LinkShape,

@@ -1,14 +1,34 @@
-//! The fabric moves packets between hosts: it routes a packet to an instance,
-//! asks [`super::rule`] for a verdict and the sender's [`super::link`] for a
-//! departure, schedules the arrival, and on arrival hands the packet to the
-//! destination's protocol. It records every send, delivery and drop in the
-//! trace and keeps the run's totals. It knows nothing of sockets' state.
+//! The fabric moves packets between hosts, and is where every decision on a
+//! packet's path is taken, in this order:
+//!
+//! 1. **route** the destination address through the address table
+//!    ([`super::table`]): the sender itself, an instance, the public side of
+//!    a NAT, nobody, or no network at all;
+//! 2. check the **source address** is still the sender's (a plan that moved
+//!    to another address keeps sockets on the old one; what they send is
+//!    dropped, as Linux refuses to route from an address it no longer has);
+//! 3. note the flow in the sender's **firewall** ([`super::firewall`]), if it blocks inbound;
+//! 4. judge it by **rules** ([`super::rule`]: path overrides, rules, routing policy), or hold it if its path is **clogged**;
+//! 5. **NAT** it on the way out if the sender is behind one ([`super::nat`]);
+//! 6. put it on the sender's **link** ([`super::link`]), then across the
+//!    **region path** between the two instances' regions ([`super::region`]);
+//! 7. on arrival at a NAT's public address, **NAT** it on the way in;
+//! 8. let the receiver's **firewall** judge it;
+//! 9. hand it to the destination's protocol.
+//!
+//! Each drop is recorded in the trace with its reason; sends, deliveries and
+//! new NAT mappings are recorded too, and the run's totals kept. The fabric
+//! knows nothing of sockets' state.
 
-use super::packet::{Body, Packet};
+use super::config::Filter;
+use super::firewall::Arrival;
+use super::nat::{Proto, Refusal};
+use super::packet::{Body, Flags, Packet, Segment};
 use super::rule::{self, DropReason, Verdict};
+use super::table::Owner;
 use super::{Ev, NetCtx, NetError, Network, addr};
 use crate::node::NodeId;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 
 /// Packet and byte totals of a run, for summaries. Bytes are IP-layer wire bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -34,7 +54,11 @@ pub(crate) enum Route {
     Local,
     /// Another instance.
     Instance(NodeId),
-    /// Inside the data network, but no instance has it: packets vanish.
+    /// The public address of a NAT: packets arrive at its first member, where
+    /// the NAT decides which inside instance (if any) they are for.
+    Nat(u32),
+    /// Inside the data network (or behind the sender's own NAT), but nobody
+    /// has it: packets vanish, and a connect learns it as ARP would.
     NoHost,
 }
 
@@ -42,48 +66,120 @@ pub(crate) enum Route {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Rejected;
 
+/// The NAT protocol of a packet: ICMP errors travel with the UDP flow they are about.
+fn nat_proto(body: &Body) -> Proto {
+    match body {
+        Body::Tcp(_) => Proto::Tcp,
+        Body::Udp(_) | Body::Icmp(_) => Proto::Udp,
+    }
+}
+
+fn v4(addr: SocketAddr) -> Option<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(a) => Some(a),
+        SocketAddr::V6(_) => None,
+    }
+}
+
 impl Network {
-    /// Where `ip` leads from `src`; an address outside the data network has no route.
-    pub(crate) fn route(&self, src: NodeId, ip: Ipv4Addr) -> Result<Route, NetError> {
-        if ip.is_loopback() || ip == self.hosts[src.index()].addr {
+    /// Where `ip` leads from `src`; an address outside every network has no
+    /// route, and neither has a private address behind a NAT the sender is
+    /// not behind (no instance has a route out of the data network).
+    pub(crate) fn route(&self, src: NodeId, ip: IpAddr) -> Result<Route, NetError> {
+        if ip.is_loopback() || self.addresses.is_own(src, ip) {
             return Ok(Route::Local);
         }
-        if !addr::in_data_network(ip) {
-            return Err(NetError::RemoteUnreachable);
+        let realm = self.addresses.realm(src);
+        match self.addresses.owner(ip) {
+            Some(Owner::Node(n)) => match self.addresses.realm(n) {
+                Some(r) if realm != Some(r) => Err(NetError::RemoteUnreachable),
+                _ => Ok(Route::Instance(n)),
+            },
+            Some(Owner::Nat(k)) => Ok(Route::Nat(k)),
+            None => match ip {
+                IpAddr::V4(v4) if addr::in_data_network(v4) => Ok(Route::NoHost),
+                IpAddr::V4(v4) if addr::is_private(v4) && realm.is_some() => Ok(Route::NoHost),
+                IpAddr::V6(_) if addr::in_subnet(ip, IpAddr::V6(addr::DATA_NETWORK_V6), addr::DATA_PREFIX_V6) => {
+                    Ok(Route::NoHost)
+                }
+                _ => Err(NetError::RemoteUnreachable),
+            },
         }
-        Ok(self.node_of(ip).map_or(Route::NoHost, Route::Instance))
     }
 
     /// The address `node`'s packets to `dst` leave from, for a socket bound to
-    /// `bound`: that address if it is one, else loopback towards loopback and
-    /// the node's data address towards everything else, as Linux picks a
-    /// source address from the route.
-    pub(crate) fn source_ip(&self, node: NodeId, bound: Ipv4Addr, dst: Ipv4Addr) -> Ipv4Addr {
+    /// `bound`: that address if it is one of `dst`'s family, else loopback
+    /// towards loopback and the node's own address of `dst`'s family towards
+    /// everything else, as Linux picks a source address from the route. A
+    /// node with no address of that family has no route there.
+    pub(crate) fn source_ip(&self, node: NodeId, bound: IpAddr, dst: IpAddr) -> Result<IpAddr, NetError> {
         if !bound.is_unspecified() {
-            bound
-        } else if dst.is_loopback() {
-            Ipv4Addr::LOCALHOST
-        } else {
-            self.hosts[node.index()].addr
+            return if bound.is_ipv4() == dst.is_ipv4() { Ok(bound) } else { Err(NetError::InvalidArgument) };
+        }
+        Ok(match dst {
+            IpAddr::V4(d) if d.is_loopback() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(d) if d.is_loopback() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            IpAddr::V4(_) => IpAddr::V4(self.addresses.v4(node)),
+            IpAddr::V6(_) => IpAddr::V6(self.addresses.v6(node).ok_or(NetError::RemoteUnreachable)?),
+        })
+    }
+
+    /// Where a packet to `route` is processed: the receiving instance, a NAT's
+    /// first member, or nobody ([`NodeId::SIM`]).
+    fn destination_of(&self, src: NodeId, route: Result<Route, NetError>) -> NodeId {
+        match route {
+            Ok(Route::Local) => src,
+            Ok(Route::Instance(n)) => n,
+            Ok(Route::Nat(k)) => self.nats[k as usize].anchor(),
+            Ok(Route::NoHost) | Err(_) => NodeId::SIM,
         }
     }
 
-    /// Sends `packet` now from `packet.src_node`.
-    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), Rejected> {
+    /// Sends `packet` now from `packet.src_node`; where it goes follows from its destination address.
+    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) -> Result<(), Rejected> {
         let src = packet.src_node;
         let wire = packet.wire_len();
+        let route = self.route(src, packet.dst.ip());
+        packet.dst_node = self.destination_of(src, route);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += wire;
         cx.record(src, "net.send", format_args!("{} {} {}", packet.proto(), packet.dst_node, wire));
-        if packet.dst_node == src {
+        let local = route == Ok(Route::Local);
+        if !local && !packet.src.ip().is_loopback() && !self.addresses.is_own(src, packet.src.ip()) {
+            // The sender gave this address up; Linux no longer routes from it.
+            self.dropped(cx, src, DropReason::NoAddress, wire);
+            return Ok(());
+        }
+        if local {
             cx.schedule(cx.now, src, Ev::Arrive(Box::new(packet)));
             return Ok(());
         }
-        if packet.dst_node.index() >= self.hosts.len() {
+        if packet.dst_node == NodeId::SIM {
             self.dropped(cx, src, DropReason::NoRoute, wire);
             return Ok(());
         }
+        let firewall = &mut self.hosts[src.index()].firewall;
+        if firewall.blocking() {
+            let opens = match &packet.body {
+                Body::Udp(_) => Some(Proto::Udp),
+                Body::Tcp(seg) if seg.flags.has(Flags::SYN) => Some(Proto::Tcp),
+                Body::Tcp(_) | Body::Icmp(_) => None,
+            };
+            if let Some(proto) = opens {
+                firewall.outbound(proto, packet.src, packet.dst, cx.now);
+            }
+        }
         self.forward(cx, packet)
+    }
+
+    /// The NAT a packet from `src` to `dst` leaves through, if any: the
+    /// sender's, unless `dst` is inside it too.
+    fn nat_on_the_way_out(&self, src: NodeId, dst: IpAddr) -> Option<u32> {
+        let k = self.addresses.realm(src)?;
+        match self.addresses.owner(dst) {
+            Some(Owner::Node(n)) if self.addresses.realm(n) == Some(k) => None,
+            _ => Some(k),
+        }
     }
 
     /// Judges `packet` and puts it on the sender's link, or holds it if its path is clogged.
@@ -91,7 +187,7 @@ impl Network {
         let src = packet.src_node;
         let wire = packet.wire_len();
         let config = self.hosts[src.index()].config.clone();
-        let shape = match rule::decide(&config, &self.overrides, src, packet.dst_node, *packet.dst.ip()) {
+        let shape = match rule::decide(&config, &self.overrides, src, packet.dst_node, packet.dst.ip()) {
             Verdict::Send(shape) => shape,
             Verdict::Reject => {
                 self.dropped(cx, src, DropReason::Filter, wire);
@@ -107,9 +203,27 @@ impl Network {
             self.held.entry((src, packet.dst_node)).or_default().push(packet);
             return Ok(());
         }
-        match self.hosts[src.index()].link.transmit(cx.now, shape, wire) {
+        if let Some(k) = self.nat_on_the_way_out(src, packet.dst.ip())
+            && let Err(reason) = self.nat_out(cx, k, &mut packet)
+        {
+            self.dropped(cx, src, reason, wire);
+            return Ok(());
+        }
+        let host = &mut self.hosts[src.index()];
+        match host.link.transmit(cx.now, shape, wire) {
             Err(reason) => self.dropped(cx, src, reason, wire),
             Ok(departure) => {
+                let mut extra = std::time::Duration::ZERO;
+                if let Some((to, path)) = self.regions.path(src.index(), packet.dst_node.index()) {
+                    let host = &mut self.hosts[src.index()];
+                    match host.wan.cross(to, path, departure.departed, wire, host.link.rng()) {
+                        Ok(d) => extra = d,
+                        Err(reason) => {
+                            self.dropped(cx, src, reason, wire);
+                            return Ok(());
+                        }
+                    }
+                }
                 if let Some(pick) = departure.corrupt {
                     packet.corrupted = true;
                     if let Body::Udp(_) = packet.body {
@@ -117,11 +231,30 @@ impl Network {
                     }
                 }
                 if let Some(at) = departure.duplicate {
-                    cx.schedule(at, src, Ev::Arrive(Box::new(packet.clone())));
+                    cx.schedule(at + extra, src, Ev::Arrive(Box::new(packet.clone())));
                 }
-                cx.schedule(departure.arrive, src, Ev::Arrive(Box::new(packet)));
+                cx.schedule(departure.arrive + extra, src, Ev::Arrive(Box::new(packet)));
             }
         }
+        Ok(())
+    }
+
+    /// Translates `packet`'s source on its way out through NAT `k`.
+    fn nat_out(&mut self, cx: &mut NetCtx<'_>, k: u32, packet: &mut Packet) -> Result<(), DropReason> {
+        let nat = &mut self.nats[k as usize];
+        if self.addresses.owner(packet.dst.ip()) == Some(Owner::Nat(k)) && !nat.config.hairpinning {
+            return Err(DropReason::Nat);
+        }
+        // NATs translate IPv4; an instance behind one has no IPv6 address to send from.
+        let (Some(inside), Some(dst)) = (v4(packet.src), v4(packet.dst)) else { return Err(DropReason::Nat) };
+        let proto = nat_proto(&packet.body);
+        let (public, new) = nat.outbound(proto, packet.src_node, inside, dst, cx.now).map_err(|r| match r {
+            Refusal::NoPort | Refusal::Filtered => DropReason::Nat,
+        })?;
+        if let Some(new) = new {
+            cx.record(packet.src_node, "net.nat.map", format_args!("{proto} {inside} {}", new.public));
+        }
+        packet.src = SocketAddr::V4(public);
         Ok(())
     }
 
@@ -131,10 +264,15 @@ impl Network {
         cx.record(node, "net.drop", format_args!("{} {}", reason.as_str(), wire));
     }
 
-    /// A packet reaches its destination instance.
-    pub(crate) fn arrive(&mut self, cx: &mut NetCtx<'_>, packet: Packet) {
-        let dst = packet.dst_node;
+    /// A packet reaches the instance its event was for.
+    pub(crate) fn arrive(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) {
         let wire = packet.wire_len();
+        let at = packet.dst_node;
+        if let Err(reason) = self.receive_side(cx, &mut packet) {
+            self.dropped(cx, at, reason, wire);
+            return;
+        }
+        let dst = packet.dst_node;
         let proto = packet.proto();
         let src = packet.src_node;
         let result = match packet.body {
@@ -153,5 +291,68 @@ impl Network {
             }
             Err(reason) => self.dropped(cx, dst, reason, wire),
         }
+    }
+
+    /// The decisions on the receiving side: a NAT at the destination address
+    /// translates the packet to its inside instance (or refuses it), an
+    /// address that moved away leads nowhere, and the receiver's firewall judges it.
+    fn receive_side(&mut self, cx: &mut NetCtx<'_>, packet: &mut Packet) -> Result<(), DropReason> {
+        let dst_ip = packet.dst.ip();
+        match self.addresses.owner(dst_ip) {
+            Some(Owner::Nat(k)) => {
+                let dst = v4(packet.dst).ok_or(DropReason::Nat)?;
+                let src = v4(packet.src).ok_or(DropReason::Nat)?;
+                let proto = nat_proto(&packet.body);
+                let (member, inside) =
+                    self.nats[k as usize].inbound(proto, dst.port(), src, cx.now).map_err(|_| DropReason::Nat)?;
+                if member != packet.dst_node
+                    && matches!(self.overrides.get(packet.src_node, member), Some(Filter::Drop | Filter::Reject))
+                {
+                    return Err(DropReason::Partition);
+                }
+                packet.dst = SocketAddr::V4(inside);
+                packet.dst_node = member;
+            }
+            Some(Owner::Node(n)) if n == packet.dst_node => {}
+            _ if dst_ip.is_loopback() => {}
+            // The address changed hands (or went) while the packet was on its way.
+            _ => return Err(DropReason::NoRoute),
+        }
+        let node = packet.dst_node;
+        if node == packet.src_node || !self.hosts[node.index()].firewall.blocking() {
+            return Ok(());
+        }
+        let kind = match &packet.body {
+            Body::Udp(_) | Body::Icmp(_) => Arrival::Udp,
+            Body::Tcp(seg) if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) => Arrival::TcpSyn,
+            Body::Tcp(_) => Arrival::TcpOther,
+        };
+        let firewall = &mut self.hosts[node.index()].firewall;
+        if firewall.admits(kind, packet.dst, packet.src, cx.now) {
+            return Ok(());
+        }
+        if firewall.filter == Filter::Reject {
+            // REJECT answers as the stack would for a closed port.
+            match &packet.body {
+                Body::Udp(_) => {
+                    self.icmp_port_unreachable(cx, node, packet.dst, packet.src_node, packet.src);
+                }
+                Body::Tcp(seg) => {
+                    let rst =
+                        Segment { flags: Flags::RST | Flags::ACK, seq: 0, ack: seg.seq + 1, wnd: 0, data: Vec::new() };
+                    let reply = Packet {
+                        src_node: node,
+                        dst_node: NodeId::SIM,
+                        src: packet.dst,
+                        dst: packet.src,
+                        body: Body::Tcp(rst),
+                        corrupted: false,
+                    };
+                    let _ = self.transmit(cx, reply);
+                }
+                Body::Icmp(_) => {}
+            }
+        }
+        Err(DropReason::Firewall)
     }
 }

@@ -1,19 +1,27 @@
-//! One instance's side of the network: its address, configuration, egress
-//! link, socket table and port tables.
+//! One instance's side of the network: its configuration, egress link,
+//! inbound filter, socket table and port tables.
 //!
 //! A host finds sockets by port and hands out ephemeral ports; it does not
-//! route between instances ([`super::fabric`]) or run protocols
-//! ([`super::udp`], [`super::tcp`]).
+//! know its own addresses ([`super::table`] does), route between instances
+//! ([`super::fabric`]) or run protocols ([`super::udp`], [`super::tcp`]).
+//!
+//! IPv4 and IPv6 sockets have port tables of their own, as Linux's do for
+//! IPv6 sockets with `IPV6_V6ONLY` set (WASI sets it on every IPv6 socket):
+//! `0.0.0.0:p` and `[::]:p` can both be bound. What arrives over IPv4 for a
+//! port only an IPv6 socket bound to `[::]` has goes to that socket, as to a
+//! dual-stack socket on Linux (see [`super::socket::Family`]).
 
 use super::config::NetworkConfig;
 use super::error::NetError;
+use super::firewall::Firewall;
 use super::link::EgressLink;
-use super::socket::Socket;
+use super::region::WanQueues;
+use super::socket::{Family, Socket};
 use super::udp::{ICMP_RATE_BURST, ICMP_RATE_INTERVAL};
 use crate::rng::RngStream;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,36 +34,48 @@ pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
 pub const MAX_SOCKETS_PER_NODE: usize = 65_536;
 
 pub(crate) struct Host {
-    pub(crate) addr: Ipv4Addr,
     pub(crate) config: Arc<NetworkConfig>,
     pub(crate) link: EgressLink,
+    /// What it does with packets it did not ask for.
+    pub(crate) firewall: Firewall,
+    /// Its queues onto region paths.
+    pub(crate) wan: WanQueues,
     pub(crate) sockets: BTreeMap<u32, Socket>,
     next_socket: u32,
+    /// UDP ports of IPv4 sockets.
     pub(crate) udp_ports: BTreeMap<u16, u32>,
+    /// UDP ports of IPv6 sockets.
+    pub(crate) udp6_ports: BTreeMap<u16, u32>,
     /// TCP ports in use, with how many sockets share each (a listener, its
-    /// accepted connections, dials bound to the same port).
+    /// accepted connections, dials bound to the same port), whatever their family.
     pub(crate) tcp_ports: BTreeMap<u16, u32>,
+    /// Listeners of IPv4 sockets.
     pub(crate) tcp_listeners: BTreeMap<u16, u32>,
+    /// Listeners of IPv6 sockets.
+    pub(crate) tcp6_listeners: BTreeMap<u16, u32>,
     /// Connections by (local port, remote address).
-    pub(crate) tcp_conns: BTreeMap<(u16, SocketAddrV4), u32>,
+    pub(crate) tcp_conns: BTreeMap<(u16, SocketAddr), u32>,
     next_udp_port: u16,
     next_tcp_port: u16,
     /// Per destination address, the ICMP errors this host may still send it
     /// (as time they cost) and when that was last worked out.
-    icmp_budget: BTreeMap<Ipv4Addr, (Duration, SimTime)>,
+    icmp_budget: BTreeMap<IpAddr, (Duration, SimTime)>,
 }
 
 impl Host {
-    pub(crate) fn new(addr: Ipv4Addr, config: Arc<NetworkConfig>, rng: RngStream) -> Host {
+    pub(crate) fn new(config: Arc<NetworkConfig>, rng: RngStream) -> Host {
         Host {
-            addr,
             config,
             link: EgressLink::new(rng),
+            firewall: Firewall::default(),
+            wan: WanQueues::default(),
             sockets: BTreeMap::new(),
             next_socket: 0,
             udp_ports: BTreeMap::new(),
+            udp6_ports: BTreeMap::new(),
             tcp_ports: BTreeMap::new(),
             tcp_listeners: BTreeMap::new(),
+            tcp6_listeners: BTreeMap::new(),
             tcp_conns: BTreeMap::new(),
             next_udp_port: *EPHEMERAL_PORTS.start(),
             next_tcp_port: *EPHEMERAL_PORTS.start(),
@@ -64,21 +84,41 @@ impl Host {
     }
 
     /// Forgets every socket and port, keeping the socket counter and ephemeral
-    /// port cursors so nothing is reused. Returns how many sockets were lost.
+    /// port cursors so nothing is reused, and the firewall's flows (kernel
+    /// state, lost with the machine). Returns how many sockets were lost.
     pub(crate) fn crash(&mut self) -> usize {
         let lost = self.sockets.len();
         self.sockets.clear();
         self.udp_ports.clear();
+        self.udp6_ports.clear();
         self.tcp_ports.clear();
         self.tcp_listeners.clear();
+        self.tcp6_listeners.clear();
         self.tcp_conns.clear();
+        self.firewall.forget();
         lost
+    }
+
+    /// The UDP port table of `family`'s sockets.
+    pub(crate) fn udp_table(&mut self, family: Family) -> &mut BTreeMap<u16, u32> {
+        match family {
+            Family::Ipv4 => &mut self.udp_ports,
+            Family::Ipv6 => &mut self.udp6_ports,
+        }
+    }
+
+    /// The listener table of `family`'s sockets.
+    pub(crate) fn listener_table(&mut self, family: Family) -> &mut BTreeMap<u16, u32> {
+        match family {
+            Family::Ipv4 => &mut self.tcp_listeners,
+            Family::Ipv6 => &mut self.tcp6_listeners,
+        }
     }
 
     /// Whether an ICMP error to `dst` may go now: Linux's token bucket per
     /// destination, earning one message per [`ICMP_RATE_INTERVAL`] up to
     /// [`ICMP_RATE_BURST`], full for a destination not answered before.
-    pub(crate) fn icmp_allowed(&mut self, dst: Ipv4Addr, now: SimTime) -> bool {
+    pub(crate) fn icmp_allowed(&mut self, dst: IpAddr, now: SimTime) -> bool {
         let full = ICMP_RATE_INTERVAL * ICMP_RATE_BURST;
         let (budget, last) = self.icmp_budget.entry(dst).or_insert((full, now));
         *budget = (*budget + now.duration_since(*last)).min(full);
@@ -102,24 +142,19 @@ impl Host {
         Ok(n)
     }
 
-    /// Checks a local address a socket wants to bind to: the node's own address,
-    /// loopback, or unspecified. Ports are per node whatever the address.
-    pub(crate) fn check_bindable(&self, ip: Ipv4Addr) -> Result<(), NetError> {
-        if ip.is_unspecified() || ip.is_loopback() || ip == self.addr {
-            Ok(())
-        } else {
-            Err(NetError::AddressNotBindable)
-        }
-    }
-
-    /// Takes `port` (or an ephemeral one if 0) for UDP socket `n`.
-    pub(crate) fn bind_udp(&mut self, port: u16, n: u32) -> Result<u16, NetError> {
+    /// Takes `port` (or an ephemeral one if 0) for UDP socket `n` of `family`.
+    pub(crate) fn bind_udp(&mut self, family: Family, port: u16, n: u32) -> Result<u16, NetError> {
+        let cursor = &mut self.next_udp_port;
+        let table = match family {
+            Family::Ipv4 => &mut self.udp_ports,
+            Family::Ipv6 => &mut self.udp6_ports,
+        };
         let port = match port {
-            0 => next_free(&self.udp_ports, &mut self.next_udp_port)?,
-            p if self.udp_ports.contains_key(&p) => return Err(NetError::AddressInUse),
+            0 => next_free(table, cursor)?,
+            p if table.contains_key(&p) => return Err(NetError::AddressInUse),
             p => p,
         };
-        self.udp_ports.insert(port, n);
+        table.insert(port, n);
         Ok(port)
     }
 
@@ -146,11 +181,12 @@ impl Host {
     /// `SO_REUSEPORT` listener share the port and balance connections between
     /// them; that is not modelled, so a second listener is `address-in-use`,
     /// what a plan on Linux without `SO_REUSEPORT` sees.
-    pub(crate) fn listen_tcp(&mut self, port: u16, n: u32) -> Result<(), NetError> {
-        if self.tcp_listeners.contains_key(&port) {
+    pub(crate) fn listen_tcp(&mut self, family: Family, port: u16, n: u32) -> Result<(), NetError> {
+        let table = self.listener_table(family);
+        if table.contains_key(&port) {
             return Err(NetError::AddressInUse);
         }
-        self.tcp_listeners.insert(port, n);
+        table.insert(port, n);
         Ok(())
     }
 

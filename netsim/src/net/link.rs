@@ -24,6 +24,8 @@ pub const REORDER_MIN_EXTRA: Duration = Duration::from_millis(1);
 /// Where a packet goes after it left the link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Departure {
+    /// When its last bit left the link.
+    pub departed: SimTime,
     /// When the packet arrives.
     pub arrive: SimTime,
     /// When its duplicate arrives, if it was duplicated.
@@ -111,7 +113,12 @@ impl EgressLink {
             delay = delay.saturating_add(shape.latency.max(REORDER_MIN_EXTRA));
         }
         let arrive = departed + delay;
-        Ok(Departure { arrive, duplicate: duplicated.then_some(arrive), corrupt })
+        Ok(Departure { departed, arrive, duplicate: duplicated.then_some(arrive), corrupt })
+    }
+
+    /// The link's random stream, for decisions further along the sender's path.
+    pub(crate) fn rng(&mut self) -> &mut RngStream {
+        &mut self.rng
     }
 }
 

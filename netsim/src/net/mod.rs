@@ -1,15 +1,23 @@
-//! The simulated data network: one IPv4 address per instance, shaped links,
-//! UDP datagrams and TCP streams, all on virtual time.
+//! The simulated data network: an IPv4 and an IPv6 address per instance,
+//! shaped links, NATs, firewalls and regions, UDP datagrams and TCP streams,
+//! all on virtual time.
 //!
 //! Map of the module, in the order a packet meets it:
 //!
-//! - [`addr`]: the address plan (`16.0.0.2` is instance 0) and name resolution.
+//! - [`addr`]: the address plan (`16.0.0.2` is instance 0), subnets, names.
+//! - [`topology`]: [`Topology`], how the network is laid out at the start —
+//!   chosen addresses, NATs, inbound filters, regions.
+//! - [`table`]: who has which address now; plans may move ([`Network::set_address`]).
 //! - [`config`]: [`LinkShape`], [`LinkRule`], [`Filter`], [`RoutingPolicy`] — what a user configures.
-//! - [`rule`]: the one decision every packet goes through ([`Verdict`]); also the
+//! - [`fabric`]: moves packets between hosts and takes every decision on their
+//!   path, in an order it lists; keeps the totals. Start here for a packet's life.
+//! - [`rule`]: the decision every packet goes through ([`Verdict`]); also the
 //!   per-pair override table that fault injection builds on.
+//! - [`firewall`]: an instance's stateful inbound filter (connection tracking).
+//! - [`nat`]: NATs in RFC 4787 terms, their mapping tables and filters.
 //! - [`link`]: a sender's egress link: serialization, queueing, loss, jitter…
-//! - [`fabric`]: moves packets between hosts and keeps the totals.
-//! - `host`, `socket`: an instance's socket table and ports.
+//! - [`region`]: region paths: latency, bandwidth and loss between places.
+//! - `host`, `socket`: an instance's socket table and ports; [`Family`].
 //! - [`udp`], [`tcp`]: the protocols, as operations on [`Network`].
 //!
 //! Start with [`Network`]: every socket operation is a method on it taking a
@@ -26,21 +34,30 @@ pub mod addr;
 pub mod config;
 mod error;
 pub mod fabric;
+pub mod firewall;
 mod host;
 pub mod link;
+pub mod nat;
 pub mod packet;
+pub mod region;
 pub mod rule;
 mod socket;
+pub mod table;
 pub mod tcp;
+pub mod topology;
 pub mod udp;
 
-pub use addr::{addr_of, node_of, resolve};
+pub use addr::{Subnet, addr_of, node_of, resolve};
 pub use config::{Filter, LinkRule, LinkShape, NetworkConfig, RoutingPolicy};
 pub use error::NetError;
 pub use fabric::NetStats;
+pub use nat::{Dependence, NatConfig};
+pub use region::{RegionPath, Regions};
 pub use rule::{DropReason, PathOverrides, Verdict};
-pub use socket::SocketId;
+pub use socket::{Family, SocketId};
+pub use table::AddressError;
 pub use tcp::{Shutdown, TcpState};
+pub use topology::{NatSpec, Topology, TopologyError};
 pub use udp::{Datagram, MAX_DATAGRAM};
 
 use crate::event::EventQueue;
@@ -53,9 +70,10 @@ use packet::Packet;
 use socket::Socket;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use table::{AddressTable, Owner};
 
 /// Where network events go: the run's event queue, or any queue of events
 /// that can hold a [`NetEvent`].
@@ -146,26 +164,66 @@ impl fmt::Debug for NetEvent {
 pub struct Network {
     seed: u64,
     hosts: Vec<Host>,
+    addresses: AddressTable,
+    nats: Vec<nat::Nat>,
+    regions: Regions,
     overrides: PathOverrides,
     /// Packets held by clogged paths, per path, in the order they were sent.
     held: BTreeMap<(NodeId, NodeId), Vec<packet::Packet>>,
     stats: NetStats,
+    /// Whether anything happened yet (a socket, a packet): the topology is set before.
+    used: bool,
 }
 
 impl Network {
-    /// A network of `instances` instances, all configured with `config`, whose
-    /// random decisions derive from `seed`.
+    /// A network of `instances` instances on the flat default [`Topology`],
+    /// all configured with `config`, whose random decisions derive from `seed`.
     pub fn new(instances: u32, seed: u64, config: &NetworkConfig) -> Network {
         let mut config = config.clone();
         rule::sort_rules(&mut config);
         let config = Arc::new(config);
-        let hosts = (0..instances)
-            .map(|n| {
-                let node = NodeId(n);
-                Host::new(addr_of(node), config.clone(), RngStream::derive(seed, "net", u64::from(n)))
+        let hosts =
+            (0..instances).map(|n| Host::new(config.clone(), RngStream::derive(seed, "net", u64::from(n)))).collect();
+        let addresses = Topology::default().build(instances).expect("the address plan numbers every instance");
+        Network {
+            seed,
+            hosts,
+            addresses,
+            nats: Vec::new(),
+            regions: Regions::default(),
+            overrides: PathOverrides::default(),
+            held: BTreeMap::new(),
+            stats: NetStats::default(),
+            used: false,
+        }
+    }
+
+    /// Lays the network out as `topology` says: addresses, NATs, inbound
+    /// filters, regions. Call it before anything happens on the network (a
+    /// socket, a packet); it is refused after, and when the topology does not
+    /// fit the run, which changes nothing.
+    pub fn set_topology(&mut self, topology: &Topology) -> Result<(), TopologyError> {
+        if self.used {
+            return Err(TopologyError::TooLate);
+        }
+        let addresses = topology.build(self.instances())?;
+        self.addresses = addresses;
+        self.nats = topology
+            .nats
+            .iter()
+            .map(|spec| {
+                // As the table was built: the chosen address, or the first member's planned one.
+                let public = spec.public.unwrap_or_else(|| addr_of(spec.members[0]));
+                let mut members = spec.members.clone();
+                members.sort();
+                nat::Nat::new(spec.config.clone(), public, members)
             })
             .collect();
-        Network { seed, hosts, overrides: PathOverrides::default(), held: BTreeMap::new(), stats: NetStats::default() }
+        self.regions = topology.regions.clone();
+        for (host, &filter) in self.hosts.iter_mut().zip(&topology.inbound) {
+            host.firewall.set(filter);
+        }
+        Ok(())
     }
 
     /// The seed the network's random streams derive from.
@@ -178,14 +236,86 @@ impl Network {
         self.hosts.len() as u32
     }
 
-    /// The instance with address `ip`, if it exists in this run.
-    pub fn node_of(&self, ip: Ipv4Addr) -> Option<NodeId> {
-        node_of(ip).filter(|n| n.index() < self.hosts.len())
+    /// The instance that has address `ip` now, if any.
+    pub fn node_of(&self, ip: impl Into<IpAddr>) -> Option<NodeId> {
+        match self.addresses.owner(ip.into()) {
+            Some(Owner::Node(n)) => Some(n),
+            _ => None,
+        }
     }
 
-    /// Resolves `name` (see [`resolve`]) to its addresses.
-    pub fn resolve(&self, name: &str) -> Result<Vec<Ipv4Addr>, NetError> {
-        resolve(name, self.instances()).map(|ip| vec![ip]).ok_or(NetError::NameUnresolvable)
+    /// `node`'s IPv4 address now (behind a NAT, its private one).
+    pub fn ipv4_of(&self, node: NodeId) -> Ipv4Addr {
+        self.addresses.v4(node)
+    }
+
+    /// `node`'s IPv6 address now; none behind a NAT, or when the run has IPv6 off.
+    pub fn ipv6_of(&self, node: NodeId) -> Option<Ipv6Addr> {
+        self.addresses.v6(node)
+    }
+
+    /// The public address of the NAT `node` sits behind, if it does.
+    pub fn nat_public_of(&self, node: NodeId) -> Option<Ipv4Addr> {
+        self.addresses.realm(node).map(|k| self.nats[k as usize].public)
+    }
+
+    /// Resolves `name` to its addresses, IPv4 first, then IPv6 (as resolvers
+    /// order A before AAAA records): `instance-<seq>` (or `instance-<seq>.tg`,
+    /// any case) is that instance's current addresses, `localhost` is
+    /// `127.0.0.1` and `::1`, an IP literal is itself. Nothing else exists.
+    pub fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, NetError> {
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        if name.eq_ignore_ascii_case("localhost") {
+            return Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]);
+        }
+        let seq = addr::instance_named(name).filter(|&s| s < self.instances()).ok_or(NetError::NameUnresolvable)?;
+        let node = NodeId(seq);
+        let mut ips = vec![IpAddr::V4(self.addresses.v4(node))];
+        ips.extend(self.addresses.v6(node).map(IpAddr::V6));
+        Ok(ips)
+    }
+
+    /// Gives `node` address `ip` (IPv4 or IPv6) in place of its address of
+    /// that family, now: `instance-<seq>` resolves to it, packets to it reach
+    /// `node`, and the old address leads nowhere. Sockets bound or connected
+    /// to the old address keep it, as on Linux when an address is removed:
+    /// what they send is dropped (`noaddr`) and what peers send them finds no
+    /// host, so their connections time out. Sockets bound to the unspecified
+    /// address send from the new one. Returns the address given up.
+    pub fn set_address(&mut self, cx: &mut NetCtx<'_>, node: NodeId, ip: IpAddr) -> Result<IpAddr, AddressError> {
+        let old = self.addresses.set(node, ip)?;
+        cx.record(node, "net.address", format_args!("{old} {ip}"));
+        Ok(old)
+    }
+
+    /// Sets what `node` does with traffic it did not ask for (see
+    /// [`firewall`]): `Accept` lets everything in (the default), `Drop`
+    /// silently discards unsolicited packets, `Reject` refuses them (a TCP
+    /// reset, an ICMP port unreachable). Applies to packets arriving from now on.
+    pub fn set_inbound(&mut self, cx: &mut NetCtx<'_>, node: NodeId, filter: Filter) {
+        cx.record(node, "net.inbound", format_args!("{filter:?}"));
+        self.hosts[node.index()].firewall.set(filter);
+    }
+
+    /// What `node` does with unsolicited traffic.
+    pub fn inbound(&self, node: NodeId) -> Filter {
+        self.hosts[node.index()].firewall.filter
+    }
+
+    /// Checks a local address a socket of `family` on `node` wants to bind
+    /// to: the node's own address of that family, loopback, or unspecified.
+    /// Ports are per node whatever the address.
+    pub(crate) fn check_bindable(&self, node: NodeId, family: Family, ip: IpAddr) -> Result<(), NetError> {
+        if ip.is_ipv4() != (family == Family::Ipv4) {
+            return Err(NetError::InvalidArgument);
+        }
+        if ip.is_unspecified() || ip.is_loopback() || self.addresses.is_own(node, ip) {
+            Ok(())
+        } else {
+            Err(NetError::AddressNotBindable)
+        }
     }
 
     /// Replaces `node`'s network configuration. Packets already sent keep the
@@ -275,8 +405,9 @@ impl Network {
         }
     }
 
-    /// The local address `id` is bound to.
-    pub fn local_addr(&self, id: SocketId) -> Result<SocketAddrV4, NetError> {
+    /// The local address `id` is bound to (for an IPv6 socket, IPv4
+    /// addresses as IPv4-mapped ones).
+    pub fn local_addr(&self, id: SocketId) -> Result<SocketAddr, NetError> {
         let host = self.host(id.node)?;
         match host.sockets.get(&id.n).ok_or(NetError::InvalidState)? {
             Socket::Udp(s) => s.local_addr(),
@@ -285,7 +416,7 @@ impl Network {
     }
 
     /// The remote address `id` is connected to.
-    pub fn remote_addr(&self, id: SocketId) -> Result<SocketAddrV4, NetError> {
+    pub fn remote_addr(&self, id: SocketId) -> Result<SocketAddr, NetError> {
         let host = self.host(id.node)?;
         match host.sockets.get(&id.n).ok_or(NetError::InvalidState)? {
             Socket::Udp(s) => s.remote_addr(),
@@ -298,7 +429,17 @@ impl Network {
     }
 
     fn host_mut(&mut self, node: NodeId) -> Result<&mut Host, NetError> {
+        self.used = true;
         self.hosts.get_mut(node.index()).ok_or(NetError::InvalidArgument)
+    }
+
+    /// The family of socket `id`.
+    pub fn family(&self, id: SocketId) -> Result<Family, NetError> {
+        let host = self.host(id.node)?;
+        match host.sockets.get(&id.n).ok_or(NetError::InvalidState)? {
+            Socket::Udp(s) => Ok(s.family()),
+            Socket::Tcp(s) => Ok(s.family()),
+        }
     }
 
     fn socket_mut(&mut self, id: SocketId) -> Result<&mut Socket, NetError> {

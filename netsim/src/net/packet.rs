@@ -1,13 +1,16 @@
-//! What travels between instances: IPv4 packets carrying a UDP datagram, a
-//! TCP segment or an ICMP error, with the header sizes that links charge for.
+//! What travels between instances: IPv4 or IPv6 packets carrying a UDP
+//! datagram, a TCP segment or an ICMP error, with the header sizes that links
+//! charge for.
 //!
 //! Packets are plain data; nothing here routes or interprets them.
 
 use crate::node::NodeId;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// IPv4 header without options.
 pub const IPV4_HEADER: u64 = 20;
+/// IPv6 header without extension headers.
+pub const IPV6_HEADER: u64 = 40;
 /// UDP header.
 pub const UDP_HEADER: u64 = 8;
 /// TCP header without options.
@@ -87,10 +90,10 @@ pub struct Packet {
     pub src_node: NodeId,
     /// Receiving instance.
     pub dst_node: NodeId,
-    /// Source address and port.
-    pub src: SocketAddrV4,
+    /// Source address and port; the same family as `dst`.
+    pub src: SocketAddr,
     /// Destination address and port.
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
     /// Payload.
     pub body: Body,
     /// Whether the link damaged it. TCP discards such a segment on arrival (its
@@ -101,13 +104,13 @@ pub struct Packet {
 impl Packet {
     /// Bytes on the wire at the IP layer: what links serialize and totals count.
     pub fn wire_len(&self) -> u64 {
-        IPV4_HEADER
-            + match &self.body {
-                Body::Udp(d) => UDP_HEADER + d.len() as u64,
-                Body::Tcp(s) => TCP_HEADER + s.data.len() as u64,
-                // The error quotes the offending packet's IP header and first 8 bytes (RFC 792).
-                Body::Icmp(_) => ICMP_HEADER + IPV4_HEADER + UDP_HEADER,
-            }
+        let ip = if self.dst.is_ipv6() { IPV6_HEADER } else { IPV4_HEADER };
+        ip + match &self.body {
+            Body::Udp(d) => UDP_HEADER + d.len() as u64,
+            Body::Tcp(s) => TCP_HEADER + s.data.len() as u64,
+            // The error quotes the offending packet's IP header and first 8 bytes (RFC 792, RFC 4443).
+            Body::Icmp(_) => ICMP_HEADER + ip + UDP_HEADER,
+        }
     }
 
     /// The protocol's short name for the trace.

@@ -1,5 +1,9 @@
 //! The one decision every packet goes through: may it leave, and with what shape?
 //!
+//! (The other decisions on a packet's path — its route, NATs, firewalls,
+//! region paths — are taken around this one, in the order [`super::fabric`]
+//! lists; each drop has a [`DropReason`] here.)
+//!
 //! A packet from `src` to `dst` is judged by layers, most specific first, and
 //! the first layer with an opinion wins:
 //!
@@ -12,11 +16,11 @@
 //!
 //! This module only decides; it does not delay, count or deliver packets.
 
-use super::addr::in_prefix;
+use super::addr::in_subnet;
 use super::config::{Filter, LinkShape, NetworkConfig, RoutingPolicy};
 use crate::node::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// What the egress path does with one packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,6 +56,12 @@ pub enum DropReason {
     Backlog,
     /// A corrupted TCP segment, discarded by its checksum.
     Corrupt,
+    /// A NAT refused it: no live mapping, filtered, hairpinning off, or IPv6.
+    Nat,
+    /// The receiver's firewall blocks unsolicited traffic.
+    Firewall,
+    /// It left from an address the sender no longer has.
+    NoAddress,
 }
 
 impl DropReason {
@@ -68,6 +78,9 @@ impl DropReason {
             DropReason::RecvQueueFull => "rcvq",
             DropReason::Backlog => "backlog",
             DropReason::Corrupt => "corrupt",
+            DropReason::Nat => "nat",
+            DropReason::Firewall => "firewall",
+            DropReason::NoAddress => "noaddr",
         }
     }
 }
@@ -127,14 +140,14 @@ pub(crate) fn decide<'a>(
     overrides: &PathOverrides,
     src_node: NodeId,
     dst_node: NodeId,
-    dst: Ipv4Addr,
+    dst: IpAddr,
 ) -> Verdict<'a> {
     match overrides.get(src_node, dst_node) {
         Some(Filter::Accept) | None => {}
         Some(Filter::Reject) => return Verdict::Reject,
         Some(Filter::Drop) => return Verdict::Drop(DropReason::Partition),
     }
-    if let Some(rule) = config.rules.iter().find(|r| in_prefix(dst, r.subnet, r.prefix)) {
+    if let Some(rule) = config.rules.iter().find(|r| in_subnet(dst, r.subnet, r.prefix)) {
         return match rule.filter {
             Filter::Accept => Verdict::Send(&rule.shape),
             Filter::Reject => Verdict::Reject,
@@ -155,7 +168,7 @@ mod tests {
 
     fn rule(subnet: [u8; 4], prefix: u8, ms: u64, filter: Filter) -> LinkRule {
         LinkRule {
-            subnet: Ipv4Addr::from(subnet),
+            subnet: IpAddr::from(subnet),
             prefix,
             shape: LinkShape::with_latency(Duration::from_millis(ms)),
             filter,
@@ -171,7 +184,7 @@ mod tests {
         };
         sort_rules(&mut cfg);
         let ov = PathOverrides::default();
-        let v = |ip: [u8; 4]| decide(&cfg, &ov, NodeId(0), NodeId(1), Ipv4Addr::from(ip));
+        let v = |ip: [u8; 4]| decide(&cfg, &ov, NodeId(0), NodeId(1), IpAddr::from(ip));
         assert_eq!(v([16, 0, 0, 4]), Verdict::Drop(DropReason::Filter));
         assert_eq!(v([16, 0, 0, 3]), Verdict::Send(&cfg.rules[1].shape));
         assert_eq!(v([16, 1, 0, 3]), Verdict::Drop(DropReason::Policy));
@@ -182,7 +195,7 @@ mod tests {
         let cfg = NetworkConfig::default();
         let mut ov = PathOverrides::default();
         ov.set(NodeId(0), NodeId(1), Some(Filter::Drop));
-        let dst = Ipv4Addr::new(16, 0, 0, 3);
+        let dst = IpAddr::from([16, 0, 0, 3]);
         assert_eq!(decide(&cfg, &ov, NodeId(0), NodeId(1), dst), Verdict::Drop(DropReason::Partition));
         assert_eq!(decide(&cfg, &ov, NodeId(1), NodeId(0), dst), Verdict::Send(&cfg.default));
         ov.set(NodeId(0), NodeId(1), None);

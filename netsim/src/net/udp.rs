@@ -12,14 +12,13 @@
 //! next receive or send reports once as `connection-refused`; an unconnected
 //! socket ignores it, as Linux's does without `IP_RECVERR`.
 
-use super::fabric::Route;
 use super::packet::{Body, Icmp, Packet};
 use super::rule::DropReason;
-use super::socket::{Socket, WakerSet};
+use super::socket::{Family, Socket, WakerSet};
 use super::{NetCtx, NetError, Network, SocketId};
 use crate::node::NodeId;
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -44,17 +43,20 @@ pub const ICMP_RATE_BURST: u32 = 6;
 /// A received datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Datagram {
-    /// Who sent it.
-    pub from: SocketAddrV4,
+    /// Who sent it (for an IPv6 socket, IPv4 senders as IPv4-mapped addresses).
+    pub from: SocketAddr,
     /// Its payload.
     pub data: Vec<u8>,
 }
 
 pub(crate) struct UdpSocket {
-    local: Option<SocketAddrV4>,
-    remote: Option<SocketAddrV4>,
+    family: Family,
+    /// The bound address, as bound.
+    local: Option<SocketAddr>,
+    /// The peer, in the form packets carry (IPv4 for an IPv4-mapped peer).
+    remote: Option<SocketAddr>,
     /// The address datagrams to `remote` leave from, once connected.
-    source: Option<Ipv4Addr>,
+    source: Option<IpAddr>,
     /// An error the network reported, not yet returned by a receive or send (Linux's `sk_err`).
     error: Option<NetError>,
     queue: VecDeque<Datagram>,
@@ -74,23 +76,33 @@ impl UdpSocket {
 
     /// The bound address; once connected, with the unspecified address
     /// replaced by the one datagrams leave from, as Linux reports it.
-    pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
+    pub(crate) fn local_addr(&self) -> Result<SocketAddr, NetError> {
         let local = self.local.ok_or(NetError::InvalidState)?;
         Ok(match self.source {
-            Some(ip) if local.ip().is_unspecified() => SocketAddrV4::new(ip, local.port()),
+            Some(ip) if local.ip().is_unspecified() => self.family.show(SocketAddr::new(ip, local.port())),
             _ => local,
         })
     }
 
-    pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
-        self.remote.ok_or(NetError::InvalidState)
+    pub(crate) fn remote_addr(&self) -> Result<SocketAddr, NetError> {
+        self.remote.map(|r| self.family.show(r)).ok_or(NetError::InvalidState)
+    }
+
+    pub(crate) fn family(&self) -> Family {
+        self.family
     }
 }
 
 impl Network {
-    /// Creates an unbound UDP socket on `node`.
+    /// Creates an unbound IPv4 UDP socket on `node`.
     pub fn udp_socket(&mut self, node: crate::NodeId) -> Result<SocketId, NetError> {
+        self.udp_socket_in(node, Family::Ipv4)
+    }
+
+    /// Creates an unbound UDP socket of `family` on `node`.
+    pub fn udp_socket_in(&mut self, node: crate::NodeId, family: Family) -> Result<SocketId, NetError> {
         let socket = UdpSocket {
+            family,
             local: None,
             remote: None,
             source: None,
@@ -104,30 +116,34 @@ impl Network {
     }
 
     /// Binds `id` to `local` (port 0 picks an ephemeral port) and returns the bound address.
-    pub fn udp_bind(&mut self, id: SocketId, local: SocketAddrV4) -> Result<SocketAddrV4, NetError> {
-        let host = self.host_mut(id.node)?;
-        host.check_bindable(*local.ip())?;
-        match host.sockets.get(&id.n) {
-            Some(Socket::Udp(s)) if s.local.is_none() => {}
+    pub fn udp_bind(&mut self, id: SocketId, local: impl Into<SocketAddr>) -> Result<SocketAddr, NetError> {
+        let family = match self.host(id.node)?.sockets.get(&id.n) {
+            Some(Socket::Udp(s)) if s.local.is_none() => s.family,
+            Some(Socket::Udp(_)) => return Err(NetError::InvalidState),
             _ => return Err(NetError::InvalidState),
-        }
-        let port = host.bind_udp(local.port(), id.n)?;
-        let bound = SocketAddrV4::new(*local.ip(), port);
+        };
+        let local = family.take(local.into())?;
+        self.check_bindable(id.node, family, local.ip())?;
+        let host = self.host_mut(id.node)?;
+        let port = host.bind_udp(family, local.port(), id.n)?;
+        let bound = SocketAddr::new(local.ip(), port);
         if let Some(Socket::Udp(s)) = host.sockets.get_mut(&id.n) {
             s.local = Some(bound);
         }
-        Ok(bound)
+        Ok(family.show(bound))
     }
 
     /// Restricts `id` to one peer (`wasi:sockets` `stream(remote)`): sends
     /// without a destination go there, and datagrams from anyone else are
     /// dropped. `None` lifts the restriction. Binds an ephemeral port if unbound.
-    pub fn udp_connect(&mut self, id: SocketId, remote: Option<SocketAddrV4>) -> Result<(), NetError> {
+    pub fn udp_connect(&mut self, id: SocketId, remote: Option<SocketAddr>) -> Result<(), NetError> {
+        let family = self.udp(id)?.family;
+        let remote = remote.map(|r| family.take(r)).transpose()?;
         if let Some(r) = remote {
             check_destination(r)?;
         }
         let local = self.udp_ensure_bound(id)?;
-        let source = remote.map(|r| self.source_ip(id.node, *local.ip(), *r.ip()));
+        let source = remote.map(|r| self.source_ip(id.node, local.ip(), r.ip())).transpose()?;
         let s = self.udp(id)?;
         s.remote = remote;
         s.source = source;
@@ -141,12 +157,14 @@ impl Network {
         &mut self,
         cx: &mut NetCtx<'_>,
         id: SocketId,
-        dst: Option<SocketAddrV4>,
+        dst: Option<SocketAddr>,
         data: &[u8],
     ) -> Result<(), NetError> {
         if data.len() > MAX_DATAGRAM {
             return Err(NetError::DatagramTooLarge);
         }
+        let family = self.udp(id)?.family;
+        let dst = dst.map(|d| family.take(d)).transpose()?;
         let local = self.udp_ensure_bound(id)?;
         if let Some(e) = self.udp(id)?.error.take() {
             return Err(e);
@@ -158,17 +176,14 @@ impl Network {
             (None, None) => return Err(NetError::InvalidArgument),
         };
         check_destination(dst)?;
-        let dst_node = match self.route(id.node, *dst.ip())? {
-            Route::Local => id.node,
-            Route::Instance(n) => n,
-            // Past the last host: the fabric drops it as unroutable.
-            Route::NoHost => crate::NodeId::SIM,
-        };
-        let src_ip = self.source_ip(id.node, *local.ip(), *dst.ip());
+        let src_ip = self.source_ip(id.node, local.ip(), dst.ip())?;
+        // Where it goes is the fabric's business; only an address no network
+        // has is refused here, as Linux refuses it without a route.
+        self.route(id.node, dst.ip())?;
         let packet = Packet {
             src_node: id.node,
-            dst_node,
-            src: SocketAddrV4::new(src_ip, local.port()),
+            dst_node: crate::NodeId::SIM,
+            src: SocketAddr::new(src_ip, local.port()),
             dst,
             body: Body::Udp(data.to_vec()),
             corrupted: false,
@@ -191,7 +206,8 @@ impl Network {
         if let Some(d) = &d {
             s.queued_bytes -= d.data.len();
         }
-        Ok(d)
+        let family = s.family;
+        Ok(d.map(|d| Datagram { from: family.show(d.from), ..d }))
     }
 
     /// The next datagram, registering `cx`'s waker if none is queued.
@@ -213,14 +229,30 @@ impl Network {
         if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n)
             && let Some(local) = s.local
         {
-            host.udp_ports.remove(&local.port());
+            host.udp_table(s.family).remove(&local.port());
         }
+    }
+
+    /// The UDP socket that takes what arrives for `dst`: the socket of
+    /// `dst`'s family with the port, or for IPv4 an IPv6 socket bound to `[::]`.
+    fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
+        if dst.is_ipv6() {
+            return host.udp6_ports.get(&dst.port()).copied();
+        }
+        host.udp_ports.get(&dst.port()).copied().or_else(|| {
+            let n = *host.udp6_ports.get(&dst.port())?;
+            match host.sockets.get(&n) {
+                Some(Socket::Udp(s)) if s.local.is_some_and(|l| l.ip().is_unspecified()) => Some(n),
+                _ => None,
+            }
+        })
     }
 
     pub(crate) fn udp_arrive(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), DropReason> {
         let Body::Udp(data) = packet.body else { unreachable!("udp_arrive takes UDP packets") };
         let host = &mut self.hosts[packet.dst_node.index()];
-        let s = match host.udp_ports.get(&packet.dst.port()).and_then(|n| host.sockets.get_mut(n)) {
+        let receiver = Network::udp_receiver(host, packet.dst);
+        let s = match receiver.and_then(|n| host.sockets.get_mut(&n)) {
             // A connected socket takes datagrams from its peer only; from anyone
             // else the port is as closed as if it had no socket, as on Linux.
             Some(Socket::Udp(s)) if s.remote.is_none_or(|r| r == packet.src) => s,
@@ -240,15 +272,15 @@ impl Network {
 
     /// `node` answers a datagram from `to` that no socket at `unreachable`
     /// takes, unless it has answered `to`'s address too often lately.
-    fn icmp_port_unreachable(
+    pub(crate) fn icmp_port_unreachable(
         &mut self,
         cx: &mut NetCtx<'_>,
         node: NodeId,
-        unreachable: SocketAddrV4,
+        unreachable: SocketAddr,
         to_node: NodeId,
-        to: SocketAddrV4,
+        to: SocketAddr,
     ) {
-        if to_node != node && !self.hosts[node.index()].icmp_allowed(*to.ip(), cx.now()) {
+        if to_node != node && !self.hosts[node.index()].icmp_allowed(to.ip(), cx.now()) {
             return;
         }
         let reply = Packet {
@@ -269,7 +301,7 @@ impl Network {
     pub(crate) fn icmp_arrive(&mut self, packet: Packet) -> Result<(), DropReason> {
         let Body::Icmp(Icmp::PortUnreachable) = packet.body else { unreachable!("icmp_arrive takes ICMP packets") };
         let host = &mut self.hosts[packet.dst_node.index()];
-        let n = *host.udp_ports.get(&packet.dst.port()).ok_or(DropReason::NoPort)?;
+        let n = Network::udp_receiver(host, packet.dst).ok_or(DropReason::NoPort)?;
         match host.sockets.get_mut(&n) {
             Some(Socket::Udp(s)) if s.remote == Some(packet.src) => {
                 s.error = Some(NetError::ConnectionRefused);
@@ -287,17 +319,25 @@ impl Network {
         }
     }
 
-    fn udp_ensure_bound(&mut self, id: SocketId) -> Result<SocketAddrV4, NetError> {
-        match self.udp(id)?.local {
-            Some(l) => Ok(l),
-            None => self.udp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+    /// The bound address as bound (not as reported), binding an ephemeral port first if needed.
+    fn udp_ensure_bound(&mut self, id: SocketId) -> Result<SocketAddr, NetError> {
+        let s = self.udp(id)?;
+        if let Some(l) = s.local {
+            return Ok(l);
         }
+        let any = SocketAddr::new(s.family.unspecified(), 0);
+        self.udp_bind(id, any)?;
+        self.udp(id)?.local.ok_or(NetError::InvalidState)
     }
 }
 
 /// A destination must name a host and a port.
-pub(crate) fn check_destination(dst: SocketAddrV4) -> Result<(), NetError> {
-    if dst.port() == 0 || dst.ip().is_unspecified() || dst.ip().is_broadcast() || dst.ip().is_multicast() {
+pub(crate) fn check_destination(dst: SocketAddr) -> Result<(), NetError> {
+    let bad_ip = match dst.ip() {
+        IpAddr::V4(ip) => ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast(),
+        IpAddr::V6(ip) => ip.is_unspecified() || ip.is_multicast(),
+    };
+    if dst.port() == 0 || bad_ip {
         return Err(NetError::InvalidArgument);
     }
     Ok(())

@@ -5,7 +5,7 @@
 use netsim::net::{Datagram, NetError, NetworkConfig, SocketId, addr_of};
 use netsim::{Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime};
 use std::future::{Future, poll_fn};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 /// A world of `n` instances with `net` as everyone's configuration.
@@ -25,8 +25,8 @@ pub fn run(sim: &SimHandle, tasks: Vec<std::pin::Pin<Box<dyn Future<Output = ()>
 }
 
 /// `node`'s address and `port`.
-pub fn sa(node: u32, port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(addr_of(NodeId(node)), port)
+pub fn sa(node: u32, port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(addr_of(NodeId(node)), port))
 }
 
 pub fn now(sim: &SimHandle) -> SimTime {
@@ -54,7 +54,8 @@ pub async fn accept(sim: &SimHandle, listener: SocketId) -> SocketId {
     poll_fn(|cx| sim.lock().net_mut().tcp_poll_accept(listener, cx)).await.unwrap()
 }
 
-pub async fn connect(sim: &SimHandle, node: u32, remote: SocketAddrV4) -> Result<SocketId, NetError> {
+pub async fn connect(sim: &SimHandle, node: u32, remote: impl Into<SocketAddr>) -> Result<SocketId, NetError> {
+    let remote = remote.into();
     let id = sim.lock().net_mut().tcp_socket(NodeId(node)).unwrap();
     sim.lock().with_net(|n, cx| n.tcp_connect(cx, id, remote))?;
     poll_fn(|cx| sim.lock().net_mut().tcp_poll_connect(id, cx)).await?;
@@ -110,7 +111,8 @@ pub fn udp_bound(sim: &SimHandle, node: u32, port: u16) -> SocketId {
     id
 }
 
-pub fn udp_send(sim: &SimHandle, id: SocketId, dst: SocketAddrV4, data: &[u8]) {
+pub fn udp_send(sim: &SimHandle, id: SocketId, dst: impl Into<SocketAddr>, data: &[u8]) {
+    let dst = dst.into();
     sim.lock().with_net(|n, cx| n.udp_send_to(cx, id, Some(dst), data)).unwrap();
 }
 

@@ -1,7 +1,8 @@
 //! `wasi:sockets/ip-name-lookup`: instance names on the data network.
 //!
-//! Names resolve with [`netsim::net::resolve`]: `instance-<seq>` (and
-//! `instance-<seq>.tg`) is instance `seq`, an IPv4 literal is itself. The
+//! Names resolve with [`netsim::Network::resolve`]: `instance-<seq>` (and
+//! `instance-<seq>.tg`) is instance `seq`'s current IPv4 address, then its
+//! IPv6 one (A before AAAA, as resolvers answer), an IP literal is itself. The
 //! answer is known at once, so a resolution takes no virtual time and its
 //! pollable is always ready; there is no DNS traffic to shape or lose.
 

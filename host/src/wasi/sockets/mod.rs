@@ -12,7 +12,15 @@
 //! complete returns `would-block`, and the plan waits on a pollable whose
 //! readiness is a netsim event (a segment arriving, a handshake finishing), so
 //! a blocked instance costs nothing until the simulation reaches that event.
-//! Only IPv4 exists in the simulation; IPv6 sockets are `not-supported`.
+//!
+//! IPv4 and IPv6 both exist (see [`netsim::net::Family`]). WASI 0.2 says an
+//! IPv6 socket is IPv6-only; here, as on Linux by default, an IPv6 socket
+//! bound to `[::]` also takes IPv4 traffic for its port when no IPv4 socket
+//! has the port, seeing IPv4 peers as IPv4-mapped addresses (`::ffff:a.b.c.d`)
+//! — so a `[::]` listener accepts IPv4 and IPv6 clients, and code that binds
+//! both `0.0.0.0:p` and `[::]:p` still works. A UDP socket may answer such a
+//! peer at its mapped address. What WASI forbids outright is kept: binding or
+//! connecting a TCP socket to an IPv4-mapped address is `invalid-argument`.
 
 pub mod bindings;
 pub mod control;
@@ -28,11 +36,11 @@ pub mod udp_create_socket;
 use crate::instance::InstanceState;
 use crate::plan::sync_events::SyncEvents;
 use crate::wasi::io::Pollables;
-use bindings::network::{ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress};
+use bindings::network::{ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
 use netsim::net::NetError;
 use netsim::net::SocketId;
 use netsim::{NodeId, Sim, SimHandle, WaitReason};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -108,32 +116,78 @@ fn net<T>(r: Result<T, NetError>) -> SocketResult<T> {
     Ok(r.map_err(error_code))
 }
 
-/// A WASI socket address as an IPv4 one; the simulation has no IPv6, and a
-/// socket is IPv4, so an IPv6 address is an `invalid-argument` (wrong family).
-fn to_v4(addr: IpSocketAddress) -> Result<SocketAddrV4, ErrorCode> {
+/// A WASI socket address as a Rust one. Whether its family suits the
+/// socket is netsim's to judge (`invalid-argument` if not).
+fn to_addr(addr: IpSocketAddress) -> SocketAddr {
     match addr {
         IpSocketAddress::Ipv4(a) => {
             let (x, y, z, w) = a.address;
-            Ok(SocketAddrV4::new(Ipv4Addr::new(x, y, z, w), a.port))
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(x, y, z, w), a.port))
         }
-        IpSocketAddress::Ipv6(_) => Err(ErrorCode::InvalidArgument),
+        IpSocketAddress::Ipv6(a) => {
+            let (s0, s1, s2, s3, s4, s5, s6, s7) = a.address;
+            let ip = Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7);
+            SocketAddr::V6(SocketAddrV6::new(ip, a.port, a.flow_info, a.scope_id))
+        }
     }
 }
 
-/// An IPv4 address as a WASI socket address.
-fn from_v4(addr: SocketAddrV4) -> IpSocketAddress {
-    IpSocketAddress::Ipv4(Ipv4SocketAddress { port: addr.port(), address: ip(*addr.ip()) })
+/// [`to_addr`] for a TCP bind or connect, which WASI forbids to name an
+/// IPv4-mapped IPv6 address (`invalid-argument`, as `EINVAL`).
+fn to_tcp_addr(addr: IpSocketAddress) -> Result<SocketAddr, ErrorCode> {
+    match to_addr(addr) {
+        SocketAddr::V6(a) if a.ip().to_ipv4_mapped().is_some() => Err(ErrorCode::InvalidArgument),
+        a => Ok(a),
+    }
+}
+
+/// A Rust socket address as a WASI one.
+fn from_addr(addr: SocketAddr) -> IpSocketAddress {
+    match addr {
+        SocketAddr::V4(a) => IpSocketAddress::Ipv4(Ipv4SocketAddress { port: a.port(), address: ip4(*a.ip()) }),
+        SocketAddr::V6(a) => IpSocketAddress::Ipv6(Ipv6SocketAddress {
+            port: a.port(),
+            flow_info: a.flowinfo(),
+            address: ip6(*a.ip()),
+            scope_id: a.scope_id(),
+        }),
+    }
 }
 
 /// An IPv4 address as a WASI tuple.
-fn ip(ip: Ipv4Addr) -> (u8, u8, u8, u8) {
+fn ip4(ip: Ipv4Addr) -> (u8, u8, u8, u8) {
     let [a, b, c, d] = ip.octets();
     (a, b, c, d)
 }
 
-/// A WASI IP address as a WASI IP address of the simulation (IPv4 only).
-fn ip_address(ip4: Ipv4Addr) -> IpAddress {
-    IpAddress::Ipv4(ip(ip4))
+/// An IPv6 address as a WASI tuple.
+fn ip6(ip: Ipv6Addr) -> (u16, u16, u16, u16, u16, u16, u16, u16) {
+    let [a, b, c, d, e, f, g, h] = ip.segments();
+    (a, b, c, d, e, f, g, h)
+}
+
+/// An IP address as a WASI one.
+fn ip_address(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(v4) => IpAddress::Ipv4(ip4(v4)),
+        IpAddr::V6(v6) => IpAddress::Ipv6(ip6(v6)),
+    }
+}
+
+/// A WASI address family as netsim's.
+fn family(family: bindings::network::IpAddressFamily) -> netsim::net::Family {
+    match family {
+        bindings::network::IpAddressFamily::Ipv4 => netsim::net::Family::Ipv4,
+        bindings::network::IpAddressFamily::Ipv6 => netsim::net::Family::Ipv6,
+    }
+}
+
+/// netsim's address family as WASI's.
+fn wasi_family(family: netsim::net::Family) -> bindings::network::IpAddressFamily {
+    match family {
+        netsim::net::Family::Ipv4 => bindings::network::IpAddressFamily::Ipv4,
+        netsim::net::Family::Ipv6 => bindings::network::IpAddressFamily::Ipv6,
+    }
 }
 
 /// Whether socket `id` is ready, as `poll` judges it. While it is not, the
@@ -187,7 +241,7 @@ mod tests {
         };
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
-        let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
+        let any = from_addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000)));
         server.start_bind(borrow(&listener), borrow(&network), any).unwrap().unwrap();
         server.finish_bind(borrow(&listener)).unwrap().unwrap();
         server.start_listen(borrow(&listener)).unwrap().unwrap();
@@ -202,7 +256,7 @@ mod tests {
         };
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
-        let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));
+        let remote = from_addr(SocketAddr::V4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000)));
         client.start_connect(borrow(&socket), borrow(&network), remote).unwrap().unwrap();
         let started = sim.lock().now();
         loop {
@@ -282,7 +336,7 @@ mod tests {
         };
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
-        let any = from_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
+        let any = from_addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000)));
         server.start_bind(borrow(&listener), borrow(&network), any).unwrap().unwrap();
         assert!(tcp_ready(&mut server, &listener), "finish-bind would not block");
         server.finish_bind(borrow(&listener)).unwrap().unwrap();
@@ -300,7 +354,7 @@ mod tests {
         };
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
-        let remote = from_v4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000));
+        let remote = from_addr(SocketAddr::V4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000)));
         client.start_connect(borrow(&socket), borrow(&network), remote).unwrap().unwrap();
         assert!(!tcp_ready(&mut client, &socket), "the handshake takes a round trip");
         while !tcp_ready(&mut server, &listener) {

@@ -13,7 +13,7 @@ use super::bindings::tcp::{Duration, ErrorCode, Host, HostTcpSocket, IpAddressFa
 use super::control::{self, CONTROL_ADDRESS};
 use super::network::Network;
 use super::streams::{Readable, TcpReader, TcpWriter, Writable};
-use super::{SocketResult, SocketsView, from_v4, net, to_v4};
+use super::{SocketResult, SocketsView, from_addr, net, to_tcp_addr, wasi_family};
 use crate::wasi::io::{PollReady, Pollables};
 use netsim::net::{NetError, Shutdown, SocketId, TcpState};
 use netsim::{Sim, SimHandle};
@@ -77,12 +77,14 @@ pub struct TcpSocket {
     /// Connected to the sync service's control address: its streams are the
     /// instance's sync events, not a netsim connection.
     control: bool,
+    /// The family it was created with.
+    family: netsim::net::Family,
 }
 
 impl TcpSocket {
-    /// A socket over netsim socket `id`.
-    pub(crate) fn new(id: SocketId, sim: SimHandle) -> TcpSocket {
-        TcpSocket { id, sim, pending: Pending::None, options: Options::default(), control: false }
+    /// A socket of `family` over netsim socket `id`.
+    pub(crate) fn new(id: SocketId, sim: SimHandle, family: netsim::net::Family) -> TcpSocket {
+        TcpSocket { id, sim, pending: Pending::None, options: Options::default(), control: false, family }
     }
 
     fn state(&self) -> TcpState {
@@ -168,7 +170,7 @@ impl HostTcpSocket for SocketsView<'_> {
         _network: Resource<Network>,
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
-        let local = match to_v4(local_address) {
+        let local = match to_tcp_addr(local_address) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
@@ -185,11 +187,11 @@ impl HostTcpSocket for SocketsView<'_> {
         _network: Resource<Network>,
         remote_address: IpSocketAddress,
     ) -> SocketResult<()> {
-        let remote = match to_v4(remote_address) {
+        let remote = match to_tcp_addr(remote_address) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
-        if remote == CONTROL_ADDRESS {
+        if remote == std::net::SocketAddr::V4(CONTROL_ADDRESS) {
             // The control network is not the data network: nothing to send, connected at once.
             let r = self.start(&this, Pending::Connect, |_, _| Ok(()));
             self.tcp(&this)?.control = true;
@@ -238,38 +240,38 @@ impl HostTcpSocket for SocketsView<'_> {
         this: Resource<TcpSocket>,
     ) -> SocketResult<(Resource<TcpSocket>, Resource<DynInputStream>, Resource<DynOutputStream>)> {
         let s = self.tcp(&this)?;
-        let sim = s.sim.clone();
+        let (sim, family) = (s.sim.clone(), s.family);
         let accepted = sim.lock().net_mut().tcp_accept(s.id);
         let id = match accepted {
             Ok(id) => id,
             Err(e) => return net(Err(e)),
         };
         let (input, output) = streams(self.table, self.pollables, id, &sim)?;
-        let socket = self.table.push(TcpSocket::new(id, sim))?;
+        let socket = self.table.push(TcpSocket::new(id, sim, family))?;
         Ok(Ok((socket, input, output)))
     }
 
     fn local_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
         let s = self.tcp(&this)?;
         let addr = s.sim.lock().net().local_addr(s.id);
-        net(addr.map(from_v4))
+        net(addr.map(from_addr))
     }
 
     fn remote_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
         let s = self.tcp(&this)?;
         if s.control {
-            return Ok(Ok(from_v4(CONTROL_ADDRESS)));
+            return Ok(Ok(from_addr(CONTROL_ADDRESS.into())));
         }
         let addr = s.sim.lock().net().remote_addr(s.id);
-        net(addr.map(from_v4))
+        net(addr.map(from_addr))
     }
 
     fn is_listening(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<bool> {
         Ok(self.tcp(&this)?.state() == TcpState::Listening)
     }
 
-    fn address_family(&mut self, _this: Resource<TcpSocket>) -> wasmtime::Result<IpAddressFamily> {
-        Ok(IpAddressFamily::Ipv4)
+    fn address_family(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<IpAddressFamily> {
+        Ok(wasi_family(self.tcp(&this)?.family))
     }
 
     fn set_listen_backlog_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {

@@ -11,9 +11,9 @@ use super::bindings::udp::{
     IpAddressFamily, IpSocketAddress, OutgoingDatagram,
 };
 use super::network::Network;
-use super::{SocketResult, SocketsView, from_v4, net, to_v4};
+use super::{SocketResult, SocketsView, from_addr, net, to_addr, wasi_family};
 use crate::wasi::io::PollReady;
-use netsim::net::{NetError, SocketId};
+use netsim::net::SocketId;
 use netsim::{Sim, SimHandle, WaitReason};
 use std::task::{Context, Poll};
 use wasmtime::component::Resource;
@@ -35,14 +35,16 @@ pub struct UdpSocket {
     hop_limit: u8,
     receive_buffer: u64,
     send_buffer: u64,
+    family: netsim::net::Family,
 }
 
 impl UdpSocket {
-    /// A socket over netsim socket `id`.
-    pub(crate) fn new(id: SocketId, sim: SimHandle) -> UdpSocket {
+    /// A socket of `family` over netsim socket `id`.
+    pub(crate) fn new(id: SocketId, sim: SimHandle, family: netsim::net::Family) -> UdpSocket {
         UdpSocket {
             id,
             sim,
+            family,
             bind_pending: false,
             hop_limit: DEFAULT_HOP_LIMIT,
             receive_buffer: DEFAULT_BUFFER_SIZE,
@@ -109,10 +111,7 @@ impl HostUdpSocket for SocketsView<'_> {
         _network: Resource<Network>,
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
-        let local = match to_v4(local_address) {
-            Ok(a) => a,
-            Err(e) => return Ok(Err(e)),
-        };
+        let local = to_addr(local_address);
         let s = self.udp(&this)?;
         if s.bind_pending {
             return Ok(Err(ErrorCode::ConcurrencyConflict));
@@ -135,10 +134,7 @@ impl HostUdpSocket for SocketsView<'_> {
         this: Resource<UdpSocket>,
         remote_address: Option<IpSocketAddress>,
     ) -> SocketResult<(Resource<IncomingDatagramStream>, Resource<OutgoingDatagramStream>)> {
-        let remote = match remote_address.map(to_v4).transpose() {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
+        let remote = remote_address.map(to_addr);
         let s = self.udp(&this)?;
         let (id, sim) = (s.id, s.sim.clone());
         // WASI requires a bound socket here; netsim would bind one implicitly.
@@ -156,17 +152,17 @@ impl HostUdpSocket for SocketsView<'_> {
     fn local_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
         let s = self.udp(&this)?;
         let addr = s.sim.lock().net().local_addr(s.id);
-        net(addr.map(from_v4))
+        net(addr.map(from_addr))
     }
 
     fn remote_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
         let s = self.udp(&this)?;
         let addr = s.sim.lock().net().remote_addr(s.id);
-        net(addr.map(from_v4))
+        net(addr.map(from_addr))
     }
 
-    fn address_family(&mut self, _this: Resource<UdpSocket>) -> wasmtime::Result<IpAddressFamily> {
-        Ok(IpAddressFamily::Ipv4)
+    fn address_family(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<IpAddressFamily> {
+        Ok(wasi_family(self.udp(&this)?.family))
     }
 
     fn unicast_hop_limit(&mut self, this: Resource<UdpSocket>) -> SocketResult<u8> {
@@ -227,7 +223,7 @@ impl HostIncomingDatagramStream for SocketsView<'_> {
         let mut out = Vec::new();
         while (out.len() as u64) < max_results {
             match sim.net_mut().udp_try_recv(s.id) {
-                Ok(Some(d)) => out.push(IncomingDatagram { data: d.data, remote_address: from_v4(d.from) }),
+                Ok(Some(d)) => out.push(IncomingDatagram { data: d.data, remote_address: from_addr(d.from) }),
                 Ok(None) => break,
                 // An error after some datagrams is reported by the next call.
                 Err(_) if !out.is_empty() => break,
@@ -258,10 +254,8 @@ impl HostOutgoingDatagramStream for SocketsView<'_> {
         let mut sim = s.sim.lock();
         let mut sent = 0;
         for d in datagrams {
-            let r = match d.remote_address.map(to_v4).transpose() {
-                Ok(dst) => sim.with_net(|net, cx| net.udp_send_to(cx, id, dst, &d.data)),
-                Err(_) => Err(NetError::InvalidArgument),
-            };
+            let dst = d.remote_address.map(to_addr);
+            let r = sim.with_net(|net, cx| net.udp_send_to(cx, id, dst, &d.data));
             match r {
                 Ok(()) => sent += 1,
                 // WASI: report how many went if any did; the error comes with the next call.

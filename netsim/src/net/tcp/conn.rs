@@ -24,10 +24,9 @@
 use super::rtt::Rtt;
 use crate::net::NetError;
 use crate::net::packet::{Flags, Segment};
-use crate::node::NodeId;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// Largest payload of one segment: the 1500-byte Ethernet MTU minus 20 bytes of
 /// IPv4 and 20 of TCP header.
@@ -75,9 +74,8 @@ pub(crate) struct Effects {
 }
 
 pub(crate) struct Conn {
-    pub(crate) local: SocketAddrV4,
-    pub(crate) remote: SocketAddrV4,
-    pub(crate) remote_node: NodeId,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
     pub(crate) phase: Phase,
     /// The listener a passive connection will be queued on once established.
     pub(crate) listener: Option<u32>,
@@ -118,11 +116,10 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn new(local: SocketAddrV4, remote: SocketAddrV4, remote_node: NodeId, phase: Phase) -> Conn {
+    fn new(local: SocketAddr, remote: SocketAddr, phase: Phase) -> Conn {
         Conn {
             local,
             remote,
-            remote_node,
             phase,
             listener: None,
             orphan: false,
@@ -155,20 +152,19 @@ impl Conn {
     }
 
     /// An outgoing connection; call [`Conn::open`] to send its SYN.
-    pub(crate) fn active(local: SocketAddrV4, remote: SocketAddrV4, remote_node: NodeId) -> Conn {
-        Conn::new(local, remote, remote_node, Phase::SynSent)
+    pub(crate) fn active(local: SocketAddr, remote: SocketAddr) -> Conn {
+        Conn::new(local, remote, Phase::SynSent)
     }
 
     /// An incoming connection for `listener`, answering a SYN that arrived now.
     pub(crate) fn passive(
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        remote_node: NodeId,
+        local: SocketAddr,
+        remote: SocketAddr,
         listener: u32,
         now: SimTime,
         out: &mut Vec<Segment>,
     ) -> Conn {
-        let mut c = Conn::new(local, remote, remote_node, Phase::SynReceived);
+        let mut c = Conn::new(local, remote, Phase::SynReceived);
         c.listener = Some(listener);
         c.send_syn(now, out);
         c
@@ -270,10 +266,29 @@ impl Conn {
                     fx.readable = true;
                     fx.writable = true;
                     self.output(now, out);
+                } else if seg.flags.has(Flags::SYN) {
+                    // Simultaneous open (RFC 793 §3.4): the peer dialled us as we dialled
+                    // it. Answer its SYN with a SYN-ACK and wait for its SYN-ACK.
+                    self.phase = Phase::SynReceived;
+                    self.snd_wnd = seg.wnd;
+                    self.send_syn(now, out);
                 }
                 return fx;
             }
             Phase::SynReceived => {
+                if seg.flags.has(Flags::SYN | Flags::ACK) && self.listener.is_none() {
+                    // The other half of a simultaneous open: its SYN-ACK acknowledges
+                    // our SYN. Established; acknowledge its SYN in turn.
+                    self.phase = Phase::Established;
+                    self.handshake_done(now, seg);
+                    let ack = self.segment(Flags::ACK, 0, Vec::new());
+                    out.push(ack);
+                    fx.established = true;
+                    fx.readable = true;
+                    fx.writable = true;
+                    self.output(now, out);
+                    return fx;
+                }
                 if seg.flags.has(Flags::SYN) {
                     // Our SYN-ACK was lost; the client asks again.
                     self.send_syn(now, out);
@@ -285,6 +300,11 @@ impl Conn {
                 self.phase = Phase::Established;
                 self.handshake_done(now, seg);
                 fx.established = true;
+                if self.listener.is_none() {
+                    // An active open that met the peer's SYN: its connect is done.
+                    fx.readable = true;
+                    fx.writable = true;
+                }
             }
             Phase::Established => {
                 if seg.flags.has(Flags::SYN) {
@@ -578,9 +598,9 @@ mod tests {
 
     #[test]
     fn a_fin_behind_a_zero_window_is_retransmitted_not_probed() {
-        let local = SocketAddrV4::new(Ipv4Addr::new(16, 0, 0, 2), 49152);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(16, 0, 0, 3), 80);
-        let mut c = Conn::active(local, remote, NodeId(1));
+        let local = SocketAddr::new(Ipv4Addr::new(16, 0, 0, 2).into(), 49152);
+        let remote = SocketAddr::new(Ipv4Addr::new(16, 0, 0, 3).into(), 80);
+        let mut c = Conn::active(local, remote);
         let mut out = Vec::new();
         c.open(SimTime::ZERO, &mut out);
         // The peer's buffer is full: it completes the handshake advertising a zero window.

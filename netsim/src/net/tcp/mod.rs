@@ -12,11 +12,18 @@
 //! - nobody listens on the port: the peer answers the SYN with RST, so the
 //!   connect fails with `connection-refused` one round trip later;
 //! - a `Reject` filter on the path: `connection-refused` at once (see [`Filter::Reject`]);
-//! - a `Drop` filter, a partition or `DenyAll`: the SYN is retransmitted
-//!   ([`SYN_RETRIES`]) and the connect fails with `timeout` after 15 s;
+//! - a `Drop` filter, a partition or `DenyAll`, a peer that drops unsolicited
+//!   connections (see [`super::firewall`]) or a NAT that filters them: the SYN
+//!   is retransmitted ([`SYN_RETRIES`]) and the connect fails with `timeout`
+//!   after 15 s;
 //! - an address in the data network that no instance has: `remote-unreachable`
 //!   after [`UNREACHABLE_AFTER`], as Linux reports when ARP gets no answer;
 //! - an address outside the data network: `remote-unreachable` at once (no route).
+//!
+//! Two sockets that connect to each other at once — each bound to the port
+//! the other dials, as TCP hole punching through NATs does — meet in a
+//! simultaneous open (RFC 793 §3.4): each SYN finds the other side in
+//! SYN-SENT, both answer SYN-ACK, and both connections are established.
 //!
 //! [`Filter::Reject`]: super::Filter::Reject
 
@@ -29,13 +36,13 @@ pub use rtt::{INITIAL_RTO, MAX_RTO, MIN_RTO};
 use super::fabric::{Rejected, Route};
 use super::packet::{Body, Flags, Packet, Segment};
 use super::rule::DropReason;
-use super::socket::{Socket, WakerSet};
+use super::socket::{Family, Socket, WakerSet};
 use super::udp::check_destination;
 use super::{Ev, NetCtx, NetError, Network, SocketId};
 use crate::node::NodeId;
 use conn::{Conn, Effects, Phase};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -94,7 +101,9 @@ enum Role {
 }
 
 pub(crate) struct TcpSocket {
-    local: Option<SocketAddrV4>,
+    family: Family,
+    /// The bound address, as bound.
+    local: Option<SocketAddr>,
     role: Role,
     backlog: u32,
     readers: WakerSet,
@@ -102,8 +111,9 @@ pub(crate) struct TcpSocket {
 }
 
 impl TcpSocket {
-    fn new() -> TcpSocket {
+    fn new(family: Family) -> TcpSocket {
         TcpSocket {
+            family,
             local: None,
             role: Role::Fresh,
             backlog: DEFAULT_BACKLOG,
@@ -160,18 +170,22 @@ impl TcpSocket {
 
     /// The bound address; for a connection, the address its segments leave
     /// from (the unspecified address is resolved by connecting, as on Linux).
-    pub(crate) fn local_addr(&self) -> Result<SocketAddrV4, NetError> {
+    pub(crate) fn local_addr(&self) -> Result<SocketAddr, NetError> {
         match &self.role {
-            Role::Conn(c) => Ok(c.local),
+            Role::Conn(c) => Ok(self.family.show(c.local)),
             _ => self.local.ok_or(NetError::InvalidState),
         }
     }
 
-    pub(crate) fn remote_addr(&self) -> Result<SocketAddrV4, NetError> {
+    pub(crate) fn remote_addr(&self) -> Result<SocketAddr, NetError> {
         match &self.role {
-            Role::Conn(c) if c.phase != Phase::Closed => Ok(c.remote),
+            Role::Conn(c) if c.phase != Phase::Closed => Ok(self.family.show(c.remote)),
             _ => Err(NetError::InvalidState),
         }
+    }
+
+    pub(crate) fn family(&self) -> Family {
+        self.family
     }
 
     fn wake(&mut self, fx: Effects) {
@@ -185,23 +199,28 @@ impl TcpSocket {
 }
 
 impl Network {
-    /// Creates an unbound TCP socket on `node`.
+    /// Creates an unbound IPv4 TCP socket on `node`.
     pub fn tcp_socket(&mut self, node: NodeId) -> Result<SocketId, NetError> {
-        let n = self.host_mut(node)?.add_socket(Socket::Tcp(TcpSocket::new()))?;
+        self.tcp_socket_in(node, Family::Ipv4)
+    }
+
+    /// Creates an unbound TCP socket of `family` on `node`.
+    pub fn tcp_socket_in(&mut self, node: NodeId, family: Family) -> Result<SocketId, NetError> {
+        let n = self.host_mut(node)?.add_socket(Socket::Tcp(TcpSocket::new(family)))?;
         Ok(SocketId { node, n })
     }
 
     /// Binds `id` to `local` (port 0 picks an ephemeral port); returns the bound address.
-    pub fn tcp_bind(&mut self, id: SocketId, local: SocketAddrV4) -> Result<SocketAddrV4, NetError> {
-        let host = self.host_mut(id.node)?;
-        host.check_bindable(*local.ip())?;
-        match host.sockets.get(&id.n) {
-            Some(Socket::Tcp(TcpSocket { local: None, role: Role::Fresh, .. })) => {}
+    pub fn tcp_bind(&mut self, id: SocketId, local: impl Into<SocketAddr>) -> Result<SocketAddr, NetError> {
+        let family = match self.host(id.node)?.sockets.get(&id.n) {
+            Some(Socket::Tcp(s @ TcpSocket { local: None, role: Role::Fresh, .. })) => s.family,
             Some(Socket::Udp(_)) => return Err(NetError::InvalidArgument),
             _ => return Err(NetError::InvalidState),
-        }
-        let port = host.bind_tcp(local.port())?;
-        let bound = SocketAddrV4::new(*local.ip(), port);
+        };
+        let local = family.take(local.into())?;
+        self.check_bindable(id.node, family, local.ip())?;
+        let port = self.host_mut(id.node)?.bind_tcp(local.port())?;
+        let bound = family.show(SocketAddr::new(local.ip(), port));
         self.tcp(id)?.local = Some(bound);
         Ok(bound)
     }
@@ -224,8 +243,8 @@ impl Network {
     pub fn tcp_listen(&mut self, id: SocketId) -> Result<(), NetError> {
         let s = self.tcp(id)?;
         let (Some(local), Role::Fresh) = (s.local, &s.role) else { return Err(NetError::InvalidState) };
-        let backlog = s.backlog;
-        self.hosts[id.node.index()].listen_tcp(local.port(), id.n)?;
+        let (backlog, family) = (s.backlog, s.family);
+        self.hosts[id.node.index()].listen_tcp(family, local.port(), id.n)?;
         self.tcp(id)?.role = Role::Listener(Listener { backlog, ready: VecDeque::new(), half_open: 0 });
         Ok(())
     }
@@ -258,38 +277,39 @@ impl Network {
     /// Errors here are about the arguments or the socket's state; whether the
     /// connection succeeds is told by [`Network::tcp_finish_connect`] and
     /// [`Network::tcp_poll_connect`], possibly at once (see the module docs).
-    pub fn tcp_connect(&mut self, cx: &mut NetCtx<'_>, id: SocketId, remote: SocketAddrV4) -> Result<(), NetError> {
+    pub fn tcp_connect(
+        &mut self,
+        cx: &mut NetCtx<'_>,
+        id: SocketId,
+        remote: impl Into<SocketAddr>,
+    ) -> Result<(), NetError> {
+        let family = self.tcp(id)?.family;
+        let remote = family.take(remote.into())?;
         check_destination(remote)?;
         match self.tcp(id)?.role {
             Role::Fresh => {}
             Role::Conn(ref c) if c.phase == Phase::SynSent => return Err(NetError::ConcurrencyConflict),
             _ => return Err(NetError::InvalidState),
         }
-        let route = self.route(id.node, *remote.ip());
+        let route = self.route(id.node, remote.ip());
         let bound = match self.tcp(id)?.local {
-            Some(l) => l,
+            Some(l) => family.take(l)?,
             None => {
                 let port = self.hosts[id.node.index()].bind_tcp(0)?;
-                let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+                let any = SocketAddr::new(family.unspecified(), port);
                 self.tcp(id)?.local = Some(any);
                 any
             }
         };
         let port = bound.port();
-        let local_ip = self.source_ip(id.node, *bound.ip(), *remote.ip());
+        let local_ip = self.source_ip(id.node, bound.ip(), remote.ip())?;
         let host = &mut self.hosts[id.node.index()];
         if host.tcp_conns.contains_key(&(port, remote)) {
             // Linux's EADDRNOTAVAIL, on which libp2p-tcp dials again from a fresh port.
             return Err(NetError::AddressNotBindable);
         }
-        let local = SocketAddrV4::new(local_ip, port);
-        let remote_node = match route {
-            Ok(Route::Local) => id.node,
-            Ok(Route::Instance(n)) => n,
-            // No instance will ever answer: the fabric drops what is sent there.
-            Ok(Route::NoHost) | Err(_) => NodeId::SIM,
-        };
-        let mut conn = Box::new(Conn::active(local, remote, remote_node));
+        let local = SocketAddr::new(local_ip, port);
+        let mut conn = Box::new(Conn::active(local, remote));
         host.tcp_conns.insert((port, remote), id.n);
         cx.record(id.node, "tcp.connect", format_args!("{remote}"));
         match route {
@@ -483,10 +503,10 @@ impl Network {
             self.tcp_effects(cx, id, fx);
             return Ok(());
         }
-        let listener = host.tcp_listeners.get(&packet.dst.port()).copied();
+        let listener = Network::tcp_listener_for(host, packet.dst);
         match listener {
             Some(l) if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) => {
-                self.tcp_syn(cx, SocketId { node, n: l }, &packet.dst, packet.src, packet.src_node)
+                self.tcp_syn(cx, SocketId { node, n: l }, &packet.dst, packet.src)
             }
             _ => {
                 if !seg.flags.has(Flags::RST) {
@@ -499,7 +519,7 @@ impl Network {
                     };
                     let reply = Packet {
                         src_node: node,
-                        dst_node: packet.src_node,
+                        dst_node: NodeId::SIM,
                         src: packet.dst,
                         dst: packet.src,
                         body: Body::Tcp(rst),
@@ -512,25 +532,42 @@ impl Network {
         }
     }
 
+    /// The listener that takes a SYN for `dst`: the listener of `dst`'s
+    /// family on the port, or for IPv4 an IPv6 listener bound to `[::]`.
+    fn tcp_listener_for(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
+        if dst.is_ipv6() {
+            return host.tcp6_listeners.get(&dst.port()).copied();
+        }
+        host.tcp_listeners.get(&dst.port()).copied().or_else(|| {
+            let n = *host.tcp6_listeners.get(&dst.port())?;
+            match host.sockets.get(&n) {
+                Some(Socket::Tcp(s)) if s.local.is_some_and(|l| l.ip().is_unspecified()) => Some(n),
+                _ => None,
+            }
+        })
+    }
+
     /// A SYN reached listener `lid`.
     fn tcp_syn(
         &mut self,
         cx: &mut NetCtx<'_>,
         lid: SocketId,
-        local: &SocketAddrV4,
-        remote: SocketAddrV4,
-        remote_node: NodeId,
+        local: &SocketAddr,
+        remote: SocketAddr,
     ) -> Result<(), DropReason> {
-        let Ok(TcpSocket { role: Role::Listener(l), .. }) = self.tcp(lid) else { return Err(DropReason::NoPort) };
+        let Ok(TcpSocket { role: Role::Listener(l), family, .. }) = self.tcp(lid) else {
+            return Err(DropReason::NoPort);
+        };
+        let family = *family;
         if l.ready.len() as u64 + u64::from(l.half_open) >= u64::from(l.backlog) {
             // Linux ignores a SYN when the queue is full; the client retries.
             return Err(DropReason::Backlog);
         }
         l.half_open += 1;
         let mut out = Vec::new();
-        let conn = Conn::passive(*local, remote, remote_node, lid.n, cx.now, &mut out);
-        let mut child = TcpSocket::new();
-        child.local = Some(*local);
+        let conn = Conn::passive(*local, remote, lid.n, cx.now, &mut out);
+        let mut child = TcpSocket::new(family);
+        child.local = Some(family.show(*local));
         child.role = Role::Conn(Box::new(conn));
         let host = &mut self.hosts[lid.node.index()];
         let Ok(n) = host.add_socket(Socket::Tcp(child)) else { return Err(DropReason::Backlog) };
@@ -607,11 +644,12 @@ impl Network {
             return;
         }
         let Ok(c) = self.conn(id) else { return };
-        let (src, dst, dst_node) = (c.local, c.remote, c.remote_node);
+        let (src, dst) = (c.local, c.remote);
         let mut rejected = false;
         for seg in segments {
             let syn = seg.flags.has(Flags::SYN);
-            let packet = Packet { src_node: id.node, dst_node, src, dst, body: Body::Tcp(seg), corrupted: false };
+            let packet =
+                Packet { src_node: id.node, dst_node: NodeId::SIM, src, dst, body: Body::Tcp(seg), corrupted: false };
             if self.transmit(cx, packet) == Err(Rejected) && syn {
                 rejected = true;
             }
@@ -679,10 +717,11 @@ impl Network {
         let Some(Socket::Tcp(s)) = host.sockets.remove(&id.n) else { return };
         match &s.role {
             Role::Listener(_) => {
+                let table = host.listener_table(s.family);
                 if let Some(l) = s.local
-                    && host.tcp_listeners.get(&l.port()) == Some(&id.n)
+                    && table.get(&l.port()) == Some(&id.n)
                 {
-                    host.tcp_listeners.remove(&l.port());
+                    table.remove(&l.port());
                 }
             }
             Role::Conn(c) => {
