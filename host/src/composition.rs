@@ -30,17 +30,39 @@
 //! at = "5s"
 //! action = "crash"              # crash | restart: a group's instances or listed ones
 //! instances = [3, 4]
+//!
+//! [network]                     # the data network's layout (all optional)
+//! ipv6 = true                   # instances get an IPv6 address too
+//!
+//! [[network.regions]]           # a latency matrix: one row per region, in order
+//! name = "eu"
+//! latency = ["1ms", "40ms"]     # one way, to each region; or rtt = [...] (halved each way)
+//! bandwidth = ["0", "100Mbps"]  # optional, bits/s ("0": unlimited)
+//! loss = [0.0, 0.001]           # optional
+//!
+//! [[network.regions]]
+//! name = "us"
+//! latency = ["40ms", "1ms"]
+//!
+//! [groups.network]              # under a [[groups]] entry
+//! subnet = "16.1.0.0/24"        # its addresses (behind a NAT: private ones)
+//! region = "eu"
+//! inbound = "drop"              # accept | drop | reject what it did not ask for
+//! nat = { type = "symmetric" }  # or mapping/filtering, hairpinning, timeouts, shared, public
 //! ```
 //!
 //! Unknown fields are errors, so a typo never silently changes a run. Every
-//! error names the place it was found (a TOML line, a group).
+//! error names the place it was found (a TOML line, a group, a region).
 
 use crate::error::InputError;
 use crate::run::GroupRequest;
 use crate::run::faults::{FaultKind, Paths, ScheduledFault};
+use crate::run::network::{GroupNetworkSpec, NatGroupSpec, NetworkSpec, PathSpec, RegionSpec, parse_rate};
+use netsim::net::nat::{NAT_TYPES, TCP_MAPPING_TIMEOUT, UDP_MAPPING_TIMEOUT};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A parsed composition file.
 #[derive(Debug, Deserialize)]
@@ -56,6 +78,94 @@ pub struct Composition {
     /// Faults to inject, each at a virtual time.
     #[serde(default)]
     pub events: Vec<Event>,
+    /// The data network's layout.
+    #[serde(default)]
+    pub network: Network,
+}
+
+/// `[network]`: what is network-wide.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Whether instances not behind a NAT get an IPv6 address too.
+    #[serde(default)]
+    pub ipv6: bool,
+    /// `[[network.regions]]`, in matrix order.
+    #[serde(default)]
+    pub regions: Vec<Region>,
+}
+
+/// `[[network.regions]]`: one region and its row of the matrix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Its name.
+    pub name: String,
+    /// One-way latency to each region, in order.
+    pub latency: Option<Vec<Delay>>,
+    /// Round-trip time to each region, in order: each way takes half.
+    pub rtt: Option<Vec<Delay>>,
+    /// Rate to each region, bits per second (`"100Mbps"`; 0 unlimited).
+    pub bandwidth: Option<Vec<Rate>>,
+    /// Loss probability to each region.
+    pub loss: Option<Vec<f64>>,
+}
+
+/// A delay: a duration (`"38ms"`) or a number of milliseconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Delay {
+    /// `"38ms"`.
+    Text(String),
+    /// `38` or `37.5`, in milliseconds.
+    Millis(f64),
+}
+
+/// A rate: `"100Mbps"` or a number of bits per second.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Rate {
+    /// `"100Mbps"`.
+    Text(String),
+    /// `100000000`.
+    Bits(f64),
+}
+
+/// `[groups.network]`: one group's place in the network.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupNetwork {
+    /// The subnet its addresses come from.
+    pub subnet: Option<String>,
+    /// The region it is in.
+    pub region: Option<String>,
+    /// `accept`, `drop` or `reject`: what happens to traffic it did not ask for.
+    pub inbound: Option<String>,
+    /// The NAT it sits behind.
+    pub nat: Option<Nat>,
+}
+
+/// `nat = { … }`: a group's NAT.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nat {
+    /// `full-cone`, `restricted-cone`, `port-restricted-cone` or `symmetric`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Mapping behaviour (RFC 4787), instead of or over `type`'s.
+    pub mapping: Option<String>,
+    /// Filtering behaviour (RFC 4787), instead of or over `type`'s.
+    pub filtering: Option<String>,
+    /// Whether it hairpins (default true, RFC 4787 REQ-9).
+    pub hairpinning: Option<bool>,
+    /// Idle lifetime of a UDP mapping (default 2 min, RFC 4787 REQ-5).
+    pub udp_timeout: Option<String>,
+    /// Idle lifetime of a TCP mapping (default 2 h 4 min, RFC 5382 REQ-5).
+    pub tcp_timeout: Option<String>,
+    /// One NAT for the whole group instead of one per instance.
+    pub shared: Option<bool>,
+    /// The shared NAT's public address.
+    pub public: Option<String>,
 }
 
 /// `[[events]]`: one fault at one virtual time.
@@ -115,6 +225,8 @@ pub struct Group {
     /// Parameters overriding the global ones.
     #[serde(default)]
     pub params: BTreeMap<String, ParamValue>,
+    /// Its place in the data network.
+    pub network: Option<GroupNetwork>,
 }
 
 /// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
@@ -174,6 +286,8 @@ pub struct ResolvedComposition {
     pub groups: Vec<GroupRequest>,
     /// Faults to inject.
     pub faults: Vec<ScheduledFault>,
+    /// The data network's layout.
+    pub network: NetworkSpec,
 }
 
 /// Reads and resolves the composition at `path`.
@@ -201,12 +315,15 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     }
     let counts = instance_counts(&c)?;
     let faults = faults(&c, &counts)?;
-    let groups = c
+    let network = network(&c)?;
+    let groups: Vec<GroupRequest> = c
         .groups
         .into_iter()
         .zip(counts)
         .map(|(g, instances)| GroupRequest { id: g.id, instances, params: texts(g.params) })
         .collect();
+    // Lay the network out once now, so what cannot be is bad input before anything runs.
+    network.topology(&groups)?;
     let plan = if c.global.plan.is_absolute() { c.global.plan } else { base.join(c.global.plan) };
     Ok(ResolvedComposition {
         plan,
@@ -215,7 +332,153 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
         global_params: texts(c.global.params),
         groups,
         faults,
+        network,
     })
+}
+
+/// A duration of the network sections: refused, naming `place`, if malformed or negative.
+fn delay(place: &str, d: &Delay) -> Result<Duration, InputError> {
+    let (text, negative) = match d {
+        Delay::Text(t) => (t.clone(), t.trim_start().starts_with('-')),
+        Delay::Millis(ms) => (format!("{ms}"), *ms < 0.0),
+    };
+    if negative {
+        return Err(InputError::new(format!("{place}: {text} is negative; a latency is at least 0")));
+    }
+    match d {
+        Delay::Text(t) => crate::params::parse_duration(t)
+            .ok_or_else(|| InputError::new(format!("{place}: {t:?} is not a duration such as \"38ms\""))),
+        Delay::Millis(ms) if ms.is_finite() => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        Delay::Millis(ms) => Err(InputError::new(format!("{place}: {ms} is not a number of milliseconds"))),
+    }
+}
+
+/// `[network]` and every group's `[groups.network]`, parsed and checked.
+fn network(c: &Composition) -> Result<NetworkSpec, InputError> {
+    let n = c.network.regions.len();
+    let mut regions = Vec::with_capacity(n);
+    for (i, r) in c.network.regions.iter().enumerate() {
+        let place = format!("[[network.regions]] #{} ({:?})", i + 1, r.name);
+        if r.name.trim().is_empty() {
+            return Err(InputError::new(format!("[[network.regions]] #{}: name is empty", i + 1)));
+        }
+        if let Some(j) = c.network.regions[..i].iter().position(|o| o.name == r.name) {
+            return Err(InputError::new(format!("{place}: region #{} has the same name", j + 1)));
+        }
+        let row_len = |what: &str, len: usize| {
+            if len == n {
+                Ok(())
+            } else {
+                Err(InputError::new(format!(
+                    "{place}: {what} has {len} entries but there are {n} regions; the matrix must be square \
+                     (one entry per region, in the order they are listed)"
+                )))
+            }
+        };
+        let latencies: Vec<Duration> = match (&r.latency, &r.rtt) {
+            (Some(_), Some(_)) => {
+                return Err(InputError::new(format!("{place}: give latency (one way) or rtt, not both")));
+            }
+            (None, None) => return Err(InputError::new(format!("{place}: needs latency (one way) or rtt"))),
+            (Some(row), None) => {
+                row_len("latency", row.len())?;
+                row.iter()
+                    .enumerate()
+                    .map(|(j, d)| delay(&format!("{place}: latency[{j}]"), d))
+                    .collect::<Result<_, _>>()?
+            }
+            (None, Some(row)) => {
+                row_len("rtt", row.len())?;
+                row.iter()
+                    .enumerate()
+                    .map(|(j, d)| delay(&format!("{place}: rtt[{j}]"), d).map(|rtt| rtt / 2))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let mut paths: Vec<PathSpec> = latencies
+            .iter()
+            .map(|l| PathSpec { latency_ns: u64::try_from(l.as_nanos()).unwrap_or(u64::MAX), ..PathSpec::default() })
+            .collect();
+        if let Some(row) = &r.bandwidth {
+            row_len("bandwidth", row.len())?;
+            for (j, (rate, path)) in row.iter().zip(&mut paths).enumerate() {
+                path.bandwidth_bps = match rate {
+                    Rate::Text(t) => parse_rate(t),
+                    Rate::Bits(b) if b.is_finite() && *b >= 0.0 => Some(*b as u64),
+                    Rate::Bits(_) => None,
+                }
+                .ok_or_else(|| {
+                    InputError::new(format!(
+                        "{place}: bandwidth[{j}] is not a rate such as \"100Mbps\" or a number of bits per second"
+                    ))
+                })?;
+            }
+        }
+        if let Some(row) = &r.loss {
+            row_len("loss", row.len())?;
+            for (j, (&loss, path)) in row.iter().zip(&mut paths).enumerate() {
+                if !(0.0..=1.0).contains(&loss) {
+                    return Err(InputError::new(format!("{place}: loss[{j}] {loss} is not a probability in [0, 1]")));
+                }
+                path.loss = loss;
+            }
+        }
+        regions.push(RegionSpec { name: r.name.clone(), paths });
+    }
+    let mut groups = Vec::new();
+    for g in &c.groups {
+        let Some(net) = &g.network else { continue };
+        let place = format!("group {:?}", g.id);
+        let nat = net.nat.as_ref().map(|nat| nat_spec(&place, nat)).transpose()?;
+        groups.push(GroupNetworkSpec {
+            id: g.id.clone(),
+            subnet: net.subnet.clone(),
+            region: net.region.clone(),
+            inbound: net.inbound.clone(),
+            nat,
+        });
+    }
+    Ok(NetworkSpec { ipv6: c.network.ipv6, regions, groups })
+}
+
+/// A group's `nat = { … }`: a type, or mapping and filtering, with the RFCs' defaults.
+fn nat_spec(place: &str, nat: &Nat) -> Result<NatGroupSpec, InputError> {
+    let types = || NAT_TYPES.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ");
+    let (mut mapping, mut filtering) = match &nat.kind {
+        Some(kind) => match NAT_TYPES.iter().find(|(n, ..)| n == kind) {
+            Some((_, m, f)) => (Some(m.as_str().to_string()), Some(f.as_str().to_string())),
+            None => {
+                return Err(InputError::new(format!(
+                    "{place}: nat.type {kind:?} is not a NAT type; types are {}",
+                    types()
+                )));
+            }
+        },
+        None => (None, None),
+    };
+    mapping = nat.mapping.clone().or(mapping);
+    filtering = nat.filtering.clone().or(filtering);
+    let (Some(mapping), Some(filtering)) = (mapping, filtering) else {
+        return Err(InputError::new(format!("{place}: nat needs a type ({}) or both mapping and filtering", types())));
+    };
+    let timeout = |what: &str, text: &Option<String>, default: Duration| -> Result<u64, InputError> {
+        let d = match text {
+            None => default,
+            Some(t) => delay(&format!("{place}: nat.{what}"), &Delay::Text(t.clone()))?,
+        };
+        Ok(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    };
+    let spec = NatGroupSpec {
+        mapping,
+        filtering,
+        hairpinning: nat.hairpinning.unwrap_or(true),
+        udp_timeout_ns: timeout("udp_timeout", &nat.udp_timeout, UDP_MAPPING_TIMEOUT)?,
+        tcp_timeout_ns: timeout("tcp_timeout", &nat.tcp_timeout, TCP_MAPPING_TIMEOUT)?,
+        shared: nat.shared.unwrap_or(false),
+        public: nat.public.clone(),
+    };
+    spec.config().map_err(|e| InputError::new(format!("{place}: {e}")))?;
+    Ok(spec)
 }
 
 /// Resolves `[[events]]` against the groups' instance ranges.

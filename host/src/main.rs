@@ -112,6 +112,11 @@ struct RunArgs {
     /// Keep the full event trace in <out>/trace.jsonl, not only its digest.
     #[arg(long)]
     trace: bool,
+    /// Give every instance an IPv6 address too (fd00:: and its IPv4 address), so
+    /// `instance-N` resolves to both; a composition says `[network] ipv6 = true`.
+    /// IPv6 sockets (and `[::]` listeners, which take IPv4 too) work either way.
+    #[arg(long)]
+    ipv6: bool,
     /// Print the summary as JSON on stdout instead of the table (schema: docs/summary-schema.md).
     #[arg(long)]
     json: bool,
@@ -252,6 +257,7 @@ struct RunShape {
     global_params: BTreeMap<String, String>,
     groups: Vec<GroupRequest>,
     faults: Vec<tg_wasm::run::ScheduledFault>,
+    network: tg_wasm::run::NetworkSpec,
 }
 
 fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
@@ -264,6 +270,7 @@ fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
             global_params: c.global_params,
             groups: c.groups,
             faults: c.faults,
+            network: c.network,
         });
     }
     let instances = args.instances.unwrap_or(1);
@@ -278,6 +285,7 @@ fn shape(args: &RunArgs) -> anyhow::Result<RunShape> {
         global_params: BTreeMap::new(),
         groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
         faults: Vec::new(),
+        network: tg_wasm::run::NetworkSpec::default(),
     })
 }
 
@@ -315,6 +323,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         keep_trace: args.trace,
         interrupt: Some(interrupt.clone()),
         faults: shape.faults,
+        network: tg_wasm::run::NetworkSpec { ipv6: shape.network.ipv6 || args.ipv6, ..shape.network },
     };
     let out = args.out.clone().unwrap_or_else(|| directory::default_dir(&spec));
     if let Some(workers) = args.workers {

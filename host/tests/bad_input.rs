@@ -81,6 +81,20 @@ fn malformed_compositions_are_refused_naming_the_place() {
 }
 
 #[test]
+fn malformed_network_sections_are_refused_naming_the_place() {
+    let cases = [
+        ("malformed-subnet.toml", "group \"g\": network.subnet \"16.1.0.0/33\": prefix /33 is longer than 32"),
+        ("overlapping-subnets.toml", "group \"b\": network.subnet 16.1.4.0/24 overlaps group \"a\"'s 16.1.0.0/16"),
+        ("unknown-nat-type.toml", "group \"home\": nat.type \"moderate\" is not a NAT type; types are full-cone"),
+        ("region-matrix-not-square.toml", "[[network.regions]] #2 (\"us\"): latency has 1 entries but there are 2"),
+        ("region-negative-latency.toml", "[[network.regions]] #1 (\"eu\"): latency[1]: -40ms is negative"),
+    ];
+    for (file, needle) in cases {
+        assert_bad_input(&tg_wasm(&["run", "--composition", corpus(file).to_str().unwrap()]), needle);
+    }
+}
+
+#[test]
 fn bad_parameters_and_counts_are_refused() {
     let placebo = plan("placebo").path.display().to_string();
     let out = tempdir().display().to_string();

@@ -67,6 +67,9 @@ pub struct RecordedRun {
     /// Faults injected, each at its virtual time.
     #[serde(default)]
     pub faults: Vec<crate::run::ScheduledFault>,
+    /// The data network's layout (absent: the flat default).
+    #[serde(default)]
+    pub network: crate::run::NetworkSpec,
 }
 
 /// Reads `run.json` of run directory `dir`.
@@ -154,6 +157,7 @@ impl RecordedRun {
             keep_trace: false,
             interrupt: None,
             faults: self.faults.clone(),
+            network: self.network.clone(),
         }
     }
 }

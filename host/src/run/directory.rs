@@ -45,6 +45,9 @@ pub struct RecordedInputs<'a> {
     pub component_copy: &'static str,
     /// Faults injected, each at its virtual time.
     pub faults: &'a [super::ScheduledFault],
+    /// The data network's layout, when it is not the flat default.
+    #[serde(skip_serializing_if = "super::NetworkSpec::is_flat")]
+    pub network: &'a super::NetworkSpec,
 }
 
 /// File name of the component copy kept in each run directory.
@@ -94,6 +97,7 @@ pub fn inputs_json(spec: &RunSpec) -> anyhow::Result<Vec<u8>> {
         wall_timeout_ns: spec.wall_timeout.map(|d| d.as_nanos()),
         component_copy: COMPONENT_COPY,
         faults: &spec.faults,
+        network: &spec.network,
     };
     Ok(serde_json::to_vec_pretty(&inputs)?)
 }

@@ -174,6 +174,15 @@ pub fn execute_part(
         net: netsim::NetworkConfig::default(),
     };
     let mut world = Sim::with_sync_backend(config, backend);
+    if !spec.network.is_flat() {
+        if let Part::Shard { .. } = part
+            && let Some(why) = spec.network.split_refusal()
+        {
+            return Err(crate::error::InputError::new(why).into());
+        }
+        let topology = spec.network.topology(&spec.groups)?;
+        world.net_mut().set_topology(&topology).map_err(|e| crate::error::InputError::new(format!("network: {e}")))?;
+    }
     let layout = match &part {
         Part::Whole => ShardLayout::whole(n),
         Part::Shard { layout, .. } => {
@@ -181,6 +190,12 @@ pub fn execute_part(
             *layout
         }
     };
+    if !spec.network.is_flat() {
+        // The layout is an input the packets alone might not reveal (two NAT types can treat a run's
+        // packets alike): it goes into the digest, as a plan's `configure` does. A record of the
+        // simulation's own, kept by the first shard of a split run, so every split gives one digest.
+        world.record(NodeId::SIM, "net.topology", format_args!("{:?}", spec.network));
+    }
     let sim = SimHandle::new(world);
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),

@@ -4,11 +4,13 @@
 //! checks the request against its manifest, [`execute`] runs the instances,
 //! [`outcome`] classifies how each ended, [`summary`] tallies them and
 //! [`directory`] writes the run directory. [`run`] does all of it; [`split`]
-//! runs it across worker processes.
+//! runs it across worker processes. [`network`] lays out the data network a
+//! composition describes.
 
 pub mod directory;
 pub mod execute;
 pub mod faults;
+pub mod network;
 pub mod outcome;
 pub mod prepare;
 pub mod spec;
@@ -17,6 +19,7 @@ pub mod summary;
 
 pub use execute::{Execution, InstanceOutput, Part, execute, execute_observed, execute_part, execute_with_sync};
 pub use faults::ScheduledFault;
+pub use network::NetworkSpec;
 pub use outcome::{InstanceOutcome, Outcome};
 pub use prepare::{PreparedPlan, prepare};
 pub use spec::{GroupRequest, RunSpec};

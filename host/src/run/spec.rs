@@ -48,6 +48,8 @@ pub struct RunSpec {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Faults to inject, in any order (each carries its virtual time).
     pub faults: Vec<super::ScheduledFault>,
+    /// The data network's layout: group subnets, NATs, inbound filters, regions, IPv6.
+    pub network: super::NetworkSpec,
 }
 
 impl RunSpec {
@@ -76,6 +78,7 @@ impl RunSpec {
             keep_trace: false,
             interrupt: None,
             faults: Vec::new(),
+            network: super::NetworkSpec::default(),
         }
     }
 

@@ -93,6 +93,9 @@ pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow
     let lookahead = super::lookahead(spec.sync_latency, settings.lookahead)?;
     let prepared = prepare(&spec.component, &spec.engine, 1)?;
     check_request(spec, &prepared)?;
+    if let Some(why) = spec.network.split_refusal() {
+        return Err(InputError::new(why).into());
+    }
     directory::write_inputs(out, spec)?;
     let inputs = SplitInputs {
         run_json: String::from_utf8(directory::inputs_json(spec)?).context("run.json is UTF-8")?,
