@@ -347,3 +347,66 @@ fn ctrl_c_ends_a_split_run_with_exit_130_and_every_workers_results() {
     assert_eq!(summary["groups"][0]["crashed"], 20, "every worker's instances are accounted for: {summary}");
     assert_eq!(server.dbsize(), 0);
 }
+
+/// A run spec from composition `text` on `plan`, with 1 ms of sync latency.
+fn composed(text: &str, plan: tg_wasm::component::PlanComponent) -> RunSpec {
+    let c = tg_wasm::composition::parse(text, std::path::Path::new("/")).expect("a valid composition");
+    with_sync_latency(RunSpec {
+        groups: c.groups,
+        global_params: c.global_params,
+        network: c.network,
+        ..RunSpec::single_group(plan, &c.case, 1)
+    })
+}
+
+/// Regions, per-instance NATs, inbound filters and group subnets are fixed
+/// before the run or belong to one instance: a split run lays them out as one
+/// process does, to the event.
+#[test]
+fn network_layouts_split_across_workers_give_the_one_process_digest() {
+    let server = RedisServer::start();
+    let regions =
+        std::fs::read_to_string(support::plans_dir().join("network/compositions/cloud-regions.toml")).unwrap();
+    let punch = "[global]\nplan = \"p\"\ncase = \"punch-udp\"\n\
+                 [[network.regions]]\nname = \"internet\"\nlatency = [\"10ms\"]\n\
+                 [[groups]]\nid = \"observer\"\ninstances = { count = 1 }\nnetwork = { region = \"internet\", subnet = \"16.7.0.0/24\" }\n\
+                 [[groups]]\nid = \"cone\"\ninstances = { count = 1 }\nnetwork = { region = \"internet\", nat = { type = \"full-cone\" } }\n\
+                 [[groups]]\nid = \"sym\"\ninstances = { count = 1 }\nnetwork = { region = \"internet\", nat = { type = \"symmetric\" } }\n\
+                 [[groups]]\nid = \"restricted\"\ninstances = { count = 1 }\nnetwork = { region = \"internet\", nat = { type = \"restricted-cone\" } }\n\
+                 [[groups]]\nid = \"guarded\"\ninstances = { count = 1 }\nnetwork = { region = \"internet\", nat = { type = \"symmetric\" }, inbound = \"drop\" }\n";
+    // Within a region a packet takes 0.5 ms, less than the sync latency: the windows are shorter.
+    let cases = [
+        (composed(&regions, plan("network")), 3, Some(Duration::from_micros(400))),
+        (composed(punch, plan("nat")), 2, None),
+    ];
+    for (s, workers, lookahead) in &cases {
+        let (whole, _) = run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+        let split_settings = SplitSettings { lookahead: *lookahead, ..settings(&server, *workers) };
+        let (parts, _) = split(s, &split_settings);
+        assert!(whole.success(), "{}: {}", s.test_case, whole.render());
+        assert!(parts.success(), "{}: {}", s.test_case, parts.render());
+        assert_eq!(whole.digest, parts.digest, "{} with {workers} workers", s.test_case);
+        assert_eq!(whole.sim_events, parts.sim_events, "{}", s.test_case);
+    }
+}
+
+#[test]
+fn what_the_network_cannot_split_is_refused_saying_why() {
+    let server = RedisServer::start();
+    let shared = "[global]\nplan = \"p\"\ncase = \"punch-udp\"\n\
+                  [[groups]]\nid = \"observer\"\ninstances = { count = 1 }\n\
+                  [[groups]]\nid = \"office\"\ninstances = { count = 2 }\nnetwork = { nat = { type = \"full-cone\", shared = true } }\n";
+    let Err(err) = run_split(&composed(shared, plan("nat")), &tempdir(), &settings(&server, 2)) else {
+        panic!("a run with a shared NAT was split");
+    };
+    let said = err.to_string();
+    assert!(said.contains("group \"office\": a NAT shared by a group cannot be split across workers"), "{said}");
+    assert!(said.contains("nat.shared = false"), "it says what to do instead: {said}");
+
+    // A plan moving to another address would move on its own worker only.
+    let moving = with_sync_latency(spec(plan("network"), "chosen-address", 2, 0));
+    let (summary, execution) = split(&moving, &settings(&server, 2));
+    assert_eq!(summary.outcome, "failure");
+    let reason = execution.outcomes[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
+}

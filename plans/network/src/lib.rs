@@ -18,6 +18,7 @@ const ROUNDS: u32 = 10;
 mod misuse;
 mod parity;
 mod shaping;
+mod topology;
 mod heartbeat;
 mod mesh;
 mod websocket;
@@ -61,7 +62,7 @@ fn manifest() -> Manifest {
                 .describe("the probes host/tests/linux_parity.rs also runs on Linux; one message per probe")
                 .instances(1..=1),
         );
-    mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest)))))
+    topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest))))))
 }
 
 /// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.
