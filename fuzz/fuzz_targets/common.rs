@@ -115,7 +115,7 @@ impl Config {
                 .iter()
                 .take(4)
                 .map(|r| LinkRule {
-                    subnet: addr_of(NodeId(u32::from(r.node % 8))),
+                    subnet: addr_of(NodeId(u32::from(r.node % 8))).into(),
                     prefix: r.prefix,
                     shape: r.shape.get(),
                     filter: r.filter.get(),

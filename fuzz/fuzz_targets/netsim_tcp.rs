@@ -75,8 +75,12 @@ impl World {
     }
 
     /// The node at the other end of an address seen from `me`.
-    fn peer_node(&self, me: NodeId, addr: SocketAddrV4) -> u32 {
-        if addr.ip().is_loopback() { me.0 } else { node_of(*addr.ip()).map_or(u32::MAX, |n| n.0) }
+    fn peer_node(&self, me: NodeId, addr: std::net::SocketAddr) -> u32 {
+        match addr.ip() {
+            ip if ip.is_loopback() => me.0,
+            std::net::IpAddr::V4(ip) => node_of(ip).map_or(u32::MAX, |n| n.0),
+            std::net::IpAddr::V6(ip) => panic!("an IPv6 address {ip} in an IPv4 run"),
+        }
     }
 
     fn keys(&mut self, i: usize) -> Option<(StreamKey, StreamKey)> {

@@ -85,7 +85,7 @@ impl World {
         sent.deliveries += 1;
         assert!(sent.deliveries <= 1 + u32::from(self.duplicates), "datagram {n} delivered too often");
         assert_eq!(d.from.port(), sent.src_port, "datagram {n}: wrong source port");
-        let from_node = if d.from.ip().is_loopback() { id.node.0 } else { node_of(*d.from.ip()).unwrap().0 };
+        let from_node = if d.from.ip().is_loopback() { id.node.0 } else { node_of(*v4(d.from).ip()).unwrap().0 };
         assert_eq!(from_node, sent.src_node, "datagram {n}: wrong source node");
         assert_eq!(local.port(), sent.dst.port(), "datagram {n} reached the wrong port");
         let dst_node =
@@ -103,14 +103,14 @@ impl World {
                 let Ok(id) = net.udp_socket(node) else { return };
                 self.socks.push(id);
                 if let Ok(bound) = net.udp_bind(id, local) {
-                    assert_eq!(bound.ip(), local.ip());
+                    assert_eq!(bound.ip(), std::net::IpAddr::V4(*local.ip()));
                     assert!(local.port() == 0 || bound.port() == local.port());
                 }
             }
             Op::Connect { sock, to } => {
                 let Some(id) = self.pick(sock) else { return };
                 let to = to.map(|t| self.addr(t));
-                let _ = self.sim.net_mut().udp_connect(id, to);
+                let _ = self.sim.net_mut().udp_connect(id, to.map(Into::into));
             }
             Op::Send { sock, to, len } => {
                 let Some(id) = self.pick(sock) else { return };
@@ -121,14 +121,14 @@ impl World {
                 if len >= 8 {
                     data[..8].copy_from_slice(&n.to_le_bytes());
                 }
-                let result = self.sim.with_net(|net, cx| net.udp_send_to(cx, id, to, &data));
+                let result = self.sim.with_net(|net, cx| net.udp_send_to(cx, id, to.map(Into::into), &data));
                 if len > MAX_DATAGRAM {
                     assert_eq!(result, Err(NetError::DatagramTooLarge));
                 }
                 if result.is_ok() && len >= 8 {
                     let net = self.sim.net();
                     let local = net.local_addr(id).expect("a socket that sent is bound");
-                    let dst = to.or_else(|| net.remote_addr(id).ok()).expect("a datagram has a destination");
+                    let dst = to.or_else(|| net.remote_addr(id).ok().map(v4)).expect("a datagram has a destination");
                     self.sent.push(Sent { src_node: id.node.0, src_port: local.port(), dst, len, deliveries: 0 });
                 }
             }
@@ -188,3 +188,11 @@ fuzz_target!(|input: Input| {
         while world.recv(world.socks[i]) {}
     }
 });
+
+/// An address the IPv4-only harness handed netsim, as it comes back.
+fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
+    match addr {
+        std::net::SocketAddr::V4(a) => a,
+        std::net::SocketAddr::V6(a) => panic!("an IPv6 address {a} in an IPv4 run"),
+    }
+}
