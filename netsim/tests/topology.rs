@@ -580,3 +580,49 @@ fn the_same_nat_run_gives_the_same_digest() {
     assert_eq!(other.0, first.0, "both punch through");
     assert_ne!(other.1, first.1, "but the NATs' decisions are in the trace");
 }
+
+#[test]
+fn rules_apply_to_their_own_family_and_nats_say_they_translate_ipv4_only() {
+    use netsim::net::LinkRule;
+    let topology = Topology {
+        ipv6: true,
+        nats: vec![NatSpec { config: NatConfig::named("full-cone").unwrap(), public: None, members: vec![NodeId(2)] }],
+        ..Topology::default()
+    };
+    let sim = laid_out(3, &topology);
+    // Node 0 drops what it sends to fd00::/8, and only that.
+    let drop_v6 =
+        LinkRule { subnet: "fd00::".parse().unwrap(), prefix: 8, shape: LinkShape::default(), filter: Filter::Drop };
+    let config = NetworkConfig { rules: vec![drop_v6], ..link() };
+    sim.lock().with_net(|n, cx| n.configure(cx, NodeId(0), config));
+    let v6_of_1 = sim.lock().net().ipv6_of(NodeId(1)).unwrap();
+    let (v4_in, v6_in) = (udp_bound(&sim, 1, 53), {
+        let mut g = sim.lock();
+        let id = g.net_mut().udp_socket_in(NodeId(1), Family::Ipv6).unwrap();
+        g.net_mut().udp_bind(id, SocketAddr::from(([0u16; 8], 54))).unwrap();
+        id
+    });
+    let out4 = udp_bound(&sim, 0, 9);
+    let out6 = {
+        let mut g = sim.lock();
+        let id = g.net_mut().udp_socket_in(NodeId(0), Family::Ipv6).unwrap();
+        g.net_mut().udp_bind(id, SocketAddr::from(([0u16; 8], 10))).unwrap();
+        id
+    };
+    let s = sim.clone();
+    let sender: Task<()> = Box::pin(async move {
+        udp_send(&s, out4, sa(1, 53), b"v4");
+        udp_send(&s, out6, SocketAddr::new(IpAddr::V6(v6_of_1), 54), b"v6");
+        sleep(&s, 0, Duration::from_secs(1)).await;
+    });
+    run(&sim, vec![sender, idle(), idle()]);
+    assert!(try_recv(&sim, v4_in).is_some(), "the IPv6 rule leaves IPv4 alone");
+    assert!(try_recv(&sim, v6_in).is_none(), "and drops IPv6");
+
+    // Behind a NAT there is no IPv6 address to have, and taking one says why.
+    assert_eq!(sim.lock().net().ipv6_of(NodeId(2)), None);
+    let refused = sim.lock().with_net(|n, cx| n.set_address(cx, NodeId(2), "fd00::99".parse().unwrap())).unwrap_err();
+    assert_eq!(refused.to_string(), "an instance behind a NAT has no IPv6 address (NATs translate IPv4 only)");
+    let moved = sim.lock().with_net(|n, cx| n.set_address(cx, NodeId(1), "fd00::99".parse().unwrap()));
+    assert_eq!(moved, Ok(IpAddr::V6(v6_of_1)), "an instance with IPv6 may move within fd00::/8");
+}

@@ -2,7 +2,7 @@
 //! public addresses of NATs, and which NAT each instance sits behind.
 //!
 //! The table starts from a [`super::Topology`] and changes when a plan
-//! chooses its own address ([`AddressTable::set`]). Every lookup a packet
+//! chooses its own address ([`super::Network::set_address`]). Every lookup a packet
 //! needs goes through it — where an address leads, whether a source address
 //! is still the sender's — so an address change is one edit here and nothing
 //! in the socket code. Ordered maps only: nothing here is iterated in an
