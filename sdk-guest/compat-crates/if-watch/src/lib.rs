@@ -2,10 +2,11 @@
 //! the instance's interfaces once and never a change, standing in for the
 //! crate through a `[patch.crates-io]` entry.
 //!
-//! Owns: which addresses an instance has (loopback, then its data-network
-//! address, from the host through `tg-sdk`) and the order they are reported
-//! in. Does not own: what a listener does with them (libp2p-tcp turns each
-//! into a listen address) nor the addresses themselves (netsim assigns them).
+//! Owns: which addresses an instance has (loopback and its data-network
+//! addresses, from the host through `tg-sdk`) and the order they are reported
+//! in. Does not own: what a listener does with them (libp2p-tcp turns those
+//! of its listener's family into listen addresses) nor the addresses
+//! themselves (netsim assigns them; a plan may choose its own).
 //!
 //! if-watch 3.2 does not build for `wasm32-wasip2` (its fallback platform code
 //! polls `getifaddrs` on an `async-io` timer, and `polling` has no WASI
@@ -15,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::io::Result;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -50,21 +51,31 @@ pub enum IfEvent {
     Down(IpNet),
 }
 
-/// The prefix of the data network an instance's address is on: one `/16`
-/// block of the `16.0.0.0/8`-style range, as Testground's data network.
-#[cfg(all(target_os = "wasi", target_env = "p2"))]
-const DATA_PREFIX: u8 = 16;
-
-/// This instance's interfaces, in the order Linux lists them: loopback first.
+/// This instance's interfaces, in the order Linux's netlink dump lists them:
+/// IPv4 before IPv6, loopback before the data network. Natively (this
+/// crate's tests) there is only loopback.
 fn interfaces() -> Vec<IpNet> {
-    let loopback = Ipv4Net::new(Ipv4Addr::LOCALHOST, 8).expect("8 is a valid IPv4 prefix");
-    #[allow(unused_mut)] // natively there is only loopback
-    let mut nets = vec![IpNet::V4(loopback)];
     #[cfg(all(target_os = "wasi", target_env = "p2"))]
-    {
-        let data = tg_sdk::Network::default().data_address();
-        nets.push(IpNet::V4(Ipv4Net::new(data, DATA_PREFIX).expect("16 is a valid IPv4 prefix")));
-    }
+    let (data_v4, data_v6) = {
+        let network = tg_sdk::Network::default();
+        (Some(network.data_address()), network.data_address_v6())
+    };
+    #[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+    let (data_v4, data_v6) = (None, None);
+    interfaces_with(data_v4, data_v6)
+}
+
+/// The interfaces of an instance with these data addresses. The prefixes are
+/// those of the networks the addresses are in — the data network
+/// `16.0.0.0/4` or a NAT's private `10.0.0.0/8`, and `fd00::/8` — since every
+/// address there is reached directly; libp2p-tcp uses only the address.
+fn interfaces_with(data_v4: Option<Ipv4Addr>, data_v6: Option<Ipv6Addr>) -> Vec<IpNet> {
+    let net4 = |addr: Ipv4Addr, prefix| IpNet::V4(Ipv4Net::new(addr, prefix).expect("a valid IPv4 prefix"));
+    let net6 = |addr: Ipv6Addr, prefix| IpNet::V6(Ipv6Net::new(addr, prefix).expect("a valid IPv6 prefix"));
+    let mut nets = vec![net4(Ipv4Addr::LOCALHOST, 8)];
+    nets.extend(data_v4.map(|addr| net4(addr, if addr.octets()[0] & 0xf0 == 16 { 4 } else { 8 })));
+    nets.push(net6(Ipv6Addr::LOCALHOST, 128));
+    nets.extend(data_v6.map(|addr| net6(addr, 8)));
     nets
 }
 
@@ -139,14 +150,31 @@ mod tests {
     #[test]
     fn natively_reports_loopback_once_then_waits_for_good() {
         let mut watcher = IfWatcher::new().unwrap();
-        match next(&mut watcher) {
-            Poll::Ready(Some(Ok(event))) => assert_eq!(event, up("127.0.0.1/8")),
-            other => panic!("expected loopback, got {other:?}"),
+        for expected in ["127.0.0.1/8", "::1/128"] {
+            match next(&mut watcher) {
+                Poll::Ready(Some(Ok(event))) => assert_eq!(event, up(expected)),
+                other => panic!("expected {expected}, got {other:?}"),
+            }
         }
         for _ in 0..3 {
             assert!(next(&mut watcher).is_pending());
         }
         assert!(!watcher.is_terminated(), "libp2p-tcp polls it for as long as it listens");
+    }
+
+    #[test]
+    fn an_instance_has_loopback_and_its_data_addresses_as_linux_lists_them() {
+        let nets = |v4: Option<&str>, v6: Option<&str>| {
+            let nets = interfaces_with(v4.map(|a| a.parse().unwrap()), v6.map(|a| a.parse().unwrap()));
+            nets.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(nets(Some("16.0.0.2"), None), ["127.0.0.1/8", "16.0.0.2/4", "::1/128"]);
+        assert_eq!(
+            nets(Some("16.1.0.9"), Some("fd00::1001:9")),
+            ["127.0.0.1/8", "16.1.0.9/4", "::1/128", "fd00::1001:9/8"]
+        );
+        // Behind a NAT: a private address, and no IPv6.
+        assert_eq!(nets(Some("10.0.0.5"), None), ["127.0.0.1/8", "10.0.0.5/8", "::1/128"]);
     }
 
     #[test]
@@ -175,6 +203,7 @@ mod tests {
     fn poll_if_event_is_the_stream() {
         let mut watcher = IfWatcher::new().unwrap();
         let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(watcher.poll_if_event(&mut cx), Poll::Ready(Ok(IfEvent::Up(_)))));
         assert!(matches!(watcher.poll_if_event(&mut cx), Poll::Ready(Ok(IfEvent::Up(_)))));
         assert!(watcher.poll_if_event(&mut cx).is_pending());
     }
