@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
-use tg_wasm::plan::metrics::MetricSink;
+use tg_wasm::metrics::MetricSink;
 use wasmtime::Store;
 
 const ROUNDS: usize = 5;

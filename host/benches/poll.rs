@@ -26,7 +26,10 @@ fn main() {
             let params = [format!("idle={idle}"), format!("rounds={rounds}"), "latency=1ms".to_string()];
             let params: Vec<&str> = params.iter().map(String::as_str).collect();
             let runs: Vec<Round> = (0..repeats).map(|_| run(&plan, "idle-sockets", 2, &params, &[])).collect();
-            (median(runs.iter().map(Round::run_wall_s).collect()), runs[0].summary["sim_events"].as_f64().unwrap_or(0.0))
+            (
+                median(runs.iter().map(Round::run_wall_s).collect()),
+                runs[0].summary["sim_events"].as_f64().unwrap_or(0.0),
+            )
         };
         let (setup_s, setup_events) = wall(0);
         let (total_s, total_events) = wall(ROUNDS);

@@ -112,7 +112,7 @@ pub struct InstanceState {
     pub(crate) env: Arc<RunEnv>,
     pub(crate) sim: SimHandle,
     pub(crate) record: Arc<InstanceRecord>,
-    pub(crate) metrics: crate::plan::metrics::MetricSink,
+    pub(crate) metrics: crate::metrics::MetricSink,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
@@ -134,7 +134,7 @@ impl InstanceState {
         placement: Placement,
         sim: SimHandle,
         record: Arc<InstanceRecord>,
-        metrics: crate::plan::metrics::MetricSink,
+        metrics: crate::metrics::MetricSink,
         limits: InstanceLimits,
     ) -> InstanceState {
         let (secure, insecure, insecure_seed) = random::for_instance(env.seed, placement.node.0);

@@ -4,7 +4,7 @@
 mod support;
 
 use support::{plan, run, spec};
-use tg_wasm::report::aggregate::MetricAggregate;
+use tg_wasm::metrics::aggregate::MetricAggregate;
 use tg_wasm::run::RunSummary;
 
 /// The result metric `name` of the only group.

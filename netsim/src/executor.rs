@@ -60,6 +60,38 @@ pub enum RunEnd {
     SplitFailed(String),
 }
 
+impl RunEnd {
+    /// Its name in summaries and reports: `completed`, `deadlock`,
+    /// `virtual-timeout`, `wall-timeout`, `interrupted`, `sync-failed`,
+    /// `split-failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunEnd::Completed => "completed",
+            RunEnd::Deadlock => "deadlock",
+            RunEnd::VirtualTimeout => "virtual-timeout",
+            RunEnd::WallTimeout => "wall-timeout",
+            RunEnd::Interrupted => "interrupted",
+            RunEnd::SyncFailed(_) => "sync-failed",
+            RunEnd::SplitFailed(_) => "split-failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunEnd {
+    /// Why an instance still running at the end was stopped, in words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunEnd::Completed => Ok(()),
+            RunEnd::Deadlock => f.write_str("deadlock: no instance can make progress"),
+            RunEnd::VirtualTimeout => f.write_str("virtual time limit reached"),
+            RunEnd::WallTimeout => f.write_str("wall-clock time limit reached"),
+            RunEnd::Interrupted => f.write_str("run interrupted"),
+            RunEnd::SyncFailed(reason) => write!(f, "sync service failed: {reason}"),
+            RunEnd::SplitFailed(reason) => write!(f, "the run's workers fell out of step: {reason}"),
+        }
+    }
+}
+
 /// Where [`Executor::run_window`] stopped.
 enum Pause {
     /// The run is over, locally at least.
@@ -362,7 +394,8 @@ impl<T> Executor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Sim, SimConfig, SyncOp};
+    use crate::sim::{Sim, SimConfig};
+    use crate::sync::SyncOp;
     use std::future::poll_fn;
     use std::time::Duration;
 

@@ -39,7 +39,9 @@ pub use fault::{Fault, InstanceControl, PathAction};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
-pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, SyncOp, WaitReason};
-pub use sync::{BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncService, Ticket};
+pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, WaitReason};
+pub use sync::{
+    BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncOp, SyncService, Ticket,
+};
 pub use time::SimTime;
 pub use trace::{Cause, Divergence, NodeDigest, Trace, TraceRecord, TraceScope, combine_digests, first_divergence};

@@ -55,27 +55,13 @@ pub fn compile(engine: &Engine, component: &PlanComponent) -> anyhow::Result<Com
         }
     }
     let compiled = engine.precompile_component(&component.bytes).map_err(|e| {
-        InputError::new(format!("{} is not a valid component: {}", component.path.display(), one_line(&e)))
+        InputError::new(format!("{} is not a valid component: {}", component.path.display(), crate::text::one_line(&e)))
     })?;
     if let Some(path) = &path
-        && let Err(e) = write_atomically(path, &compiled)
+        && let Err(e) = crate::files::write_atomic(path, &compiled)
     {
         tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
     }
     // SAFETY: `compiled` was produced just above by this engine.
     Ok(unsafe { Component::deserialize(engine, &compiled)? })
-}
-
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// An error and its causes on one line.
-pub fn one_line(e: &impl std::fmt::Display) -> String {
-    format!("{e:#}").replace('\n', " ")
 }

@@ -1,50 +1,12 @@
 //! `tg:plan/metrics`: what plans measure, stamped with virtual time.
 //!
 //! Every value is traced (so metrics are part of the digest) and appended to
-//! the run's [`MetricSink`]; aggregation happens when the run ends.
+//! the run's [`crate::metrics::MetricSink`]; aggregation happens when the run
+//! ends. The model itself is [`crate::metrics`].
 
-use crate::bindings::metrics::{Host, Metric};
+use crate::bindings::metrics::{self as wit, Host, Metric};
 use crate::instance::InstanceState;
-use crate::report::aggregate::{Category as ReportCategory, Kind};
-use netsim::{NodeId, SimTime};
-use std::sync::{Arc, Mutex};
-
-/// One recorded value.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct MetricPoint {
-    /// The instance that recorded it.
-    pub node: NodeId,
-    /// Virtual time of the recording.
-    pub at: SimTime,
-    /// Metric name.
-    pub name: String,
-    /// How it aggregates.
-    pub kind: Kind,
-    /// Result or diagnostic.
-    pub category: ReportCategory,
-    /// Unit, if given.
-    pub unit: Option<String>,
-    /// Tags, in the order given.
-    pub tags: Vec<(String, String)>,
-    /// The value.
-    pub value: f64,
-}
-
-/// Where every instance's metric points go, in recording order.
-#[derive(Clone, Default)]
-pub struct MetricSink(Arc<Mutex<Vec<MetricPoint>>>);
-
-impl MetricSink {
-    /// Appends one point.
-    pub fn push(&self, point: MetricPoint) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(point);
-    }
-
-    /// Takes every point recorded so far.
-    pub fn take(&self) -> Vec<MetricPoint> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
+use crate::metrics::{Category, Kind, MetricPoint};
 
 /// Longest metric name accepted; longer names are cut so one plan cannot bloat outputs.
 pub const MAX_METRIC_NAME_BYTES: usize = 256;
@@ -70,12 +32,31 @@ impl Host for InstanceState {
             node,
             at,
             name,
-            kind: metric.kind.into(),
-            category: metric.category.into(),
+            kind: kind(metric.kind),
+            category: category(metric.category),
             unit: metric.unit,
             tags: metric.tags,
             value,
         });
         Ok(())
+    }
+}
+
+/// The model's kind of a `tg:plan/metrics` kind.
+fn kind(k: wit::MetricKind) -> Kind {
+    match k {
+        wit::MetricKind::Point => Kind::Point,
+        wit::MetricKind::Counter => Kind::Counter,
+        wit::MetricKind::Gauge => Kind::Gauge,
+        wit::MetricKind::Histogram => Kind::Histogram,
+        wit::MetricKind::Timer => Kind::Timer,
+    }
+}
+
+/// The model's category of a `tg:plan/metrics` category.
+fn category(c: wit::Category) -> Category {
+    match c {
+        wit::Category::Result => Category::Result,
+        wit::Category::Diagnostic => Category::Diagnostic,
     }
 }

@@ -15,31 +15,14 @@
 //! Files are written to a temporary name and renamed, so a reader never sees
 //! half a file. This module does not aggregate or render.
 
-use super::aggregate::{Category, Kind, Sample};
+use crate::metrics::aggregate::Sample;
+use crate::metrics::{Category, Kind};
 use crate::run::Execution;
 use anyhow::Context as _;
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
-use std::io::{BufRead as _, Write as _};
+use std::io::BufRead as _;
 use std::path::Path;
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
-
-/// Streams lines into `path` through a temporary file and a rename.
-fn write_lines(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    f(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
-    out.flush().with_context(|| format!("writing {}", tmp.display()))?;
-    drop(out);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
 
 /// Tags serialized as a JSON object in the order the plan gave them.
 struct Tags<'a>(&'a [(String, String)]);
@@ -69,7 +52,7 @@ struct PointOut<'a> {
 
 /// Writes every metric point of `execution` to `path`.
 pub fn write_metrics(path: &Path, execution: &Execution) -> anyhow::Result<()> {
-    write_lines(path, |out| {
+    crate::files::write_with(path, |out| {
         for p in &execution.metrics {
             let group = execution.placements.get(p.node.index()).map_or("?", |pl| pl.group.id.as_str());
             let line = PointOut {
@@ -169,7 +152,7 @@ impl From<&netsim::StateMark> for StateLine {
 
 /// Writes the state timeline to `path`.
 pub fn write_states(path: &Path, marks: &[netsim::StateMark]) -> anyhow::Result<()> {
-    write_lines(path, |out| {
+    crate::files::write_with(path, |out| {
         for m in marks {
             serde_json::to_writer(&mut *out, &StateLine::from(m))?;
             out.write_all(b"\n")?;

@@ -11,8 +11,10 @@
 //!
 //! This module renders; it does not read files or aggregate.
 
-use super::aggregate::{Kind, MetricAggregate, MetricsSummary, Series};
 use super::files::StateLine;
+use crate::metrics::Kind;
+use crate::metrics::aggregate::{MetricAggregate, MetricsSummary, Series};
+use crate::text::{duration_ns, num, xml_escape};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -109,41 +111,6 @@ const SCRIPT: &str = "(function(){var all=document.querySelectorAll('svg.plot'),
 all.forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelector('rect,path,circle'))n++;});\
 var r=document.documentElement;r.setAttribute('data-plots-drawn',String(n));r.setAttribute('data-plots-total',String(all.length));})();";
 
-/// Escapes text for HTML content and attribute values. XML escaping is valid
-/// HTML escaping, so the report and the JUnit file share one function.
-pub fn esc(s: &str) -> String {
-    super::junit::xml_escape(s)
-}
-
-/// A number in at most four significant digits, exponent form when far from 1.
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e7).contains(&a) {
-        return format!("{v:.3e}");
-    }
-    let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-}
-
-/// A virtual duration in the largest unit that keeps it above 1.
-pub fn duration_ns(ns: u64) -> String {
-    let n = ns as f64;
-    match ns {
-        0 => "0 s".into(),
-        1..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{} µs", num(n / 1e3)),
-        1_000_000..1_000_000_000 => format!("{} ms", num(n / 1e6)),
-        _ => format!("{} s", num(n / 1e9)),
-    }
-}
-
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), num)
 }
@@ -156,7 +123,7 @@ pub fn render(summary: &SummaryView, results: &[Series], states: &[StateLine]) -
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body><main>",
-        esc(&title)
+        xml_escape(&title)
     );
     header(&mut h, summary);
     outcomes(&mut h, summary);
@@ -174,17 +141,17 @@ fn header(h: &mut String, s: &SummaryView) {
          <dt>run</dt><dd>{}</dd><dt>instances</dt><dd>{}</dd><dt>seed</dt><dd>{}</dd><dt>ended</dt><dd>{}</dd>\
          <dt>virtual time</dt><dd>{}</dd><dt>wall time</dt><dd>{:.2} s</dd><dt>events</dt><dd>{}</dd>\
          <dt>trace digest</dt><dd>{}</dd></dl></header>",
-        esc(&s.plan),
-        esc(&s.test_case),
-        esc(&s.outcome),
-        esc(&s.run_id),
+        xml_escape(&s.plan),
+        xml_escape(&s.test_case),
+        xml_escape(&s.outcome),
+        xml_escape(&s.run_id),
         s.instances,
         s.seed,
-        esc(&s.end),
+        xml_escape(&s.end),
         duration_ns(s.virtual_time_ns),
         s.wall_time_s,
         s.sim_events,
-        esc(&s.digest)
+        xml_escape(&s.digest)
     );
 }
 
@@ -209,7 +176,13 @@ fn outcomes(h: &mut String, s: &SummaryView) {
     }
     for (i, g) in s.groups.iter().enumerate() {
         let y = 24.0 + row * i as f64;
-        let _ = write!(h, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8.0, y + 15.0, esc(&g.id));
+        let _ = write!(
+            h,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 8.0,
+            y + 15.0,
+            xml_escape(&g.id)
+        );
         let mut x = label_w;
         for (count, color, what) in [(g.ok, OK, "ok"), (g.failed, FAILED, "failed"), (g.crashed, CRASHED, "crashed")] {
             if count == 0 {
@@ -219,7 +192,7 @@ fn outcomes(h: &mut String, s: &SummaryView) {
             let _ = write!(
                 h,
                 "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"20\" fill=\"{color}\"><title>{}: {count} {what}</title></rect>",
-                esc(&g.id)
+                xml_escape(&g.id)
             );
             x += w;
         }
@@ -234,11 +207,11 @@ fn outcomes(h: &mut String, s: &SummaryView) {
             let _ = write!(
                 h,
                 "<li>{} — {} × {} (first: instance {}): {}</li>",
-                esc(&g.id),
+                xml_escape(&g.id),
                 r.count,
-                esc(&r.outcome),
+                xml_escape(&r.outcome),
                 r.first_instance,
-                esc(&r.reason)
+                xml_escape(&r.reason)
             );
         }
         h.push_str("</ul>");
@@ -259,8 +232,8 @@ fn metrics(h: &mut String, s: &SummaryView, results: &[Series]) {
         by_metric.entry((series.name.as_str(), series.kind.as_str(), series.unit.as_deref())).or_default().push(series);
     }
     for ((name, kind, unit), series) in by_metric {
-        let unit_text = unit.map(|u| format!(" ({})", esc(u))).unwrap_or_default();
-        let _ = write!(h, "<h3>{}{unit_text} <span class=\"muted\">{kind}</span></h3>", esc(name));
+        let unit_text = unit.map(|u| format!(" ({})", xml_escape(u))).unwrap_or_default();
+        let _ = write!(h, "<h3>{}{unit_text} <span class=\"muted\">{kind}</span></h3>", xml_escape(name));
         histogram(h, s, &series, unit);
         let rows: Vec<&MetricAggregate> = s
             .metrics
@@ -275,7 +248,7 @@ fn metrics(h: &mut String, s: &SummaryView, results: &[Series]) {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&a.group),
+                xml_escape(&a.group),
                 a.count,
                 opt(a.mean),
                 opt(a.min),
@@ -324,7 +297,7 @@ fn histogram(h: &mut String, s: &SummaryView, series: &[&Series], unit: Option<&
             h,
             "<rect x=\"{lx}\" y=\"6\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"15\">{} (n={})</text>",
             lx + 14.0,
-            esc(name),
+            xml_escape(name),
             x.values.len()
         );
         lx += 24.0 + 7.0 * (name.len() as f64 + 8.0);
@@ -352,12 +325,12 @@ fn histogram(h: &mut String, s: &SummaryView, series: &[&Series], unit: Option<&
                 x0 + bw * b as f64 + 0.5,
                 (bw - 1.0).max(0.5),
                 PALETTE[group % PALETTE.len()],
-                esc(name)
+                xml_escape(name)
             );
         }
     }
     // X ticks: the range's ends and middle, in the metric's unit.
-    let u = unit.map(|u| format!(" {}", esc(u))).unwrap_or_default();
+    let u = unit.map(|u| format!(" {}", xml_escape(u))).unwrap_or_default();
     let ticks: Vec<(f64, f64)> =
         if hi > lo { vec![(0.0, lo), (0.5, (lo + hi) / 2.0), (1.0, hi)] } else { vec![(0.5, lo)] };
     for (frac, v) in ticks {
@@ -391,7 +364,7 @@ fn axes(h: &mut String, left: f64, top: f64, pw: f64, ph: f64, y_max: f64, y_lab
          <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{}</text><text x=\"{tx}\" y=\"{b}\" text-anchor=\"end\">0</text>\
          <text x=\"12\" y=\"{my}\" transform=\"rotate(-90 12 {my})\" text-anchor=\"middle\">{}</text>",
         num(y_max),
-        esc(y_label),
+        xml_escape(y_label),
         b = top + ph,
         r = left + pw,
         tx = left - 6.0,
@@ -441,7 +414,7 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
                 "<rect x=\"{lx}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{}</text>",
                 lx + 14.0,
                 ly + 9.0,
-                esc(state)
+                xml_escape(state)
             );
         }
         let mut d = format!("M{:.2},{:.2}", x_of(0), y_of(0));
@@ -454,7 +427,7 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
         let _ = write!(
             h,
             "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"><title>{}: {last} signals</title></path>",
-            esc(state)
+            xml_escape(state)
         );
         for &(t, n) in passes.get(state).map(Vec::as_slice).unwrap_or(&[]) {
             let level = signals.get(state).and_then(|v| v.iter().take_while(|p| p.0 <= t).last()).map_or(0, |p| p.1);
@@ -463,7 +436,7 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
                 "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"4\" fill=\"#fff\" stroke=\"{color}\" stroke-width=\"2\"><title>{}: {n} barrier(s) passed at {}</title></circle>",
                 x_of(t),
                 y_of(level),
-                esc(state),
+                xml_escape(state),
                 duration_ns(t)
             );
         }
@@ -493,7 +466,7 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(state),
+            xml_escape(state),
             sig.last().map_or(0, |p| p.1),
             time(sig.first()),
             time(sig.last()),
@@ -502,21 +475,4 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
         );
     }
     h.push_str("</table></section>");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(num(1.0), "1");
-        assert_eq!(num(0.5), "0.5");
-        assert_eq!(num(1234.5678), "1235");
-        assert_eq!(num(1.23456), "1.235");
-        assert_eq!(num(1e-9), "1.000e-9");
-        assert_eq!(duration_ns(1_500_000_000), "1.5 s");
-        assert_eq!(duration_ns(250_000_000), "250 ms");
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
-    }
 }

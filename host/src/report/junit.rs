@@ -13,33 +13,8 @@
 
 use crate::run::RunSummary;
 use crate::run::summary::GroupSummary;
+use crate::text::xml_escape;
 use std::fmt::Write as _;
-
-/// Escapes `s` for XML text and attribute values.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Line breaks in attributes would be normalized away; keep them as references.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
-    }
-    out
-}
-
-/// Whether XML 1.0 allows `c` in a document.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-}
 
 fn failure_message(g: &GroupSummary) -> String {
     let mut parts = Vec::new();
@@ -118,17 +93,5 @@ pub fn render(summary: &RunSummary) -> String {
 
 /// Writes the JUnit XML of `summary` to `path`.
 pub fn write(path: &std::path::Path, summary: &RunSummary) -> anyhow::Result<()> {
-    super::files::write_atomic(path, render(summary).as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_drops_what_xml_cannot_hold() {
-        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
-        assert_eq!(xml_escape("x\u{1}y\u{FFFE}"), "x\u{FFFD}y\u{FFFD}");
-        assert_eq!(xml_escape("l1\nl2"), "l1&#10;l2");
-    }
+    crate::files::write_atomic(path, render(summary).as_bytes())
 }

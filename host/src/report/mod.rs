@@ -2,7 +2,6 @@
 //! aggregates, the raw metrics and state timeline on disk, `report.html`,
 //! JUnit XML, and the live progress line.
 //!
-//! - [`aggregate`]: raw metric points to statistics per metric and group (used by the summary).
 //! - [`files`]: `metrics.jsonl` and `states.jsonl`, written after a run and read back by `tg-wasm report`.
 //! - [`html`]: `report.html`, self-contained, plots drawn as inline SVG.
 //! - [`junit`]: JUnit XML for CI reporters, a test case per group.
@@ -12,12 +11,12 @@
 //! simulation. [`write_outputs`] writes the report files of a finished run;
 //! [`regenerate`] rebuilds `report.html` from a run directory alone.
 
-pub mod aggregate;
 pub mod files;
 pub mod html;
 pub mod junit;
 pub mod progress;
 
+use crate::metrics::{Category, aggregate};
 use crate::run::{Execution, RunSummary};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -31,25 +30,6 @@ pub const REPORT_FILE: &str = "report.html";
 /// The summary written by the run.
 pub const SUMMARY_FILE: &str = "summary.json";
 
-/// The samples of an execution, with each instance's group index.
-pub fn samples<'a>(execution: &'a Execution, groups: &[String]) -> Vec<aggregate::Sample<'a>> {
-    let group_of: Vec<usize> =
-        execution.placements.iter().map(|p| groups.iter().position(|g| *g == p.group.id).unwrap_or(0)).collect();
-    execution
-        .metrics
-        .iter()
-        .map(|p| aggregate::Sample {
-            instance: p.node.0,
-            group: group_of.get(p.node.index()).copied().unwrap_or(0),
-            name: &p.name,
-            kind: p.kind,
-            category: p.category,
-            unit: p.unit.as_deref(),
-            value: p.value,
-        })
-        .collect()
-}
-
 /// Writes `metrics.jsonl`, `states.jsonl` and `report.html` of a finished run into `dir`.
 pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
     let groups: Vec<String> = summary.groups.iter().map(|g| g.id.clone()).collect();
@@ -57,11 +37,11 @@ pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) ->
     files::write_states(&dir.join(STATES_FILE), &execution.states)?;
     let view: html::SummaryView = serde_json::from_value(serde_json::to_value(summary)?)
         .context("reading the run summary back for the report")?;
-    let samples = samples(execution, &groups);
-    let (series, _) = aggregate::series(samples.into_iter().filter(|s| s.category == aggregate::Category::Result));
+    let samples = execution.metric_samples(&groups);
+    let (series, _) = aggregate::series(samples.into_iter().filter(|s| s.category == Category::Result));
     let states: Vec<files::StateLine> = execution.states.iter().map(files::StateLine::from).collect();
     let page = html::render(&view, &series, &states);
-    files::write_atomic(&dir.join(REPORT_FILE), page.as_bytes())
+    crate::files::write_atomic(&dir.join(REPORT_FILE), page.as_bytes())
 }
 
 /// Rebuilds `report.html` in run directory `dir` from `summary.json`,
@@ -79,11 +59,11 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<PathBuf> {
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", summary_path.display()))?;
     let groups: Vec<String> = view.groups.iter().map(|g| g.id.clone()).collect();
     let points = files::read_metrics(&dir.join(METRICS_FILE))?;
-    let samples = points.iter().filter_map(|p| p.sample(&groups)).filter(|s| s.category == aggregate::Category::Result);
+    let samples = points.iter().filter_map(|p| p.sample(&groups)).filter(|s| s.category == Category::Result);
     let (series, _) = aggregate::series(samples);
     let states = files::read_states(&dir.join(STATES_FILE))?;
     let page = html::render(&view, &series, &states);
     let out = dir.join(REPORT_FILE);
-    files::write_atomic(&out, page.as_bytes())?;
+    crate::files::write_atomic(&out, page.as_bytes())?;
     Ok(out)
 }

@@ -103,7 +103,7 @@ impl TerminalProgress {
             "{}/{} instances done · {} virtual · {} events{state} · {:.1} s",
             s.done,
             s.total,
-            super::html::duration_ns(s.virtual_ns),
+            crate::text::duration_ns(s.virtual_ns),
             s.events,
             s.wall.as_secs_f64()
         )

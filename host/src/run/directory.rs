@@ -64,17 +64,11 @@ pub struct RecordedGroup<'a> {
     pub params: &'a std::collections::BTreeMap<String, String>,
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
-
 /// Writes `run.json` into `dir` (creating it) before the run starts.
 pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
-    write_file(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
-    write_file(&dir.join("run.json"), &inputs_json(spec)?)
+    crate::files::write_atomic(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
+    crate::files::write_atomic(&dir.join("run.json"), &inputs_json(spec)?)
 }
 
 /// `run.json`'s contents: the inputs a run is a function of (the plan by its hash).
@@ -119,7 +113,7 @@ pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) ->
         let idir = dir.join("instances").join(i.to_string());
         std::fs::create_dir_all(&idir).with_context(|| format!("creating {}", idir.display()))?;
         for (name, bytes) in files.iter().filter(|(_, b)| !b.is_empty()) {
-            write_file(&idir.join(name), bytes)?;
+            crate::files::write_atomic(&idir.join(name), bytes)?;
         }
     }
     if let Some(trace) = &execution.trace {
@@ -133,7 +127,7 @@ pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) ->
         }
         out.flush()?;
     }
-    write_file(&dir.join("summary.json"), &serde_json::to_vec_pretty(summary)?)
+    crate::files::write_atomic(&dir.join("summary.json"), &serde_json::to_vec_pretty(summary)?)
 }
 
 /// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`.

@@ -11,7 +11,7 @@ use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
 use crate::engine::FUEL_YIELD_INTERVAL;
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RecordedMessage, RunEnv};
-use crate::plan::metrics::{MetricPoint, MetricSink};
+use crate::metrics::{MetricPoint, MetricSink};
 use crate::sync::SyncSetting;
 use netsim::shard::{ShardLayout, ShardLink};
 use netsim::{
@@ -60,6 +60,16 @@ pub struct Execution {
     pub metrics: Vec<MetricPoint>,
     /// When sync states were signalled and barriers passed.
     pub states: Vec<netsim::StateMark>,
+}
+
+impl Execution {
+    /// The metric points as aggregation samples, each with the index in
+    /// `groups` of its instance's group.
+    pub fn metric_samples(&self, groups: &[String]) -> Vec<crate::metrics::aggregate::Sample<'_>> {
+        let group_of: Vec<usize> =
+            self.placements.iter().map(|p| groups.iter().position(|g| *g == p.group.id).unwrap_or(0)).collect();
+        crate::metrics::samples(&self.metrics, &group_of)
+    }
 }
 
 /// What an instance printed and recorded, kept after the run.
@@ -270,15 +280,7 @@ pub fn execute_part(
 
     let unfinished = exec.unfinished();
     let blocked = sim.lock().blocked(&unfinished);
-    let why = match &end {
-        RunEnd::Completed => String::new(),
-        RunEnd::Deadlock => "deadlock: no instance can make progress".to_string(),
-        RunEnd::VirtualTimeout => "virtual time limit reached".to_string(),
-        RunEnd::WallTimeout => "wall-clock time limit reached".to_string(),
-        RunEnd::Interrupted => "run interrupted".to_string(),
-        RunEnd::SyncFailed(reason) => format!("sync service failed: {reason}"),
-        RunEnd::SplitFailed(reason) => format!("the run's workers fell out of step: {reason}"),
-    };
+    let why = end.to_string();
     for b in &blocked {
         let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };
         let outcome = InstanceOutcome::crashed(format!("{why}; waiting on {waits}"));

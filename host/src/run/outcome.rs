@@ -100,5 +100,5 @@ pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limi
     if let Some(reason) = plan_reason {
         return InstanceOutcome::crashed(reason);
     }
-    InstanceOutcome::crashed(crate::component::cache::one_line(error))
+    InstanceOutcome::crashed(crate::text::one_line(error))
 }

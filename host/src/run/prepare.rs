@@ -10,7 +10,7 @@ use crate::engine::{self, EngineSettings};
 use crate::error::InputError;
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
 use crate::manifest::Manifest;
-use crate::plan::metrics::MetricSink;
+use crate::metrics::MetricSink;
 use netsim::{Executor, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle};
 use std::sync::Arc;
 use wasmtime::component::Linker;
@@ -45,13 +45,13 @@ pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: 
     let instance_pre = linker.instantiate_pre(&compiled).map_err(|e| {
         InputError::new(format!(
             "{shown} cannot be linked: {}; a plan may import tg:plan@0.1.0 and WASI 0.2 (build it against this tg-wasm's tg-sdk)",
-            crate::component::cache::one_line(&e)
+            crate::text::one_line(&e)
         ))
     })?;
     let pre = PlanPre::new(instance_pre).map_err(|e| {
         InputError::new(format!(
             "{shown} is not a tg:plan component: {}; a plan exports `describe` and `run` from world tg:plan/plan@0.1.0",
-            crate::component::cache::one_line(&e)
+            crate::text::one_line(&e)
         ))
     })?;
     let manifest = describe(&engine, &pre, settings)?;
@@ -98,7 +98,7 @@ fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSett
         (RunEnd::Completed, Some(Ok(m))) => Ok(m.into()),
         (_, Some(Err(e))) => Err(InputError::new(format!(
             "the plan's `describe` failed: {}",
-            record.crash_reason().unwrap_or_else(|| crate::component::cache::one_line(&e))
+            record.crash_reason().unwrap_or_else(|| crate::text::one_line(&e))
         ))
         .into()),
         _ => Err(InputError::new("the plan's `describe` blocked; it must not wait on sync, timers or sockets").into()),

@@ -88,23 +88,11 @@ pub struct RunSummary {
     /// Simulation events processed.
     pub sim_events: u64,
     /// Metric aggregates per metric and group, results and diagnostics apart.
-    pub metrics: crate::report::aggregate::MetricsSummary,
+    pub metrics: crate::metrics::aggregate::MetricsSummary,
     /// SHA-256 of the plan component.
     pub component_sha256: String,
     /// tg-wasm version.
     pub tg_wasm_version: &'static str,
-}
-
-fn end_name(end: &RunEnd) -> &'static str {
-    match end {
-        RunEnd::Completed => "completed",
-        RunEnd::Deadlock => "deadlock",
-        RunEnd::VirtualTimeout => "virtual-timeout",
-        RunEnd::WallTimeout => "wall-timeout",
-        RunEnd::Interrupted => "interrupted",
-        RunEnd::SyncFailed(_) => "sync-failed",
-        RunEnd::SplitFailed(_) => "split-failed",
-    }
 }
 
 impl RunSummary {
@@ -148,8 +136,7 @@ impl RunSummary {
         }
         let success = execution.end == RunEnd::Completed && groups.iter().all(|g| g.ok == g.total);
         let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
-        let (metrics, _) =
-            crate::report::aggregate::aggregate(&group_ids, crate::report::samples(execution, &group_ids));
+        let (metrics, _) = crate::metrics::aggregate::aggregate(&group_ids, execution.metric_samples(&group_ids));
         RunSummary {
             outcome: if success { "success" } else { "failure" },
             plan: plan_name.to_string(),
@@ -158,7 +145,7 @@ impl RunSummary {
             seed: spec.seed,
             instances: spec.instance_count(),
             groups,
-            end: end_name(&execution.end),
+            end: execution.end.name(),
             blocked: execution
                 .blocked
                 .iter()
@@ -210,7 +197,7 @@ impl RunSummary {
                 let _ = writeln!(out, "  instance {}: {}", b.instance, b.waits_on.join("; "));
             }
         }
-        out.push_str(&crate::report::aggregate::render_table(&self.metrics.results));
+        out.push_str(&crate::metrics::aggregate::render_table(&self.metrics.results));
         let per_group: Vec<String> = self.groups.iter().map(|g| format!("{}:{}/{}", g.id, g.ok, g.total)).collect();
         let _ = writeln!(
             out,

@@ -31,9 +31,7 @@ pub use crate::sync::redis::RetryPolicy;
 pub use job::{JobBoard, JobError, PublishedRun, ShardTicket};
 pub use mailbox::{MailboxError, MailboxPolicy, ShardMailbox};
 
-/// How long a run's keys outlive their last write if nobody deletes them:
-/// longer than any run, short enough that a crashed one does not stay forever.
-pub const KEY_TTL_SECS: u64 = 24 * 3600;
+pub use crate::sync::redis::KEY_TTL_SECS;
 
 /// A run key that cannot name keys safely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -30,7 +30,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// How long keys outlive their last write if the run cannot delete them.
-const KEY_TTL_SECS: u64 = 24 * 3600;
+/// How long every key a run writes in Redis lives (sync states, topics,
+/// a split run's frames and results): long past any run, short enough that a
+/// crashed one cleans up after itself.
+pub const KEY_TTL_SECS: u64 = 24 * 3600;
 
 /// Keys deleted per `UNLINK` when a run ends.
 const UNLINK_BATCH: usize = 512;

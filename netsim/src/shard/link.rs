@@ -2,7 +2,7 @@
 
 use crate::event::EventKey;
 use crate::net::packet::Packet;
-use crate::sim::SyncOp;
+use crate::sync::SyncOp;
 use crate::sync::Ticket;
 use crate::time::SimTime;
 use crate::trace::Cause;

@@ -9,11 +9,13 @@
 //! configured latency, keeps the barrier waiters and wakes whoever waits.
 
 mod backend;
+mod op;
 mod state;
 mod timeline;
 mod topic;
 
 pub use backend::{BackendError, SyncBackend};
+pub use op::SyncOp;
 pub use state::{BarrierWaiter, BarrierWaiters};
 pub use timeline::{StateMark, StateMarkKind, StateTimeline};
 pub use topic::Topic;

@@ -20,79 +20,9 @@
 //!
 //! This module computes; it does not read or write files.
 
+use super::{Category, Kind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// How a metric aggregates (mirrors `tg:plan/metrics.metric-kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A raw sample.
-    Point,
-    /// Added to a per-instance total.
-    Counter,
-    /// The latest value per instance.
-    Gauge,
-    /// One observation of a distribution.
-    Histogram,
-    /// A duration in seconds.
-    Timer,
-}
-
-impl Kind {
-    /// The lowercase name used in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Point => "point",
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-            Kind::Timer => "timer",
-        }
-    }
-}
-
-impl From<crate::bindings::metrics::MetricKind> for Kind {
-    fn from(k: crate::bindings::metrics::MetricKind) -> Kind {
-        use crate::bindings::metrics::MetricKind as K;
-        match k {
-            K::Point => Kind::Point,
-            K::Counter => Kind::Counter,
-            K::Gauge => Kind::Gauge,
-            K::Histogram => Kind::Histogram,
-            K::Timer => Kind::Timer,
-        }
-    }
-}
-
-/// Result or diagnostic (mirrors `tg:plan/metrics.category`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    /// What the test measured.
-    Result,
-    /// How the test ran.
-    Diagnostic,
-}
-
-impl Category {
-    /// The lowercase name used in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Result => "result",
-            Category::Diagnostic => "diagnostic",
-        }
-    }
-}
-
-impl From<crate::bindings::metrics::Category> for Category {
-    fn from(c: crate::bindings::metrics::Category) -> Category {
-        match c {
-            crate::bindings::metrics::Category::Result => Category::Result,
-            crate::bindings::metrics::Category::Diagnostic => Category::Diagnostic,
-        }
-    }
-}
 
 /// One raw point, borrowed from wherever the points live (memory or `metrics.jsonl`).
 #[derive(Clone, Copy, Debug)]
@@ -285,7 +215,7 @@ pub fn render_table(rows: &[MetricAggregate]) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let cell = |v: Option<f64>| v.map_or_else(|| "-".to_string(), super::html::num);
+    let cell = |v: Option<f64>| v.map_or_else(|| "-".to_string(), crate::text::num);
     let name_w = rows.iter().map(|a| a.name.len()).max().unwrap_or(0).max("metric".len());
     let unit_w = rows.iter().map(|a| a.unit.as_deref().map_or(1, str::len)).max().unwrap_or(0).max("unit".len());
     let group_w = rows.iter().map(|a| a.group.len()).max().unwrap_or(0).max("group".len());

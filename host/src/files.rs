@@ -1,0 +1,79 @@
+//! Writing a file so that a reader sees the old contents or the new, never
+//! half of either: everything a run writes goes through here.
+//!
+//! The new contents go to a temporary file beside the target, named after this
+//! process so that two runs writing into one directory do not share one, and
+//! are renamed over the target once complete. A failed write leaves the
+//! target as it was and removes its temporary file.
+
+use anyhow::Context as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The temporary file a write of `path` goes through.
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_with(path, |out| Ok(out.write_all(bytes)?))
+}
+
+/// Writes `path` atomically with what `f` writes, buffered.
+pub fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let tmp = temporary(path);
+    let written = (|| {
+        let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        f(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
+        out.flush().with_context(|| format!("writing {}", tmp.display()))?;
+        let file =
+            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", tmp.display()))?;
+        // A full disk can surface only when the data reaches it.
+        file.sync_data().with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tg-wasm-files-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_write_replaces_the_file_and_leaves_nothing_beside_it() {
+        let dir = dir("replace");
+        let path = dir.join("summary.json");
+        write_atomic(&path, b"old").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_removes_its_temporary() {
+        let dir = dir("fail");
+        let path = dir.join("metrics.jsonl");
+        write_atomic(&path, b"old").unwrap();
+        let err = write_with(&path, |out| {
+            out.write_all(b"half")?;
+            anyhow::bail!("the disk is full")
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,95 @@
+//! Text for people: numbers and durations as reports print them, errors on
+//! one line, and escaping for the XML and HTML files a run writes.
+//!
+//! One function per job, shared by the terminal summary, `report.html`, the
+//! JUnit file and error messages, so that they print the same things alike.
+
+/// A number in at most four significant digits, exponent form when far from 1.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e7).contains(&a) {
+        return format!("{v:.3e}");
+    }
+    let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// A virtual duration in the largest unit that keeps it above 1.
+pub fn duration_ns(ns: u64) -> String {
+    let n = ns as f64;
+    match ns {
+        0 => "0 s".into(),
+        1..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{} µs", num(n / 1e3)),
+        1_000_000..1_000_000_000 => format!("{} ms", num(n / 1e6)),
+        _ => format!("{} s", num(n / 1e9)),
+    }
+}
+
+/// Escapes `s` for XML text and attribute values.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Line breaks in attributes would be normalized away; keep them as references.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
+/// Whether XML 1.0 allows `c` in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// An error and its causes on one line.
+pub fn one_line(e: &impl std::fmt::Display) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(0.5), "0.5");
+        assert_eq!(num(1234.5678), "1235");
+        assert_eq!(num(1.23456), "1.235");
+        assert_eq!(num(1e-9), "1.000e-9");
+        assert_eq!(duration_ns(1_500_000_000), "1.5 s");
+        assert_eq!(duration_ns(250_000_000), "250 ms");
+    }
+
+    #[test]
+    fn escapes_markup_and_drops_what_xml_cannot_hold() {
+        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert_eq!(xml_escape("x\u{1}y\u{FFFE}"), "x\u{FFFD}y\u{FFFD}");
+        assert_eq!(xml_escape("l1\nl2"), "l1&#10;l2");
+        assert_eq!(xml_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
+    }
+
+    #[test]
+    fn an_error_chain_fits_one_line() {
+        let e = anyhow::anyhow!("inner\nmore").context("outer");
+        assert_eq!(one_line(&e), "outer: inner more");
+    }
+}
