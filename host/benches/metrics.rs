@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tg_wasm::run::{RunSpec, RunSummary};
+use tg_wasm::run::RunSpec;
 
 const ROUNDS: usize = 3;
 const INSTANCES: u32 = 5000;
@@ -29,24 +29,21 @@ fn main() {
         global_params: BTreeMap::from([("points".to_string(), POINTS.to_string())]),
         ..RunSpec::single_group(component, "metrics", INSTANCES)
     };
-    tg_wasm::engine::check_mapping_limit(INSTANCES).expect("mapping limit");
-    let prepared = tg_wasm::run::prepare(&spec.component, &spec.engine, INSTANCES).expect("preparing placebo");
-    tg_wasm::run::check_request(&spec, &prepared).expect("placebo has the metrics case");
+    let run = tg_wasm::run::Run::prepare(spec, INSTANCES).expect("preparing placebo's metrics case");
     let dir = std::env::temp_dir().join(format!("tg-wasm-bench-metrics-{}", std::process::id()));
     let (mut exec_s, mut agg_s, mut write_s, mut share) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut metrics_bytes = 0;
     for _ in 0..ROUNDS {
         let _ = std::fs::remove_dir_all(&dir);
-        tg_wasm::run::directory::write_inputs(&dir, &spec).expect("run.json");
-        let execution = tg_wasm::run::execute(&spec, &prepared).expect("the run");
+        tg_wasm::outputs::write_inputs(&dir, run.spec()).expect("run.json");
+        let execution = run.execute(None, &tg_wasm::sync::SyncSetting::Embedded).expect("the run");
         assert_eq!(execution.metrics.len(), (INSTANCES * (POINTS + 2)) as usize, "every point recorded");
         let t = Instant::now();
-        let summary = RunSummary::new(&spec, &prepared.manifest.name, &execution);
+        let summary = run.summarize(&execution);
         let aggregation = t.elapsed();
         assert!(summary.success(), "every instance ok");
         let t = Instant::now();
-        tg_wasm::run::directory::write_outputs(&dir, &summary, &execution).expect("run directory");
-        tg_wasm::report::write_outputs(&dir, &summary, &execution).expect("report files");
+        tg_wasm::outputs::write_results(&dir, &summary, &execution).expect("run directory");
         let writing = t.elapsed();
         metrics_bytes = std::fs::metadata(dir.join("metrics.jsonl")).map_or(0, |m| m.len());
         let exec = execution.wall_time.as_secs_f64();

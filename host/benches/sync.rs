@@ -55,7 +55,9 @@ fn main() {
         for round in 0..=ROUNDS {
             for (b, (_, sync)) in backends.iter().enumerate() {
                 let out = root.join(format!("{case}-{round}-{b}"));
-                let (summary, _) = tg_wasm::run::run_with_sync(spec, &out, None, sync).expect("running the plan");
+                let options =
+                    tg_wasm::session::RunOptions { sync: sync.clone(), ..tg_wasm::session::RunOptions::new(&out) };
+                let summary = tg_wasm::session::run(spec.clone(), &options).expect("running the plan").summary;
                 assert!(summary.success(), "{}", summary.render());
                 digests[b] = summary.digest.clone();
                 if round > 0 {

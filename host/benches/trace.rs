@@ -37,7 +37,9 @@ fn main() {
         for (mode, keep_trace) in [false, true].into_iter().enumerate() {
             let out = root.join(format!("{round}-{mode}"));
             let started = Instant::now();
-            let (summary, _) = tg_wasm::run::run(&spec(keep_trace), &out).expect("running the plan");
+            let finished = tg_wasm::session::run(spec(keep_trace), &tg_wasm::session::RunOptions::new(&out))
+                .expect("running the plan");
+            let summary = finished.summary;
             let elapsed = started.elapsed().as_secs_f64();
             assert!(summary.success(), "{}", summary.render());
             events = summary.trace_events;

@@ -9,7 +9,7 @@
 //! tokio needs for it on `wasm32-wasip2`, unless its configuration already
 //! sets it; a plan that sets other rustflags without it is told what to add.
 
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,7 +29,7 @@ pub fn output_path(dir: &Path) -> PathBuf {
 }
 
 /// Builds the plan crate in `dir` (release, `wasm32-wasip2`) and returns the path of the component.
-pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn build(dir: &Path) -> Result<PathBuf, Error> {
     if !is_plan_dir(dir) {
         return Err(InputError::new(format!("{} is not a plan directory (no Cargo.toml in it)", dir.display())).into());
     }
@@ -244,7 +244,7 @@ fn tokio_unstable(env: Option<(&'static str, String)>, configs: &[(String, Strin
 
 /// Resolves what `tg-wasm run` was given: a plan directory is built first; a
 /// missing `X.wasm` next to a plan directory `X/` is built from it.
-pub fn resolve_plan(path: &Path) -> anyhow::Result<PathBuf> {
+pub fn resolve_plan(path: &Path) -> Result<PathBuf, Error> {
     if is_plan_dir(path) {
         return build(path);
     }

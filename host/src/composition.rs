@@ -295,7 +295,7 @@ pub fn load(path: &Path) -> Result<ResolvedComposition, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read composition {}: {e}", path.display())))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.0)))
+    parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.message())))
 }
 
 /// Parses composition `text`; relative plan paths are resolved against `base`.
@@ -615,7 +615,7 @@ mod tests {
     use super::*;
 
     fn parse_err(text: &str) -> String {
-        parse(text, Path::new("/c")).unwrap_err().0
+        parse(text, Path::new("/c")).unwrap_err().message().to_string()
     }
 
     const HEAD: &str = "[global]\nplan = \"p.wasm\"\ncase = \"c\"\n";

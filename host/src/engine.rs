@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn address_space_check_refuses_absurd_runs() {
         assert!(check_address_space(20_000, DEFAULT_MEMORY_LIMIT).is_ok());
-        let err = check_address_space(4_000_000_000, DEFAULT_MEMORY_LIMIT).unwrap_err().0;
+        let err = check_address_space(4_000_000_000, DEFAULT_MEMORY_LIMIT).unwrap_err().message().to_string();
         assert!(err.contains("lower --memory-limit"), "{err}");
     }
 

@@ -160,14 +160,14 @@ mod tests {
             resolve(&case(), &given, "--param").unwrap(),
             vec![("n".into(), "3".into()), ("wait".into(), "2s".into())]
         );
-        let err = resolve(&case(), &BTreeMap::new(), "--param").unwrap_err().0;
+        let err = resolve(&case(), &BTreeMap::new(), "--param").unwrap_err().message().to_string();
         assert!(err.contains("requires parameter \"wait\""), "{err}");
         given.insert("bogus".into(), "1".into());
-        let err = resolve(&case(), &given, "--param").unwrap_err().0;
+        let err = resolve(&case(), &given, "--param").unwrap_err().message().to_string();
         assert!(err.contains("unknown parameter \"bogus\"") && err.contains("n (int)"), "{err}");
         given.remove("bogus");
         given.insert("n".into(), "three".into());
-        let err = resolve(&case(), &given, "--param").unwrap_err().0;
+        let err = resolve(&case(), &given, "--param").unwrap_err().message().to_string();
         assert!(err.contains("must be of type int"), "{err}");
     }
 

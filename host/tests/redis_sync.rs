@@ -12,12 +12,12 @@ use redis_server::RedisServer;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{plan, spec, tempdir};
-use tg_wasm::run::{Execution, RunSpec, RunSummary, run_with_sync};
+use support::{plan, run_with, spec, tempdir};
+use tg_wasm::run::{Execution, RunSpec, RunSummary};
 use tg_wasm::sync::SyncSetting;
 
 fn run_on(spec: &RunSpec, sync: &SyncSetting) -> (RunSummary, Execution) {
-    run_with_sync(spec, &tempdir(), None, sync).expect("the run should start")
+    run_with(spec, &tempdir(), sync)
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn killing_redis_mid_run_ends_the_run_with_partial_results() {
         })
     };
     let out = tempdir();
-    let (summary, exec) = run_with_sync(&s, &out, None, &SyncSetting::Redis(url.clone())).expect("the run starts");
+    let (summary, exec) = run_with(&s, &out, &SyncSetting::Redis(url.clone()));
     let ended = Instant::now();
     let keys = killer.join().unwrap();
     assert!(keys.iter().all(|k| k.starts_with(&format!("tg:{run_id}:"))), "keys are namespaced by run id: {keys:?}");

@@ -8,14 +8,14 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::{plan, plans_dir, spec, tempdir};
-use tg_wasm::error::InputError;
+use tg_wasm::error::Error;
 use tg_wasm::replay::{self, ComponentSource, Verdict};
 use tg_wasm::run::{RunSpec, RunSummary};
 
 /// Runs `spec` into a fresh directory and returns the directory too.
 fn run_in_dir(spec: &RunSpec) -> (PathBuf, RunSummary) {
     let dir = tempdir().join("run");
-    let (summary, _) = tg_wasm::run::run(spec, &dir).expect("the run should start");
+    let (summary, _) = support::run_with(spec, &dir, &tg_wasm::sync::SyncSetting::Embedded);
     (dir, summary)
 }
 
@@ -25,8 +25,9 @@ fn traced(mut s: RunSpec) -> RunSpec {
 }
 
 /// The message of an error that must be bad input.
-fn input_error(e: anyhow::Error) -> String {
-    e.downcast_ref::<InputError>().unwrap_or_else(|| panic!("expected bad input, got: {e:#}")).to_string()
+fn input_error(e: Error) -> String {
+    assert!(e.is_input(), "expected bad input, got: {e}");
+    e.to_string()
 }
 
 /// Every plan crate in `plans/`, by directory name.
@@ -199,7 +200,7 @@ fn diff_of_two_seeds_shows_their_first_divergent_event() {
 fn check_determinism_runs_n_times_and_agrees() {
     let dir = tempdir().join("run");
     let s = spec(plan("example"), "sync", 20, 4);
-    let (summary, _, check) = replay::check_determinism(&s, &dir, 3).unwrap();
+    let (summary, _, check) = tg_wasm::session::determinism::check(s, &dir, 3).unwrap();
     assert!(summary.success());
     assert_eq!(check.digests.len(), 3);
     assert!(check.deterministic() && check.divergence.is_none(), "{}", check.render());

@@ -356,7 +356,7 @@ fn a_failed_check_while_collecting_aborts_the_run_for_every_shard() {
         (collected, t.join().unwrap())
     });
     let err = collected.expect_err("the check failed");
-    assert!(matches!(&err, JobError::CheckFailed { reason, .. } if reason.contains("status 101")), "{err}");
+    assert!(matches!(&err, JobError::CheckFailed { reason, .. } if reason.to_string().contains("status 101")), "{err}");
     let err = exchanged.expect_err("the run was aborted");
     assert!(err.to_string().contains("worker 1 exited with status 101"), "{err}");
     board.cleanup(run).unwrap();

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{plan, spec, tempdir};
-use tg_wasm::run::split::{SplitSettings, run_split};
-use tg_wasm::run::{Execution, RunSpec, RunSummary, run_with_sync};
+use tg_wasm::run::split::SplitSettings;
+use tg_wasm::run::{Execution, RunSpec, RunSummary};
+use tg_wasm::session::{self, Mode, RunOptions};
 use tg_wasm::sync::SyncSetting;
 
 const TG_WASM: &str = env!("CARGO_BIN_EXE_tg-wasm");
@@ -28,8 +29,19 @@ fn settings(server: &RedisServer, workers: u32) -> SplitSettings {
     }
 }
 
+/// Runs `spec` split as `settings` say, through the session as `run --workers` does.
+fn split_in(spec: &RunSpec, settings: &SplitSettings) -> Result<session::Finished, tg_wasm::error::Error> {
+    let options = RunOptions {
+        mode: Mode::Workers(settings.clone()),
+        sync: SyncSetting::Redis(settings.url.clone()),
+        ..RunOptions::new(tempdir())
+    };
+    session::run(spec.clone(), &options)
+}
+
 fn split(spec: &RunSpec, settings: &SplitSettings) -> (RunSummary, Execution) {
-    run_split(spec, &tempdir(), settings).expect("the split run should start")
+    let finished = split_in(spec, settings).expect("the split run should start");
+    (finished.summary, finished.execution)
 }
 
 fn with_sync_latency(mut s: RunSpec) -> RunSpec {
@@ -57,8 +69,8 @@ fn example_and_network_give_one_digest_embedded_with_redis_and_with_three_worker
     let redis = SyncSetting::Redis(server.url());
     for s in &cases() {
         let what = format!("{} × {}", s.test_case, s.instance_count());
-        let (embedded, _) = run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
-        let (with_redis, _) = run_with_sync(s, &tempdir(), None, &redis).unwrap();
+        let (embedded, _) = support::run_with(s, &tempdir(), &SyncSetting::Embedded);
+        let (with_redis, _) = support::run_with(s, &tempdir(), &redis);
         let (workers, _) = split(s, &settings(&server, 3));
         for summary in [&embedded, &with_redis, &workers] {
             assert!(summary.success(), "{what}: {}", summary.render());
@@ -77,7 +89,7 @@ fn a_split_run_keeps_the_whole_runs_trace_outputs_and_metrics() {
     let mut s = spec(plan("example"), "sync", 24, 9);
     s.sync_latency = Duration::from_millis(3);
     s.keep_trace = true;
-    let (_, whole) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    let (_, whole) = support::run_with(&s, &tempdir(), &SyncSetting::Embedded);
     let (_, parts) = split(&s, &settings(&server, 4));
     let (a, b) = (whole.trace.as_deref().unwrap(), parts.trace.as_deref().unwrap());
     if let Some(d) = netsim::first_divergence(a, b) {
@@ -91,7 +103,7 @@ fn a_split_run_keeps_the_whole_runs_trace_outputs_and_metrics() {
 }
 
 fn whole_again(s: &RunSpec) -> Execution {
-    run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap().1
+    support::run_with(s, &tempdir(), &SyncSetting::Embedded).1
 }
 
 #[test]
@@ -110,7 +122,7 @@ fn twenty_thousand_instances_complete_with_four_workers() {
 fn a_worker_started_elsewhere_claims_the_shard_left_for_it() {
     let server = RedisServer::start();
     let s = cases().pop().expect("ping-pong");
-    let (embedded, _) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    let (embedded, _) = support::run_with(&s, &tempdir(), &SyncSetting::Embedded);
     // As on another machine: a worker that knows only the server.
     let mut remote = Command::new(TG_WASM)
         .args(["worker", "--sync", &server.url(), "--wait", "60s"])
@@ -206,11 +218,11 @@ fn a_worker_killed_mid_run_ends_the_run_promptly_with_the_reason() {
         }
         None
     });
-    let Err(err) = run_split(&s, &tempdir(), &settings(&server, 2)) else { panic!("the run cannot finish") };
+    let Err(err) = split_in(&s, &settings(&server, 2)) else { panic!("the run cannot finish") };
     let ended = Instant::now();
     let killed = killer.join().unwrap().expect("the worker was found and killed");
     assert!(ended.duration_since(killed) < Duration::from_secs(10), "ended {:?} after the kill", ended - killed);
-    let msg = format!("{err:#}");
+    let msg = err.to_string();
     assert!(msg.contains("worker 1 ended") && msg.contains("without sending its results"), "{msg}");
     assert_eq!(server.dbsize(), 0, "the run's keys are deleted");
 }
@@ -219,7 +231,7 @@ fn a_worker_killed_mid_run_ends_the_run_promptly_with_the_reason() {
 fn two_split_runs_sharing_one_redis_do_not_interfere() {
     let server = RedisServer::start();
     let s = with_sync_latency(spec(plan("example"), "sync", 40, 5));
-    let (embedded, _) = run_with_sync(&s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+    let (embedded, _) = support::run_with(&s, &tempdir(), &SyncSetting::Embedded);
     // The same inputs, so the same run id: only the per-run nonce keeps their keys apart.
     let digests: Vec<String> = std::thread::scope(|scope| {
         let runs: Vec<_> = (0..2).map(|_| scope.spawn(|| split(&s, &settings(&server, 2)).0.digest)).collect();
@@ -252,11 +264,11 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
     };
     let settings =
         SplitSettings { url, workers: 2, local_workers: 2, lookahead: None, worker_exe: PathBuf::from(TG_WASM) };
-    let Err(err) = run_split(&s, &tempdir(), &settings) else { panic!("the run cannot finish without Redis") };
+    let Err(err) = split_in(&s, &settings) else { panic!("the run cannot finish without Redis") };
     let ended = Instant::now();
     let killed = killer.join().unwrap();
     assert!(ended.duration_since(killed) < Duration::from_secs(15), "ended {:?} after the kill", ended - killed);
-    let msg = format!("{err:#}");
+    let msg = err.to_string();
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
 }
 
@@ -380,7 +392,7 @@ fn network_layouts_split_across_workers_give_the_one_process_digest() {
         (composed(punch, plan("nat")), 2, None),
     ];
     for (s, workers, lookahead) in &cases {
-        let (whole, _) = run_with_sync(s, &tempdir(), None, &SyncSetting::Embedded).unwrap();
+        let (whole, _) = support::run_with(s, &tempdir(), &SyncSetting::Embedded);
         let split_settings = SplitSettings { lookahead: *lookahead, ..settings(&server, *workers) };
         let (parts, _) = split(s, &split_settings);
         assert!(whole.success(), "{}: {}", s.test_case, whole.render());
@@ -396,7 +408,7 @@ fn what_the_network_cannot_split_is_refused_saying_why() {
     let shared = "[global]\nplan = \"p\"\ncase = \"punch-udp\"\n\
                   [[groups]]\nid = \"observer\"\ninstances = { count = 1 }\n\
                   [[groups]]\nid = \"office\"\ninstances = { count = 2 }\nnetwork = { nat = { type = \"full-cone\", shared = true } }\n";
-    let Err(err) = run_split(&composed(shared, plan("nat")), &tempdir(), &settings(&server, 2)) else {
+    let Err(err) = split_in(&composed(shared, plan("nat")), &settings(&server, 2)) else {
         panic!("a run with a shared NAT was split");
     };
     let said = err.to_string();

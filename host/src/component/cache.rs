@@ -5,7 +5,7 @@
 //! afresh. A cache that cannot be read or written costs a compile, never a run.
 
 use super::load::{PlanComponent, sha256_hex};
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use std::hash::Hasher;
 use std::path::PathBuf;
 use wasmtime::Engine;
@@ -42,7 +42,7 @@ fn cache_key(engine: &Engine, component: &PlanComponent) -> String {
 }
 
 /// Compiles `component` for `engine`, using and filling the on-disk cache.
-pub fn compile(engine: &Engine, component: &PlanComponent) -> anyhow::Result<Component> {
+pub fn compile(engine: &Engine, component: &PlanComponent) -> Result<Component, Error> {
     let path = cache_dir().map(|d| d.join(format!("{}.cwasm", cache_key(engine, component))));
     if let Some(path) = &path
         && path.exists()

@@ -64,9 +64,9 @@ mod tests {
     #[test]
     fn headers_are_told_apart() {
         let p = Path::new("x.wasm");
-        assert!(check_header(p, b"hello world").unwrap_err().0.contains("not a WebAssembly file"));
-        assert!(check_header(p, b"\0asm\x01\0\0\0").unwrap_err().0.contains("core wasm module"));
+        assert!(check_header(p, b"hello world").unwrap_err().message().contains("not a WebAssembly file"));
+        assert!(check_header(p, b"\0asm\x01\0\0\0").unwrap_err().message().contains("core wasm module"));
         assert!(check_header(p, b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(check_header(p, b"\0asm\x0e\0\x01\0").unwrap_err().0.contains("unsupported"));
+        assert!(check_header(p, b"\0asm\x0e\0\x01\0").unwrap_err().message().contains("unsupported"));
     }
 }

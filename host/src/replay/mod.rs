@@ -1,25 +1,29 @@
-//! Reproducing runs: replaying a run directory, checking a run's determinism,
-//! and finding where two traces part.
+//! Reproducing runs: replaying a run directory, and finding where the traces
+//! of two runs part.
 //!
 //! - [`replay()`] (here): re-run a run directory's recorded inputs and compare digests.
-//! - [`recorded`]: `run.json` read back into a [`crate::run::RunSpec`], and the component check.
-//! - [`check`]: `run --check-determinism`, the same inputs N times.
-//! - [`diff`]: the first divergence between two traces, streamed, with context.
+//! - [`recorded`]: the component a recorded run used, found again and checked by its hash.
+//! - [`diff`]: `tg-wasm diff`, the first divergence between two run directories' traces.
 //!
 //! A run is a function of its recorded inputs, so a replay must give the same
 //! trace digest; when it does not, the first divergent event says where
-//! determinism broke. This module runs through [`crate::run::run`] and does not
-//! print: callers render the returned reports.
+//! determinism broke. A replay runs through [`crate::session::run`] and does
+//! not print: callers render the returned reports. (`run --check-determinism`
+//! is a way to run, so it is the session's.)
 
-pub mod check;
 pub mod diff;
 pub mod recorded;
 
-pub use check::{DeterminismCheck, check_determinism};
-pub use diff::{RunDiff, TraceDivergence, diff_runs};
-pub use recorded::{ComponentSource, RecordedRun};
+pub use diff::{RunDiff, diff_runs};
+pub use recorded::ComponentSource;
 
+use crate::divergence::{TraceDivergence, first_divergence};
+use crate::error::{Error, InputError};
+use crate::outputs::TRACE_FILE;
+use crate::outputs::read::{read_summary, read_trace};
 use crate::run::RunSummary;
+use crate::run::record::RecordedRun;
+use crate::session::{self, RunOptions};
 use anyhow::Context as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,7 +54,7 @@ pub struct Replay {
     /// The component that was replayed.
     pub component: ComponentSource,
     /// What the original run's `summary.json` says.
-    pub recorded: diff::RecordedSummary,
+    pub recorded: crate::outputs::read::RecordedSummary,
     /// The replay's summary.
     pub summary: RunSummary,
     /// Same digest or not.
@@ -119,11 +123,11 @@ fn describe(source: &ComponentSource) -> String {
 /// inputs into `<dir>/replay/` (keeping the trace) and compares the digest with
 /// the recorded one; when they differ and the original kept its trace, finds
 /// the first divergent event.
-pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> anyhow::Result<Replay> {
-    let inputs = recorded::read(dir)?;
+pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, Error> {
+    let inputs = RecordedRun::read(dir)?;
     let (component, source) = recorded::component(dir, &inputs)?;
-    let Some(recorded) = diff::read_summary(dir)? else {
-        return Err(crate::error::InputError::new(format!(
+    let Some(recorded) = read_summary(dir)? else {
+        return Err(InputError::new(format!(
             "{} has no summary.json: the run never finished, so there is no digest to compare with",
             dir.display()
         ))
@@ -150,15 +154,13 @@ pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> anyhow::Result<
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing the previous replay {}", out.display()))?;
     }
-    let (summary, execution) = crate::run::run(&spec, &out)?;
+    let session::Finished { summary, execution, .. } = session::run(spec, &RunOptions::new(&out))?;
     let verdict = if summary.digest == recorded.digest {
         Verdict::Reproduced
     } else {
-        let original = dir.join(diff::TRACE_FILE);
+        let original = dir.join(TRACE_FILE);
         let divergence = match (&execution.trace, original.is_file()) {
-            (Some(replayed), true) => {
-                diff::first_divergence(diff::read_trace(&original)?, replayed.iter().cloned().map(Ok))?
-            }
+            (Some(replayed), true) => first_divergence(read_trace(&original)?, replayed.iter().cloned().map(Ok))?,
             _ => None,
         };
         Verdict::Diverged(divergence)

@@ -11,7 +11,7 @@
 //!
 //! This module renders; it does not read files or aggregate.
 
-use super::files::StateLine;
+use super::StateLine;
 use crate::metrics::Kind;
 use crate::metrics::aggregate::{MetricAggregate, MetricsSummary, Series};
 use crate::text::{duration_ns, num, xml_escape};

@@ -90,8 +90,3 @@ pub fn render(summary: &RunSummary) -> String {
     let _ = writeln!(x, "</testsuites>");
     x
 }
-
-/// Writes the JUnit XML of `summary` to `path`.
-pub fn write(path: &std::path::Path, summary: &RunSummary) -> anyhow::Result<()> {
-    crate::files::write_atomic(path, render(summary).as_bytes())
-}

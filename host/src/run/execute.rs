@@ -6,10 +6,12 @@
 //! (deadlock, timeout, Ctrl-C) the unfinished instances are ended as `crashed`
 //! with what each was waiting on, and everything they printed is kept.
 
+use super::observe::Observer;
 use super::outcome::{InstanceOutcome, LimitsInForce, classify_error};
 use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
 use crate::engine::FUEL_YIELD_INTERVAL;
+use crate::error::{Error, InputError};
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RecordedMessage, RunEnv};
 use crate::metrics::{MetricPoint, MetricSink};
 use crate::sync::SyncSetting;
@@ -109,11 +111,11 @@ pub enum Part<'a> {
 }
 
 /// The groups' environments and every instance's place, in global-seq order.
-pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec<Placement>> {
+pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> Result<Vec<Placement>, Error> {
     let case = prepared
         .manifest
         .case(&spec.test_case)
-        .ok_or_else(|| crate::error::InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
+        .ok_or_else(|| InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
     let mut placements = Vec::with_capacity(spec.instance_count() as usize);
     for group in &spec.groups {
         let mut given = spec.global_params.clone();
@@ -131,46 +133,15 @@ pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Vec
     Ok(placements)
 }
 
-/// Runs every instance of `spec` on `prepared`.
-pub fn execute(spec: &RunSpec, prepared: &PreparedPlan) -> anyhow::Result<Execution> {
-    execute_observed(spec, prepared, None)
-}
-
-/// Like [`execute`], with `observer` shown the run's progress while it executes
-/// (see [`crate::report::progress`]; observing does not change the run).
-pub fn execute_observed(
-    spec: &RunSpec,
-    prepared: &PreparedPlan,
-    observer: Option<&dyn crate::report::progress::Observer>,
-) -> anyhow::Result<Execution> {
-    execute_with_sync(spec, prepared, observer, &SyncSetting::Embedded)
-}
-
-/// Like [`execute_observed`], with the sync states and topics kept by the
-/// backend `sync` names. The backend does not change the run's events or
-/// digest; if it fails mid-run, the run ends as [`RunEnd::SyncFailed`] with
-/// the instances still waiting `crashed`, and its keys are released either way.
-pub fn execute_with_sync(
-    spec: &RunSpec,
-    prepared: &PreparedPlan,
-    observer: Option<&dyn crate::report::progress::Observer>,
-    sync: &SyncSetting,
-) -> anyhow::Result<Execution> {
-    execute_part(spec, prepared, observer, sync, Part::Whole)
-}
-
-/// Like [`execute_with_sync`], for `part` of the run. A shard keeps its sync
-/// replica in memory whatever `sync` says (the operations reach it through
-/// the shards' exchange), runs only its own instances, and returns an
-/// [`Execution`] whose per-instance entries are meaningful for those only.
-pub fn execute_part(
-    spec: &RunSpec,
-    prepared: &PreparedPlan,
-    observer: Option<&dyn crate::report::progress::Observer>,
+/// Runs `part` of `run`: see [`super::Run::execute`] and [`super::Run::execute_shard`].
+pub(super) fn execute(
+    run: &super::Run,
+    observer: Option<&dyn Observer>,
     sync: &SyncSetting,
     part: Part<'_>,
-) -> anyhow::Result<Execution> {
-    let placements = placements(spec, prepared)?;
+) -> Result<Execution, Error> {
+    let (spec, prepared) = (&run.spec, &run.prepared);
+    let placements = run.placements.clone();
     let n = placements.len() as u32;
     let backend = match part {
         Part::Whole => sync.open(&spec.test_run_id())?,
@@ -217,13 +188,8 @@ pub fn execute_part(
     let metrics = MetricSink::default();
     let limits = InstanceLimits { memory_bytes: prepared.settings.memory_limit as usize, table_elements: 10_000 };
     let fuel = prepared.settings.fuel;
+    // Checked by `Run::prepare`: every fault names instances of the run.
     for fault in &spec.faults {
-        if let Some(bad) = fault.instances().find(|&s| s >= n) {
-            return Err(crate::error::InputError::new(format!(
-                "a fault names instance {bad}, but the run has {n} instances"
-            ))
-            .into());
-        }
         sim.lock().schedule_fault(fault.at(), fault.to_fault());
     }
     let records: Vec<Arc<InstanceRecord>> =
@@ -261,7 +227,7 @@ pub fn execute_part(
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
     let done = std::sync::atomic::AtomicU32::new(0);
     let local = layout.nodes().len() as u32;
-    let end = crate::report::progress::watch(&sim, &done, local, observer, || {
+    let end = super::observe::watch(&sim, &done, local, observer, || {
         let mut supervisor = RunSupervisor {
             make_task: &make_task,
             sim: &sim,

@@ -342,7 +342,7 @@ mod tests {
     fn refusals_name_the_group() {
         let with = |g: GroupNetworkSpec| NetworkSpec { groups: vec![g], ..NetworkSpec::default() };
         let gs = groups(&[("a", 3), ("b", 2)]);
-        let err = |spec: NetworkSpec| spec.topology(&gs).unwrap_err().0;
+        let err = |spec: NetworkSpec| spec.topology(&gs).unwrap_err().message().to_string();
         let e = err(with(GroupNetworkSpec { subnet: Some("16.0.0.0/30".into()), ..group("b") }));
         assert!(e.starts_with("group \"b\": network.subnet 16.0.0.0/30 has 1 addresses"), "{e}");
         let e = err(with(GroupNetworkSpec { subnet: Some("16.0.0.0/24".into()), ..group("b") }));

@@ -7,7 +7,7 @@
 use crate::bindings::PlanPre;
 use crate::component::{PlanComponent, compile};
 use crate::engine::{self, EngineSettings};
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
 use crate::manifest::Manifest;
 use crate::metrics::MetricSink;
@@ -37,7 +37,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
 }
 
 /// Compiles and links `component` for a run of `instances`, then asks it to describe itself.
-pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: u32) -> anyhow::Result<PreparedPlan> {
+pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: u32) -> Result<PreparedPlan, Error> {
     let engine = engine::build(settings, instances)?;
     let compiled = compile(&engine, component)?;
     let linker = linker(&engine)?;
@@ -59,7 +59,7 @@ pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: 
 }
 
 /// Instantiates the plan once, outside any run, and calls `describe`.
-fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSettings) -> anyhow::Result<Manifest> {
+fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSettings) -> Result<Manifest, Error> {
     let sim = SimHandle::new(Sim::new(SimConfig::default()));
     let env = Arc::new(RunEnv {
         test_plan: String::new(),

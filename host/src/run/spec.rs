@@ -82,9 +82,11 @@ impl RunSpec {
         }
     }
 
-    /// Instances over all groups.
+    /// Instances over all groups. Groups that add up past `u32::MAX` count as
+    /// `u32::MAX`, which no machine can host: the run is refused for its size
+    /// instead of wrapping round to a small one.
     pub fn instance_count(&self) -> u32 {
-        self.groups.iter().map(|g| g.instances).sum()
+        self.groups.iter().fold(0u32, |n, g| n.saturating_add(g.instances))
     }
 
     /// The run identifier plans see: derived from the inputs only, so a replay

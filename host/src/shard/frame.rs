@@ -32,11 +32,21 @@ pub fn encode(window: u64, from: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes a frame; the error says what is wrong with the bytes.
-pub fn decode(mut bytes: Vec<u8>) -> Result<Frame, String> {
+/// Bytes that are not a frame: too short, or without the magic.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{len} bytes starting {head} are not a shard frame")]
+pub struct NotAFrame {
+    /// How many bytes there were.
+    pub len: usize,
+    /// The first few of them, in hex.
+    pub head: String,
+}
+
+/// Decodes a frame.
+pub fn decode(mut bytes: Vec<u8>) -> Result<Frame, NotAFrame> {
     if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
         let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        return Err(format!("{} bytes starting {head} are not a shard frame", bytes.len()));
+        return Err(NotAFrame { len: bytes.len(), head });
     }
     let window = u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
     let from = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
@@ -61,6 +71,6 @@ mod tests {
         assert!(decode(b"TGF1short".to_vec()).is_err());
         let mut wrong = encode(1, 2, b"x");
         wrong[0] = b'X';
-        assert!(decode(wrong).unwrap_err().contains("not a shard frame"));
+        assert!(decode(wrong).unwrap_err().to_string().contains("not a shard frame"));
     }
 }

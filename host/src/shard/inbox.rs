@@ -20,6 +20,39 @@
 //! different bytes (two processes acting as one shard), a sender index out of
 //! range — is a protocol error.
 
+/// A frame that cannot belong to the exchange: the shards are out of step,
+/// or something else writes to this shard's inbox.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InboxError {
+    /// The bytes are not a frame.
+    #[error(transparent)]
+    NotAFrame(#[from] frame::NotAFrame),
+    /// A frame came early for another window than the next.
+    #[error(
+        "shard {from} sent a frame for window {sent}, but this shard's next window is {next}; \
+         every shard must exchange the same windows in the same order"
+    )]
+    OutOfStep { from: usize, sent: u64, next: u64 },
+    /// A frame names a sender that is not another shard of the run.
+    #[error("a frame claims to come from shard {from} but this is shard {index} of {count}")]
+    NoSuchSender { from: u32, index: u32, count: u32 },
+    /// One sender sent two different frames for one window.
+    #[error("shard {from} sent two different frames for window {window}; two processes may be acting as shard {from}")]
+    TwoFrames { from: usize, window: u64 },
+    /// One sender is two windows ahead.
+    #[error(
+        "shard {from} sent frames for windows {first} and {second} while this shard exchanges window {current}; \
+         a shard cannot be two windows ahead"
+    )]
+    TwoAhead { from: usize, first: u64, second: u64, current: u64 },
+    /// A frame for a window older than the previous one.
+    #[error(
+        "shard {from} sent a frame for window {window}, older than this shard's previous window ({prev:?}) \
+         while it exchanges window {current}"
+    )]
+    Stale { from: usize, window: u64, prev: Option<u64>, current: u64 },
+}
+
 use super::frame;
 
 /// What [`Inbox::accept`] did with a frame.
@@ -74,7 +107,7 @@ impl Inbox {
     /// # Panics
     /// If a window is already being exchanged, or `window` is not after the
     /// previous one: the caller must give each window once, in increasing order.
-    pub fn begin(&mut self, window: u64) -> Result<(), String> {
+    pub fn begin(&mut self, window: u64) -> Result<(), InboxError> {
         assert!(self.current.is_none(), "exchange of window {:?} was not finished", self.current);
         if let Some(prev) = self.prev {
             assert!(window > prev, "windows must increase: window {window} after window {prev}");
@@ -84,10 +117,7 @@ impl Inbox {
         for (from, early) in self.ahead.iter_mut().enumerate() {
             if let Some((w, payload)) = early.take() {
                 if w != window {
-                    return Err(format!(
-                        "shard {from} sent a frame for window {w}, but this shard's next window is {window}; \
-                         every shard must exchange the same windows in the same order"
-                    ));
+                    return Err(InboxError::OutOfStep { from, sent: w, next: window });
                 }
                 self.slots[from] = Some(payload);
                 self.missing -= 1;
@@ -100,21 +130,14 @@ impl Inbox {
     ///
     /// # Panics
     /// Outside [`Inbox::begin`] … [`Inbox::finish`].
-    pub fn accept(&mut self, raw: Vec<u8>) -> Result<Accepted, String> {
+    pub fn accept(&mut self, raw: Vec<u8>) -> Result<Accepted, InboxError> {
         let current = self.current.expect("accept() between begin() and finish()");
         let f = frame::decode(raw)?;
         let from = f.from as usize;
         if f.from >= self.count || f.from == self.index {
-            return Err(format!(
-                "a frame claims to come from shard {} but this is shard {} of {}",
-                f.from, self.index, self.count
-            ));
+            return Err(InboxError::NoSuchSender { from: f.from, index: self.index, count: self.count });
         }
-        let twice = |w: u64| {
-            format!(
-                "shard {from} sent two different frames for window {w}; two processes may be acting as shard {from}"
-            )
-        };
+        let twice = |window: u64| InboxError::TwoFrames { from, window };
         if f.window == current {
             return match &self.slots[from] {
                 Some(have) if *have == f.payload => self.duplicate(),
@@ -134,25 +157,17 @@ impl Inbox {
                 }
                 Some((w, have)) if *w == f.window && *have == f.payload => self.duplicate(),
                 Some((w, _)) if *w == f.window => Err(twice(f.window)),
-                Some((w, _)) => Err(format!(
-                    "shard {from} sent frames for windows {w} and {} while this shard exchanges window {current}; \
-                     a shard cannot be two windows ahead",
-                    f.window
-                )),
+                Some((w, _)) => Err(InboxError::TwoAhead { from, first: *w, second: f.window, current }),
             };
         }
         if Some(f.window) == self.prev {
             // The previous exchange completed, so this sender's frame for it was received.
             return self.duplicate();
         }
-        Err(format!(
-            "shard {from} sent a frame for window {}, older than this shard's previous window ({:?}) \
-             while it exchanges window {current}",
-            f.window, self.prev
-        ))
+        Err(InboxError::Stale { from, window: f.window, prev: self.prev, current })
     }
 
-    fn duplicate(&mut self) -> Result<Accepted, String> {
+    fn duplicate(&mut self) -> Result<Accepted, InboxError> {
         self.duplicates += 1;
         Ok(Accepted::Duplicate)
     }
@@ -231,13 +246,13 @@ mod tests {
         inbox.accept(encode(1, 2, b"")).unwrap();
         inbox.finish();
         inbox.begin(2).unwrap();
-        assert!(inbox.accept(encode(0, 1, b"")).unwrap_err().contains("older than"));
-        assert!(inbox.accept(encode(2, 0, b"")).unwrap_err().contains("this is shard 0"));
-        assert!(inbox.accept(encode(2, 3, b"")).unwrap_err().contains("this is shard 0"));
+        assert!(inbox.accept(encode(0, 1, b"")).unwrap_err().to_string().contains("older than"));
+        assert!(inbox.accept(encode(2, 0, b"")).unwrap_err().to_string().contains("this is shard 0"));
+        assert!(inbox.accept(encode(2, 3, b"")).unwrap_err().to_string().contains("this is shard 0"));
         inbox.accept(encode(2, 1, b"x")).unwrap();
-        assert!(inbox.accept(encode(2, 1, b"y")).unwrap_err().contains("two processes"));
+        assert!(inbox.accept(encode(2, 1, b"y")).unwrap_err().to_string().contains("two processes"));
         inbox.accept(encode(3, 2, b"")).unwrap();
-        assert!(inbox.accept(encode(4, 2, b"")).unwrap_err().contains("two windows ahead"));
+        assert!(inbox.accept(encode(4, 2, b"")).unwrap_err().to_string().contains("two windows ahead"));
     }
 
     #[test]
@@ -247,6 +262,6 @@ mod tests {
         inbox.accept(encode(1, 1, b"")).unwrap();
         inbox.accept(encode(2, 1, b"")).unwrap();
         inbox.finish();
-        assert!(inbox.begin(3).unwrap_err().contains("same windows in the same order"));
+        assert!(inbox.begin(3).unwrap_err().to_string().contains("same windows in the same order"));
     }
 }

@@ -167,7 +167,7 @@ pub enum JobError {
         /// The run key.
         run: String,
         /// What the check reported.
-        reason: String,
+        reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Not every result arrived in time; the run was aborted.
     #[error(
@@ -335,7 +335,7 @@ impl JobBoard {
         count: u32,
         timeout: Duration,
         interrupt: Option<&AtomicBool>,
-        mut check: impl FnMut() -> Result<(), String>,
+        mut check: impl FnMut() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
     ) -> Result<Vec<Vec<u8>>, JobError> {
         let keys = RunKeys::new(run)?;
         let started = Instant::now();

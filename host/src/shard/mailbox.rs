@@ -27,7 +27,7 @@
 //! is a `BLPOP` and a drain in one more. A window in which every frame is
 //! already there costs one round trip.
 
-use super::inbox::{Accepted, Inbox};
+use super::inbox::{Accepted, Inbox, InboxError};
 use super::{DEFAULT_POLL, InvalidRun, KEY_TTL_SECS, RunKeys, blpop_secs, frame};
 use crate::sync::redis::{LinkError, RedisLink, RedisSetupError, RetryPolicy, nonce};
 use std::sync::Arc;
@@ -163,7 +163,7 @@ pub enum MailboxError {
         /// The window being exchanged.
         window: u64,
         /// What was wrong.
-        detail: String,
+        detail: InboxError,
     },
 }
 
@@ -374,7 +374,7 @@ impl ShardMailbox {
         }
     }
 
-    fn protocol(&self, window: u64, detail: String) -> MailboxError {
+    fn protocol(&self, window: u64, detail: InboxError) -> MailboxError {
         MailboxError::Protocol { run: self.run.clone(), index: self.index, window, detail }
     }
 

@@ -22,14 +22,16 @@ pub enum SyncSetting {
 
 impl SyncSetting {
     /// Parses `embedded` or a `redis://` URL.
-    pub fn parse(s: &str) -> Result<SyncSetting, String> {
+    pub fn parse(s: &str) -> Result<SyncSetting, InputError> {
         if s == "embedded" {
             return Ok(SyncSetting::Embedded);
         }
         if !(s.starts_with("redis://") || s.starts_with("rediss://")) {
-            return Err(format!("expected `embedded` or a URL like redis://127.0.0.1:6379/0, not {s:?}"));
+            return Err(InputError::new(format!(
+                "expected `embedded` or a URL like redis://127.0.0.1:6379/0, not {s:?}"
+            )));
         }
-        ::redis::Client::open(s).map_err(|e| format!("not a Redis URL ({e}): {s:?}"))?;
+        ::redis::Client::open(s).map_err(|e| InputError::new(format!("not a Redis URL ({e}): {s:?}")))?;
         Ok(SyncSetting::Redis(s.to_string()))
     }
 
@@ -53,10 +55,10 @@ mod tests {
 
     #[test]
     fn parses_embedded_and_redis_urls() {
-        assert_eq!(SyncSetting::parse("embedded"), Ok(SyncSetting::Embedded));
+        assert_eq!(SyncSetting::parse("embedded").unwrap(), SyncSetting::Embedded);
         assert_eq!(
-            SyncSetting::parse("redis://127.0.0.1:6379/2"),
-            Ok(SyncSetting::Redis("redis://127.0.0.1:6379/2".into()))
+            SyncSetting::parse("redis://127.0.0.1:6379/2").unwrap(),
+            SyncSetting::Redis("redis://127.0.0.1:6379/2".into())
         );
         assert!(SyncSetting::parse("127.0.0.1:6379").is_err());
     }

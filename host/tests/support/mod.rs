@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use tg_wasm::component::{self, PlanComponent};
 use tg_wasm::run::{Execution, RunSpec, RunSummary};
+use tg_wasm::session::RunOptions;
 
 /// The repository's `plans/` directory.
 pub fn plans_dir() -> PathBuf {
@@ -30,10 +31,18 @@ pub fn spec(plan: PlanComponent, case: &str, instances: u32, seed: u64) -> RunSp
     RunSpec { seed, ..RunSpec::single_group(plan, case, instances) }
 }
 
-/// Runs `spec` into a fresh temporary directory.
+/// Runs `spec` in one process into a fresh temporary directory.
 pub fn run(spec: &RunSpec) -> (RunSummary, Execution) {
     let dir = tempdir();
-    tg_wasm::run::run(spec, &dir).expect("the run should start")
+    let finished = tg_wasm::session::run(spec.clone(), &RunOptions::new(&dir)).expect("the run should start");
+    (finished.summary, finished.execution)
+}
+
+/// Runs `spec` in one process into `out`, with sync kept by `sync`.
+pub fn run_with(spec: &RunSpec, out: &std::path::Path, sync: &tg_wasm::sync::SyncSetting) -> (RunSummary, Execution) {
+    let options = RunOptions { sync: sync.clone(), ..RunOptions::new(out) };
+    let finished = tg_wasm::session::run(spec.clone(), &options).expect("the run should start");
+    (finished.summary, finished.execution)
 }
 
 /// A fresh, empty directory under the target directory.

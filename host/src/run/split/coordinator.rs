@@ -1,15 +1,15 @@
 //! The process that splits a run: publishes it, starts the local workers,
-//! collects and merges their results, and writes the run directory.
+//! and collects and merges their results.
 
 use super::result::{ShardResult, WorkerReport, merge};
 use super::worker::SplitInputs;
-use crate::error::InputError;
-use crate::run::{Execution, RunSpec, RunSummary, check_request, directory, prepare};
+use crate::error::{Error, InputError};
+use crate::run::{Execution, Run, RunSpec};
 use crate::shard::JobBoard;
 use crate::sync::redis::{RetryPolicy, nonce, redact};
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -42,14 +42,25 @@ struct Workers<'a> {
     children: Vec<Child>,
 }
 
+/// Why the coordinator stops waiting for the workers' results.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    /// A local worker exited without reporting.
+    #[error("worker {index} ended ({status}) without sending its results")]
+    WorkerGone { index: usize, status: std::process::ExitStatus },
+    /// Ctrl-C, and the workers' reports did not come in time.
+    #[error("interrupted, and not every worker reported within {0:?}")]
+    Interrupted(Duration),
+}
+
 impl Workers<'_> {
     /// Why a worker is gone without a report, if one is.
-    fn check(children: &mut [Child]) -> Result<(), String> {
-        for (i, child) in children.iter_mut().enumerate() {
+    fn check(children: &mut [Child]) -> Result<(), Stop> {
+        for (index, child) in children.iter_mut().enumerate() {
             if let Ok(Some(status)) = child.try_wait()
                 && !status.code().is_some_and(|c| REPORTED_EXIT_CODES.contains(&c))
             {
-                return Err(format!("worker {i} ended ({status}) without sending its results"));
+                return Err(Stop::WorkerGone { index, status });
             }
         }
         Ok(())
@@ -71,61 +82,66 @@ impl Drop for Workers<'_> {
     }
 }
 
-/// Runs `spec` split across `settings.workers` worker processes coordinated
-/// through Redis, and writes the run directory to `out` like a run in one
-/// process would; the digest is the one process's.
-pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow::Result<(RunSummary, Execution)> {
-    let n = spec.instance_count();
-    if n == 0 {
-        return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
+impl SplitSettings {
+    /// Checks the settings against the run of `spec` before anything starts;
+    /// returns the lookahead the run will use.
+    pub fn check(&self, spec: &RunSpec) -> Result<Duration, Error> {
+        let n = spec.instance_count();
+        if self.workers == 0 {
+            return Err(InputError::new("--workers must be at least 1").into());
+        }
+        ShardLayout::new(0, self.workers, n).map_err(|e| InputError::new(e.to_string()))?;
+        if self.local_workers > self.workers {
+            return Err(InputError::new(format!(
+                "--local-workers {} is more than --workers {}",
+                self.local_workers, self.workers
+            ))
+            .into());
+        }
+        if let Some(why) = spec.network.split_refusal() {
+            return Err(InputError::new(why).into());
+        }
+        Ok(super::lookahead(spec.sync_latency, self.lookahead)?)
     }
-    if settings.workers == 0 {
-        return Err(InputError::new("--workers must be at least 1").into());
-    }
-    ShardLayout::new(0, settings.workers, n).map_err(|e| InputError::new(e.to_string()))?;
-    if settings.local_workers > settings.workers {
-        return Err(InputError::new(format!(
-            "--local-workers {} is more than --workers {}",
-            settings.local_workers, settings.workers
-        ))
-        .into());
-    }
-    let lookahead = super::lookahead(spec.sync_latency, settings.lookahead)?;
-    let prepared = prepare(&spec.component, &spec.engine, 1)?;
-    check_request(spec, &prepared)?;
-    if let Some(why) = spec.network.split_refusal() {
-        return Err(InputError::new(why).into());
-    }
-    directory::write_inputs(out, spec)?;
+}
+
+/// Runs `run` split across `settings.workers` worker processes coordinated
+/// through Redis; returns the merged execution, which is the one process's,
+/// digest included.
+pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error> {
+    let spec = run.spec();
+    let lookahead = settings.check(spec)?;
     let inputs = SplitInputs {
-        run_json: String::from_utf8(directory::inputs_json(spec)?).context("run.json is UTF-8")?,
+        run_json: String::from_utf8(spec.record_json()?).context("run.json is UTF-8")?,
         lookahead_ns: u64::try_from(lookahead.as_nanos()).unwrap_or(u64::MAX),
         keep_trace: spec.keep_trace,
         wall_timeout_ns: spec.wall_timeout.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
     };
-    let run = format!("{}-{}", spec.test_run_id(), nonce());
+    let key = format!("{}-{}", spec.test_run_id(), nonce());
     let mut board = JobBoard::connect(&settings.url, RetryPolicy::default())
         .map_err(|e| InputError::new(format!("--sync {}: {e}", redact(&settings.url))))?;
     let queued = settings.local_workers < settings.workers;
-    board.publish_run(
-        &run,
-        settings.workers,
-        &serde_json::to_vec(&inputs)?,
-        &spec.component.bytes,
-        settings.local_workers,
-    )?;
+    board
+        .publish_run(
+            &key,
+            settings.workers,
+            &serde_json::to_vec(&inputs)?,
+            &spec.component.bytes,
+            settings.local_workers,
+        )
+        .context("publishing the run for its workers")?;
     if queued {
         tracing::warn!(
-            "run {run}: {} of {} shards wait for `tg-wasm worker --sync {}` to claim them",
+            "run {key}: {} of {} shards wait for `tg-wasm worker --sync {}` to claim them",
             settings.workers - settings.local_workers,
             settings.workers,
             redact(&settings.url)
         );
     }
-    let mut workers = Workers { board: &mut board, run: run.clone(), children: Vec::new() };
+    let mut workers = Workers { board: &mut board, run: key.clone(), children: Vec::new() };
     for index in 0..settings.local_workers {
         let child = Command::new(&settings.worker_exe)
-            .args(["worker", "--sync", &settings.url, "--join", &format!("{run}/{index}")])
+            .args(["worker", "--sync", &settings.url, "--join", &format!("{key}/{index}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -139,16 +155,19 @@ pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow
     let mut interrupted_at = None;
     // Ctrl-C reaches the local workers too: they stop at their next window and
     // report, so the run directory gets what happened until then.
-    let frames = workers.board.collect_results(&run, settings.workers, timeout, None, || {
-        Workers::check(children)?;
-        if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
-            let since = *interrupted_at.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed() > INTERRUPT_GRACE {
-                return Err(format!("interrupted, and not every worker reported within {INTERRUPT_GRACE:?}"));
+    let frames = workers
+        .board
+        .collect_results(&key, settings.workers, timeout, None, || {
+            Workers::check(children)?;
+            if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+                let since = *interrupted_at.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > INTERRUPT_GRACE {
+                    return Err(Stop::Interrupted(INTERRUPT_GRACE).into());
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })
+        .context("collecting the workers' results")?;
     let mut results: Vec<ShardResult> = Vec::with_capacity(frames.len());
     for (index, frame) in frames.iter().enumerate() {
         let report: WorkerReport =
@@ -157,14 +176,10 @@ pub fn run_split(spec: &RunSpec, out: &Path, settings: &SplitSettings) -> anyhow
             WorkerReport::Ran(result) => results.push(*result),
             WorkerReport::Failed { shard, error, bad_input } => {
                 let message = format!("worker {shard}: {error}");
-                return Err(if bad_input { InputError::new(message).into() } else { anyhow::anyhow!(message) });
+                return Err(if bad_input { InputError::new(message).into() } else { anyhow::anyhow!(message).into() });
             }
         }
     }
     drop(workers);
-    let execution = merge(crate::run::execute::placements(spec, &prepared)?, results);
-    let summary = RunSummary::new(spec, &prepared.manifest.name, &execution);
-    directory::write_outputs(out, &summary, &execution)?;
-    crate::report::write_outputs(out, &summary, &execution)?;
-    Ok((summary, execution))
+    Ok(merge(run.placements().to_vec(), results))
 }

@@ -4,11 +4,10 @@
 use super::link::MailboxLink;
 use super::result::{ShardResult, WorkerReport};
 use crate::component::PlanComponent;
-use crate::error::InputError;
-use crate::replay::recorded::RecordedRun;
-use crate::run::{Part, check_request, execute_part, prepare};
+use crate::error::{Error, InputError};
+use crate::run::Run;
+use crate::run::record::RecordedRun;
 use crate::shard::{JobBoard, MailboxPolicy, ShardMailbox, ShardTicket};
-use crate::sync::SyncSetting;
 use crate::sync::redis::RetryPolicy;
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
@@ -67,13 +66,13 @@ fn parse_join(join: &str) -> Result<(String, u32), InputError> {
 }
 
 /// Runs one shard and sends back its results; see the module documentation.
-pub fn run_worker(settings: &WorkerSettings) -> anyhow::Result<WorkerDone> {
+pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
     let redact = crate::sync::redis::redact(&settings.url);
     let mut board = JobBoard::connect(&settings.url, RetryPolicy::default())
         .map_err(|e| InputError::new(format!("--sync {redact}: {e}")))?;
     let (run, index) = match &settings.join {
         Some(join) => parse_join(join)?,
-        None => match board.claim(settings.wait, Some(&settings.interrupt))? {
+        None => match board.claim(settings.wait, Some(&settings.interrupt)).context("claiming a shard")? {
             Some(ShardTicket { run, index, .. }) => (run, index),
             None => return Ok(WorkerDone::NothingToDo),
         },
@@ -84,7 +83,7 @@ pub fn run_worker(settings: &WorkerSettings) -> anyhow::Result<WorkerDone> {
     let report = match outcome {
         Ok(result) => WorkerReport::Ran(Box::new(result)),
         Err(e) => {
-            let bad_input = e.downcast_ref::<InputError>().is_some();
+            let bad_input = e.is_input();
             let error = format!("{e:#}");
             // The other shards wait on this one: tell them it is gone.
             let _ = board.abort(&run, &format!("worker {index} failed: {error}"));
@@ -99,17 +98,17 @@ pub fn run_worker(settings: &WorkerSettings) -> anyhow::Result<WorkerDone> {
         WorkerReport::Failed { .. } => false,
     };
     let bytes = serde_json::to_vec(&report).context("encoding the shard's results")?;
-    board.push_result(&run, index, &bytes)?;
+    board.push_result(&run, index, &bytes).context("sending the shard's results")?;
     if let WorkerReport::Failed { error, bad_input, .. } = report {
-        return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error) });
+        return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error).into() });
     }
     Ok(WorkerDone::Ran { run, index, success })
 }
 
-fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index: u32) -> anyhow::Result<ShardResult> {
-    let published = board.fetch_run(run)?;
+fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index: u32) -> Result<ShardResult, Error> {
+    let published = board.fetch_run(run).context("fetching the run")?;
     let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
-    let recorded: RecordedRun = serde_json::from_str(&inputs.run_json).context("reading the run's run.json")?;
+    let recorded = RecordedRun::parse(&inputs.run_json).context("reading the run's run.json")?;
     let component = PlanComponent {
         path: PathBuf::from(format!("{run}/plan.wasm")),
         sha256: crate::component::load::sha256_hex(&published.plan_wasm),
@@ -121,21 +120,18 @@ fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index
     spec.interrupt = Some(settings.interrupt.clone());
     let layout =
         ShardLayout::new(index, published.count, spec.instance_count()).map_err(|e| InputError::new(e.to_string()))?;
-    let local = layout.nodes().len() as u32;
-    crate::engine::check_address_space(local, spec.engine.memory_limit)?;
-    crate::engine::check_mapping_limit(local)?;
-    let prepared = prepare(&spec.component, &spec.engine, local)?;
-    check_request(&spec, &prepared)?;
+    let wall_timeout = spec.wall_timeout;
+    let shard = Run::prepare(spec, layout.nodes().len() as u32)?;
     let mut policy = MailboxPolicy::default();
-    if let Some(wall) = spec.wall_timeout {
+    if let Some(wall) = wall_timeout {
         // A peer silent past the run's own limit is gone.
         policy.peer_timeout = policy.peer_timeout.min(wall + Duration::from_secs(30));
     }
-    let mut mailbox = ShardMailbox::connect(&settings.url, run, index, published.count, policy)?;
+    let mut mailbox = ShardMailbox::connect(&settings.url, run, index, published.count, policy)
+        .context("opening the shard's mailbox")?;
     mailbox.set_interrupt(settings.interrupt.clone());
     let mut link = MailboxLink::new(mailbox);
     let lookahead = Duration::from_nanos(inputs.lookahead_ns);
-    let part = Part::Shard { layout, lookahead, link: &mut link };
-    let execution = execute_part(&spec, &prepared, None, &SyncSetting::Embedded, part)?;
+    let execution = shard.execute_shard(layout, lookahead, &mut link)?;
     Ok(ShardResult::of(execution, layout))
 }

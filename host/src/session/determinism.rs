@@ -7,8 +7,11 @@
 //! run's. A repetition that diverges is written to `<out>/determinism-<k>/`
 //! so `tg-wasm diff <out> <out>/determinism-<k>` can show it again.
 
-use super::diff::{self, TraceDivergence};
-use crate::run::{Execution, RunSpec, RunSummary, directory, execute, prepare};
+use crate::divergence::{TraceDivergence, first_divergence};
+use crate::error::Error;
+use crate::outputs;
+use crate::run::{Execution, Run, RunSpec, RunSummary};
+use crate::sync::SyncSetting;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -54,34 +57,35 @@ impl DeterminismCheck {
 
 /// Runs `spec` `runs` times (at least 2), the first into `out` as a normal run,
 /// and compares the digests. Returns the first run's summary and execution.
-pub fn check_determinism(
-    spec: &RunSpec,
-    out: &Path,
-    runs: u32,
-) -> anyhow::Result<(RunSummary, Execution, DeterminismCheck)> {
+pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execution, DeterminismCheck), Error> {
     let runs = runs.max(2);
-    let mut first_spec = spec.clone();
+    let interrupt = spec.interrupt.clone();
+    let mut first_spec = spec;
     first_spec.keep_trace = true;
-    let (summary, first) = crate::run::run(&first_spec, out)?;
-    let reference = first.trace.as_deref().unwrap_or_default();
-    let mut check = DeterminismCheck { digests: vec![first.digest.clone()], divergence: None };
     let mut again = first_spec.clone();
     // Later runs must not be cut short where the first was not.
     again.wall_timeout = None;
+    let n = first_spec.instance_count();
+    let first_run = Run::prepare(first_spec, n)?;
+    outputs::write_inputs(out, first_run.spec())?;
+    let first = first_run.execute(None, &SyncSetting::Embedded)?;
+    let summary = first_run.summarize(&first);
+    outputs::write_results(out, &summary, &first)?;
+    let reference = first.trace.as_deref().unwrap_or_default();
+    let mut check = DeterminismCheck { digests: vec![first.digest.clone()], divergence: None };
     for k in 2..=runs {
-        if spec.interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+        if interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
             break;
         }
-        let prepared = prepare(&again.component, &again.engine, again.instance_count())?;
-        let execution = execute(&again, &prepared)?;
+        let run = Run::prepare(again.clone(), n)?;
+        let execution = run.execute(None, &SyncSetting::Embedded)?;
         check.digests.push(execution.digest.clone());
         if execution.digest != first.digest && check.divergence.is_none() {
             let records = execution.trace.as_deref().unwrap_or_default();
-            let found = diff::first_divergence(reference.iter().cloned().map(Ok), records.iter().cloned().map(Ok))?;
+            let found = first_divergence(reference.iter().cloned().map(Ok), records.iter().cloned().map(Ok))?;
             let dir = out.join(format!("determinism-{k}"));
-            directory::write_inputs(&dir, &again)?;
-            let s = RunSummary::new(&again, &prepared.manifest.name, &execution);
-            directory::write_outputs(&dir, &s, &execution)?;
+            outputs::write_inputs(&dir, run.spec())?;
+            outputs::write_results(&dir, &run.summarize(&execution), &execution)?;
             if let Some(d) = found {
                 check.divergence = Some((k, dir, d));
             }

@@ -1,4 +1,4 @@
-//! The report files of a run directory: `metrics.jsonl` (every metric point)
+//! The line files of a run directory: `metrics.jsonl` (every metric point)
 //! and `states.jsonl` (the sync-state timeline), written after a run and read
 //! back by `tg-wasm report`.
 //!
@@ -12,11 +12,12 @@
 //! where `kind` is `signal` (`count` is the state's count after the signals of
 //! that instant) or `barrier-pass` (`count` barriers passed at that instant).
 //!
-//! Files are written to a temporary name and renamed, so a reader never sees
-//! half a file. This module does not aggregate or render.
+//! Files are written through [`crate::files`], so a reader never sees half a
+//! file. This module does not aggregate or render.
 
 use crate::metrics::aggregate::Sample;
 use crate::metrics::{Category, Kind};
+use crate::report::StateLine;
 use crate::run::Execution;
 use anyhow::Context as _;
 use serde::ser::SerializeMap as _;
@@ -129,25 +130,6 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec
         out.push(serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), i + 1))?);
     }
     Ok(out)
-}
-
-/// One line of `states.jsonl`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StateLine {
-    /// Virtual time, ns.
-    pub t_ns: u64,
-    /// State name.
-    pub state: String,
-    /// `signal` or `barrier-pass`.
-    pub kind: String,
-    /// See the module docs.
-    pub count: u64,
-}
-
-impl From<&netsim::StateMark> for StateLine {
-    fn from(m: &netsim::StateMark) -> StateLine {
-        StateLine { t_ns: m.at.as_nanos(), state: m.state.clone(), kind: m.kind.as_str().to_string(), count: m.count }
-    }
 }
 
 /// Writes the state timeline to `path`.

@@ -1,0 +1,173 @@
+//! The command line's shape: every command, argument and its help, as clap
+//! types. Parsing is clap's; what each command does is `main.rs`'s dispatch
+//! into the library.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+use tg_wasm::engine;
+use tg_wasm::params;
+
+/// Run Testground-style test plans as thousands of deterministic WebAssembly
+/// instances in one process, on virtual time.
+#[derive(Parser)]
+#[command(name = "tg-wasm", version, about, long_about = None)]
+pub struct Cli {
+    /// More diagnostics on stderr (-v: plan output and messages; -vv: host internals).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// The command is parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a plan as N instances and report outcomes per group.
+    ///
+    /// Example: tg-wasm run plans/example --testcase sync --instances 1000
+    Run(RunArgs),
+    /// Build a plan directory into a component (writes <dir>/../<name>.wasm).
+    Build {
+        /// The plan crate's directory, e.g. plans/placebo.
+        dir: PathBuf,
+    },
+    /// Print a plan's test cases and parameters.
+    Describe {
+        /// A plan component (.wasm) or plan directory.
+        plan: PathBuf,
+    },
+    /// Regenerate <run-dir>/report.html from the run directory's files.
+    ///
+    /// Example: tg-wasm report runs/2026-11-25T120000-example-sync
+    Report {
+        /// The run directory (holds summary.json, metrics.jsonl, states.jsonl).
+        run_dir: PathBuf,
+    },
+    /// Re-run a recorded run from its directory and check that it gives the recorded trace digest.
+    ///
+    /// Exit 0: reproduced; 1: the digests differ (the first divergent event is shown);
+    /// 2: the plan component is not the recorded one, or DIR is not a run directory.
+    ///
+    /// Example: tg-wasm replay runs/2026-11-25T120000-example-sync
+    Replay {
+        /// The run directory (holds run.json).
+        run_dir: PathBuf,
+    },
+    /// Run one shard of a run split with `run --workers N --local-workers K` on another machine.
+    ///
+    /// Claims the next queued shard from the Redis server, runs it, and sends its results back to
+    /// the `run` command, which writes the run directory. Exit 0: the shard ran and its instances
+    /// all ended ok; 1: it ran, some did not; 2: bad input; 3: the worker failed (in every case
+    /// but a lost Redis server, after telling the run why); 4: no shard was queued within --wait.
+    ///
+    /// Example: tg-wasm worker --sync redis://redis.testground:6379/0
+    Worker(WorkerArgs),
+    /// Show the first event where the traces of two runs (made with --trace) differ.
+    ///
+    /// Exit 0: identical; 1: they differ; 2: a run has no trace.
+    Diff {
+        /// The first run directory.
+        a: PathBuf,
+        /// The second run directory.
+        b: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// A plan component (.wasm) or a plan directory (built first).
+    #[arg(required_unless_present = "composition")]
+    pub plan: Option<PathBuf>,
+    /// A Testground-style composition file with [global] and [[groups]] (instead of PLAN).
+    #[arg(short = 'c', long, conflicts_with_all = ["plan", "instances"])]
+    pub composition: Option<PathBuf>,
+    /// Test case to run [default: the composition's, else the plan's first test case].
+    #[arg(short = 't', long)]
+    pub testcase: Option<String>,
+    /// Number of instances [default: 1].
+    #[arg(short = 'i', long)]
+    pub instances: Option<u32>,
+    /// A test parameter, name=value (repeatable). `tg-wasm describe` lists them.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Seed for every random choice of the run; the same seed replays the same run
+    /// [default: the composition's, else 0].
+    #[arg(short, long)]
+    pub seed: Option<u64>,
+    /// Run directory [default: runs/<timestamp>-<plan>-<case>].
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Keep the full event trace in <out>/trace.jsonl, not only its digest.
+    #[arg(long)]
+    pub trace: bool,
+    /// Give every instance an IPv6 address too (fd00:: and its IPv4 address), so
+    /// `instance-N` resolves to both; a composition says `[network] ipv6 = true`.
+    /// IPv6 sockets (and `[::]` listeners, which take IPv4 too) work either way.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Print the summary as JSON on stdout instead of the table (schema: docs/summary-schema.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the outcomes as JUnit XML to FILE, a test case per group, for CI reporters.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Largest linear memory per instance (e.g. 64MiB).
+    #[arg(long, default_value = "128MiB", value_parser = parse_size)]
+    pub memory_limit: u64,
+    /// CPU budget per instance, in fuel units (about one per wasm instruction).
+    #[arg(long, default_value_t = engine::DEFAULT_FUEL)]
+    pub fuel: u64,
+    /// One-way latency between instances and the sync service (e.g. 1ms).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub sync_latency: Duration,
+    /// Where sync states and topics are kept: `embedded` (in this process) or a Redis server,
+    /// redis://HOST:PORT[/DB]. Either gives the same run and digest.
+    #[arg(long, value_name = "BACKEND", default_value = "embedded", value_parser = tg_wasm::sync::SyncSetting::parse)]
+    pub sync: tg_wasm::sync::SyncSetting,
+    /// End the run when virtual time passes this (e.g. 10m).
+    #[arg(long, value_parser = parse_duration)]
+    pub virtual_timeout: Option<Duration>,
+    /// End the run when it has taken this long in real time (e.g. 5m).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Run N times [default N: 2] and fail if the trace digests differ, showing the first divergent event.
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2")]
+    pub check_determinism: Option<u32>,
+    /// Split the run across N worker processes, each hosting a share of the instances, coordinated
+    /// through the Redis server of --sync. Gives the same digest as one process. Needs a sync
+    /// latency above zero (e.g. --sync-latency 1ms): the workers advance in windows no longer than it.
+    #[arg(long, value_name = "N", conflicts_with = "check_determinism")]
+    pub workers: Option<u32>,
+    /// How many of the --workers this command starts itself [default: all]; the others must be
+    /// joined by `tg-wasm worker --sync URL` on other machines.
+    #[arg(long, value_name = "K", requires = "workers")]
+    pub local_workers: Option<u32>,
+    /// The longest time window of a split run [default: the sync latency]. Every packet between
+    /// instances on different workers must take at least this long (its link's latency), or the
+    /// run stops with an error naming the packet.
+    #[arg(long, value_parser = parse_duration, requires = "workers")]
+    pub lookahead: Option<Duration>,
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// The Redis server the run was published on: redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    pub sync: String,
+    /// Run this shard, RUN/INDEX, instead of claiming the next queued one (what `run --workers` uses).
+    #[arg(long, value_name = "RUN/INDEX")]
+    pub join: Option<String>,
+    /// How long to wait for a shard to be queued before exiting.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub wait: Duration,
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    params::parse_size(s).ok_or_else(|| format!("{s:?} is not a size (e.g. 64MiB, 1GB)"))
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))
+}

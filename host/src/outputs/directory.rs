@@ -1,0 +1,55 @@
+//! The run's own files: `summary.json`, `trace.jsonl` with `--trace`, and
+//! `instances/<seq>/{stdout,stderr,messages}.log` for instances that wrote
+//! anything. The metric and state files are [`super::lines`]'s, the report
+//! [`crate::report`]'s.
+
+use crate::run::{Execution, RunSpec, RunSummary};
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+
+/// Writes the outputs of a finished run into `dir`: its summary, its
+/// instances' output and, if kept, its trace.
+pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
+    for (i, record) in execution.records.iter().enumerate() {
+        let files = [
+            ("stdout.log", record.stdout.clone()),
+            ("stderr.log", record.stderr.clone()),
+            (
+                "messages.log",
+                record.messages.iter().map(|m| format!("{} {}\n", m.at, m.text)).collect::<String>().into_bytes(),
+            ),
+        ];
+        if files.iter().all(|(_, b)| b.is_empty()) {
+            continue;
+        }
+        let idir = dir.join("instances").join(i.to_string());
+        std::fs::create_dir_all(&idir).with_context(|| format!("creating {}", idir.display()))?;
+        for (name, bytes) in files.iter().filter(|(_, b)| !b.is_empty()) {
+            crate::files::write_atomic(&idir.join(name), bytes)?;
+        }
+    }
+    if let Some(trace) = &execution.trace {
+        crate::files::write_with(&dir.join(super::TRACE_FILE), |out| {
+            for record in trace {
+                serde_json::to_writer(&mut *out, record)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
+    }
+    crate::files::write_atomic(&dir.join(super::SUMMARY_FILE), &serde_json::to_vec_pretty(summary)?)
+}
+
+/// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`.
+pub fn default_dir(spec: &RunSpec) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+    let stem = spec.component.path.file_stem().and_then(|s| s.to_str()).unwrap_or("plan");
+    let base = format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case);
+    let mut dir = PathBuf::from("runs").join(&base);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
+    }
+    dir
+}

@@ -1,0 +1,181 @@
+//! `run.json`: the inputs a run is a function of, recorded before it starts
+//! and read back by a replay and by the workers of a split run.
+//!
+//! [`RunSpec::record_json`] writes it, [`RecordedRun`] reads it and turns it
+//! back into a [`RunSpec`] on a component the reader found (by its hash:
+//! the record names the plan, the run directory keeps a copy). Where the file
+//! lives is the outputs' business; this module only encodes and decodes.
+
+use super::faults::ScheduledFault;
+use super::network::NetworkSpec;
+use super::spec::{GroupRequest, RunSpec};
+use crate::component::PlanComponent;
+use crate::engine::EngineSettings;
+use crate::error::{Error, InputError};
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name of the record in a run directory.
+pub const RUN_FILE: &str = "run.json";
+
+/// The file name of the component copy kept in each run directory, so that a
+/// replay does not depend on the plan file still being where it was.
+pub const COMPONENT_COPY: &str = "plan.wasm";
+
+/// The record as written.
+#[derive(Serialize)]
+struct RecordedInputs<'a> {
+    tg_wasm_version: &'static str,
+    component_path: String,
+    component_sha256: &'a str,
+    test_case: &'a str,
+    seed: u64,
+    groups: Vec<GroupOut<'a>>,
+    global_params: &'a BTreeMap<String, String>,
+    engine: &'a EngineSettings,
+    sync_latency_ns: u128,
+    /// It decides where a run stops.
+    virtual_timeout_ns: Option<u128>,
+    /// Recorded for the reader only: a run it ended cannot be replayed event for event.
+    wall_timeout_ns: Option<u128>,
+    component_copy: &'static str,
+    faults: &'a [ScheduledFault],
+    /// The data network's layout, when it is not the flat default.
+    #[serde(skip_serializing_if = "NetworkSpec::is_flat")]
+    network: &'a NetworkSpec,
+}
+
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    id: &'a str,
+    instances: u32,
+    params: &'a BTreeMap<String, String>,
+}
+
+impl RunSpec {
+    /// `run.json`'s contents: the inputs the run is a function of, the plan by its hash.
+    pub fn record_json(&self) -> anyhow::Result<Vec<u8>> {
+        let inputs = RecordedInputs {
+            tg_wasm_version: env!("CARGO_PKG_VERSION"),
+            component_path: self.component.path.display().to_string(),
+            component_sha256: &self.component.sha256,
+            test_case: &self.test_case,
+            seed: self.seed,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupOut { id: &g.id, instances: g.instances, params: &g.params })
+                .collect(),
+            global_params: &self.global_params,
+            engine: &self.engine,
+            sync_latency_ns: self.sync_latency.as_nanos(),
+            virtual_timeout_ns: self.virtual_timeout.map(|d| d.as_nanos()),
+            wall_timeout_ns: self.wall_timeout.map(|d| d.as_nanos()),
+            component_copy: COMPONENT_COPY,
+            faults: &self.faults,
+            network: &self.network,
+        };
+        Ok(serde_json::to_vec_pretty(&inputs)?)
+    }
+}
+
+/// One group as `run.json` records it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RecordedGroup {
+    /// Name.
+    pub id: String,
+    /// Instances.
+    pub instances: u32,
+    /// Params.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// The inputs of a run as `run.json` records them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RecordedRun {
+    /// The tg-wasm version that made the run.
+    pub tg_wasm_version: String,
+    /// The plan component's path as given to the run.
+    pub component_path: PathBuf,
+    /// SHA-256 of the component.
+    pub component_sha256: String,
+    /// Test case.
+    pub test_case: String,
+    /// Seed.
+    pub seed: u64,
+    /// Groups, in order.
+    pub groups: Vec<RecordedGroup>,
+    /// Global params.
+    #[serde(default)]
+    pub global_params: BTreeMap<String, String>,
+    /// Engine settings.
+    pub engine: EngineSettings,
+    /// Sync latency in nanoseconds.
+    #[serde(default)]
+    pub sync_latency_ns: u64,
+    /// Virtual-time limit in nanoseconds.
+    #[serde(default)]
+    pub virtual_timeout_ns: Option<u64>,
+    /// Wall-time limit in nanoseconds.
+    #[serde(default)]
+    pub wall_timeout_ns: Option<u64>,
+    /// The component copy's file name in the run directory (absent in runs
+    /// recorded before copies were kept).
+    #[serde(default)]
+    pub component_copy: Option<String>,
+    /// Faults injected, each at its virtual time.
+    #[serde(default)]
+    pub faults: Vec<ScheduledFault>,
+    /// The data network's layout (absent: the flat default).
+    #[serde(default)]
+    pub network: NetworkSpec,
+}
+
+impl RecordedRun {
+    /// Reads `run.json` of run directory `dir`.
+    pub fn read(dir: &Path) -> Result<RecordedRun, Error> {
+        let path = dir.join(RUN_FILE);
+        if !path.is_file() {
+            return Err(
+                InputError::new(format!("{} is not a run directory (no {RUN_FILE} in it)", dir.display())).into()
+            );
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        RecordedRun::parse(&text)
+            .map_err(|e| InputError::new(format!("{} is not a readable {RUN_FILE}: {e}", path.display())).into())
+    }
+
+    /// Decodes a record.
+    pub fn parse(text: &str) -> Result<RecordedRun, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The run's inputs as a [`RunSpec`] on `component`. The wall-time limit is
+    /// left out: it never changes events, only where a run is cut off, and a
+    /// replay runs to the end.
+    pub fn spec(&self, component: PlanComponent) -> RunSpec {
+        RunSpec {
+            component,
+            test_case: self.test_case.clone(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupRequest { id: g.id.clone(), instances: g.instances, params: g.params.clone() })
+                .collect(),
+            global_params: self.global_params.clone(),
+            seed: self.seed,
+            engine: self.engine.clone(),
+            sync_latency: Duration::from_nanos(self.sync_latency_ns),
+            virtual_timeout: self.virtual_timeout_ns.map(Duration::from_nanos),
+            wall_timeout: None,
+            keep_trace: false,
+            interrupt: None,
+            faults: self.faults.clone(),
+            network: self.network.clone(),
+        }
+    }
+}
