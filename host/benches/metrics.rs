@@ -39,11 +39,12 @@ fn main() {
         let execution = run.execute(None, &tg_wasm::sync::SyncSetting::Embedded).expect("the run");
         assert_eq!(execution.metrics.len(), (INSTANCES * (POINTS + 2)) as usize, "every point recorded");
         let t = Instant::now();
-        let summary = run.summarize(&execution);
+        let mut summary = run.summarize(&execution);
         let aggregation = t.elapsed();
         assert!(summary.success(), "every instance ok");
         let t = Instant::now();
-        tg_wasm::outputs::write_results(&dir, &summary, &execution).expect("run directory");
+        tg_wasm::outputs::write_results(&dir, &mut summary, &execution);
+        assert_eq!(summary.incomplete, None, "the run directory written whole");
         let writing = t.elapsed();
         metrics_bytes = std::fs::metadata(dir.join("metrics.jsonl")).map_or(0, |m| m.len());
         let exec = execution.wall_time.as_secs_f64();

@@ -72,11 +72,12 @@ impl TraceDivergence {
 }
 
 /// Finds the first event where two streams of trace records differ, reading
-/// each only as far as needed. `Ok(None)` means the traces are identical.
-pub fn first_divergence<A, B>(left: A, right: B) -> anyhow::Result<Option<TraceDivergence>>
+/// each only as far as needed. `Ok(None)` means the traces are identical; a
+/// stream's error (a trace file that cannot be read) is returned as it is.
+pub fn first_divergence<A, B, E>(left: A, right: B) -> Result<Option<TraceDivergence>, E>
 where
-    A: IntoIterator<Item = anyhow::Result<TraceRecord>>,
-    B: IntoIterator<Item = anyhow::Result<TraceRecord>>,
+    A: IntoIterator<Item = Result<TraceRecord, E>>,
+    B: IntoIterator<Item = Result<TraceRecord, E>>,
 {
     let (mut left, mut right) = (left.into_iter(), right.into_iter());
     let mut before: VecDeque<TraceRecord> = VecDeque::with_capacity(CONTEXT_RECORDS + 1);
@@ -103,10 +104,10 @@ where
 }
 
 /// `first` and up to [`CONTEXT_RECORDS`] records after it.
-fn tail(
+fn tail<E>(
     first: Option<TraceRecord>,
-    rest: &mut impl Iterator<Item = anyhow::Result<TraceRecord>>,
-) -> anyhow::Result<Vec<TraceRecord>> {
+    rest: &mut impl Iterator<Item = Result<TraceRecord, E>>,
+) -> Result<Vec<TraceRecord>, E> {
     let Some(first) = first else { return Ok(Vec::new()) };
     let mut v = vec![first];
     for r in rest.take(CONTEXT_RECORDS) {
@@ -123,7 +124,7 @@ mod tests {
         TraceRecord { t, node: Some(1), kind: kind.into(), detail: String::new() }
     }
 
-    fn ok(v: &[TraceRecord]) -> Vec<anyhow::Result<TraceRecord>> {
+    fn ok(v: &[TraceRecord]) -> Vec<Result<TraceRecord, ()>> {
         v.iter().cloned().map(Ok).collect()
     }
 

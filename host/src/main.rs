@@ -198,7 +198,8 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
     finish_run(&args, &out, &finished, &interrupt)
 }
 
-/// Prints the summary and decides the exit code.
+/// Prints the summary, then writes the JUnit file, and decides the exit
+/// code: the outcome is printed whatever fails after the run.
 fn finish_run(
     args: &RunArgs,
     out: &Path,
@@ -206,9 +207,6 @@ fn finish_run(
     interrupt: &AtomicBool,
 ) -> Result<ExitCode, Error> {
     let summary = &finished.summary;
-    if let Some(file) = &args.junit {
-        outputs::write_junit(file, summary)?;
-    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(summary).context("encoding the summary")?);
     } else {
@@ -222,6 +220,15 @@ fn finish_run(
         } else {
             print!("{}", check.render());
         }
+    }
+    let junit = args.junit.as_ref().map(|file| outputs::write_junit(file, summary)).transpose();
+    if let Some(why) = &summary.incomplete {
+        eprintln!("error: the run directory {} is incomplete: {why}", out.display());
+        return Ok(ExitCode::from(3));
+    }
+    if let Err(e) = junit {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(3));
     }
     Ok(if interrupt.load(Ordering::SeqCst) {
         ExitCode::from(130)

@@ -102,3 +102,27 @@ fn an_unknown_group_param_is_bad_input_listing_the_valid_ones() {
     assert!(stderr.contains("group \"g\": unknown parameter \"durration\""), "{stderr}");
     assert!(stderr.contains("valid parameters: duration (duration)"), "{stderr}");
 }
+
+#[test]
+fn a_group_id_longer_than_any_format_width_runs_and_is_summarized() {
+    let placebo = plan("placebo");
+    let dir = tempdir();
+    let file = dir.join("long.toml");
+    let id = "g".repeat(70_000);
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"ok\"\n[[groups]]\nid = \"{id}\"\ninstances = {{ count = 2 }}\n",
+            placebo.path
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "--composition", file.to_str().unwrap(), "-o", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with(&id) && l.split_whitespace().nth(1) == Some("2")), "{stdout:.300}");
+}

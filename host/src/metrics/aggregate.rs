@@ -216,9 +216,14 @@ pub fn render_table(rows: &[MetricAggregate]) -> String {
         return String::new();
     }
     let cell = |v: Option<f64>| v.map_or_else(|| "-".to_string(), crate::text::num);
-    let name_w = rows.iter().map(|a| a.name.len()).max().unwrap_or(0).max("metric".len());
-    let unit_w = rows.iter().map(|a| a.unit.as_deref().map_or(1, str::len)).max().unwrap_or(0).max("unit".len());
-    let group_w = rows.iter().map(|a| a.group.len()).max().unwrap_or(0).max("group".len());
+    // Columns line up for cells up to this wide; a wider cell pushes its row
+    // right (a group id is any length, and a width past u16::MAX would not
+    // format at all).
+    const WIDEST_ALIGNED: usize = 40;
+    let width = |w: usize, title: &str| w.max(title.len()).min(WIDEST_ALIGNED);
+    let name_w = width(rows.iter().map(|a| a.name.len()).max().unwrap_or(0), "metric");
+    let unit_w = width(rows.iter().map(|a| a.unit.as_deref().map_or(1, str::len)).max().unwrap_or(0), "unit");
+    let group_w = width(rows.iter().map(|a| a.group.len()).max().unwrap_or(0), "group");
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -290,5 +295,15 @@ mod tests {
         );
         let timer = &summary.results[3];
         assert_eq!((timer.unit.as_deref(), timer.non_finite), (Some("s"), 1));
+    }
+
+    #[test]
+    fn the_table_renders_cells_wider_than_any_format_width() {
+        let groups = vec!["g".repeat(70_000)];
+        let unit = "u".repeat(70_000);
+        let samples = vec![Sample { unit: Some(&unit), ..sample(0, 0, "latency", Kind::Point, 1.0) }];
+        let (summary, _) = aggregate(&groups, samples);
+        let table = render_table(&summary.results);
+        assert!(table.lines().nth(1).is_some_and(|row| row.starts_with("latency ") && row.contains(&groups[0])));
     }
 }

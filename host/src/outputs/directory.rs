@@ -1,15 +1,15 @@
-//! The run's own files: `summary.json`, `trace.jsonl` with `--trace`, and
+//! The run's own files: `trace.jsonl` with `--trace`, and
 //! `instances/<seq>/{stdout,stderr,messages}.log` for instances that wrote
 //! anything. The metric and state files are [`super::lines`]'s, the report
 //! [`crate::report`]'s.
 
-use crate::run::{Execution, RunSpec, RunSummary};
+use crate::run::{Execution, RunSpec};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
-/// Writes the outputs of a finished run into `dir`: its summary, its
-/// instances' output and, if kept, its trace.
-pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
+/// Writes the instances' output of a finished run into `dir` and, if kept,
+/// its trace.
+pub fn write_instances(dir: &Path, execution: &Execution) -> anyhow::Result<()> {
     for (i, record) in execution.records.iter().enumerate() {
         let files = [
             ("stdout.log", record.stdout.clone()),
@@ -37,7 +37,7 @@ pub fn write_outputs(dir: &Path, summary: &RunSummary, execution: &Execution) ->
             Ok(())
         })?;
     }
-    crate::files::write_atomic(&dir.join(super::SUMMARY_FILE), &serde_json::to_vec_pretty(summary)?)
+    Ok(())
 }
 
 /// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`.

@@ -15,6 +15,7 @@
 //! Files are written through [`crate::files`], so a reader never sees half a
 //! file. This module does not aggregate or render.
 
+use crate::error::Error;
 use crate::metrics::aggregate::Sample;
 use crate::metrics::{Category, Kind};
 use crate::report::StateLine;
@@ -111,15 +112,17 @@ impl PointLine {
 }
 
 /// Reads `metrics.jsonl`; a missing file means no metrics.
-pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<PointLine>> {
+pub fn read_metrics(path: &Path) -> Result<Vec<PointLine>, Error> {
     read_lines(path)
 }
 
-fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+/// The records of a JSON-lines file; none if it is missing. A line that is
+/// not a record is bad input (a file damaged or edited since the run).
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        Err(e) => return Err(anyhow::Error::from(e).context(format!("opening {}", path.display())).into()),
     };
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -127,7 +130,9 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), i + 1))?);
+        out.push(serde_json::from_str(&line).map_err(|e| {
+            Error::input(format!("{}:{}: not a record ({e}); the file was damaged", path.display(), i + 1))
+        })?);
     }
     Ok(out)
 }
@@ -144,6 +149,6 @@ pub fn write_states(path: &Path, marks: &[netsim::StateMark]) -> anyhow::Result<
 }
 
 /// Reads `states.jsonl`; a missing file means no states.
-pub fn read_states(path: &Path) -> anyhow::Result<Vec<StateLine>> {
+pub fn read_states(path: &Path) -> Result<Vec<StateLine>, Error> {
     read_lines(path)
 }

@@ -5,7 +5,9 @@
 //! before the run starts; then `summary.json`, `instances/<seq>/*.log`,
 //! `trace.jsonl` with `--trace` ([`directory`]), `metrics.jsonl` and
 //! `states.jsonl` ([`lines`]), and `report.html` ([`crate::report::html`]).
-//! The command line and replays call [`write_inputs`] and [`write_results`];
+//! A run takes its directory for itself first ([`RunDirectory`]: no two
+//! runs write one directory, and an earlier run's files are cleared); the
+//! session then calls [`write_inputs`] and [`write_results`];
 //! `tg-wasm report` calls [`regenerate_report`]; [`read`] reads a run
 //! directory back for comparisons and replays. Every file is written
 //! through [`crate::files`], so a reader never sees half of one.
@@ -16,6 +18,9 @@
 pub mod directory;
 pub mod lines;
 pub mod read;
+mod take;
+
+pub use take::RunDirectory;
 
 use crate::error::{Error, InputError};
 use crate::metrics::{Category, aggregate};
@@ -38,20 +43,42 @@ pub const STATES_FILE: &str = "states.jsonl";
 /// The HTML report.
 pub const REPORT_FILE: &str = "report.html";
 
-/// Creates run directory `dir` and writes the run's inputs: `run.json` and
-/// the component's copy. Called once the run was checked, before it starts.
+/// Writes the run's inputs into `dir`: `run.json` and the component's copy.
 pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
     crate::files::write_atomic(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
     crate::files::write_atomic(&dir.join(RUN_FILE), &spec.record_json()?)
 }
 
-/// Writes the results of a finished run into `dir`: summary, instances'
-/// output, trace, metrics, state timeline and report.
-pub fn write_results(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
-    directory::write_outputs(dir, summary, execution)?;
-    lines::write_metrics(&dir.join(METRICS_FILE), execution)?;
-    lines::write_states(&dir.join(STATES_FILE), &execution.states)?;
+/// Writes the results of a finished run into `dir`: the instances' output,
+/// trace, metrics, state timeline and report, then `summary.json` last, so
+/// that a directory with a summary is whole. If an output cannot be written,
+/// the others still are, and `summary.incomplete` says why (the first
+/// failure), in `summary.json` if that could be written and in the summary
+/// returned to the caller either way: the outcome is never lost.
+pub fn write_results(dir: &Path, summary: &mut RunSummary, execution: &Execution) {
+    let failed = [
+        directory::write_instances(dir, execution),
+        lines::write_metrics(&dir.join(METRICS_FILE), execution),
+        lines::write_states(&dir.join(STATES_FILE), &execution.states),
+        write_report(dir, summary, execution),
+    ]
+    .into_iter()
+    .find_map(Result::err);
+    if let Some(e) = &failed {
+        tracing::error!("writing the run directory {}: {e:#}", dir.display());
+        summary.incomplete = Some(crate::text::one_line(e));
+    }
+    let written = serde_json::to_vec_pretty(summary)
+        .map_err(anyhow::Error::from)
+        .and_then(|json| crate::files::write_atomic(&dir.join(SUMMARY_FILE), &json));
+    if let Err(e) = written {
+        tracing::error!("writing the run directory {}: {e:#}", dir.display());
+        summary.incomplete.get_or_insert_with(|| crate::text::one_line(&e));
+    }
+}
+
+fn write_report(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
     let view: html::SummaryView = serde_json::from_value(serde_json::to_value(summary)?)
         .context("reading the run summary back for the report")?;
     let groups: Vec<String> = summary.groups.iter().map(|g| g.id.clone()).collect();
@@ -62,8 +89,11 @@ pub fn write_results(dir: &Path, summary: &RunSummary, execution: &Execution) ->
     crate::files::write_atomic(&dir.join(REPORT_FILE), page.as_bytes())
 }
 
-/// Writes the run's outcomes as JUnit XML to `path`.
+/// Writes the run's outcomes as JUnit XML to `path`, creating its directory.
 pub fn write_junit(path: &Path, summary: &RunSummary) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     crate::files::write_atomic(path, junit::render(summary).as_bytes())
 }
 
@@ -78,8 +108,9 @@ pub fn regenerate_report(dir: &Path) -> Result<PathBuf, Error> {
             summary_path.display()
         ))
     })?;
-    let view: html::SummaryView =
-        serde_json::from_slice(&text).with_context(|| format!("parsing {}", summary_path.display()))?;
+    let view: html::SummaryView = serde_json::from_slice(&text)
+        .map_err(|e| InputError::new(format!("{} is not a readable summary: {e}", summary_path.display())))?;
+    read::refuse_incomplete(dir, view.incomplete.as_deref())?;
     let groups: Vec<String> = view.groups.iter().map(|g| g.id.clone()).collect();
     let points = lines::read_metrics(&dir.join(METRICS_FILE))?;
     let samples = points.iter().filter_map(|p| p.sample(&groups)).filter(|s| s.category == Category::Result);

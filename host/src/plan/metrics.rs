@@ -11,16 +11,20 @@ use crate::metrics::{Category, Kind, MetricPoint};
 /// Longest metric name accepted; longer names are cut so one plan cannot bloat outputs.
 pub const MAX_METRIC_NAME_BYTES: usize = 256;
 
+/// Longest unit, tag name or tag value kept, cut as names are: a unit is a
+/// word (`ms`, `bytes/s`), and every point carries its own copy.
+pub const MAX_METRIC_LABEL_BYTES: usize = 64;
+
+/// Most tags kept on one point; later ones are dropped.
+pub const MAX_METRIC_TAGS: usize = 16;
+
 impl Host for InstanceState {
     fn record(&mut self, metric: Metric, value: f64) -> wasmtime::Result<()> {
-        let mut name = metric.name;
-        if name.len() > MAX_METRIC_NAME_BYTES {
-            let mut cut = MAX_METRIC_NAME_BYTES;
-            while !name.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            name.truncate(cut);
-        }
+        let name = cut(metric.name, MAX_METRIC_NAME_BYTES);
+        let unit = metric.unit.map(|u| cut(u, MAX_METRIC_LABEL_BYTES));
+        let tags = (metric.tags.into_iter().take(MAX_METRIC_TAGS))
+            .map(|(k, v)| (cut(k, MAX_METRIC_LABEL_BYTES), cut(v, MAX_METRIC_LABEL_BYTES)))
+            .collect();
         let node = self.node();
         let at = {
             let mut sim = self.sim.lock();
@@ -34,12 +38,24 @@ impl Host for InstanceState {
             name,
             kind: kind(metric.kind),
             category: category(metric.category),
-            unit: metric.unit,
-            tags: metric.tags,
+            unit,
+            tags,
             value,
         });
         Ok(())
     }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// The model's kind of a `tg:plan/metrics` kind.

@@ -24,7 +24,6 @@ use crate::outputs::read::{read_summary, read_trace};
 use crate::run::RunSummary;
 use crate::run::record::RecordedRun;
 use crate::session::{self, RunOptions};
-use anyhow::Context as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -150,10 +149,8 @@ pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, 
     let mut spec = inputs.spec(component);
     spec.keep_trace = true;
     spec.interrupt = interrupt;
+    // The run directory, taken, clears a previous replay.
     let out = dir.join(REPLAY_DIR);
-    if out.exists() {
-        std::fs::remove_dir_all(&out).with_context(|| format!("removing the previous replay {}", out.display()))?;
-    }
     let session::Finished { summary, execution, .. } = session::run(spec, &RunOptions::new(&out))?;
     let verdict = if summary.digest == recorded.digest {
         Verdict::Reproduced

@@ -50,6 +50,9 @@ pub struct SummaryView {
     /// Metric aggregates.
     #[serde(default)]
     pub metrics: MetricsSummary,
+    /// Why the run directory is incomplete, if it is.
+    #[serde(default)]
+    pub incomplete: Option<String>,
 }
 
 /// One group of `summary.json`.

@@ -93,6 +93,10 @@ pub struct RunSummary {
     pub component_sha256: String,
     /// tg-wasm version.
     pub tg_wasm_version: &'static str,
+    /// Why the run directory is incomplete, when an output could not be
+    /// written (a full disk, say): its files are not to be trusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl RunSummary {
@@ -160,6 +164,7 @@ impl RunSummary {
             sim_events: execution.events,
             metrics,
             component_sha256: spec.component.sha256.clone(),
+            incomplete: None,
             tg_wasm_version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -172,7 +177,10 @@ impl RunSummary {
     /// The terminal rendering: a table of groups, reasons, the verdict and the digest.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let width = self.groups.iter().map(|g| g.id.len()).max().unwrap_or(5).max(5);
+        // Columns line up for ids up to this long; a longer id pushes its row
+        // right (and a width past u16::MAX would not format at all).
+        const WIDEST_ALIGNED_ID: usize = 40;
+        let width = self.groups.iter().map(|g| g.id.len()).max().unwrap_or(5).clamp(5, WIDEST_ALIGNED_ID);
         let _ = writeln!(out, "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}", "group", "ok", "failed", "crashed", "total");
         for g in &self.groups {
             let _ = writeln!(out, "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}", g.id, g.ok, g.failed, g.crashed, g.total);

@@ -9,7 +9,7 @@
 
 use crate::divergence::{TraceDivergence, first_divergence};
 use crate::error::Error;
-use crate::outputs;
+use crate::outputs::{self, RunDirectory};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
 use crate::sync::SyncSetting;
 use std::fmt::Write as _;
@@ -67,10 +67,12 @@ pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execut
     again.wall_timeout = None;
     let n = first_spec.instance_count();
     let first_run = Run::prepare(first_spec, n)?;
+    let taken = RunDirectory::take(out)?;
+    let out = taken.path();
     outputs::write_inputs(out, first_run.spec())?;
     let first = first_run.execute(None, &SyncSetting::Embedded)?;
-    let summary = first_run.summarize(&first);
-    outputs::write_results(out, &summary, &first)?;
+    let mut summary = first_run.summarize(&first);
+    outputs::write_results(out, &mut summary, &first);
     let reference = first.trace.as_deref().unwrap_or_default();
     let mut check = DeterminismCheck { digests: vec![first.digest.clone()], divergence: None };
     for k in 2..=runs {
@@ -82,10 +84,11 @@ pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execut
         check.digests.push(execution.digest.clone());
         if execution.digest != first.digest && check.divergence.is_none() {
             let records = execution.trace.as_deref().unwrap_or_default();
-            let found = first_divergence(reference.iter().cloned().map(Ok), records.iter().cloned().map(Ok))?;
+            let found =
+                first_divergence(reference.iter().cloned().map(Ok::<_, Error>), records.iter().cloned().map(Ok))?;
             let dir = out.join(format!("determinism-{k}"));
             outputs::write_inputs(&dir, run.spec())?;
-            outputs::write_results(&dir, &run.summarize(&execution), &execution)?;
+            outputs::write_results(&dir, &mut run.summarize(&execution), &execution);
             if let Some(d) = found {
                 check.divergence = Some((k, dir, d));
             }

@@ -13,7 +13,7 @@ pub mod determinism;
 pub use determinism::{DEFAULT_RUNS, DeterminismCheck};
 
 use crate::error::{Error, InputError};
-use crate::outputs;
+use crate::outputs::{self, RunDirectory};
 use crate::run::observe::Observer;
 use crate::run::split::{SplitSettings, run_split};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
@@ -61,19 +61,21 @@ pub struct Finished {
     pub determinism: Option<DeterminismCheck>,
 }
 
-/// Runs `spec` as `options` say and writes its run directory. Every input
-/// error is found before anything is written; a run that starts always
-/// writes its results, however its instances end (a failure of the host
-/// itself aside).
+/// Runs `spec` as `options` say and writes its run directory, which it holds
+/// for itself meanwhile ([`RunDirectory`]). Every input error is found
+/// before anything is written; a run that starts always returns its summary,
+/// however its instances end, and writes its results — where an output could
+/// not be written, the summary says `incomplete` and why.
 pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
     match &options.mode {
         Mode::OneProcess => {
             let n = spec.instance_count();
             let run = Run::prepare(spec, n)?;
-            outputs::write_inputs(&options.out, run.spec())?;
+            let dir = RunDirectory::take(&options.out)?;
+            outputs::write_inputs(dir.path(), run.spec())?;
             let execution = run.execute(options.observer, &options.sync)?;
-            let summary = run.summarize(&execution);
-            outputs::write_results(&options.out, &summary, &execution)?;
+            let mut summary = run.summarize(&execution);
+            outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None })
         }
         Mode::CheckDeterminism { runs } => {
@@ -95,10 +97,11 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             settings.check(&spec)?;
             // The coordinator hosts no instance: its engine only describes the plan.
             let run = Run::prepare(spec, 0)?;
-            outputs::write_inputs(&options.out, run.spec())?;
+            let dir = RunDirectory::take(&options.out)?;
+            outputs::write_inputs(dir.path(), run.spec())?;
             let execution = run_split(&run, settings)?;
-            let summary = run.summarize(&execution);
-            outputs::write_results(&options.out, &summary, &execution)?;
+            let mut summary = run.summarize(&execution);
+            outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None })
         }
     }

@@ -1,0 +1,202 @@
+//! The run directory as a user leans on it: one run's files at a time, never
+//! two runs' mixed, an earlier run's cleared, and the outcome printed with
+//! the right exit code even when the directory cannot be written whole.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use support::{plan, tempdir};
+
+fn tg_wasm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn seed_of(file: &Path) -> u64 {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    json["seed"].as_u64().unwrap_or_else(|| panic!("no seed in {}", file.display()))
+}
+
+#[test]
+fn a_reused_out_holds_only_the_latest_runs_files() {
+    let placebo = plan("placebo");
+    let path = placebo.path.to_str().unwrap();
+    let out = tempdir().join("run");
+    let o = out.to_str().unwrap();
+    let first = tg_wasm(&["run", path, "-t", "identity", "-i", "3", "--trace", "-s", "1", "-o", o]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(out.join("trace.jsonl").is_file() && out.join("instances/2/stdout.log").is_file());
+    std::fs::create_dir_all(out.join("determinism-2")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+
+    let second = tg_wasm(&["run", path, "-t", "ok", "-i", "1", "-s", "2", "-o", o]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert!(!out.join("trace.jsonl").exists(), "the first run's trace is gone");
+    assert!(!out.join("instances").exists(), "the first run's instance logs are gone");
+    assert!(!out.join("determinism-2").exists());
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine", "what tg-wasm did not write stays");
+    assert_eq!((seed_of(&out.join("run.json")), seed_of(&out.join("summary.json"))), (2, 2));
+    assert!(!out.join(".tg-wasm.lock").exists(), "the lock is released");
+}
+
+#[test]
+fn concurrent_runs_on_one_out_never_mix_their_files() {
+    let example = plan("example");
+    let path = example.path.to_str().unwrap().to_string();
+    let out = tempdir().join("run");
+    for pair in 0..4u64 {
+        let start = |seed: u64| {
+            Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+                .args(["run", &path, "-t", "barrier-storm", "-i", "200", "-s", &seed.to_string()])
+                .args(["-o", out.to_str().unwrap()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(10 + 2 * pair), start(11 + 2 * pair));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let mut finished = Vec::new();
+        for (seed, o) in [(10 + 2 * pair, &a), (11 + 2 * pair, &b)] {
+            match o.status.code() {
+                Some(0) => finished.push(seed),
+                Some(2) => assert!(
+                    text(&o.stderr).contains("is being written by another tg-wasm run"),
+                    "refused saying why: {}",
+                    text(&o.stderr)
+                ),
+                code => panic!("exit {code:?}: {}", text(&o.stderr)),
+            }
+        }
+        assert!(!finished.is_empty(), "one of the two runs at least finishes");
+        let (recorded, summarized) = (seed_of(&out.join("run.json")), seed_of(&out.join("summary.json")));
+        assert_eq!(recorded, summarized, "run.json and summary.json are one run's");
+        assert!(finished.contains(&recorded));
+        assert!(!out.join(".tg-wasm.lock").exists());
+    }
+}
+
+#[test]
+fn junit_into_a_missing_directory_is_written_and_an_unwritable_one_still_prints_the_outcome() {
+    let placebo = plan("placebo");
+    let path = placebo.path.to_str().unwrap();
+    let dir = tempdir();
+    let junit = dir.join("reports/ci/junit.xml");
+    let o = dir.join("run");
+    let ok =
+        tg_wasm(&["run", path, "-t", "ok", "-i", "2", "-o", o.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+
+    let blocked = dir.join("a-file");
+    std::fs::write(&blocked, "x").unwrap();
+    let under_a_file = blocked.join("junit.xml");
+    let failed = tg_wasm(&[
+        "run",
+        path,
+        "-t",
+        "ok",
+        "-i",
+        "2",
+        "-o",
+        o.to_str().unwrap(),
+        "--junit",
+        under_a_file.to_str().unwrap(),
+    ]);
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    assert!(text(&failed.stdout).contains("run directory:"), "the outcome is printed: {}", text(&failed.stdout));
+    assert!(text(&failed.stderr).contains("a-file"), "{}", text(&failed.stderr));
+}
+
+#[test]
+fn out_that_cannot_be_a_run_directory_is_bad_input() {
+    let placebo = plan("placebo");
+    let path = placebo.path.to_str().unwrap();
+    let dir = tempdir();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("Cargo.toml"), "[package]").unwrap();
+    let cases = [
+        (file.clone(), "is not a directory"),
+        (file.join("under"), "cannot create run directory"),
+        ("/dev/null".into(), "is not a directory"),
+        (project.clone(), "is not a run directory"),
+    ];
+    for (out, needle) in cases {
+        let o = tg_wasm(&["run", path, "-t", "ok", "-o", out.to_str().unwrap()]);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--out {}: {stderr}", out.display());
+        assert!(stderr.contains(needle) && stderr.trim().lines().count() == 1, "--out {}: {stderr}", out.display());
+    }
+    assert_eq!(std::fs::read_dir(&project).unwrap().count(), 1, "a project directory is left untouched");
+}
+
+/// A run into a filesystem too small for its outputs: the summary is printed,
+/// the exit code is 3, the directory says it is incomplete, and `report` and
+/// `replay` refuse it. The filesystem is a tmpfs mounted in a user and mount
+/// namespace of the test's own, so no privilege is needed.
+#[test]
+fn a_full_filesystem_gives_an_incomplete_directory_that_report_and_replay_refuse() {
+    let placebo = plan("placebo");
+    let size_kib = std::fs::metadata(&placebo.path).unwrap().len() / 1024 + 64;
+    let mount = tempdir().join("small");
+    std::fs::create_dir_all(&mount).unwrap();
+    // 2000 instances each write a stdout.log: far more than 64 KiB of pages.
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o size={size_kib}k tmpfs "$1"
+set +e
+"$2" run "$3" -t identity -i 2000 -o "$1/run"; echo "run-exit=$?"
+"$2" report "$1/run"; echo "report-exit=$?"
+"$2" replay "$1/run"; echo "replay-exit=$?"
+ls -a "$1/run"
+"#
+    );
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script, "sh"])
+        .args([mount.as_os_str(), Path::new(env!("CARGO_BIN_EXE_tg-wasm")).as_os_str(), placebo.path.as_os_str()])
+        .output()
+        .expect("unshare (util-linux) runs the test in a namespace of its own");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "the namespace could not be set up: {stderr}");
+    assert!(stdout.contains("run-exit=3"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("single") && stdout.contains("run directory:"), "the outcome is printed: {stdout}");
+    assert!(stderr.contains("is incomplete"), "{stderr}");
+    assert!(stdout.contains("report-exit=2") && stdout.contains("replay-exit=2"), "{stdout}\n{stderr}");
+    assert!(!stdout.lines().any(|l| l.contains(".tmp")), "no temporary file is left: {stdout}");
+}
+
+#[test]
+fn damaged_files_in_a_run_directory_are_bad_input_for_report_replay_and_diff() {
+    let placebo = plan("placebo");
+    let path = placebo.path.to_str().unwrap();
+    let dir = tempdir();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for out in [&a, &b] {
+        let o = tg_wasm(&["run", path, "-t", "random", "-i", "2", "--trace", "-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let damaged: [(&str, &[&[&str]]); 3] = [
+        ("summary.json", &[&["report", a_str], &["replay", a_str]]),
+        ("trace.jsonl", &[&["diff", a_str, b_str]]),
+        ("metrics.jsonl", &[&["report", a_str]]),
+    ];
+    for (file, commands) in damaged {
+        let original = std::fs::read(a.join(file)).unwrap();
+        std::fs::write(a.join(file), b"{ not json\n").unwrap();
+        for args in commands {
+            let o = tg_wasm(args);
+            let stderr = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{file}, {args:?}: {stderr}");
+            assert!(stderr.contains(file) && stderr.trim().lines().count() == 1, "{file}, {args:?}: {stderr}");
+        }
+        std::fs::write(a.join(file), original).unwrap();
+    }
+}
