@@ -639,8 +639,11 @@ impl Network {
     }
 
     /// Sends `segments` from connection `id`; a SYN refused by a `Reject` filter fails the connect.
+    /// Arms the connection's timer in any case: sending nothing may still
+    /// have set a deadline (the persist timer of a zero window).
     fn tcp_flush(&mut self, cx: &mut NetCtx<'_>, id: SocketId, segments: Vec<Segment>) {
         if segments.is_empty() {
+            self.tcp_sync_timer(cx, id);
             return;
         }
         let Ok(c) = self.conn(id) else { return };
