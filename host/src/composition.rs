@@ -477,7 +477,7 @@ fn nat_spec(place: &str, nat: &Nat) -> Result<NatGroupSpec, InputError> {
         shared: nat.shared.unwrap_or(false),
         public: nat.public.clone(),
     };
-    spec.config().map_err(|e| InputError::new(format!("{place}: {e}")))?;
+    spec.config().map_err(|e| InputError::new(format!("{place}: {}", e.message())))?;
     Ok(spec)
 }
 

@@ -56,7 +56,7 @@ impl Host for InstanceState {
     async fn configure(&mut self, config: Config) -> wasmtime::Result<Result<(), NetworkError>> {
         let (netsim_config, callback) = match to_netsim(config) {
             Ok(parts) => parts,
-            Err(why) => return Ok(Err(NetworkError::InvalidConfig(why))),
+            Err(refused) => return Ok(Err(refused)),
         };
         let node = self.node();
         {
@@ -168,8 +168,13 @@ impl InstanceState {
     }
 }
 
+/// The plan's refusal of a configuration, saying where it is wrong.
+fn invalid(why: String) -> NetworkError {
+    NetworkError::InvalidConfig(why)
+}
+
 /// Checks `config` and converts it; the error names the faulty field.
-fn to_netsim(config: Config) -> Result<(net::NetworkConfig, Option<String>), String> {
+fn to_netsim(config: Config) -> Result<(net::NetworkConfig, Option<String>), NetworkError> {
     let default = to_netsim_shape("default", &config.default)?;
     let rules = config
         .rules
@@ -182,18 +187,18 @@ fn to_netsim(config: Config) -> Result<(net::NetworkConfig, Option<String>), Str
         RoutingPolicy::DenyAll => net::RoutingPolicy::DenyAll,
     };
     if let Some(state) = &config.callback_state {
-        netsim::sync::validate_name("callback-state", state).map_err(|e| format!("callback-state: {e:?}"))?;
+        netsim::sync::validate_name("callback-state", state).map_err(|e| invalid(format!("callback-state: {e:?}")))?;
     }
     Ok((net::NetworkConfig { default, rules, routing }, config.callback_state))
 }
 
-fn to_netsim_rule(at: &str, rule: &LinkRule) -> Result<net::LinkRule, String> {
-    let subnet: Subnet = rule.subnet.parse().map_err(|why| format!("{at}.subnet: {why}"))?;
+fn to_netsim_rule(at: &str, rule: &LinkRule) -> Result<net::LinkRule, NetworkError> {
+    let subnet: Subnet = rule.subnet.parse().map_err(|why| invalid(format!("{at}.subnet: {why}")))?;
     let shape = to_netsim_shape(&format!("{at}.shape"), &rule.shape)?;
     Ok(net::LinkRule { subnet: subnet.addr, prefix: subnet.prefix, shape, filter: to_netsim_filter(rule.filter) })
 }
 
-fn to_netsim_shape(at: &str, shape: &LinkShape) -> Result<net::LinkShape, String> {
+fn to_netsim_shape(at: &str, shape: &LinkShape) -> Result<net::LinkShape, NetworkError> {
     let probabilities = [
         ("loss", shape.loss),
         ("loss-correlation", shape.loss_correlation),
@@ -207,7 +212,7 @@ fn to_netsim_shape(at: &str, shape: &LinkShape) -> Result<net::LinkShape, String
     for (name, p) in probabilities {
         // `contains` is false for NaN, which must be refused too.
         if !(0.0..=1.0).contains(&p) {
-            return Err(format!("{at}.{name}: {p} is not a probability in [0, 1]"));
+            return Err(invalid(format!("{at}.{name}: {p} is not a probability in [0, 1]")));
         }
     }
     Ok(net::LinkShape {
@@ -269,25 +274,29 @@ mod tests {
 
     #[test]
     fn refusals_say_where() {
+        let refusal = |config| match to_netsim(config) {
+            Err(NetworkError::InvalidConfig(why)) => why,
+            other => panic!("not refused as invalid: {other:?}"),
+        };
         let config = |rules, loss| Config {
             default: LinkShape { loss, ..shape() },
             rules,
             routing: RoutingPolicy::AllowAll,
             callback_state: None,
         };
-        let err = to_netsim(config(vec![], 1.5)).unwrap_err();
+        let err = refusal(config(vec![], 1.5));
         assert!(err.starts_with("default.loss:"), "{err}");
-        let err = to_netsim(config(vec![], f64::NAN)).unwrap_err();
+        let err = refusal(config(vec![], f64::NAN));
         assert!(err.starts_with("default.loss:"), "{err}");
         let bad = LinkRule { subnet: "16.0.0.0/40".into(), shape: shape(), filter: Filter::Drop };
-        let err = to_netsim(config(vec![bad], 0.0)).unwrap_err();
+        let err = refusal(config(vec![bad], 0.0));
         assert!(err.starts_with("rules[0].subnet:"), "{err}");
         let bad = LinkRule {
             subnet: "16.0.0.0/8".into(),
             shape: LinkShape { reorder: -0.1, ..shape() },
             filter: Filter::Accept,
         };
-        let err = to_netsim(config(vec![bad], 0.0)).unwrap_err();
+        let err = refusal(config(vec![bad], 0.0));
         assert!(err.starts_with("rules[0].shape.reorder:"), "{err}");
         let (ok, _) = to_netsim(config(vec![], 1.0)).unwrap();
         assert_eq!(ok.default.loss, 1.0);

@@ -107,13 +107,13 @@ pub fn parse_filter(text: &str) -> Option<Filter> {
 
 impl NatGroupSpec {
     /// The NAT's behaviour, or why its names are wrong.
-    pub fn config(&self) -> Result<NatConfig, String> {
+    pub fn config(&self) -> Result<NatConfig, InputError> {
         let dependence = |what: &str, name: &str| {
             Dependence::from_name(name).ok_or_else(|| {
-                format!(
+                InputError::new(format!(
                     "nat.{what} {name:?} is not a behaviour; behaviours are endpoint-independent, address-dependent, \
                      address-and-port-dependent"
-                )
+                ))
             })
         };
         Ok(NatConfig {
@@ -247,7 +247,7 @@ impl NetworkSpec {
                 }
             }
             if let Some(nat) = &spec.nat {
-                let config = nat.config().map_err(|e| InputError::new(format!("{place}: {e}")))?;
+                let config = nat.config().map_err(|e| InputError::new(format!("{place}: {}", e.message())))?;
                 let public = match &nat.public {
                     None => None,
                     Some(_) if !nat.shared => {
