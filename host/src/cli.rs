@@ -87,14 +87,14 @@ pub struct RunArgs {
     #[arg(short = 't', long)]
     pub testcase: Option<String>,
     /// Number of instances [default: 1].
-    #[arg(short = 'i', long)]
+    #[arg(short = 'i', long, allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub instances: Option<u32>,
     /// A test parameter, name=value (repeatable). `tg-wasm describe` lists them.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Seed for every random choice of the run; the same seed replays the same run
     /// [default: the composition's, else 0].
-    #[arg(short, long)]
+    #[arg(short, long, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub seed: Option<u64>,
     /// Run directory [default: runs/<timestamp>-<plan>-<case>].
     #[arg(short, long)]
@@ -114,40 +114,42 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Largest linear memory per instance (e.g. 64MiB).
-    #[arg(long, default_value = "128MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "128MiB", value_parser = parse_memory_limit)]
     pub memory_limit: u64,
     /// CPU budget per instance, in fuel units (about one per wasm instruction).
-    #[arg(long, default_value_t = engine::DEFAULT_FUEL)]
+    #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
     /// One-way latency between instances and the sync service (e.g. 1ms).
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub sync_latency: Duration,
     /// Where sync states and topics are kept: `embedded` (in this process) or a Redis server,
     /// redis://HOST:PORT[/DB]. Either gives the same run and digest.
     #[arg(long, value_name = "BACKEND", default_value = "embedded", value_parser = tg_wasm::sync::SyncSetting::parse)]
     pub sync: tg_wasm::sync::SyncSetting,
     /// End the run when virtual time passes this (e.g. 10m).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub virtual_timeout: Option<Duration>,
     /// End the run when it has taken this long in real time (e.g. 5m).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// Run N times [default N: 2] and fail if the trace digests differ, showing the first divergent event.
-    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2")]
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2",
+          value_parser = parse_determinism_runs)]
     pub check_determinism: Option<u32>,
     /// Split the run across N worker processes, each hosting a share of the instances, coordinated
     /// through the Redis server of --sync. Gives the same digest as one process. Needs a sync
     /// latency above zero (e.g. --sync-latency 1ms): the workers advance in windows no longer than it.
-    #[arg(long, value_name = "N", conflicts_with = "check_determinism")]
+    #[arg(long, value_name = "N", conflicts_with = "check_determinism", allow_negative_numbers = true,
+          value_parser = parse_count::<u32>)]
     pub workers: Option<u32>,
     /// How many of the --workers this command starts itself [default: all]; the others must be
     /// joined by `tg-wasm worker --sync URL` on other machines.
-    #[arg(long, value_name = "K", requires = "workers")]
+    #[arg(long, value_name = "K", requires = "workers", allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub local_workers: Option<u32>,
     /// The longest time window of a split run [default: the sync latency]. Every packet between
     /// instances on different workers must take at least this long (its link's latency), or the
     /// run stops with an error naming the packet.
-    #[arg(long, value_parser = parse_duration, requires = "workers")]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, requires = "workers")]
     pub lookahead: Option<Duration>,
 }
 
@@ -160,7 +162,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "RUN/INDEX")]
     pub join: Option<String>,
     /// How long to wait for a shard to be queued before exiting.
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub wait: Duration,
 }
 
@@ -168,6 +170,36 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     params::parse_size(s).ok_or_else(|| format!("{s:?} is not a size (e.g. 64MiB, 1GB)"))
 }
 
+/// A wasm page: no linear memory is smaller.
+const WASM_PAGE_BYTES: u64 = 64 * 1024;
+
+fn parse_memory_limit(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        bytes if bytes < WASM_PAGE_BYTES => Err(format!("{s:?} is less than one wasm page (64KiB)")),
+        bytes => Ok(bytes),
+    }
+}
+
+fn parse_determinism_runs(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n >= 2 => Ok(n),
+        Ok(n) => Err(format!("{n} run(s) leave nothing to compare; give 2 or more")),
+        Err(_) => Err(format!("{s:?} is not a number of runs (2 or more)")),
+    }
+}
+
+/// A whole number of `T`, saying so for a negative one instead of taking it
+/// for an option.
+fn parse_count<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    if s.starts_with('-') {
+        return Err(format!("{s} is negative; give a whole number, 0 or more"));
+    }
+    s.parse().map_err(|_| format!("{s:?} is not a whole number in range"))
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.starts_with('-') {
+        return Err(format!("{s} is negative; durations are 0 or more (e.g. 250ms, 1.5s, 10m)"));
+    }
     params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))
 }

@@ -568,7 +568,12 @@ fn instance_counts(c: &Composition) -> Result<Vec<u32>, InputError> {
             }
             (Some(count), None) => match u32::try_from(count) {
                 Ok(n) if n >= 1 => n,
-                _ => return Err(InputError::new(format!("{place}: instances.count must be at least 1, got {count}"))),
+                _ => {
+                    return Err(InputError::new(format!(
+                        "{place}: instances.count must be between 1 and {}, got {count}",
+                        u32::MAX
+                    )));
+                }
             },
             (None, Some(p)) => {
                 if !(p > 0.0 && p <= 1.0) {
@@ -592,6 +597,10 @@ fn instance_counts(c: &Composition) -> Result<Vec<u32>, InputError> {
             }
         };
         counts.push(n);
+    }
+    let sum: u64 = counts.iter().map(|&n| u64::from(n)).sum();
+    if sum > u64::from(u32::MAX) {
+        return Err(InputError::new(format!("the groups add up to {sum} instances; a run has at most {}", u32::MAX)));
     }
     let uses_percentages = c.groups.iter().any(|g| g.instances.percentage.is_some());
     let all_percentages = c.groups.iter().all(|g| g.instances.percentage.is_some());
@@ -665,7 +674,7 @@ mod tests {
         assert!(parse_err(&format!("{HEAD}bogus = 1\n{group}")).contains("unknown field `bogus`"));
         assert!(
             parse_err(&format!("{HEAD}[[groups]]\nid = \"g\"\ninstances = {{ count = 0 }}\n"))
-                .contains("group \"g\": instances.count must be at least 1")
+                .contains("group \"g\": instances.count must be between 1 and 4294967295")
         );
         assert!(parse_err(&format!("{HEAD}[[groups]]\nid = \"g\"\ninstances = {{ count = -4 }}\n")).contains("got -4"));
         let pct = |a: f64, b: f64| {

@@ -71,7 +71,9 @@ fn malformed_compositions_are_refused_naming_the_place() {
     let cases = [
         ("broken-syntax.toml", "line 1"),
         ("unknown-group-field.toml", "unknown field `resources`"),
-        ("negative-count.toml", "group \"g\": instances.count must be at least 1, got -1"),
+        ("negative-count.toml", "group \"g\": instances.count must be between 1 and 4294967295, got -1"),
+        ("count-past-u32.toml", "group \"g\": instances.count must be between 1 and 4294967295, got 4294967296"),
+        ("counts-past-u32.toml", "the groups add up to 4294967297 instances; a run has at most 4294967295"),
         ("percentages-short.toml", "add up to 0.9"),
         ("no-groups.toml", "missing field `groups`"),
     ];
@@ -108,6 +110,37 @@ fn bad_parameters_and_counts_are_refused() {
     assert_bad_input(&tg_wasm(&["run", &placebo, "--memory-limit", "huge"]), "is not a size");
     assert_bad_input(&tg_wasm(&["run", "does/not/exist.wasm"]), "cannot read plan");
     assert_bad_input(&tg_wasm(&["frobnicate"]), "unrecognized subcommand");
+}
+
+#[test]
+fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them() {
+    let placebo = plan("placebo").path.display().to_string();
+    let cases: [(&[&str], &str); 8] = [
+        (&["-i", "-5"], "-5 is negative"),
+        (&["-s", "-1"], "-1 is negative"),
+        (&["--fuel", "-3"], "-3 is negative"),
+        (&["--sync-latency", "-1s"], "-1s is negative; durations are 0 or more"),
+        (&["--timeout", "-2m"], "-2m is negative"),
+        (&["--check-determinism=0"], "0 run(s) leave nothing to compare; give 2 or more"),
+        (&["--memory-limit", "0"], "is less than one wasm page (64KiB)"),
+        (&["--memory-limit", "64KiB"], "does not fit this run's limits"),
+    ];
+    for (args, needle) in cases {
+        let out = tempdir().display().to_string();
+        let mut all = vec!["run", &placebo, "-o", &out];
+        all.extend_from_slice(args);
+        assert_bad_input(&tg_wasm(&all), needle);
+    }
+}
+
+#[test]
+fn a_plan_path_that_is_not_a_regular_file_is_refused_without_reading_it() {
+    let dir = tempdir();
+    let fifo = dir.join("plan.wasm");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo (coreutils)");
+    assert!(made.success());
+    assert_bad_input(&tg_wasm(&["run", fifo.to_str().unwrap()]), "is not a regular file");
+    assert_bad_input(&tg_wasm(&["run", "/dev/zero"]), "is not a regular file");
 }
 
 #[test]

@@ -93,3 +93,14 @@ fn run_directory_holds_inputs_summary_and_instance_logs() {
     assert_eq!(inputs["test_case"], "random");
     assert!(dir.join("instances/1/stdout.log").is_file());
 }
+
+#[test]
+fn diagnostics_into_a_pipe_carry_no_colour_codes() {
+    let placebo = plan("placebo");
+    let out = tempdir().join("run");
+    let run = tg_wasm(&["-v", "run", placebo.path.to_str().unwrap(), "-t", "identity", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("DEBUG") && stderr.contains("group=single"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "escape codes in: {stderr:?}");
+}

@@ -52,7 +52,7 @@ fn malformed_composition_is_bad_input_naming_the_place() {
         ),
         (
             "[global]\nplan = \"p.wasm\"\ncase = \"c\"\n[[groups]]\nid = \"g\"\ninstances = { count = 0 }\n",
-            "group \"g\": instances.count must be at least 1",
+            "group \"g\": instances.count must be between 1 and 4294967295",
         ),
     ];
     for (text, needle) in cases {

@@ -44,6 +44,7 @@ fn cache_key(engine: &Engine, component: &PlanComponent) -> String {
 /// Compiles `component` for `engine`, using and filling the on-disk cache.
 pub fn compile(engine: &Engine, component: &PlanComponent) -> Result<Component, Error> {
     let path = cache_dir().map(|d| d.join(format!("{}.cwasm", cache_key(engine, component))));
+    let mut unreadable = None;
     if let Some(path) = &path
         && path.exists()
     {
@@ -51,17 +52,31 @@ pub fn compile(engine: &Engine, component: &PlanComponent) -> Result<Component, 
         // cache directory under a key that includes the engine's compatibility hash.
         match unsafe { Component::deserialize_file(engine, path) } {
             Ok(c) => return Ok(c),
-            Err(e) => tracing::warn!("ignoring unreadable cached component {}: {e}", path.display()),
+            // Either the file is damaged or the plan does not fit this run's
+            // limits: compiling afresh tells which.
+            Err(e) => unreadable = Some(e),
         }
     }
     let compiled = engine.precompile_component(&component.bytes).map_err(|e| {
         InputError::new(format!("{} is not a valid component: {}", component.path.display(), crate::text::one_line(&e)))
     })?;
-    if let Some(path) = &path
-        && let Err(e) = crate::files::write_atomic(path, &compiled)
-    {
-        tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
+    // SAFETY: `compiled` was produced just above by this engine. Loading it
+    // fails only where the plan does not fit the engine's limits, which the
+    // user sets.
+    let loaded = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
+        InputError::new(format!(
+            "{} does not fit this run's limits: {}; raise --memory-limit if the plan needs more memory",
+            component.path.display(),
+            crate::text::one_line(&e)
+        ))
+    })?;
+    if let Some(path) = &path {
+        if let Some(e) = unreadable {
+            tracing::warn!("replacing the unreadable cached component {}: {e}", path.display());
+        }
+        if let Err(e) = crate::files::write_atomic(path, &compiled) {
+            tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
+        }
     }
-    // SAFETY: `compiled` was produced just above by this engine.
-    Ok(unsafe { Component::deserialize(engine, &compiled)? })
+    Ok(loaded)
 }

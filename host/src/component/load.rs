@@ -30,10 +30,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Reads `path` and checks that it is a WebAssembly component.
+/// The largest plan component read. Plans are hundreds of KiB to a few MiB
+/// (a release build of rust-libp2p is under 10 MiB); the cap keeps a wrong
+/// path (a disk image, say) from being read into memory.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads `path` and checks that it is a WebAssembly component. Only a
+/// regular file is read: a FIFO would block and a device never end.
 pub fn load(path: &Path) -> Result<PlanComponent, InputError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| InputError::new(format!("cannot read plan {}: {e}", path.display())))?;
+    let cannot_read = |e: std::io::Error| InputError::new(format!("cannot read plan {}: {e}", path.display()));
+    let metadata = std::fs::metadata(path).map_err(cannot_read)?;
+    if !metadata.is_file() {
+        return Err(InputError::new(format!(
+            "plan {} is not a regular file; give a plan component (.wasm) or a plan directory",
+            path.display()
+        )));
+    }
+    if metadata.len() > MAX_PLAN_BYTES {
+        return Err(InputError::new(format!(
+            "plan {} is {} bytes, more than a plan component can be ({MAX_PLAN_BYTES} bytes); is it the right file?",
+            path.display(),
+            metadata.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(cannot_read)?;
     check_header(path, &bytes)?;
     Ok(PlanComponent { path: path.to_path_buf(), sha256: sha256_hex(&bytes), bytes })
 }

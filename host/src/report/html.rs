@@ -16,7 +16,7 @@ use crate::metrics::Kind;
 use crate::metrics::aggregate::{MetricAggregate, MetricsSummary, Series};
 use crate::text::{duration_ns, num, xml_escape};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The parts of `summary.json` the report shows.
@@ -384,10 +384,11 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
     }
     // Per state, in order of first appearance: signal steps and barrier passes.
     let mut order: Vec<&str> = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut signals: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     let mut passes: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     for m in states {
-        if !order.contains(&m.state.as_str()) {
+        if seen.insert(&m.state) {
             order.push(&m.state);
         }
         let target = if m.kind == "signal" { &mut signals } else { &mut passes };
@@ -433,7 +434,11 @@ fn timeline(h: &mut String, s: &SummaryView, states: &[StateLine]) {
             xml_escape(state)
         );
         for &(t, n) in passes.get(state).map(Vec::as_slice).unwrap_or(&[]) {
-            let level = signals.get(state).and_then(|v| v.iter().take_while(|p| p.0 <= t).last()).map_or(0, |p| p.1);
+            // Signals are in time order: the level at `t` is the last at or before it.
+            let level = signals
+                .get(state)
+                .and_then(|v| v.partition_point(|p| p.0 <= t).checked_sub(1).map(|i| v[i].1))
+                .unwrap_or(0);
             let _ = write!(
                 h,
                 "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"4\" fill=\"#fff\" stroke=\"{color}\" stroke-width=\"2\"><title>{}: {n} barrier(s) passed at {}</title></circle>",
