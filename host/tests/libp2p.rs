@@ -7,7 +7,7 @@
 mod support;
 
 use support::{plan, run, spec};
-use tg_wasm::report::aggregate::MetricAggregate;
+use tg_wasm::metrics::aggregate::MetricAggregate;
 use tg_wasm::run::{Outcome, RunSpec, RunSummary};
 
 fn case(name: &str, instances: u32, params: &[(&str, &str)]) -> RunSpec {
