@@ -1,7 +1,8 @@
 //! A run directory taken by one run for as long as it writes there.
 //!
 //! Taking it means: the path is a directory (created if missing), no other
-//! live tg-wasm process holds it (a lock file naming the holder's pid), and
+//! live tg-wasm process holds it (an OS lock on a file naming the holder's
+//! pid, released by the kernel however the holder ends), and
 //! an earlier run's files are gone, so that the directory never holds two
 //! runs' files side by side. A directory that holds files but was never a run
 //! directory is refused rather than cleared: `--out .` must not touch a
@@ -38,6 +39,9 @@ const DETERMINISM_PREFIX: &str = "determinism-";
 #[derive(Debug)]
 pub struct RunDirectory {
     path: PathBuf,
+    /// The lock file, open and locked: the operating system releases the
+    /// lock when the process ends however it ends, so no lock is ever stale.
+    lock: std::fs::File,
 }
 
 impl RunDirectory {
@@ -54,8 +58,7 @@ impl RunDirectory {
         std::fs::create_dir_all(path).map_err(|e| {
             InputError::new(format!("cannot create run directory {}: {e}; choose another --out", path.display()))
         })?;
-        lock(path)?;
-        let taken = RunDirectory { path: path.to_path_buf() };
+        let taken = RunDirectory { path: path.to_path_buf(), lock: lock(path)? };
         clear_earlier_run(path)?;
         Ok(taken)
     }
@@ -68,64 +71,75 @@ impl RunDirectory {
 
 impl Drop for RunDirectory {
     fn drop(&mut self) {
+        // Removed while still locked: a process that opened this file and
+        // waits for it finds, once it gets the lock, that the path no longer
+        // names it, and starts over (see `lock`).
         let _ = std::fs::remove_file(self.path.join(LOCK_FILE));
+        let _ = self.lock.unlock();
     }
 }
 
-/// Creates the lock file, taking over one whose holder is gone.
-fn lock(dir: &Path) -> Result<(), Error> {
-    let lock = dir.join(LOCK_FILE);
-    // Twice at most: a stale lock is removed once, and a process that wins
-    // the race for it in between holds it.
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
-            Ok(mut file) => {
-                file.write_all(std::process::id().to_string().as_bytes())
-                    .with_context(|| format!("writing {}", lock.display()))?;
-                return Ok(());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
-                match holder {
-                    Some(pid) if process_is_alive(pid) => {
-                        return Err(InputError::new(format!(
-                            "{} is being written by another tg-wasm run (pid {pid}); wait for it or choose another --out",
-                            dir.display()
-                        ))
-                        .into());
-                    }
-                    // A holder that died, or a lock still being written by a
-                    // holder that has not yet put its pid in: the latter is a
-                    // window of microseconds, and taking over then is what the
-                    // second attempt's create_new arbitrates.
-                    _ => {
-                        let _ = std::fs::remove_file(&lock);
-                    }
-                }
-            }
-            Err(e) => {
+/// Opens and locks the lock file, writing this process's pid into it for the
+/// message another run gets.
+fn lock(dir: &Path) -> Result<std::fs::File, Error> {
+    let path = dir.join(LOCK_FILE);
+    let cannot_write = |e: std::io::Error| {
+        InputError::new(format!("cannot write into run directory {}: {e}; choose another --out", dir.display()))
+    };
+    // A lock won on a file its holder removed as we opened it locks nothing;
+    // each such loss means another run took and released the directory, so
+    // a few rounds settle it.
+    for _ in 0..8 {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(cannot_write)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
                 return Err(InputError::new(format!(
-                    "cannot write into run directory {}: {e}; choose another --out",
+                    "{} is being written by another tg-wasm run{holder}; wait for it or choose another --out",
                     dir.display()
                 ))
                 .into());
             }
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot_write(e).into()),
         }
+        if !still_named_by(&file, &path) {
+            continue;
+        }
+        file.set_len(0).map_err(cannot_write)?;
+        file.write_all(std::process::id().to_string().as_bytes()).map_err(cannot_write)?;
+        return Ok(file);
     }
     Err(InputError::new(format!(
-        "{} is being taken by another tg-wasm run; wait for it or choose another --out",
+        "{} is being taken and released by other tg-wasm runs; wait for them or choose another --out",
         dir.display()
     ))
     .into())
 }
 
-/// Whether a process with `pid` exists. Where that cannot be known, a lock's
-/// holder is taken to be alive: refusing is safe, mixing two runs is not.
-fn process_is_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
+/// Whether `path` still names the open `file`.
+fn still_named_by(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            _ => false,
+        }
     }
-    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
 }
 
 /// Removes an earlier run's files; refuses a directory that holds other
@@ -181,6 +195,34 @@ mod tests {
         drop(first);
         assert!(!dir.join(LOCK_FILE).exists());
         RunDirectory::take(&dir).unwrap();
+    }
+
+    #[test]
+    fn racing_takers_never_hold_the_directory_together() {
+        let dir = scratch("race");
+        std::fs::create_dir_all(&dir).unwrap();
+        let holders = std::sync::atomic::AtomicUsize::new(0);
+        let (taken, overlapped) = (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            for _ in 0..6 {
+                scope.spawn(|| {
+                    for _ in 0..300 {
+                        if let Ok(held) = RunDirectory::take(&dir) {
+                            if holders.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 0 {
+                                overlapped.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::yield_now();
+                            holders.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            drop(held);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(!overlapped.into_inner(), "two takers held the directory at once");
+        assert!(taken.into_inner() > 0);
+        assert!(!dir.join(LOCK_FILE).exists());
     }
 
     #[test]
