@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// Also write the outcomes as JUnit XML to FILE, a test case per group, for CI reporters.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Progress while the run executes, on stderr: `auto` (a line redrawn in place on a terminal,
+    /// a plain line every few seconds otherwise), `tty`, `plain` or `off`.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
     /// Largest linear memory per instance (e.g. 64MiB).
     #[arg(long, default_value = "128MiB", value_parser = parse_memory_limit)]
     pub memory_limit: u64,
@@ -151,6 +155,31 @@ pub struct RunArgs {
     /// run stops with an error naming the packet.
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, requires = "workers")]
     pub lookahead: Option<Duration>,
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// A redrawn line on a terminal, plain lines otherwise.
+    Auto,
+    /// A line redrawn in place.
+    Tty,
+    /// A line every few seconds, for logs.
+    Plain,
+    /// Nothing.
+    Off,
+}
+
+impl From<Progress> for tg_wasm::report::progress::ProgressMode {
+    fn from(p: Progress) -> Self {
+        use tg_wasm::report::progress::ProgressMode;
+        match p {
+            Progress::Auto => ProgressMode::Auto,
+            Progress::Tty => ProgressMode::Tty,
+            Progress::Plain => ProgressMode::Plain,
+            Progress::Off => ProgressMode::Off,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -18,8 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::error::{Error, InputError};
-use tg_wasm::report::progress::TerminalProgress;
-use tg_wasm::run::observe::Observer;
 use tg_wasm::run::split::{SplitSettings, WorkerSettings};
 use tg_wasm::run::{GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
 use tg_wasm::session::{self, Mode, RunOptions};
@@ -178,16 +176,17 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         (None, Some(runs)) => Mode::CheckDeterminism { runs },
         (None, None) => Mode::OneProcess,
     };
-    // A live progress line only where someone watches: stderr on a terminal, in one process.
-    let progress = (matches!(mode, Mode::OneProcess) && std::io::stderr().is_terminal())
-        .then(|| TerminalProgress::new(Box::new(std::io::stderr())));
-    let split = matches!(mode, Mode::Workers(_));
-    let options = RunOptions {
-        out: out.clone(),
-        mode,
-        sync: args.sync.clone(),
-        observer: progress.as_ref().map(|p| p as &dyn Observer),
+    // Progress is sampled in one process only; split runs' workers hold the instances.
+    let progress = match mode {
+        Mode::OneProcess => tg_wasm::report::progress::observer(
+            args.progress.into(),
+            Box::new(std::io::stderr()),
+            std::io::stderr().is_terminal(),
+        ),
+        _ => None,
     };
+    let split = matches!(mode, Mode::Workers(_));
+    let options = RunOptions { out: out.clone(), mode, sync: args.sync.clone(), observer: progress.as_deref() };
     let finished = match session::run(spec, &options) {
         Ok(finished) => finished,
         Err(e) if split && interrupt.load(Ordering::SeqCst) => {

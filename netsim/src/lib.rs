@@ -39,7 +39,7 @@ pub use fault::{Fault, InstanceControl, PathAction};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
-pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, WaitReason};
+pub use sim::{BlockedInstance, MAX_WAITING_FOR, Sim, SimConfig, SimHandle, WaitReason};
 pub use sync::{
     BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncOp, SyncService, Ticket,
 };

@@ -2,6 +2,7 @@
 //! dispatching on the manifest the plan exports with
 //! [`export_plan!`](crate::export_plan) — Testground's `run.InvokeMap`.
 
+use std::io::Write as _;
 use std::panic;
 use std::sync::Once;
 
@@ -42,16 +43,22 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     reason
 }
 
-/// Tells the host why the instance is about to trap, then lets the default hook
-/// print the panic to stderr; the abort that follows is the trap the host sees.
+/// Tells the host why the instance is about to trap, then prints the panic to
+/// stderr as std's hook does; the abort that follows is the trap the host sees.
+///
+/// std's own hook ends with advice to set `RUST_BACKTRACE`, which a plan
+/// cannot follow: an instance has no environment, and wasm32-wasip2 no
+/// backtrace to print. So the message and its place are printed here, and
+/// nothing else.
 fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        let default_hook = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
+        panic::set_hook(Box::new(|info| {
             let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
             host::record_crash(&crash_reason(message, info.location()));
-            default_hook(info);
+            let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+            // A failed write to stderr has nowhere to be reported: the trap that follows says enough.
+            let _ = writeln!(std::io::stderr(), "panicked{at}:\n{message}");
         }));
     });
 }

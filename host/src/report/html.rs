@@ -68,6 +68,9 @@ pub struct GroupView {
     pub failed: u32,
     /// Crashed.
     pub crashed: u32,
+    /// Stalled (older summaries have none: they counted them as crashed).
+    #[serde(default)]
+    pub stalled: u32,
     /// Reasons.
     #[serde(default)]
     pub reasons: Vec<ReasonView>,

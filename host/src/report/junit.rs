@@ -4,8 +4,9 @@
 //! The shape is the common denominator that Jenkins, GitLab, GitHub actions
 //! reporters and `junit2html` accept: `<testsuites>` → `<testsuite name tests
 //! failures errors skipped time>` → `<properties>` and `<testcase name
-//! classname time>` → `<failure message type>` with the reasons as text (instances a
-//! deadlock or timeout stopped are `crashed`, so they fail their group too).
+//! classname time>` → `<failure message type>` with the reasons as text,
+//! earliest first (instances a deadlock or timeout stopped are `stalled`, and
+//! fail their group too).
 //! Text is escaped for XML, and characters XML 1.0 cannot carry at all are
 //! replaced with U+FFFD.
 //!
@@ -23,6 +24,9 @@ fn failure_message(g: &GroupSummary) -> String {
     }
     if g.crashed > 0 {
         parts.push(format!("{} crashed", g.crashed));
+    }
+    if g.stalled > 0 {
+        parts.push(format!("{} stalled", g.stalled));
     }
     format!("{} of {} instances did not succeed ({})", g.total - g.ok, g.total, parts.join(", "))
 }
@@ -68,20 +72,19 @@ pub fn render(summary: &RunSummary) -> String {
         let _ = writeln!(x, ">");
         let mut body = String::new();
         for r in &g.reasons {
-            let _ = writeln!(
-                body,
-                "{} × {} (first: instance {}): {}",
-                r.count,
-                r.outcome.as_str(),
-                r.first_instance,
-                r.reason
-            );
+            let _ = writeln!(body, "{}", r.describe());
         }
         let _ = writeln!(
             x,
             "      <failure message=\"{}\" type=\"{}\">{}</failure>",
             xml_escape(&failure_message(g)),
-            if g.crashed > 0 { "crashed" } else { "failed" },
+            if g.crashed > 0 {
+                "crashed"
+            } else if g.failed > 0 {
+                "failed"
+            } else {
+                "stalled"
+            },
             xml_escape(&body)
         );
         let _ = writeln!(x, "    </testcase>");

@@ -3,11 +3,13 @@
 //! Each instance is one task on netsim's executor: create a `Store`,
 //! instantiate from the shared `InstancePre`, call `run`. Instances are
 //! numbered through the groups in order. When the executor stops early
-//! (deadlock, timeout, Ctrl-C) the unfinished instances are ended as `crashed`
-//! with what each was waiting on, and everything they printed is kept.
+//! (deadlock, timeout, Ctrl-C) the unfinished instances are ended as
+//! `stalled` with what each was waiting on (or `crashed`, if the sync service
+//! or a split run broke under them, or they were busy), and everything they
+//! printed is kept.
 
 use super::observe::Observer;
-use super::outcome::{InstanceOutcome, LimitsInForce, classify_error};
+use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error};
 use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
 use crate::engine::FUEL_YIELD_INTERVAL;
@@ -225,16 +227,16 @@ pub(super) fn execute(
     };
     let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
-    let done = std::sync::atomic::AtomicU32::new(0);
+    let tally = super::observe::Tally::default();
     let local = layout.nodes().len() as u32;
-    let end = super::observe::watch(&sim, &done, local, observer, || {
+    let end = super::observe::watch(&sim, &tally, local, observer, || {
         let mut supervisor = RunSupervisor {
             make_task: &make_task,
             sim: &sim,
             records: &records,
             outcomes: &mut outcomes,
             limits: &limits_in_force,
-            done: &done,
+            tally: &tally,
         };
         match part {
             Part::Whole => exec.run_supervised(&run_limits, &mut supervisor),
@@ -245,13 +247,24 @@ pub(super) fn execute(
     });
 
     let unfinished = exec.unfinished();
-    let blocked = sim.lock().blocked(&unfinished);
+    let (blocked, stopped_at) = {
+        let sim = sim.lock();
+        (sim.blocked(&unfinished), sim.now())
+    };
     let why = end.to_string();
     for b in &blocked {
         let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };
-        let outcome = InstanceOutcome::crashed(format!("{why}; waiting on {waits}"));
-        trace_outcome(&sim, b.node, &outcome);
-        outcomes[b.node.index()] = Some(outcome);
+        let reason = format!("{why}; waiting on {waits}");
+        // The trace calls every instance the run stopped `crashed`, as it did
+        // before `stalled` was told apart: how a report names an end must not
+        // change a run's digest.
+        record_end(&sim, b.node, Outcome::Crashed, &reason);
+        let outcome = if stalls(&end) && !b.waits_on.is_empty() {
+            InstanceOutcome::stalled(reason)
+        } else {
+            InstanceOutcome::crashed(reason)
+        };
+        outcomes[b.node.index()] = Some(outcome.at(stopped_at));
     }
     exec.cancel_unfinished();
     let polls = exec.polls();
@@ -297,7 +310,7 @@ struct RunSupervisor<'a, F> {
     records: &'a [Arc<InstanceRecord>],
     outcomes: &'a mut Vec<Option<InstanceOutcome>>,
     limits: &'a LimitsInForce,
-    done: &'a std::sync::atomic::AtomicU32,
+    tally: &'a super::observe::Tally,
 }
 
 impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceResult> for RunSupervisor<'_, F> {
@@ -319,8 +332,8 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
     fn restart(&mut self, node: NodeId) -> Option<netsim::Task<InstanceResult>> {
         // The instance's last outcome is the one that counts: a restarted
         // instance that then succeeds is ok.
-        if self.outcomes[node.index()].take().is_some() {
-            self.done.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(before) = self.outcomes[node.index()].take() {
+            self.tally.remove(before.outcome);
         }
         *self.records[node.index()].crash_reason.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.sim.lock().record(node, "instance.restart", format_args!(""));
@@ -330,13 +343,22 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
 
 impl<F> RunSupervisor<'_, F> {
     fn finish(&mut self, node: NodeId, outcome: InstanceOutcome) {
-        trace_outcome(self.sim, node, &outcome);
-        self.outcomes[node.index()] = Some(outcome);
-        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        record_end(self.sim, node, outcome.outcome, outcome.reason.as_deref().unwrap_or(""));
+        let at = self.sim.lock().now();
+        self.tally.add(outcome.outcome);
+        self.outcomes[node.index()] = Some(outcome.at(at));
     }
 }
 
-fn trace_outcome(sim: &SimHandle, node: NodeId, outcome: &InstanceOutcome) {
-    let reason = outcome.reason.as_deref().unwrap_or("");
-    sim.lock().record(node, "instance.end", format_args!("outcome={} reason={reason:?}", outcome.outcome.as_str()));
+/// Whether a run that ended so leaves its waiting instances `stalled`: they
+/// waited on something nothing would complete (a deadlock), or they were
+/// still waiting when a limit or an interrupt stopped the run. When the sync
+/// service or a split run's transport failed, the run broke under them:
+/// they are `crashed`, for that reason.
+fn stalls(end: &RunEnd) -> bool {
+    matches!(end, RunEnd::Deadlock | RunEnd::VirtualTimeout | RunEnd::WallTimeout | RunEnd::Interrupted)
+}
+
+fn record_end(sim: &SimHandle, node: NodeId, outcome: Outcome, reason: &str) {
+    sim.lock().record(node, "instance.end", format_args!("outcome={} reason={reason:?}", outcome.as_str()));
 }

@@ -1,14 +1,17 @@
 //! How an instance ended, and why.
 //!
 //! An instance is `ok` when its test case returned `ok`, `failed` when it
-//! returned an error, and `crashed` when it never returned: a panic, a trap, a
-//! limit, a deadlock, a timeout. Each non-ok outcome carries a reason a person
-//! can act on.
+//! returned an error, `crashed` when it stopped without returning (a panic, a
+//! trap, a limit, an injected crash), and `stalled` when it was still waiting
+//! when the run stopped (a deadlock, a time limit, an interrupt) — usually on
+//! another instance that failed or crashed first. Each non-ok outcome
+//! carries a reason a person can act on, and every outcome the virtual time
+//! it came at, so that a report can put the first failure first.
 
 use serde::{Deserialize, Serialize};
 use wasmtime::Trap;
 
-/// The three ends of an instance, as in Testground.
+/// The ends of an instance: Testground's three, and `stalled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -18,15 +21,19 @@ pub enum Outcome {
     Failed,
     /// The instance stopped without returning.
     Crashed,
+    /// The instance was still waiting when the run stopped early: on a
+    /// barrier, a message, a socket or a timer that nothing would complete.
+    Stalled,
 }
 
 impl Outcome {
-    /// `"ok"`, `"failed"` or `"crashed"`.
+    /// `"ok"`, `"failed"`, `"crashed"` or `"stalled"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Failed => "failed",
             Outcome::Crashed => "crashed",
+            Outcome::Stalled => "stalled",
         }
     }
 }
@@ -36,24 +43,37 @@ impl Outcome {
 pub struct InstanceOutcome {
     /// Which end.
     pub outcome: Outcome,
-    /// Why, for `failed` and `crashed`.
+    /// Why, for every outcome but `ok`.
     pub reason: Option<String>,
+    /// Virtual time it ended at, in nanoseconds (for `stalled`, when the run stopped).
+    #[serde(default)]
+    pub at_ns: u64,
 }
 
 impl InstanceOutcome {
     /// Success.
     pub fn ok() -> InstanceOutcome {
-        InstanceOutcome { outcome: Outcome::Ok, reason: None }
+        InstanceOutcome { outcome: Outcome::Ok, reason: None, at_ns: 0 }
     }
 
     /// The test case returned `err(reason)`.
     pub fn failed(reason: impl Into<String>) -> InstanceOutcome {
-        InstanceOutcome { outcome: Outcome::Failed, reason: Some(reason.into()) }
+        InstanceOutcome { outcome: Outcome::Failed, reason: Some(reason.into()), at_ns: 0 }
     }
 
     /// The instance stopped for `reason`.
     pub fn crashed(reason: impl Into<String>) -> InstanceOutcome {
-        InstanceOutcome { outcome: Outcome::Crashed, reason: Some(reason.into()) }
+        InstanceOutcome { outcome: Outcome::Crashed, reason: Some(reason.into()), at_ns: 0 }
+    }
+
+    /// The instance was still waiting when the run stopped, for `reason`.
+    pub fn stalled(reason: impl Into<String>) -> InstanceOutcome {
+        InstanceOutcome { outcome: Outcome::Stalled, reason: Some(reason.into()), at_ns: 0 }
+    }
+
+    /// The same outcome, ended at virtual time `at`.
+    pub fn at(self, at: netsim::SimTime) -> InstanceOutcome {
+        InstanceOutcome { at_ns: at.as_nanos(), ..self }
     }
 }
 

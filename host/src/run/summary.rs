@@ -7,9 +7,9 @@
 use super::execute::Execution;
 use super::outcome::Outcome;
 use super::spec::RunSpec;
-use netsim::RunEnd;
+use netsim::{BlockedInstance, RunEnd};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// At most this many distinct reasons are listed per group.
@@ -18,14 +18,31 @@ const MAX_REASONS_PER_GROUP: usize = 10;
 /// A reason some instances of a group did not succeed.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReasonCount {
-    /// `failed` or `crashed`.
+    /// `failed`, `crashed` or `stalled`.
     pub outcome: Outcome,
-    /// The reason.
+    /// The reason. Instances the run stopped share one, in general words
+    /// (`waiting on tcp read`, not which socket); each instance's own is in
+    /// `outcomes.jsonl`.
     pub reason: String,
     /// How many instances ended this way.
     pub count: u32,
-    /// The first such instance (global seq).
+    /// The first such instance (global seq): the earliest to end, the lowest seq among those.
     pub first_instance: u32,
+    /// Virtual time the first such instance ended, in nanoseconds.
+    pub first_at_ns: u64,
+    /// For instances the run stopped: whom they waited for, as far as the
+    /// simulation can tell (those that never reached their barrier, the
+    /// peers of their sockets), at most [`netsim::MAX_WAITING_FOR`], ascending.
+    pub waiting_for: Vec<WaitedFor>,
+}
+
+/// An instance others waited for when the run stopped, and how it ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct WaitedFor {
+    /// Global seq.
+    pub instance: u32,
+    /// How it ended.
+    pub outcome: Outcome,
 }
 
 /// Outcomes of one group.
@@ -41,8 +58,26 @@ pub struct GroupSummary {
     pub failed: u32,
     /// How many crashed.
     pub crashed: u32,
-    /// Distinct reasons, most frequent first.
+    /// How many were still waiting when the run stopped.
+    pub stalled: u32,
+    /// Distinct reasons, earliest first.
     pub reasons: Vec<ReasonCount>,
+}
+
+/// The instance whose end came first among those that were not `ok`: where
+/// to start looking.
+#[derive(Clone, Debug, Serialize)]
+pub struct FirstFailure {
+    /// Global seq.
+    pub instance: u32,
+    /// Its group.
+    pub group: String,
+    /// `failed`, `crashed` or `stalled`.
+    pub outcome: Outcome,
+    /// Why.
+    pub reason: String,
+    /// Virtual time it ended, in nanoseconds.
+    pub at_ns: u64,
 }
 
 /// An instance still blocked when the run stopped early.
@@ -71,6 +106,9 @@ pub struct RunSummary {
     pub instances: u32,
     /// Per group.
     pub groups: Vec<GroupSummary>,
+    /// The earliest instance to end without succeeding, if any: failed and
+    /// crashed ones before stalled ones, which end when the run stops.
+    pub first_failure: Option<FirstFailure>,
     /// How the run ended: `completed`, `deadlock`, `virtual-timeout`, `wall-timeout`, `interrupted`.
     pub end: &'static str,
     /// Up to 20 instances that were blocked when the run stopped early.
@@ -105,39 +143,92 @@ impl RunSummary {
         let mut groups: Vec<GroupSummary> = spec
             .groups
             .iter()
-            .map(|g| GroupSummary { id: g.id.clone(), total: 0, ok: 0, failed: 0, crashed: 0, reasons: Vec::new() })
+            .map(|g| GroupSummary {
+                id: g.id.clone(),
+                total: 0,
+                ok: 0,
+                failed: 0,
+                crashed: 0,
+                stalled: 0,
+                reasons: Vec::new(),
+            })
             .collect();
-        let mut reasons: Vec<BTreeMap<(Outcome, String), (u32, u32)>> = vec![BTreeMap::new(); groups.len()];
         let group_index: BTreeMap<&str, usize> =
             spec.groups.iter().enumerate().map(|(i, g)| (g.id.as_str(), i)).collect();
+        let blocked: BTreeMap<u32, &BlockedInstance> = execution.blocked.iter().map(|b| (b.node.0, b)).collect();
+        let stopped = execution.end.to_string();
+        let mut reasons: Vec<BTreeMap<(Outcome, String), Gathered>> = vec![BTreeMap::new(); groups.len()];
+        let mut first_failure: Option<(u64, bool, u32)> = None;
         for (placement, outcome) in execution.placements.iter().zip(&execution.outcomes) {
             let gi = group_index[placement.group.id.as_str()];
             let g = &mut groups[gi];
+            let seq = placement.node.0;
             g.total += 1;
             match outcome.outcome {
                 Outcome::Ok => g.ok += 1,
                 Outcome::Failed => g.failed += 1,
                 Outcome::Crashed => g.crashed += 1,
+                Outcome::Stalled => g.stalled += 1,
             }
-            if let Some(reason) = &outcome.reason {
-                let entry = reasons[gi].entry((outcome.outcome, reason.clone())).or_insert((0, placement.node.0));
-                entry.0 += 1;
+            if outcome.outcome == Outcome::Ok {
+                continue;
             }
+            // Failed and crashed instances come before stalled ones at the same instant: they are causes.
+            let key = (outcome.at_ns, outcome.outcome == Outcome::Stalled, seq);
+            if first_failure.is_none_or(|first| key < first) {
+                first_failure = Some(key);
+            }
+            // Instances the run stopped are counted together by what they waited on, not by which socket or deadline.
+            let (reason, waiting_for) = match blocked.get(&seq) {
+                Some(b) => {
+                    let waits = if b.waits_on_kind.is_empty() { "running".into() } else { b.waits_on_kind.join("; ") };
+                    (format!("{stopped}; waiting on {waits}"), b.waiting_for.as_slice())
+                }
+                None => (outcome.reason.clone().unwrap_or_default(), &[][..]),
+            };
+            let entry = reasons[gi].entry((outcome.outcome, reason)).or_insert_with(|| Gathered {
+                count: 0,
+                first: (outcome.at_ns, seq),
+                waiting_for: BTreeSet::new(),
+            });
+            entry.count += 1;
+            entry.first = entry.first.min((outcome.at_ns, seq));
+            entry.waiting_for.extend(waiting_for.iter().map(|n| n.0));
         }
         for (g, r) in groups.iter_mut().zip(reasons) {
             let mut list: Vec<ReasonCount> = r
                 .into_iter()
-                .map(|((outcome, reason), (count, first_instance))| ReasonCount {
+                .map(|((outcome, reason), gathered)| ReasonCount {
                     outcome,
                     reason,
-                    count,
-                    first_instance,
+                    count: gathered.count,
+                    first_instance: gathered.first.1,
+                    first_at_ns: gathered.first.0,
+                    waiting_for: gathered
+                        .waiting_for
+                        .into_iter()
+                        .take(netsim::MAX_WAITING_FOR)
+                        .filter_map(|seq| {
+                            let outcome = execution.outcomes.get(seq as usize)?.outcome;
+                            Some(WaitedFor { instance: seq, outcome })
+                        })
+                        .collect(),
                 })
                 .collect();
-            list.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_instance.cmp(&b.first_instance)));
+            list.sort_by_key(reason_order);
             list.truncate(MAX_REASONS_PER_GROUP);
             g.reasons = list;
         }
+        let first_failure = first_failure.map(|(at_ns, _, seq)| {
+            let outcome = &execution.outcomes[seq as usize];
+            FirstFailure {
+                instance: seq,
+                group: execution.placements[seq as usize].group.id.clone(),
+                outcome: outcome.outcome,
+                reason: outcome.reason.clone().unwrap_or_default(),
+                at_ns,
+            }
+        });
         let success = execution.end == RunEnd::Completed && groups.iter().all(|g| g.ok == g.total);
         let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
         let (metrics, _) = crate::metrics::aggregate::aggregate(&group_ids, execution.metric_samples(&group_ids));
@@ -149,6 +240,7 @@ impl RunSummary {
             seed: spec.seed,
             instances: spec.instance_count(),
             groups,
+            first_failure,
             end: execution.end.name(),
             blocked: execution
                 .blocked
@@ -174,49 +266,90 @@ impl RunSummary {
         self.outcome == "success"
     }
 
-    /// The terminal rendering: a table of groups, reasons, the verdict and the digest.
+    /// The terminal rendering: a table of groups, the reasons in the order
+    /// their first instance ended (the root cause first), the verdict and
+    /// the digest.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Columns line up for ids up to this long; a longer id pushes its row
         // right (and a width past u16::MAX would not format at all).
         const WIDEST_ALIGNED_ID: usize = 40;
         let width = self.groups.iter().map(|g| g.id.len()).max().unwrap_or(5).clamp(5, WIDEST_ALIGNED_ID);
-        let _ = writeln!(out, "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}", "group", "ok", "failed", "crashed", "total");
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
+            "group", "ok", "failed", "crashed", "stalled", "total"
+        );
         for g in &self.groups {
-            let _ = writeln!(out, "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}", g.id, g.ok, g.failed, g.crashed, g.total);
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
+                g.id, g.ok, g.failed, g.crashed, g.stalled, g.total
+            );
         }
-        for g in &self.groups {
-            for r in &g.reasons {
-                let _ = writeln!(
-                    out,
-                    "  {} {} × {} (first: instance {}): {}",
-                    g.id,
-                    r.count,
-                    r.outcome.as_str(),
-                    r.first_instance,
-                    r.reason
-                );
-            }
-        }
-        if self.blocked_count > 0 {
-            let _ =
-                writeln!(out, "{} instance(s) were blocked when the run stopped ({}):", self.blocked_count, self.end);
-            for b in self.blocked.iter().take(5) {
-                let _ = writeln!(out, "  instance {}: {}", b.instance, b.waits_on.join("; "));
-            }
-        }
+        out.push_str(&self.render_reasons());
         out.push_str(&crate::metrics::aggregate::render_table(&self.metrics.results));
         let per_group: Vec<String> = self.groups.iter().map(|g| format!("{}:{}/{}", g.id, g.ok, g.total)).collect();
         let _ = writeln!(
             out,
-            "run finished with outcome = {} ({}) — {} instances, {} virtual, {:.2} s wall",
+            "run finished with outcome = {} ({}) — {} instances, {} virtual, {} events, {:.2} s wall",
             self.outcome,
             per_group.join(", "),
             self.instances,
             netsim::SimTime::from_nanos(self.virtual_time_ns),
+            self.sim_events,
             self.wall_time_s
         );
-        let _ = writeln!(out, "trace digest {} ({} events, seed {})", self.digest, self.trace_events, self.seed);
+        let _ = writeln!(out, "trace digest {} (seed {}, {} records)", self.digest, self.seed, self.trace_events);
         out
     }
+
+    /// Every group's reasons as lines, earliest first across groups: the
+    /// first line is where to start looking.
+    pub fn render_reasons(&self) -> String {
+        let mut all: Vec<(&GroupSummary, &ReasonCount)> =
+            self.groups.iter().flat_map(|g| g.reasons.iter().map(move |r| (g, r))).collect();
+        all.sort_by_key(|a| reason_order(a.1));
+        let mut out = String::new();
+        for (g, r) in all {
+            let _ = writeln!(out, "  {}: {}", g.id, r.describe());
+        }
+        out
+    }
+}
+
+impl ReasonCount {
+    /// One line: how many, how and when the first ended, why, and whom the
+    /// stalled waited for, with how each ended.
+    pub fn describe(&self) -> String {
+        let at = crate::text::duration_ns(self.first_at_ns);
+        let first = if self.count == 1 {
+            format!("instance {}", self.first_instance)
+        } else {
+            format!("first: instance {}", self.first_instance)
+        };
+        let mut line = format!("{} × {} at {at} ({first}): {}", self.count, self.outcome.as_str(), self.reason);
+        if !self.waiting_for.is_empty() {
+            let whom: Vec<String> =
+                self.waiting_for.iter().map(|w| format!("{} ({})", w.instance, w.outcome.as_str())).collect();
+            let _ =
+                write!(line, " — waiting for instance{} {}", if whom.len() == 1 { "" } else { "s" }, whom.join(", "));
+        }
+        line
+    }
+}
+
+/// What one reason gathers before it is a [`ReasonCount`].
+#[derive(Clone)]
+struct Gathered {
+    count: u32,
+    /// (virtual time, global seq) of the earliest instance.
+    first: (u64, u32),
+    waiting_for: BTreeSet<u32>,
+}
+
+/// Reasons in the order their first instance ended; at one instant, causes
+/// (failed, crashed) before stalls, then the most frequent.
+fn reason_order(r: &ReasonCount) -> (u64, bool, std::cmp::Reverse<u32>, u32) {
+    (r.first_at_ns, r.outcome == Outcome::Stalled, std::cmp::Reverse(r.count), r.first_instance)
 }

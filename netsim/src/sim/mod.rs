@@ -21,7 +21,7 @@ mod split;
 mod sync;
 mod wait;
 
-pub use wait::{BlockedInstance, WaitReason};
+pub use wait::{BlockedInstance, MAX_WAITING_FOR, WaitReason};
 
 use crate::event::{EventKey, EventQueue};
 use crate::fault::{Fault, InstanceControl};
@@ -109,6 +109,10 @@ pub struct Sim {
     /// Each state's count as last seen, for describing waits: reports must not
     /// depend on reaching the backend, which may be what failed.
     counts: BTreeMap<String, u64>,
+    /// Who signalled each state, in signal order: for saying whom a blocked
+    /// instance waits for. An observation, like the state timeline: nothing
+    /// in the simulation reads it.
+    signallers: BTreeMap<String, Vec<NodeId>>,
     /// When each published message of each topic becomes visible, by position.
     /// Every publish passes through this Sim, so a subscriber polling past the
     /// end is answered here without asking the backend.
@@ -193,6 +197,7 @@ impl Sim {
             sync: backend,
             barriers: BarrierWaiters::default(),
             counts: BTreeMap::new(),
+            signallers: BTreeMap::new(),
             topic_visible: BTreeMap::new(),
             sync_failure: None,
             pending: BTreeMap::new(),

@@ -197,6 +197,7 @@ impl Sim {
         let node = ticket.node;
         let seq = self.backend(|b| b.increment(ticket, state))?;
         self.counts.insert(state.to_string(), seq);
+        self.signallers.entry(state.to_string()).or_default().push(node);
         let released = self.barriers.release(state, seq);
         self.trace.record(self.now, node, "sync.signal", format_args!("state={state:?} seq={seq}"));
         self.timeline.signal(self.now, state, seq);

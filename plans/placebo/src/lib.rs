@@ -16,6 +16,12 @@ fn manifest() -> Manifest {
         .case(TestCase::new("trap", trap).describe("executes `unreachable`").instances(INSTANCES))
         .case(TestCase::new("stall", stall).describe("waits on a barrier nobody can reach").instances(INSTANCES))
         .case(
+            TestCase::new("one-panics", one_panics)
+                .describe("instance 0 panics after `after`; every other instance waits for all at a barrier")
+                .instances(INSTANCES)
+                .param(Param::duration("after", "1s").describe("virtual time before instance 0 panics")),
+        )
+        .case(
             TestCase::new("sleep", sleep)
                 .describe("sleeps, and checks both clocks advanced by exactly that much")
                 .instances(INSTANCES)
@@ -81,6 +87,15 @@ fn stall(env: &RunEnv) -> tg_sdk::Result<()> {
     let unreachable_target = u64::from(env.test_instance_count()) + 1;
     env.sync().barrier("stall-never", unreachable_target)?;
     bail!("barrier `stall-never` was released with {unreachable_target} entries, more than there are instances")
+}
+
+fn one_panics(env: &RunEnv) -> tg_sdk::Result<()> {
+    if env.global_seq() == 0 {
+        std::thread::sleep(env.duration_param("after"));
+        panic!("placebo panic as requested, before reaching the barrier");
+    }
+    env.sync().signal_and_wait("all-here", u64::from(env.test_instance_count()))?;
+    bail!("barrier `all-here` was released although instance 0 never reached it")
 }
 
 fn sleep(env: &RunEnv) -> tg_sdk::Result<()> {
