@@ -248,6 +248,14 @@ pub fn resolve_plan(path: &Path) -> Result<PathBuf, Error> {
     if is_plan_dir(path) {
         return build(path);
     }
+    if path.is_dir() && path.join("manifest.toml").is_file() {
+        return Err(InputError::new(format!(
+            "{} holds a Testground plan (manifest.toml, no Cargo.toml): tg-wasm runs plans written in Rust against \
+             tg-sdk; `tg-wasm new NAME` starts one, and docs/testground.md maps sdk-go's calls to tg-sdk's",
+            path.display()
+        ))
+        .into());
+    }
     if !path.exists() && path.extension().is_some_and(|e| e == "wasm") {
         let dir = path.with_extension("");
         if is_plan_dir(&dir) {

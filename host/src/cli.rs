@@ -27,7 +27,10 @@ pub enum Command {
     /// Run a plan as N instances and report outcomes per group.
     ///
     /// Example: tg-wasm run plans/example --testcase sync --instances 1000
-    Run(RunArgs),
+    ///
+    /// Testground's command lines work too: `tg-wasm run single --plan P --testcase C --instances N
+    /// --tp k=v` and `tg-wasm run composition -f FILE`.
+    Run(RunCommand),
     /// Build a plan directory into a component (writes <dir>/../<name>.wasm).
     Build {
         /// The plan crate's directory, e.g. plans/placebo.
@@ -75,12 +78,43 @@ pub enum Command {
     },
 }
 
+/// `tg-wasm run`: its own flags, or one of Testground's command lines.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RunCommand {
+    /// Testground's `run single` and `run composition`.
+    #[command(subcommand)]
+    pub testground: Option<TestgroundRun>,
+    /// tg-wasm's own.
+    #[command(flatten)]
+    pub args: RunArgs,
+}
+
+/// Testground's ways to start a run, with its flags.
+#[derive(Subcommand)]
+pub enum TestgroundRun {
+    /// Testground's `run single`: -p/--plan, -t/--testcase, -i/--instances, --tp/--test-param.
+    ///
+    /// Example: tg-wasm run single --plan plans/placebo --testcase ok --instances 3 --tp label=x
+    ///
+    /// A bare plan name (`-p network`) is looked for in the current directory, in plans/, and in
+    /// $TESTGROUND_HOME/plans. --builder, --runner, --collect and --wait are accepted and ignored.
+    #[command(alias = "s")]
+    Single(SingleArgs),
+    /// Testground's `run composition -f FILE`: a Testground composition as it is.
+    ///
+    /// Example: tg-wasm run composition -f plans/network/compositions/cloud-regions.toml
+    #[command(alias = "c")]
+    Composition(TestgroundCompositionArgs),
+}
+
 #[derive(Args)]
 pub struct RunArgs {
     /// A plan component (.wasm) or a plan directory (built first).
     #[arg(required_unless_present = "composition")]
     pub plan: Option<PathBuf>,
-    /// A Testground-style composition file with [global] and [[groups]] (instead of PLAN).
+    /// A composition file with [global] and [[groups]], Testground's or with tg-wasm's
+    /// network and [[events]] sections (instead of PLAN).
     #[arg(short = 'c', long, conflicts_with_all = ["plan", "instances"])]
     pub composition: Option<PathBuf>,
     /// Test case to run [default: the composition's, else the plan's first test case].
@@ -90,8 +124,103 @@ pub struct RunArgs {
     #[arg(short = 'i', long, allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub instances: Option<u32>,
     /// A test parameter, name=value (repeatable). `tg-wasm describe` lists them.
-    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    #[arg(short = 'p', long = "param", visible_aliases = ["test-param", "tp"], value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `tg-wasm run single`: Testground's flags.
+#[derive(Args)]
+pub struct SingleArgs {
+    /// The plan: a component (.wasm), a plan directory, or a plan's name.
+    #[arg(short = 'p', long)]
+    pub plan: PathBuf,
+    /// Test case to run [default: the plan's first].
+    #[arg(short = 't', long)]
+    pub testcase: Option<String>,
+    /// Number of instances [default: 1].
+    #[arg(short = 'i', long, allow_negative_numbers = true, value_parser = parse_count::<u32>)]
+    pub instances: Option<u32>,
+    /// A test parameter, name=value (repeatable).
+    #[arg(long = "test-param", visible_alias = "tp", value_name = "NAME=VALUE")]
+    pub test_params: Vec<String>,
+    #[command(flatten)]
+    pub testground: TestgroundFlags,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `tg-wasm run composition`: Testground's flags.
+#[derive(Args)]
+pub struct TestgroundCompositionArgs {
+    /// The composition file.
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+    /// A test parameter for every group, name=value (repeatable); it overrides the composition's.
+    #[arg(long = "test-param", visible_alias = "tp", value_name = "NAME=VALUE")]
+    pub test_params: Vec<String>,
+    /// Accepted and ignored, as Testground's: plans are built from source whenever it changed.
+    #[arg(long = "ignore-artifacts", hide = true)]
+    pub ignore_artifacts: bool,
+    /// Refused: a run's inputs go to its run directory's run.json.
+    #[arg(short = 'w', long = "write-artifacts", hide = true)]
+    pub write_artifacts: bool,
+    #[command(flatten)]
+    pub testground: TestgroundFlags,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// Testground flags `run single` and `run composition` take so that they are
+/// noted as ignored, or refused saying what to write instead, rather than
+/// rejected as unknown (`tg_wasm::testground::FLAGS`).
+#[derive(Args)]
+pub struct TestgroundFlags {
+    /// Accepted and ignored: tg-wasm builds every plan with cargo for wasm32-wasip2.
+    #[arg(short = 'b', long, value_name = "BUILDER")]
+    pub builder: Option<String>,
+    /// Accepted and ignored: every instance runs in this process, on the simulated network.
+    #[arg(short = 'r', long, value_name = "RUNNER")]
+    pub runner: Option<String>,
+    /// Accepted and ignored: the run directory holds every output already.
+    #[arg(long)]
+    pub collect: bool,
+    /// Accepted and ignored: tg-wasm always waits for the outcome.
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long = "disable-metrics", hide = true)]
+    pub disable_metrics: bool,
+    #[arg(long = "build-cfg", hide = true, value_name = "K=V")]
+    pub build_cfg: Vec<String>,
+    #[arg(long = "run-cfg", hide = true, value_name = "K=V")]
+    pub run_cfg: Vec<String>,
+    #[arg(short = 'd', long = "dep", hide = true, value_name = "MODULE=VERSION")]
+    pub dep: Vec<String>,
+    #[arg(long = "use-build", alias = "ub", hide = true, value_name = "ARTIFACT")]
+    pub use_build: Option<String>,
+}
+
+impl TestgroundFlags {
+    /// The flags given, as (long flag, value), for `tg_wasm::testground::check_flags`.
+    pub fn given(&self) -> Vec<(&'static str, Option<&str>)> {
+        let mut given = Vec::new();
+        given.extend(self.builder.as_deref().map(|b| ("--builder", Some(b))));
+        given.extend(self.runner.as_deref().map(|r| ("--runner", Some(r))));
+        given.extend(self.collect.then_some(("--collect", None)));
+        given.extend(self.wait.then_some(("--wait", None)));
+        given.extend(self.disable_metrics.then_some(("--disable-metrics", None)));
+        given.extend(self.build_cfg.iter().map(|v| ("--build-cfg", Some(v.as_str()))));
+        given.extend(self.run_cfg.iter().map(|v| ("--run-cfg", Some(v.as_str()))));
+        given.extend(self.dep.iter().map(|v| ("--dep", Some(v.as_str()))));
+        given.extend(self.use_build.as_deref().map(|v| ("--use-build", Some(v))));
+        given
+    }
+}
+
+/// How a run is run and reported, whichever way it was described.
+#[derive(Args)]
+pub struct RunOptions {
     /// Seed for every random choice of the run; the same seed replays the same run
     /// [default: the composition's, else 0].
     #[arg(short, long, allow_negative_numbers = true, value_parser = parse_count::<u64>)]

@@ -51,6 +51,16 @@
 //! nat = { type = "symmetric" }  # or mapping/filtering, hairpinning, timeouts, shared, public
 //! ```
 //!
+//! Testground's own compositions are read as they are: `[global.run]
+//! test_params` and `[groups.run] test_params` are parameters like `params`,
+//! `[groups.instances]` is `instances`, a bare plan name is looked up where
+//! Testground users keep plans ([`crate::testground::find_plan`]), and the
+//! fields that chose how Testground built and ran a plan (`builder`,
+//! `runner`, `build_config`, `run_config`, `resources`, …) are accepted and
+//! noted as ignored. Fields tg-wasm cannot honour (dependency overrides,
+//! build selectors, prebuilt artifacts, `[[runs]]`, Go templates) are refused
+//! saying what to write instead ([`crate::testground`] has the words).
+//!
 //! Unknown fields are errors, so a typo never silently changes a run. Every
 //! error names the place it was found (a TOML line, a group, a region).
 
@@ -58,6 +68,7 @@ use crate::error::InputError;
 use crate::run::GroupRequest;
 use crate::run::faults::{FaultKind, Paths, ScheduledFault};
 use crate::run::network::{GroupNetworkSpec, NatGroupSpec, NetworkSpec, PathSpec, RegionSpec, parse_rate};
+use crate::testground::{self, Handling};
 use netsim::net::nat::{NAT_TYPES, TCP_MAPPING_TIMEOUT, UDP_MAPPING_TIMEOUT};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -81,6 +92,31 @@ pub struct Composition {
     /// The data network's layout.
     #[serde(default)]
     pub network: Network,
+    /// Testground's `[[runs]]`: several runs of one composition (refused).
+    pub runs: Option<toml::Value>,
+}
+
+/// Testground's `[global.run]` and `[groups.run]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestgroundRun {
+    /// Parameters, as `params`.
+    #[serde(default)]
+    pub test_params: BTreeMap<String, ParamValue>,
+    /// A prebuilt artifact (refused unless empty).
+    pub artifact: Option<String>,
+    /// Profiles to capture (ignored).
+    pub profiles: Option<toml::Value>,
+}
+
+/// Testground's `[global.build]` and `[groups.build]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestgroundBuild {
+    /// Build tags (refused unless empty).
+    pub selectors: Option<Vec<String>>,
+    /// Dependency overrides (refused unless empty).
+    pub dependencies: Option<Vec<toml::Value>>,
 }
 
 /// `[network]`: what is network-wide.
@@ -212,6 +248,20 @@ pub struct Global {
     /// Parameters for every group.
     #[serde(default)]
     pub params: BTreeMap<String, ParamValue>,
+    /// The runner (ignored).
+    pub runner: Option<String>,
+    /// The runner's settings (ignored).
+    pub run_config: Option<toml::Value>,
+    /// Whether metrics were batched to InfluxDB (ignored).
+    pub disable_metrics: Option<bool>,
+    /// Testground's builder (ignored).
+    pub builder: Option<String>,
+    /// The builder's settings (ignored).
+    pub build_config: Option<toml::Value>,
+    /// What to build (refused unless empty).
+    pub build: Option<TestgroundBuild>,
+    /// Testground's parameters (`test_params`), for every group.
+    pub run: Option<TestgroundRun>,
 }
 
 /// `[[groups]]`.
@@ -227,6 +277,16 @@ pub struct Group {
     pub params: BTreeMap<String, ParamValue>,
     /// Its place in the data network.
     pub network: Option<GroupNetwork>,
+    /// Testground's Kubernetes resources (ignored).
+    pub resources: Option<toml::Value>,
+    /// Testground's builder (ignored).
+    pub builder: Option<String>,
+    /// The builder's settings (ignored).
+    pub build_config: Option<toml::Value>,
+    /// What to build (refused unless empty).
+    pub build: Option<TestgroundBuild>,
+    /// Testground's parameters (`test_params`) for this group.
+    pub run: Option<TestgroundRun>,
 }
 
 /// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
@@ -274,6 +334,11 @@ const PERCENTAGE_TOLERANCE: f64 = 1e-6;
 /// A composition resolved into what a run needs.
 #[derive(Debug)]
 pub struct ResolvedComposition {
+    /// `[metadata] name`, if given.
+    pub name: Option<String>,
+    /// Notes on Testground fields that were accepted and ignored, one line each
+    /// (`note: [global] builder = "docker:go" is ignored: …`).
+    pub notes: Vec<String>,
     /// The plan path, resolved against the composition file's directory.
     pub plan: PathBuf,
     /// Test case.
@@ -294,13 +359,26 @@ pub struct ResolvedComposition {
 pub fn load(path: &Path) -> Result<ResolvedComposition, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read composition {}: {e}", path.display())))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.message())))
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut c =
+        parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.message())))?;
+    for note in &mut c.notes {
+        *note = format!("composition {}: {note}", path.display());
+    }
+    Ok(c)
 }
 
 /// Parses composition `text`; relative plan paths are resolved against `base`.
 pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError> {
-    let c: Composition = toml::from_str(text).map_err(|e| InputError::new(e.to_string().replace('\n', " ")))?;
+    if let Some(line) = text.lines().position(|l| l.contains("{{")) {
+        return Err(InputError::new(format!(
+            "line {}: Go templates ({{{{ … }}}}) are Testground's and are not expanded here: \
+             write the values in, or generate the file with a template tool first",
+            line + 1
+        )));
+    }
+    let mut c: Composition = toml::from_str(text).map_err(|e| InputError::new(e.to_string().replace('\n', " ")))?;
+    let notes = testground_fields(&mut c)?;
     if c.groups.is_empty() {
         return Err(InputError::new("no [[groups]]: a composition needs at least one group"));
     }
@@ -324,8 +402,10 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
         .collect();
     // Lay the network out once now, so what cannot be is bad input before anything runs.
     network.topology(&groups)?;
-    let plan = if c.global.plan.is_absolute() { c.global.plan } else { base.join(c.global.plan) };
+    let plan = testground::find_plan(&c.global.plan, base);
     Ok(ResolvedComposition {
+        name: c.metadata.name,
+        notes,
         plan,
         case: c.global.case,
         seed: c.global.seed,
@@ -334,6 +414,103 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
         faults,
         network,
     })
+}
+
+/// Takes Testground's fields of `c` in: its `test_params` join the
+/// parameters; what only chose how Testground built or ran a plan becomes a
+/// note; what tg-wasm cannot honour is refused.
+fn testground_fields(c: &mut Composition) -> Result<Vec<String>, InputError> {
+    let mut notes = Vec::new();
+    if c.runs.is_some() {
+        return Err(refused("[[runs]]", "runs"));
+    }
+    let g = &mut c.global;
+    if let Some(builder) = &g.builder {
+        notes.push(ignored(&format!("[global] builder = {builder:?}"), "builder"));
+    }
+    if let Some(runner) = &g.runner {
+        notes.push(ignored(&format!("[global] runner = {runner:?}"), "runner"));
+    }
+    if g.run_config.is_some() {
+        notes.push(ignored("[global.run_config]", "run_config"));
+    }
+    if g.disable_metrics.is_some() {
+        notes.push(ignored("[global] disable_metrics", "disable_metrics"));
+    }
+    build_and_run(None, &mut g.params, &g.build_config, &g.build, g.run.take(), &mut notes)?;
+    for group in &mut c.groups {
+        let place = format!("group {:?}: ", group.id);
+        if let Some(builder) = &group.builder {
+            notes.push(ignored(&format!("{place}builder = {builder:?}"), "builder"));
+        }
+        if group.resources.is_some() {
+            notes.push(ignored(&format!("{place}resources"), "resources"));
+        }
+        let (build_config, build, run) = (&group.build_config, &group.build, group.run.take());
+        build_and_run(Some(&group.id), &mut group.params, build_config, build, run, &mut notes)?;
+    }
+    Ok(notes)
+}
+
+/// `build_config`, `build` and `run` of `[global]` (`group` = `None`) or of a
+/// group: `run.test_params` move into `params`.
+fn build_and_run(
+    group: Option<&str>,
+    params: &mut BTreeMap<String, ParamValue>,
+    build_config: &Option<toml::Value>,
+    build: &Option<TestgroundBuild>,
+    run: Option<TestgroundRun>,
+    notes: &mut Vec<String>,
+) -> Result<(), InputError> {
+    // Named as the file names it: a table `[global.run]`, or `run` inside a group.
+    let field = |name: &str| match group {
+        None => format!("[global.{name}]"),
+        Some(id) => format!("group {id:?}: {name}"),
+    };
+    if build_config.is_some() {
+        notes.push(ignored(&field("build_config"), "build_config"));
+    }
+    if let Some(build) = build {
+        if build.dependencies.as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(refused(&field("build.dependencies"), "build.dependencies"));
+        }
+        if build.selectors.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(refused(&field("build.selectors"), "build.selectors"));
+        }
+    }
+    let Some(run) = run else { return Ok(()) };
+    if run.artifact.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(refused(&field("run.artifact"), "run.artifact"));
+    }
+    if run.profiles.is_some() {
+        notes.push(ignored(&field("run.profiles"), "run.profiles"));
+    }
+    for (name, value) in run.test_params {
+        if params.contains_key(&name) {
+            return Err(InputError::new(format!(
+                "{}: parameter {name:?} is given twice, in params and in run.test_params; keep one",
+                field("run")
+            )));
+        }
+        params.insert(name, value);
+    }
+    Ok(())
+}
+
+/// The note for Testground's composition field `field`, written as `what`.
+fn ignored(what: &str, field: &str) -> String {
+    match testground::composition_field(field) {
+        Some(Handling::Ignored(why)) => testground::ignored_note(what, why),
+        _ => testground::ignored_note(what, "tg-wasm does not use it"),
+    }
+}
+
+/// The refusal of Testground's composition field `field`, written as `what`.
+fn refused(what: &str, field: &str) -> InputError {
+    match testground::composition_field(field) {
+        Some(Handling::Refused(instead)) => testground::refusal(what, instead),
+        _ => testground::refusal(what, "remove it"),
+    }
 }
 
 /// A duration of the network sections: refused, naming `place`, if malformed or negative.

@@ -9,7 +9,8 @@
 //! 1. **Sessions and replays** — [`session`]: the ways to run (one process,
 //!    `--check-determinism`, `--workers`); [`replay`]: re-running a run
 //!    directory, `tg-wasm diff`; [`composition`]: a run's inputs from a
-//!    Testground-style composition file.
+//!    composition file, Testground's or tg-wasm's; [`testground`]: what
+//!    Testground's flags and fields mean here.
 //! 2. **Outputs** — [`outputs`]: the run directory, written in one place.
 //! 3. **Report** — [`report`]: what people read — `report.html`, JUnit XML,
 //!    the progress line.
@@ -51,5 +52,6 @@ pub mod run;
 pub mod session;
 pub mod shard;
 pub mod sync;
+pub mod testground;
 pub mod text;
 pub mod wasi;

@@ -1,16 +1,20 @@
 //! The `tg-wasm` command: parses arguments ([`cli`]) and calls the library.
 //!
 //! Exit codes: 0 the run succeeded, 1 the run failed (some instance was not
-//! `ok`), 2 bad input (the message says what to fix), 3 tg-wasm itself failed,
-//! 130 interrupted by Ctrl-C. A library error carries its own code
+//! `ok`), 2 bad input (one line saying what to fix), 3 tg-wasm itself failed
+//! or the run directory is incomplete (the outcome is still printed), 130
+//! interrupted by Ctrl-C. A library error carries its own code
 //! ([`tg_wasm::error::Error::exit_code`]).
 
 mod cli;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use cli::{Cli, Command, RunArgs, WorkerArgs};
+use cli::{
+    Cli, Command, RunArgs, RunCommand, RunOptions, SingleArgs, TestgroundCompositionArgs, TestgroundRun, WorkerArgs,
+};
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,19 +23,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::error::{Error, InputError};
 use tg_wasm::run::split::{SplitSettings, WorkerSettings};
-use tg_wasm::run::{GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
-use tg_wasm::session::{self, Mode, RunOptions};
-use tg_wasm::{builder, component, composition, outputs, params};
+use tg_wasm::run::{CompositionRef, GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
+use tg_wasm::session::{self, Mode};
+use tg_wasm::{builder, component, composition, outputs, params, testground};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = go_style_flags(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            // One line, like every other bad-input error; clap's own rendering spans several.
-            let text = e.render().to_string();
-            let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
-            eprintln!("{} (see `tg-wasm --help`)", first.join(" "));
+            eprintln!("{}", one_line(&e, &argv));
             return ExitCode::from(2);
         }
     };
@@ -53,6 +55,63 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Testground's command line was parsed by Go, which takes a long flag with
+/// one dash: `testground run single … -tp k=v`. Within `run single` and `run
+/// composition`, `-tp` is `--tp` here too (clap would read it as `-t p`).
+fn go_style_flags(mut argv: Vec<OsString>) -> Vec<OsString> {
+    let testground = argv
+        .windows(2)
+        .any(|w| w[0] == "run" && ["single", "s", "composition", "c"].contains(&w[1].to_str().unwrap_or("")));
+    if testground {
+        for arg in &mut argv {
+            if let Some(rest) =
+                arg.to_str().and_then(|a| a.strip_prefix("-tp")).filter(|r| r.is_empty() || r.starts_with('='))
+            {
+                *arg = format!("--tp{rest}").into();
+            }
+        }
+    }
+    argv
+}
+
+/// clap's error as one line, like every other bad-input error: its first
+/// paragraph, its tips ("a similar argument exists: '--instances'"), and a
+/// pointer to `run single` when the arguments look like Testground's.
+fn one_line(e: &clap::Error, argv: &[OsString]) -> String {
+    let text = e.render().to_string();
+    let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let mut line = first.join(" ");
+    for tip in text.lines().map(str::trim).filter(|l| l.starts_with("tip:")) {
+        line.push_str(&format!(" ({tip})"));
+    }
+    if let Some(hint) = testground_hint(argv) {
+        line.push_str(&format!(" ({hint})"));
+    }
+    line.push_str(" (see `tg-wasm --help`)");
+    line
+}
+
+/// Whether plain `tg-wasm run` was given Testground's `run single` flags, and what to write instead.
+fn testground_hint(argv: &[OsString]) -> Option<&'static str> {
+    let args: Vec<&str> = argv.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let run = args.iter().position(|a| *a == "run")?;
+    let rest = &args[run + 1..];
+    if rest.first().is_some_and(|a| ["single", "s", "composition", "c"].contains(a)) {
+        return None;
+    }
+    let testground_flag = |a: &&str| {
+        ["--plan", "--builder", "-b", "--runner", "-r", "--collect", "--instance"]
+            .iter()
+            .any(|f| *a == *f || a.starts_with(&format!("{f}=")))
+    };
+    // `-p network`: Testground's plan, here a parameter, which takes NAME=VALUE.
+    let plan_as_param = rest.windows(2).any(|w| (w[0] == "-p" || w[0] == "--param") && !w[1].contains('='));
+    (rest.iter().any(testground_flag) || plan_as_param).then_some(
+        "Testground's command line is `tg-wasm run single -p PLAN -t CASE -i N --tp k=v`; in `tg-wasm run`, \
+         PLAN comes first and -p is --param NAME=VALUE",
+    )
 }
 
 fn dispatch(command: Command) -> Result<ExitCode, Error> {
@@ -86,7 +145,7 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
     }
 }
 
-/// What the run is made of: from a composition file, or from PLAN and --instances.
+/// What the run is made of: from a composition file, or from a plan and an instance count.
 struct RunShape {
     plan: PathBuf,
     case: Option<String>,
@@ -95,46 +154,106 @@ struct RunShape {
     groups: Vec<GroupRequest>,
     faults: Vec<ScheduledFault>,
     network: NetworkSpec,
+    composition: Option<CompositionRef>,
 }
 
-fn shape(args: &RunArgs) -> Result<RunShape, Error> {
-    if let Some(file) = &args.composition {
+impl RunShape {
+    /// One group, `single`, of `instances` (at least 1).
+    fn single(plan: PathBuf, case: Option<String>, instances: Option<u32>) -> Result<RunShape, Error> {
+        let instances = instances.unwrap_or(1);
+        if instances == 0 {
+            return Err(InputError::new("--instances must be at least 1").into());
+        }
+        Ok(RunShape {
+            plan,
+            case,
+            seed: None,
+            global_params: BTreeMap::new(),
+            groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+            faults: Vec::new(),
+            network: NetworkSpec::default(),
+            composition: None,
+        })
+    }
+
+    /// The composition in `file`, printing its notes on Testground fields it ignores.
+    fn composition(file: &Path, case: Option<String>) -> Result<RunShape, Error> {
         let c = composition::load(file)?;
-        return Ok(RunShape {
+        for note in &c.notes {
+            eprintln!("{note}");
+        }
+        Ok(RunShape {
             plan: c.plan,
-            case: Some(c.case),
+            case: case.or(Some(c.case)),
             seed: c.seed,
             global_params: c.global_params,
             groups: c.groups,
             faults: c.faults,
             network: c.network,
-        });
+            composition: Some(CompositionRef { file: file.display().to_string(), name: c.name }),
+        })
     }
-    let instances = args.instances.unwrap_or(1);
-    if instances == 0 {
-        return Err(InputError::new("--instances must be at least 1").into());
+
+    /// Command-line parameters, `NAME=VALUE` each, over the global ones.
+    fn with_params(mut self, assignments: &[String]) -> Result<RunShape, Error> {
+        for p in assignments {
+            let (name, value) = params::parse_assignment(p)?;
+            self.global_params.insert(name, value);
+        }
+        Ok(self)
     }
-    Ok(RunShape {
-        // clap requires PLAN when there is no composition.
-        plan: args.plan.clone().unwrap_or_default(),
-        case: None,
-        seed: None,
-        global_params: BTreeMap::new(),
-        groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
-        faults: Vec::new(),
-        network: NetworkSpec::default(),
-    })
 }
 
-fn run(args: RunArgs) -> Result<ExitCode, Error> {
-    let mut shape = shape(&args)?;
-    for p in &args.params {
-        let (name, value) = params::parse_assignment(p)?;
-        shape.global_params.insert(name, value);
+fn run(command: RunCommand) -> Result<ExitCode, Error> {
+    match command.testground {
+        None => {
+            let RunArgs { plan, composition, testcase, instances, params, options } = command.args;
+            let shape = match &composition {
+                Some(file) => RunShape::composition(file, testcase)?,
+                // clap requires PLAN when there is no composition.
+                None => RunShape::single(plan.unwrap_or_default(), testcase, instances)?,
+            };
+            execute(shape.with_params(&params)?, &options)
+        }
+        Some(TestgroundRun::Single(SingleArgs {
+            plan,
+            testcase,
+            instances,
+            test_params,
+            testground: flags,
+            options,
+        })) => {
+            for note in testground::check_flags(flags.given())? {
+                eprintln!("{note}");
+            }
+            let cwd = std::env::current_dir().context("finding the current directory")?;
+            let plan = testground::find_plan(&plan, &cwd);
+            execute(RunShape::single(plan, testcase, instances)?.with_params(&test_params)?, &options)
+        }
+        Some(TestgroundRun::Composition(args)) => {
+            let TestgroundCompositionArgs {
+                file,
+                test_params,
+                ignore_artifacts,
+                write_artifacts,
+                testground: flags,
+                options,
+            } = args;
+            let mut given = flags.given();
+            given.extend(ignore_artifacts.then_some(("--ignore-artifacts", None)));
+            given.extend(write_artifacts.then_some(("--write-artifacts", None)));
+            for note in testground::check_flags(given)? {
+                eprintln!("{note}");
+            }
+            execute(RunShape::composition(&file, None)?.with_params(&test_params)?, &options)
+        }
     }
+}
+
+fn execute(shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
     let component = component::load(&builder::resolve_plan(&shape.plan)?)?;
     let engine = EngineSettings { memory_limit: args.memory_limit, fuel: args.fuel, ..EngineSettings::default() };
-    let test_case = match args.testcase.clone().or(shape.case) {
+    let test_case = match shape.case {
         Some(c) => c,
         None => first_case(&component, &engine)?,
     };
@@ -160,6 +279,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         interrupt: Some(interrupt.clone()),
         faults: shape.faults,
         network: NetworkSpec { ipv6: shape.network.ipv6 || args.ipv6, ..shape.network },
+        composition: shape.composition,
     };
     let out = args.out.clone().unwrap_or_else(|| outputs::default_dir(&spec));
     let mode = match (args.workers, args.check_determinism) {
@@ -186,7 +306,8 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         _ => None,
     };
     let split = matches!(mode, Mode::Workers(_));
-    let options = RunOptions { out: out.clone(), mode, sync: args.sync.clone(), observer: progress.as_deref() };
+    let options =
+        session::RunOptions { out: out.clone(), mode, sync: args.sync.clone(), observer: progress.as_deref() };
     let finished = match session::run(spec, &options) {
         Ok(finished) => finished,
         Err(e) if split && interrupt.load(Ordering::SeqCst) => {
@@ -196,13 +317,13 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         }
         Err(e) => return Err(e),
     };
-    finish_run(&args, &out, &finished, &interrupt)
+    finish_run(args, &out, &finished, &interrupt)
 }
 
 /// Prints the summary, then writes the JUnit file, and decides the exit
 /// code: the outcome is printed whatever fails after the run.
 fn finish_run(
-    args: &RunArgs,
+    args: &RunOptions,
     out: &Path,
     finished: &session::Finished,
     interrupt: &AtomicBool,

@@ -70,7 +70,7 @@ fn truncated_and_random_bytes_are_refused() {
 fn malformed_compositions_are_refused_naming_the_place() {
     let cases = [
         ("broken-syntax.toml", "line 1"),
-        ("unknown-group-field.toml", "unknown field `resources`"),
+        ("unknown-group-field.toml", "unknown field `replicas`"),
         ("negative-count.toml", "group \"g\": instances.count must be between 1 and 4294967295, got -1"),
         ("count-past-u32.toml", "group \"g\": instances.count must be between 1 and 4294967295, got 4294967296"),
         ("counts-past-u32.toml", "the groups add up to 4294967297 instances; a run has at most 4294967295"),

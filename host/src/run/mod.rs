@@ -31,7 +31,7 @@ pub use faults::ScheduledFault;
 pub use network::NetworkSpec;
 pub use outcome::{InstanceOutcome, Outcome};
 pub use prepare::{PreparedPlan, prepare};
-pub use spec::{GroupRequest, RunSpec};
+pub use spec::{CompositionRef, GroupRequest, RunSpec};
 pub use summary::RunSummary;
 
 use crate::error::{Error, InputError};

@@ -8,7 +8,7 @@
 
 use super::faults::ScheduledFault;
 use super::network::NetworkSpec;
-use super::spec::{GroupRequest, RunSpec};
+use super::spec::{CompositionRef, GroupRequest, RunSpec};
 use crate::component::PlanComponent;
 use crate::engine::EngineSettings;
 use crate::error::{Error, InputError};
@@ -46,6 +46,9 @@ struct RecordedInputs<'a> {
     /// The data network's layout, when it is not the flat default.
     #[serde(skip_serializing_if = "NetworkSpec::is_flat")]
     network: &'a NetworkSpec,
+    /// For people: which composition the groups came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    composition: &'a Option<CompositionRef>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +80,7 @@ impl RunSpec {
             component_copy: COMPONENT_COPY,
             faults: &self.faults,
             network: &self.network,
+            composition: &self.composition,
         };
         Ok(serde_json::to_vec_pretty(&inputs)?)
     }
@@ -133,6 +137,9 @@ pub struct RecordedRun {
     /// The data network's layout (absent: the flat default).
     #[serde(default)]
     pub network: NetworkSpec,
+    /// The composition the groups came from, if any.
+    #[serde(default)]
+    pub composition: Option<CompositionRef>,
 }
 
 impl RecordedRun {
@@ -176,6 +183,7 @@ impl RecordedRun {
             interrupt: None,
             faults: self.faults.clone(),
             network: self.network.clone(),
+            composition: self.composition.clone(),
         }
     }
 }

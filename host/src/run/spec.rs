@@ -21,6 +21,16 @@ pub struct GroupRequest {
     pub params: BTreeMap<String, String>,
 }
 
+/// The composition a run's groups came from: for the people reading its
+/// outputs, not an input the run is a function of.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CompositionRef {
+    /// The file, as given.
+    pub file: String,
+    /// Its `[metadata] name`.
+    pub name: Option<String>,
+}
+
 /// The inputs of one run.
 #[derive(Clone)]
 pub struct RunSpec {
@@ -50,6 +60,8 @@ pub struct RunSpec {
     pub faults: Vec<super::ScheduledFault>,
     /// The data network's layout: group subnets, NATs, inbound filters, regions, IPv6.
     pub network: super::NetworkSpec,
+    /// The composition file the groups came from, if any (reports name it).
+    pub composition: Option<CompositionRef>,
 }
 
 impl RunSpec {
@@ -79,6 +91,7 @@ impl RunSpec {
             interrupt: None,
             faults: Vec::new(),
             network: super::NetworkSpec::default(),
+            composition: None,
         }
     }
 
