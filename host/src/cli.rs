@@ -31,6 +31,11 @@ pub enum Command {
     /// Testground's command lines work too: `tg-wasm run single --plan P --testcase C --instances N
     /// --tp k=v` and `tg-wasm run composition -f FILE`.
     Run(RunCommand),
+    /// Write a new plan crate in directory NAME: a test case with a barrier and a metric, a
+    /// composition, and a toolchain file that brings the wasm32-wasip2 target.
+    ///
+    /// Example: tg-wasm new gossip && tg-wasm run gossip --instances 100
+    New(NewArgs),
     /// Build a plan directory into a component (writes <dir>/../<name>.wasm).
     Build {
         /// The plan crate's directory, e.g. plans/placebo.
@@ -309,6 +314,24 @@ impl From<Progress> for tg_wasm::report::progress::ProgressMode {
             Progress::Off => ProgressMode::Off,
         }
     }
+}
+
+/// `tg-wasm new`.
+#[derive(Args)]
+pub struct NewArgs {
+    /// The plan's directory, created (or empty); its last component names the crate.
+    pub name: PathBuf,
+    /// What the plan is built on: `std` (blocking std::net and the sync client), `tokio`
+    /// (a tokio runtime and the async sync client) or `libp2p` (a rust-libp2p swarm on tokio).
+    #[arg(long, default_value = "std", value_name = "TEMPLATE")]
+    pub template: String,
+    /// Take tg-sdk from this checkout of tg-wasm (its root directory) [default: the checkout
+    /// this tg-wasm was built from].
+    #[arg(long, value_name = "DIR", env = "TG_WASM_SDK_PATH", conflicts_with = "sdk_git")]
+    pub sdk_path: Option<PathBuf>,
+    /// Take tg-sdk from this git repository of tg-wasm instead of a checkout.
+    #[arg(long, value_name = "URL", env = "TG_WASM_SDK_GIT")]
+    pub sdk_git: Option<String>,
 }
 
 #[derive(Args)]

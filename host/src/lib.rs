@@ -21,7 +21,7 @@
 //!    [`wasi`] (the WASI a plan sees: virtual clocks, seeded randomness,
 //!    captured output, sockets on the simulated network) and [`plan`] (the
 //!    host side of `tg:plan`), with [`bindings`]; [`engine`], [`component`],
-//!    [`manifest`], [`params`], [`builder`]; [`sync`] (where
+//!    [`manifest`], [`params`], [`builder`], [`scaffold`] (`tg-wasm new`); [`sync`] (where
 //!    sync states and topics are kept: embedded, or Redis) and [`shard`] (the
 //!    Redis transport of split runs).
 //! 6. **Models** — [`metrics`]: what plans record, and its aggregation;
@@ -49,6 +49,7 @@ pub mod plan;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod scaffold;
 pub mod session;
 pub mod shard;
 pub mod sync;

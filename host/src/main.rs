@@ -25,7 +25,7 @@ use tg_wasm::error::{Error, InputError};
 use tg_wasm::run::split::{SplitSettings, WorkerSettings};
 use tg_wasm::run::{CompositionRef, GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
 use tg_wasm::session::{self, Mode};
-use tg_wasm::{builder, component, composition, outputs, params, testground};
+use tg_wasm::{builder, component, composition, outputs, params, scaffold, testground};
 
 fn main() -> ExitCode {
     let argv = go_style_flags(std::env::args_os().collect());
@@ -118,6 +118,17 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Run(args) => run(args),
         Command::Worker(args) => worker(args),
+        Command::New(args) => {
+            let template = scaffold::Template::parse(&args.template)?;
+            let sdk = match (args.sdk_path, args.sdk_git) {
+                (Some(path), _) => scaffold::SdkSource::Path(path),
+                (None, Some(url)) => scaffold::SdkSource::Git(url),
+                (None, None) => scaffold::SdkSource::built_from()?,
+            };
+            let created = scaffold::create(&args.name, template, &sdk)?;
+            print!("{}", created.render());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Build { dir } => {
             println!("{}", builder::build(&dir)?.display());
             Ok(ExitCode::SUCCESS)
