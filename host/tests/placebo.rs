@@ -3,8 +3,9 @@
 mod support;
 
 use std::time::Duration;
-use support::{plan, run, spec};
+use support::{plan, run, spec, tempdir};
 use tg_wasm::run::Outcome;
+use tg_wasm::session::RunOptions;
 
 #[test]
 fn five_thousand_instances_all_ok_in_one_process() {
@@ -42,11 +43,47 @@ fn trap_is_crashed_with_the_trap_reason() {
 fn stall_ends_as_a_deadlock_naming_the_barrier_and_counts() {
     let (summary, exec) = run(&spec(plan("placebo"), "stall", 5, 0));
     assert_eq!(summary.end, "deadlock");
-    assert_eq!(summary.groups[0].crashed, 5);
+    assert_eq!((summary.groups[0].crashed, summary.groups[0].stalled), (0, 5));
     assert_eq!(summary.blocked_count, 5);
     let reason = exec.outcomes[3].reason.clone().unwrap();
     assert!(reason.contains("deadlock"), "{reason}");
     assert!(reason.contains("barrier \"stall-never\": 0/6 arrived"), "{reason}");
+}
+
+#[test]
+fn one_panic_comes_first_and_its_waiting_peers_are_stalled_on_it() {
+    let dir = tempdir();
+    let finished = tg_wasm::session::run(spec(plan("placebo"), "one-panics", 5, 0), &RunOptions::new(&dir)).unwrap();
+    let (summary, exec) = (finished.summary, finished.execution);
+    let g = &summary.groups[0];
+    assert_eq!((g.ok, g.failed, g.crashed, g.stalled, g.total), (0, 0, 1, 4, 5), "{}", summary.render());
+
+    // The root cause is named first, with when it happened.
+    let first = summary.first_failure.as_ref().expect("a failed run names its first failure");
+    assert_eq!((first.instance, first.outcome), (0, Outcome::Crashed));
+    assert!(first.reason.contains("placebo panic as requested"), "{}", first.reason);
+    assert_eq!(first.at_ns, 1_000_000_000);
+
+    // Reasons: the panic, then the four stalled ones as one line, waiting for instance 0.
+    let reasons: Vec<(Outcome, u32)> = g.reasons.iter().map(|r| (r.outcome, r.count)).collect();
+    assert_eq!(reasons, [(Outcome::Crashed, 1), (Outcome::Stalled, 4)]);
+    let stalled = &g.reasons[1];
+    assert!(stalled.reason.contains("barrier \"all-here\": 4/5 arrived"), "{}", stalled.reason);
+    let waited: Vec<(u32, Outcome)> = stalled.waiting_for.iter().map(|w| (w.instance, w.outcome)).collect();
+    assert_eq!(waited, [(0, Outcome::Crashed)]);
+    for o in &exec.outcomes[1..] {
+        assert_eq!(o.outcome, Outcome::Stalled, "{:?}", o.reason);
+    }
+
+    // The table says the same, in that order, with no advice a plan cannot follow.
+    let table = summary.render();
+    let panic_at = table.find("1 × crashed").expect(&table);
+    let stalled_at = table.find("4 × stalled").expect(&table);
+    assert!(panic_at < stalled_at, "{table}");
+    assert!(table.contains("waiting for instance 0 (crashed)"), "{table}");
+    assert!(table.lines().next().unwrap().split_whitespace().any(|c| c == "stalled"), "{table}");
+    let stderr = std::fs::read_to_string(dir.join("instances/0/stderr.log")).unwrap();
+    assert!(stderr.contains("placebo panic as requested") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
 }
 
 #[test]
