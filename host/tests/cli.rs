@@ -104,3 +104,35 @@ fn diagnostics_into_a_pipe_carry_no_colour_codes() {
     assert!(stderr.contains("DEBUG") && stderr.contains("group=single"), "{stderr}");
     assert!(!stderr.contains('\x1b'), "escape codes in: {stderr:?}");
 }
+
+#[test]
+fn without_a_terminal_a_long_run_prints_plain_progress_lines() {
+    // stderr is a file, as in CI; the run spins (with fuel for far longer) until a 5 s wall-clock limit ends it.
+    let wasm = plan("hostile").path.display().to_string();
+    let dir = tempdir();
+    let log = dir.join("stderr.log");
+    let out = dir.join("run").display().to_string();
+    let status = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", &wasm, "-t", "spin", "-i", "2", "--timeout", "5s", "--fuel", "100000000000000", "--out", &out])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "the timeout fails the run");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("progress: ")).collect();
+    // Lines come 2 s apart from 2 s on: at 2 s and 4 s on an idle machine; on a loaded one the
+    // run's own start may eat into its 5 s, so at least the first.
+    assert!(!lines.is_empty(), "{stderr}");
+    for line in &lines {
+        assert!(line.contains(" running, 0 ok, 0 failed, 0 crashed of 2 · "), "{line}");
+        assert!(line.contains(" virtual · ") && line.contains(" events"), "{line}");
+    }
+    assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no terminal control in a file: {stderr:?}");
+    // --progress off silences them.
+    let quiet = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", &wasm, "-t", "spin", "-i", "2", "--timeout", "3s", "--progress", "off", "--out", &out])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("progress: "));
+}
