@@ -46,12 +46,20 @@ pub enum Command {
         /// A plan component (.wasm) or plan directory.
         plan: PathBuf,
     },
-    /// Regenerate <run-dir>/report.html from the run directory's files.
+    /// Regenerate <run-dir>/report.html from the run directory's files; with two run
+    /// directories, write a page that puts them side by side.
     ///
     /// Example: tg-wasm report runs/2026-11-25T120000-example-sync
+    ///
+    /// Example: tg-wasm report runs/before runs/after --out compare.html
     Report {
-        /// The run directory (holds summary.json, metrics.jsonl, states.jsonl).
+        /// The run directory (holds summary.json, run.json, metrics.jsonl, states.jsonl).
         run_dir: PathBuf,
+        /// A second run directory, to compare the first with.
+        other: Option<PathBuf>,
+        /// Where the comparison goes [default: compare.html].
+        #[arg(long, value_name = "FILE", requires = "other")]
+        out: Option<PathBuf>,
     },
     /// Re-run a recorded run from its directory and check that it gives the recorded trace digest.
     ///

@@ -139,8 +139,14 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
             print!("{}", prepared.manifest.render());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { run_dir } => {
+        Command::Report { run_dir, other: None, .. } => {
             println!("{}", outputs::regenerate_report(&run_dir)?.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { run_dir, other: Some(other), out } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("compare.html"));
+            outputs::compare_reports(&run_dir, &other, &out)?;
+            println!("{}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { run_dir } => {

@@ -123,6 +123,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("instances", "number"),
     ("groups", "array"),
     ("end", "string"),
+    ("first_failure", "null"),
     ("blocked", "array"),
     ("blocked_count", "number"),
     ("digest", "string"),
@@ -169,6 +170,7 @@ fn json_output_parses_and_has_the_documented_fields() {
         ("ok", "number"),
         ("failed", "number"),
         ("crashed", "number"),
+        ("stalled", "number"),
         ("reasons", "array"),
     ] {
         assert!(schema.contains(&format!("| `{field}` | {ty}")), "group field {field}");
@@ -230,7 +232,7 @@ fn junit_is_well_formed_with_a_testcase_per_group_and_failures_with_reasons() {
     assert_eq!(cases[0].attribute("name"), Some("single"));
     let failure = cases[0].children().find(|n| n.has_tag_name("failure")).expect("a failure element");
     assert_eq!(failure.attribute("message"), Some("3 of 3 instances did not succeed (3 failed)"));
-    assert!(failure.text().unwrap().contains("3 × failed (first: instance 0): placebo failure as requested"));
+    assert!(failure.text().unwrap().contains("3 × failed at 0 s (first: instance 0): placebo failure as requested"));
 
     // A passing composition: a testcase per group, no failure.
     let file = composition(&dir);
@@ -272,10 +274,11 @@ fn report_html_is_self_contained_draws_its_plots_and_regenerates() {
     let html = std::fs::read_to_string(&report).unwrap();
 
     // Structure: the three sections, an SVG plot each (two metrics), nothing fetched from elsewhere.
-    for section in ["id=\"outcomes\"", "id=\"metrics\"", "id=\"states\""] {
+    for section in ["id=\"inputs\"", "id=\"outcomes\"", "id=\"metrics\"", "id=\"states\""] {
         assert!(html.contains(section), "missing section {section}");
     }
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 4, "outcomes, two metrics, states");
+    let plots = html.matches("<svg class=\"plot").count();
+    assert!(plots >= 4, "outcomes, two metrics, states: {plots} plots");
     for external in ["http:", "https:", "src=", "href=", "@import", "url("] {
         assert!(!html.contains(external), "report refers outside itself: {external}");
     }
@@ -288,31 +291,150 @@ fn report_html_is_self_contained_draws_its_plots_and_regenerates() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&report).unwrap(), html, "regenerated report differs");
 
-    let Some(browser) = chromium() else {
-        eprintln!("chromium not installed: checked report.html's structure only");
-        return;
-    };
-    let profile = dir.join("chromium-profile");
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-        ])
-        .arg(&report)
-        .output()
-        .expect("running chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = render_in_chromium(&report, &dir.join("chromium-profile"), None);
+    let (drawn, total) = (attribute(&dom, "data-plots-drawn"), attribute(&dom, "data-plots-total"));
     assert!(
-        dom.contains("data-plots-drawn=\"4\"") && dom.contains("data-plots-total=\"4\""),
-        "Chromium laid out every plot (status {:?}): {}",
-        out.status,
-        dom.lines().next().unwrap_or("")
+        drawn == total && total == plots as u64,
+        "Chromium laid out {drawn} of {total} plots ({plots} in the file)"
     );
+}
+
+/// Headless Chromium, which CI installs (`.ci/run`): the report is checked as people see it.
+fn browser() -> PathBuf {
+    chromium().expect("headless Chromium is needed to check report.html (chromium, chromium-browser or google-chrome)")
+}
+
+/// `page` as Chromium laid it out (`--dump-dom`, after its inline script ran),
+/// and a full-page screenshot at `screenshot` if given.
+fn render_in_chromium(page: &Path, profile: &Path, screenshot: Option<&Path>) -> String {
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--window-size=1200,6000",
+    ];
+    let profile = format!("--user-data-dir={}", profile.display());
+    let out = Command::new(browser()).args(common).arg(&profile).arg("--dump-dom").arg(page).output().unwrap();
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    if let Some(png) = screenshot {
+        let shot = Command::new(browser())
+            .args(common)
+            .arg(&profile)
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(page)
+            .output()
+            .unwrap();
+        assert!(
+            shot.status.success() && png.is_file(),
+            "chromium screenshot: {}",
+            String::from_utf8_lossy(&shot.stderr)
+        );
+        println!("screenshot of {}: {}", page.display(), png.display());
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The number in attribute `name` of the laid-out page's root element (0 if absent).
+fn attribute(dom: &str, name: &str) -> u64 {
+    let root = dom.lines().find(|l| l.starts_with("<html")).unwrap_or("");
+    root.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Where screenshots go: kept after the test, for people to look at.
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn dht_1000_report_lays_out_its_inputs_and_metrics_over_time_in_chromium() {
+    let dir = tempdir();
+    let run_dir = dir.join("run");
+    let dht = plan("dht").path.display().to_string();
+    let out = tg_wasm(&["run", &dht, "-t", "find-peers", "-i", "1000", "-o", run_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = run_dir.join("report.html");
+    let dom = render_in_chromium(&report, &dir.join("profile"), Some(&screenshot_dir().join("dht-1000.png")));
+    assert!(attribute(&dom, "data-input-rows-drawn") >= 5, "the inputs table is laid out");
+    // time-to-join, time-to-find and hops, each with its median and quantile band.
+    assert!(attribute(&dom, "data-timeseries-drawn") >= 3, "metric time series are laid out");
+    assert_eq!(attribute(&dom, "data-plots-drawn"), attribute(&dom, "data-plots-total"), "every plot is drawn");
+    assert!(dom.contains("find-peers") && dom.contains("time-to-join"), "the case and its metrics are named");
+    assert_eq!(attribute(&dom, "data-fault-marks-drawn"), 0, "a run without faults marks none");
+}
+
+#[test]
+fn a_partition_composition_marks_its_faults_on_every_time_axis_in_chromium() {
+    let dir = tempdir();
+    let file = dir.join("partition.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[metadata]\nname = \"dht-partition\"\n[global]\nplan = {:?}\ncase = \"find-peers\"\ntotal_instances = 200\n\
+             [[groups]]\nid = \"east\"\ninstances = {{ count = 100 }}\n\
+             [[groups]]\nid = \"west\"\ninstances = {{ count = 100 }}\nparams = {{ latency = \"80ms\" }}\n\
+             [[events]]\nat = \"2s\"\naction = \"partition\"\ngroups = [\"east\", \"west\"]\n\
+             [[events]]\nat = \"4s\"\naction = \"heal\"\ngroups = [\"east\", \"west\"]\n",
+            plan("dht").path
+        ),
+    )
+    .unwrap();
+    let run_dir = dir.join("run");
+    let out = tg_wasm(&["run", "-c", file.to_str().unwrap(), "-o", run_dir.to_str().unwrap()]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = run_dir.join("report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("dht-partition") && html.contains("80ms"), "the composition and a group's params are shown");
+    let dom = render_in_chromium(&report, &dir.join("profile"), Some(&screenshot_dir().join("dht-partition.png")));
+    assert!(attribute(&dom, "data-input-rows-drawn") >= 5, "the inputs table is laid out");
+    assert!(attribute(&dom, "data-timeseries-drawn") >= 3, "metric time series are laid out");
+    // The partition, from 2 s to 4 s, on the outcomes, every metric's series and the states' time axes.
+    assert!(
+        attribute(&dom, "data-fault-marks-drawn") >= 5,
+        "fault marks are laid out: {}",
+        dom.lines().find(|l| l.starts_with("<html")).unwrap_or("")
+    );
+    assert_eq!(attribute(&dom, "data-plots-drawn"), attribute(&dom, "data-plots-total"), "every plot is drawn");
+}
+
+#[test]
+fn two_runs_side_by_side() {
+    let dir = tempdir();
+    let dht = plan("dht").path.display().to_string();
+    for (name, latency) in [("a", "20ms"), ("b", "80ms")] {
+        let out_dir = dir.join(name);
+        let out = tg_wasm(&[
+            "run",
+            &dht,
+            "-t",
+            "find-peers",
+            "-i",
+            "50",
+            "-p",
+            &format!("latency={latency}"),
+            "-o",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let page = dir.join("compare.html");
+    let out = tg_wasm(&[
+        "report",
+        dir.join("a").to_str().unwrap(),
+        dir.join("b").to_str().unwrap(),
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("20ms") && html.contains("80ms"), "both runs' inputs are shown");
+    let dom = render_in_chromium(&page, &dir.join("profile"), Some(&screenshot_dir().join("compare.png")));
+    assert!(attribute(&dom, "data-plots-total") > 0);
+    assert_eq!(attribute(&dom, "data-plots-drawn"), attribute(&dom, "data-plots-total"), "every plot is drawn");
 }

@@ -27,6 +27,8 @@ use std::collections::BTreeMap;
 /// One raw point, borrowed from wherever the points live (memory or `metrics.jsonl`).
 #[derive(Clone, Copy, Debug)]
 pub struct Sample<'a> {
+    /// Virtual time of the recording, ns.
+    pub t_ns: u64,
     /// Global seq of the recording instance.
     pub instance: u32,
     /// Index of its group in the run's group list.
@@ -252,7 +254,7 @@ mod tests {
     use super::*;
 
     fn sample(instance: u32, group: usize, name: &str, kind: Kind, value: f64) -> Sample<'_> {
-        Sample { instance, group, name, kind, category: Category::Result, unit: None, value }
+        Sample { t_ns: 0, instance, group, name, kind, category: Category::Result, unit: None, value }
     }
 
     #[test]

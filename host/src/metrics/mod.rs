@@ -7,12 +7,14 @@
 //! - [`MetricPoint`] and [`MetricSink`]: one recorded value, and where a run's
 //!   instances append theirs.
 //! - [`aggregate`]: from points to statistics per metric and group.
+//! - [`timeline`]: from points to each metric's distribution over virtual time.
 //!
 //! This module knows nothing of wasm, the run or files: the host adapter that
 //! receives `record` calls is [`crate::plan::metrics`], writing and reading
 //! `metrics.jsonl` is the outputs'.
 
 pub mod aggregate;
+pub mod timeline;
 
 use netsim::{NodeId, SimTime};
 use serde::{Deserialize, Serialize};
@@ -110,6 +112,7 @@ pub fn samples<'a>(points: &'a [MetricPoint], group_of: &[usize]) -> Vec<aggrega
     points
         .iter()
         .map(|p| aggregate::Sample {
+            t_ns: p.at.as_nanos(),
             instance: p.node.0,
             group: group_of.get(p.node.index()).copied().unwrap_or(0),
             name: &p.name,

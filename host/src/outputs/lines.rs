@@ -18,7 +18,7 @@
 use crate::error::Error;
 use crate::metrics::aggregate::Sample;
 use crate::metrics::{Category, Kind};
-use crate::report::StateLine;
+use crate::report::{OutcomeLine, StateLine};
 use crate::run::Execution;
 use anyhow::Context as _;
 use serde::ser::SerializeMap as _;
@@ -100,6 +100,7 @@ impl PointLine {
     /// The point as an aggregation sample, if its group is one of `groups`.
     pub fn sample<'a>(&'a self, groups: &[String]) -> Option<Sample<'a>> {
         Some(Sample {
+            t_ns: self.t_ns,
             instance: self.instance,
             group: groups.iter().position(|g| *g == self.group)?,
             name: &self.name,
@@ -135,6 +136,38 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Err
         })?);
     }
     Ok(out)
+}
+
+/// Writes how each instance ended to `path`, one line per instance by global seq.
+pub fn write_outcomes(path: &Path, execution: &Execution) -> anyhow::Result<()> {
+    crate::files::write_with(path, |out| {
+        for line in outcome_lines(execution) {
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// How each instance of `execution` ended, as `outcomes.jsonl` lines.
+pub fn outcome_lines(execution: &Execution) -> Vec<OutcomeLine> {
+    execution
+        .placements
+        .iter()
+        .zip(&execution.outcomes)
+        .map(|(p, o)| OutcomeLine {
+            instance: p.node.0,
+            group: p.group.id.clone(),
+            outcome: o.outcome,
+            reason: o.reason.clone(),
+            at_ns: o.at_ns,
+        })
+        .collect()
+}
+
+/// Reads `outcomes.jsonl`; a missing file (a directory written before it existed) means none.
+pub fn read_outcomes(path: &Path) -> Result<Vec<OutcomeLine>, Error> {
+    read_lines(path)
 }
 
 /// Writes the state timeline to `path`.

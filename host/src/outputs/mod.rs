@@ -3,8 +3,8 @@
 //! A run directory holds `run.json` (the inputs, see [`crate::run::record`])
 //! and `plan.wasm` (the component, so a replay needs nothing else), written
 //! before the run starts; then `summary.json`, `instances/<seq>/*.log`,
-//! `trace.jsonl` with `--trace` ([`directory`]), `metrics.jsonl` and
-//! `states.jsonl` ([`lines`]), and `report.html` ([`crate::report::html`]).
+//! `trace.jsonl` with `--trace` ([`directory`]), `outcomes.jsonl`,
+//! `metrics.jsonl` and `states.jsonl` ([`lines`]), and `report.html` ([`crate::report::html`]).
 //! A run takes its directory for itself first ([`RunDirectory`]: no two
 //! runs write one directory, and an earlier run's files are cleared); the
 //! session then calls [`write_inputs`] and [`write_results`];
@@ -23,11 +23,14 @@ mod take;
 pub use take::RunDirectory;
 
 use crate::error::{Error, InputError};
+use crate::metrics::aggregate::Sample;
+use crate::metrics::timeline::{self, TimeSeries};
 use crate::metrics::{Category, aggregate};
-use crate::report::{StateLine, html, junit};
-use crate::run::record::{COMPONENT_COPY, RUN_FILE};
+use crate::report::{OutcomeLine, StateLine, html, junit};
+use crate::run::record::{COMPONENT_COPY, RUN_FILE, RecordedRun};
 use crate::run::{Execution, RunSpec, RunSummary};
 use anyhow::Context as _;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use directory::default_dir;
@@ -40,6 +43,8 @@ pub const TRACE_FILE: &str = "trace.jsonl";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// When sync states were reached, one JSON object per line.
 pub const STATES_FILE: &str = "states.jsonl";
+/// How each instance ended, one JSON object per line.
+pub const OUTCOMES_FILE: &str = "outcomes.jsonl";
 /// The HTML report.
 pub const REPORT_FILE: &str = "report.html";
 
@@ -59,6 +64,7 @@ pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
 pub fn write_results(dir: &Path, summary: &mut RunSummary, execution: &Execution) {
     let failed = [
         directory::write_instances(dir, execution),
+        lines::write_outcomes(&dir.join(OUTCOMES_FILE), execution),
         lines::write_metrics(&dir.join(METRICS_FILE), execution),
         lines::write_states(&dir.join(STATES_FILE), &execution.states),
         write_report(dir, summary, execution),
@@ -81,12 +87,99 @@ pub fn write_results(dir: &Path, summary: &mut RunSummary, execution: &Execution
 fn write_report(dir: &Path, summary: &RunSummary, execution: &Execution) -> anyhow::Result<()> {
     let view: html::SummaryView = serde_json::from_value(serde_json::to_value(summary)?)
         .context("reading the run summary back for the report")?;
+    let inputs = RecordedRun::read(dir).context("reading run.json back for the report")?;
     let groups: Vec<String> = summary.groups.iter().map(|g| g.id.clone()).collect();
     let samples = execution.metric_samples(&groups);
-    let (series, _) = aggregate::series(samples.into_iter().filter(|s| s.category == Category::Result));
     let states: Vec<StateLine> = execution.states.iter().map(StateLine::from).collect();
-    let page = html::render(&view, &series, &states);
+    let outcomes = lines::outcome_lines(execution);
+    let page = report_page(dir, &view, &inputs, &outcomes, samples, &states);
     crate::files::write_atomic(&dir.join(REPORT_FILE), page.as_bytes())
+}
+
+/// The report of the run in `dir` from what it recorded.
+fn report_page<'a>(
+    dir: &Path,
+    view: &html::SummaryView,
+    inputs: &RecordedRun,
+    outcomes: &[OutcomeLine],
+    samples: Vec<Sample<'a>>,
+    states: &[StateLine],
+) -> String {
+    let results: Vec<Sample<'a>> = samples.into_iter().filter(|s| s.category == Category::Result).collect();
+    let (series, _) = aggregate::series(results.iter().copied());
+    let end_ns = inputs.faults.iter().map(|f| f.at_ns).chain(states.iter().map(|m| m.t_ns)).max().unwrap_or(0);
+    let over_time = timeline::over_time(results, end_ns.max(view.virtual_time_ns), timeline::WINDOWS);
+    let logs = instances_with_logs(dir);
+    html::render(&html::ReportData {
+        summary: view,
+        inputs,
+        outcomes,
+        logs: &logs,
+        results: &series,
+        over_time: &over_time,
+        states,
+    })
+}
+
+/// The instances that left logs in `dir/instances/<seq>/`.
+fn instances_with_logs(dir: &Path) -> BTreeSet<u32> {
+    let Ok(entries) = std::fs::read_dir(dir.join("instances")) else { return BTreeSet::new() };
+    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// What a report of run directory `dir` is made of, read back.
+struct ReadBack {
+    view: html::SummaryView,
+    inputs: RecordedRun,
+    outcomes: Vec<OutcomeLine>,
+    points: Vec<lines::PointLine>,
+    states: Vec<StateLine>,
+}
+
+impl ReadBack {
+    fn read(dir: &Path) -> Result<ReadBack, Error> {
+        let summary_path = dir.join(SUMMARY_FILE);
+        let text = std::fs::read(&summary_path).map_err(|e| {
+            InputError::new(format!(
+                "{} is not a run directory: cannot read {}: {e}",
+                dir.display(),
+                summary_path.display()
+            ))
+        })?;
+        let view: html::SummaryView = serde_json::from_slice(&text)
+            .map_err(|e| InputError::new(format!("{} is not a readable summary: {e}", summary_path.display())))?;
+        read::refuse_incomplete(dir, view.incomplete.as_deref())?;
+        Ok(ReadBack {
+            inputs: RecordedRun::read(dir)?,
+            outcomes: lines::read_outcomes(&dir.join(OUTCOMES_FILE))?,
+            points: lines::read_metrics(&dir.join(METRICS_FILE))?,
+            states: lines::read_states(&dir.join(STATES_FILE))?,
+            view,
+        })
+    }
+
+    fn data<'a>(
+        &'a self,
+        logs: &'a BTreeSet<u32>,
+        results: &'a [aggregate::Series],
+        over_time: &'a [TimeSeries],
+    ) -> html::ReportData<'a> {
+        html::ReportData {
+            summary: &self.view,
+            inputs: &self.inputs,
+            outcomes: &self.outcomes,
+            logs,
+            results,
+            over_time,
+            states: &self.states,
+        }
+    }
+
+    fn page(&self, dir: &Path) -> String {
+        let groups: Vec<String> = self.view.groups.iter().map(|g| g.id.clone()).collect();
+        let samples = self.points.iter().filter_map(|p| p.sample(&groups)).collect();
+        report_page(dir, &self.view, &self.inputs, &self.outcomes, samples, &self.states)
+    }
 }
 
 /// Writes the run's outcomes as JUnit XML to `path`, creating its directory.
@@ -98,26 +191,36 @@ pub fn write_junit(path: &Path, summary: &RunSummary) -> anyhow::Result<()> {
 }
 
 /// Rebuilds `report.html` in run directory `dir` from `summary.json`,
-/// `metrics.jsonl` and `states.jsonl`; returns the report's path.
+/// `run.json`, `outcomes.jsonl`, `metrics.jsonl` and `states.jsonl`; returns
+/// the report's path.
 pub fn regenerate_report(dir: &Path) -> Result<PathBuf, Error> {
-    let summary_path = dir.join(SUMMARY_FILE);
-    let text = std::fs::read(&summary_path).map_err(|e| {
-        InputError::new(format!(
-            "{} is not a run directory: cannot read {}: {e}",
-            dir.display(),
-            summary_path.display()
-        ))
-    })?;
-    let view: html::SummaryView = serde_json::from_slice(&text)
-        .map_err(|e| InputError::new(format!("{} is not a readable summary: {e}", summary_path.display())))?;
-    read::refuse_incomplete(dir, view.incomplete.as_deref())?;
-    let groups: Vec<String> = view.groups.iter().map(|g| g.id.clone()).collect();
-    let points = lines::read_metrics(&dir.join(METRICS_FILE))?;
-    let samples = points.iter().filter_map(|p| p.sample(&groups)).filter(|s| s.category == Category::Result);
-    let (series, _) = aggregate::series(samples);
-    let states = lines::read_states(&dir.join(STATES_FILE))?;
-    let page = html::render(&view, &series, &states);
+    let page = ReadBack::read(dir)?.page(dir);
     let out = dir.join(REPORT_FILE);
     crate::files::write_atomic(&out, page.as_bytes())?;
     Ok(out)
+}
+
+/// Writes `out`: runs `a` and `b` (run directories) side by side.
+pub fn compare_reports(a: &Path, b: &Path, out: &Path) -> Result<(), Error> {
+    let (ra, rb) = (ReadBack::read(a)?, ReadBack::read(b)?);
+    let data =
+        |r: &ReadBack, dir: &Path, series: &mut Vec<Vec<aggregate::Series>>, times: &mut Vec<Vec<TimeSeries>>| {
+            let groups: Vec<String> = r.view.groups.iter().map(|g| g.id.clone()).collect();
+            let results: Vec<Sample<'_>> =
+                r.points.iter().filter_map(|p| p.sample(&groups)).filter(|s| s.category == Category::Result).collect();
+            series.push(aggregate::series(results.iter().copied()).0);
+            times.push(timeline::over_time(results, r.view.virtual_time_ns, timeline::WINDOWS));
+            instances_with_logs(dir)
+        };
+    let (mut series, mut times) = (Vec::new(), Vec::new());
+    let logs_a = data(&ra, a, &mut series, &mut times);
+    let logs_b = data(&rb, b, &mut series, &mut times);
+    let names = (a.display().to_string(), b.display().to_string());
+    let page = html::render_comparison(
+        &ra.data(&logs_a, &series[0], &times[0]),
+        &rb.data(&logs_b, &series[1], &times[1]),
+        (&names.0, &names.1),
+    );
+    crate::files::write_atomic(out, page.as_bytes())?;
+    Ok(())
 }

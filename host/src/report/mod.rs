@@ -16,6 +16,22 @@ pub mod progress;
 use serde::{Deserialize, Serialize};
 
 /// One line of `states.jsonl`.
+/// One line of `outcomes.jsonl`: how one instance ended, and when.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutcomeLine {
+    /// Global seq.
+    pub instance: u32,
+    /// Its group.
+    pub group: String,
+    /// How it ended.
+    pub outcome: crate::run::Outcome,
+    /// Why, for every outcome but `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Virtual time it ended at, ns.
+    pub at_ns: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StateLine {
     /// Virtual time, ns.
