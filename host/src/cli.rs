@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 use tg_wasm::engine;
+use tg_wasm::limits::HostLimits;
 use tg_wasm::params;
 
 /// Run Testground-style test plans as thousands of deterministic WebAssembly
@@ -119,6 +120,24 @@ pub struct RunArgs {
     /// CPU budget per instance, in fuel units (about one per wasm instruction).
     #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
+    /// Payload bytes all topics of the run may hold together: every message is kept for the
+    /// whole run. A publish past it fails, naming this option.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_topic_bytes: u64,
+    /// Distinct sync state and topic names the run may use. An operation on a new name past it
+    /// fails, naming this option.
+    #[arg(long, value_name = "N", default_value_t = HostLimits::default().sync_names, allow_negative_numbers = true,
+          value_parser = parse_count::<u64>)]
+    pub max_sync_names: u64,
+    /// Sockets one instance may have open at once, as `ulimit -n` on Linux: past it a new socket
+    /// fails with new-socket-limit.
+    #[arg(long, value_name = "N", default_value_t = HostLimits::default().sockets, allow_negative_numbers = true,
+          value_parser = parse_count::<u32>)]
+    pub max_sockets: u32,
+    /// Bytes of record-message text one instance may record; past it the instance crashes,
+    /// naming this option.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_message_bytes: u64,
     /// One-way latency between instances and the sync service (e.g. 1ms).
     #[arg(long, default_value = "0s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub sync_latency: Duration,

@@ -30,6 +30,11 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 128 << 20;
 /// The default fuel budget: about ten CPU-seconds of wasm per instance.
 pub const DEFAULT_FUEL: u64 = 10_000_000_000;
 
+/// Most elements a table of one instance may hold, in the store's limits and
+/// the pooling allocator's slots alike: far more than the function tables
+/// compilers emit (a few thousand entries for large Rust programs).
+pub const TABLE_ELEMENTS: usize = 10_000;
+
 /// How often a running instance yields to the executor, in fuel units. Yielding
 /// keeps Ctrl-C and wall timeouts responsive during long computations; being
 /// fuel-based, the yield points are the same in every run.
@@ -118,7 +123,7 @@ pub fn build(settings: &EngineSettings, instances: u32) -> anyhow::Result<Engine
         .max_tables_per_component(4)
         .max_core_instances_per_component(8)
         .max_memory_size(settings.memory_limit as usize)
-        .table_elements(10_000);
+        .table_elements(TABLE_ELEMENTS);
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))

@@ -73,6 +73,8 @@ pub struct InstanceRecord {
     pub crash_reason: Mutex<Option<String>>,
     /// Messages recorded with `record-message`.
     pub messages: Mutex<Vec<RecordedMessage>>,
+    /// Their bytes so far, against [`InstanceLimits::message_bytes`]; restarts included.
+    pub message_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl InstanceRecord {
@@ -83,6 +85,7 @@ impl InstanceRecord {
             stderr: CapturedOutput::new(node, StreamName::Stderr, sim.clone()),
             crash_reason: Mutex::new(None),
             messages: Mutex::new(Vec::new()),
+            message_bytes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -104,6 +107,8 @@ pub struct InstanceLimits {
     pub memory_bytes: usize,
     /// Most table elements.
     pub table_elements: usize,
+    /// Most bytes of `record-message` text ([`crate::limits::HostLimits::message_bytes`]).
+    pub message_bytes: u64,
 }
 
 /// The data of one instance's `Store`.
@@ -116,6 +121,8 @@ pub struct InstanceState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// Most bytes of `record-message` text.
+    pub(crate) message_budget: u64,
     /// The instance's recent timer wakes, shared by timers with the same deadline.
     last_timer: crate::wasi::clocks::LastTimer,
     /// Raised when a sync operation the plan started without waiting gets its reply.
@@ -150,6 +157,7 @@ impl InstanceState {
             .build();
         let (sync_events, sync_waker) = SyncEvents::new();
         let node = placement.node;
+        let message_budget = limits.message_bytes;
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
@@ -167,6 +175,7 @@ impl InstanceState {
             wasi,
             table: ResourceTable::new(),
             limits,
+            message_budget,
             last_timer: Default::default(),
             sync_events,
             sync_waker,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::error::{Error, InputError};
+use tg_wasm::limits::HostLimits;
 use tg_wasm::report::progress::TerminalProgress;
 use tg_wasm::run::observe::Observer;
 use tg_wasm::run::split::{SplitSettings, WorkerSettings};
@@ -162,6 +163,12 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         interrupt: Some(interrupt.clone()),
         faults: shape.faults,
         network: NetworkSpec { ipv6: shape.network.ipv6 || args.ipv6, ..shape.network },
+        limits: HostLimits {
+            topic_bytes: args.max_topic_bytes,
+            sync_names: args.max_sync_names,
+            sockets: args.max_sockets,
+            message_bytes: args.max_message_bytes,
+        },
     };
     let out = args.out.clone().unwrap_or_else(|| outputs::default_dir(&spec));
     let mode = match (args.workers, args.check_determinism) {

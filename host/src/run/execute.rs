@@ -153,6 +153,7 @@ pub(super) fn execute(
         keep_trace: spec.keep_trace,
         seed: spec.seed,
         net: netsim::NetworkConfig::default(),
+        limits: spec.limits.sim(),
     };
     let mut world = Sim::with_sync_backend(config, backend);
     if !spec.network.is_flat() {
@@ -186,7 +187,11 @@ pub(super) fn execute(
         instance_count: n,
     });
     let metrics = MetricSink::default();
-    let limits = InstanceLimits { memory_bytes: prepared.settings.memory_limit as usize, table_elements: 10_000 };
+    let limits = InstanceLimits {
+        memory_bytes: prepared.settings.memory_limit as usize,
+        table_elements: crate::engine::TABLE_ELEMENTS,
+        message_bytes: spec.limits.message_bytes,
+    };
     let fuel = prepared.settings.fuel;
     // Checked by `Run::prepare`: every fault names instances of the run.
     for fault in &spec.faults {
@@ -223,7 +228,8 @@ pub(super) fn execute(
         wall_deadline: spec.wall_timeout.map(|d| started + d),
         interrupt: spec.interrupt.clone(),
     };
-    let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
+    let limits_in_force =
+        LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel, sockets: spec.limits.sockets };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
     let done = std::sync::atomic::AtomicU32::new(0);
     let local = layout.nodes().len() as u32;
@@ -307,6 +313,14 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
             Ok(Ok(())) => InstanceOutcome::ok(),
             Ok(Err(reason)) => InstanceOutcome::failed(reason),
             Err(e) => classify_error(&e, record.crash_reason(), self.limits),
+        };
+        let outcome = match outcome {
+            // A refused socket surfaces in the plan as a bare error code: say which limit it was.
+            InstanceOutcome { outcome, reason: Some(reason) } if self.sim.lock().net().socket_limit_hit(node) => {
+                let note = crate::limits::socket_limit_note(self.limits.sockets);
+                InstanceOutcome { outcome, reason: Some(format!("{reason}; {note}")) }
+            }
+            other => other,
         };
         self.finish(node, outcome);
     }

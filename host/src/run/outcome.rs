@@ -63,6 +63,8 @@ pub struct LimitsInForce {
     pub memory_limit: u64,
     /// Fuel budget.
     pub fuel: u64,
+    /// Sockets per instance.
+    pub sockets: u32,
 }
 
 /// Classifies the error that ended an instance. `plan_reason` is what the plan
@@ -79,6 +81,16 @@ pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limi
             "memory limit exceeded: linear memory may not grow past {} MiB (raise it with --memory-limit)",
             limits.memory_limit >> 20
         ));
+    }
+    if text.contains("forcing trap when growing table") {
+        return InstanceOutcome::crashed(format!(
+            "table limit exceeded: a table may not grow past {} elements (tg-wasm's fixed limit per \
+             instance: a plan that grows a table of function references or resources without bound leaks them)",
+            crate::engine::TABLE_ELEMENTS
+        ));
+    }
+    if let Some(limit) = error.downcast_ref::<crate::limits::LimitExceeded>() {
+        return InstanceOutcome::crashed(limit.to_string());
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         if let Some(reason) = plan_reason {
@@ -99,6 +111,10 @@ pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limi
     }
     if let Some(reason) = plan_reason {
         return InstanceOutcome::crashed(reason);
+    }
+    if error.downcast_ref::<wasmtime::WasmBacktrace>().is_some() {
+        // The backtrace is the outermost layer, frame by frame: the cause alone is the reason.
+        return InstanceOutcome::crashed(crate::text::one_line(&error.root_cause()));
     }
     InstanceOutcome::crashed(crate::text::one_line(error))
 }

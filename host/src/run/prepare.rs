@@ -71,7 +71,11 @@ fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSett
     let group = Arc::new(GroupEnv { id: "describe".into(), instance_count: 1, params: Vec::new() });
     let node = NodeId(0);
     let record = Arc::new(InstanceRecord::new(node, &sim));
-    let limits = InstanceLimits { memory_bytes: settings.memory_limit as usize, table_elements: 10_000 };
+    let limits = InstanceLimits {
+        memory_bytes: settings.memory_limit as usize,
+        table_elements: crate::engine::TABLE_ELEMENTS,
+        message_bytes: crate::limits::DEFAULT_MESSAGE_BYTES,
+    };
     let state = InstanceState::new(
         env,
         Placement { node, group, group_seq: 0 },

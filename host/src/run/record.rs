@@ -12,6 +12,7 @@ use super::spec::{GroupRequest, RunSpec};
 use crate::component::PlanComponent;
 use crate::engine::EngineSettings;
 use crate::error::{Error, InputError};
+use crate::limits::HostLimits;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,6 +47,7 @@ struct RecordedInputs<'a> {
     /// The data network's layout, when it is not the flat default.
     #[serde(skip_serializing_if = "NetworkSpec::is_flat")]
     network: &'a NetworkSpec,
+    limits: &'a HostLimits,
 }
 
 #[derive(Serialize)]
@@ -77,6 +79,7 @@ impl RunSpec {
             component_copy: COMPONENT_COPY,
             faults: &self.faults,
             network: &self.network,
+            limits: &self.limits,
         };
         Ok(serde_json::to_vec_pretty(&inputs)?)
     }
@@ -133,6 +136,10 @@ pub struct RecordedRun {
     /// The data network's layout (absent: the flat default).
     #[serde(default)]
     pub network: NetworkSpec,
+    /// What the plans may make the host hold (absent in runs recorded before
+    /// the limits were: the defaults, which no such run passed unnoticed).
+    #[serde(default)]
+    pub limits: HostLimits,
 }
 
 impl RecordedRun {
@@ -176,6 +183,7 @@ impl RecordedRun {
             interrupt: None,
             faults: self.faults.clone(),
             network: self.network.clone(),
+            limits: self.limits,
         }
     }
 }

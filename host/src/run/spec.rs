@@ -50,6 +50,8 @@ pub struct RunSpec {
     pub faults: Vec<super::ScheduledFault>,
     /// The data network's layout: group subnets, NATs, inbound filters, regions, IPv6.
     pub network: super::NetworkSpec,
+    /// What the plans may make the host hold (topic bytes, sync names, sockets, messages).
+    pub limits: crate::limits::HostLimits,
 }
 
 impl RunSpec {
@@ -79,6 +81,7 @@ impl RunSpec {
             interrupt: None,
             faults: Vec::new(),
             network: super::NetworkSpec::default(),
+            limits: crate::limits::HostLimits::default(),
         }
     }
 

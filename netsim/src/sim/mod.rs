@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Every instance's network configuration at the start of the run.
     pub net: NetworkConfig,
+    /// How much the plans may make the simulation hold.
+    pub limits: crate::Limits,
 }
 
 impl Default for SimConfig {
@@ -63,6 +65,7 @@ impl Default for SimConfig {
             keep_trace: false,
             seed: 0,
             net: NetworkConfig::default(),
+            limits: crate::Limits::default(),
         }
     }
 }
@@ -132,6 +135,10 @@ pub struct Sim {
     cause: Cause,
     /// Set when this world is one shard of a split run.
     split: Option<Split>,
+    /// Payload bytes published so far, against [`crate::Limits::topic_bytes`].
+    topic_bytes: u64,
+    /// Every state and topic name used so far, against [`crate::Limits::sync_names`].
+    sync_names: std::collections::BTreeSet<String>,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -184,8 +191,10 @@ impl Sim {
     /// which backend it is.
     pub fn with_sync_backend(config: SimConfig, backend: Box<dyn SyncBackend>) -> Sim {
         let n = config.instances as usize;
+        let mut net = Network::new(config.instances, config.seed, &config.net);
+        net.set_socket_limit(config.limits.sockets_per_node);
         Sim {
-            net: Network::new(config.instances, config.seed, &config.net),
+            net,
             trace: Trace::new(config.keep_trace),
             config,
             now: SimTime::ZERO,
@@ -205,6 +214,8 @@ impl Sim {
             restarts_pending: 0,
             cause: None,
             split: None,
+            topic_bytes: 0,
+            sync_names: std::collections::BTreeSet::new(),
         }
     }
 
