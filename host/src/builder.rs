@@ -89,8 +89,13 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .with_context(|| {
-            format!("cargo built no .wasm for {crate_name}; a plan crate needs crate-type = [\"cdylib\"]")
+        // The crate's own setting is at fault, not tg-wasm: bad input, with the fix.
+        .ok_or_else(|| {
+            InputError::new(format!(
+                "cargo built no .wasm for {crate_name} in {}: a plan crate needs `[lib] crate-type = [\"cdylib\"]` \
+                 in its Cargo.toml",
+                dir.display()
+            ))
         })?;
     let dest = output_path(&dir);
     // Copy then rename: a run reading the component meanwhile sees the old file or the new one, never half of one.
