@@ -272,6 +272,43 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
 }
 
+/// A server restarted empty mid-run has lost the frames in flight: every shard
+/// finds the run's keys gone at its next window and the run ends as
+/// `sync-failed` naming Redis, with every worker's instances, not a hang.
+#[test]
+fn a_redis_restarted_empty_mid_split_run_ends_it_as_sync_failed_naming_redis() {
+    let server = std::sync::Arc::new(std::sync::Mutex::new(RedisServer::start()));
+    let (url, port) = {
+        let s = server.lock().unwrap();
+        (s.url(), s.port)
+    };
+    let mut s = with_sync_latency(spec(plan("example"), "barrier-storm", 20, 0));
+    s.global_params.insert("barriers".into(), "1000000".into());
+    let restarter = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while server.lock().unwrap().query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).unwrap().len() < 2 {
+                assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            server.lock().unwrap().restart_empty();
+        })
+    };
+    let settings =
+        SplitSettings { url, workers: 2, local_workers: 2, lookahead: None, worker_exe: PathBuf::from(TG_WASM) };
+    let finished = split_in(&s, &settings);
+    restarter.join().unwrap();
+    let finished = finished.expect("the workers report what they have");
+    assert_eq!(finished.summary.end, "sync-failed", "{}", finished.summary.render());
+    assert_eq!(finished.execution.outcomes.len(), 20);
+    for o in &finished.execution.outcomes {
+        let reason = o.reason.as_deref().unwrap_or("");
+        assert!(reason.contains(&format!("Redis at 127.0.0.1:{port}")), "{reason}");
+    }
+}
+
 /// Runs a heartbeat composition (instance 0 beats to two receivers over 5 ms links) with
 /// `events` and `inject`, split across `workers` if given; returns the summary as JSON.
 fn heartbeat(server: &RedisServer, events: &str, inject: &str, workers: Option<u32>) -> serde_json::Value {

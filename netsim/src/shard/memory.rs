@@ -36,11 +36,11 @@ impl ShardLink for MemoryLink {
         outgoing: Vec<Vec<Envelope>>,
     ) -> Result<Vec<ShardReport>, LinkError> {
         for (to, report) in ShardReport::addressed(status, outgoing, self.index) {
-            self.peers[to].send((window, report)).map_err(|_| LinkError(format!("shard {to} is gone")))?;
+            self.peers[to].send((window, report)).map_err(|_| LinkError::new(format!("shard {to} is gone")))?;
         }
         let mut got = self.early.remove(&window).unwrap_or_default();
         while got.len() < self.peers.len() - 1 {
-            let (w, report) = self.inbox.recv().map_err(|_| LinkError("every other shard is gone".into()))?;
+            let (w, report) = self.inbox.recv().map_err(|_| LinkError::new("every other shard is gone"))?;
             if w == window {
                 got.push(report);
             } else {
