@@ -183,6 +183,10 @@ pub struct WorkerArgs {
     /// How long to wait for a shard to be queued before exiting.
     #[arg(long, default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub wait: Duration,
+    /// Standard input is a pipe from the `run` that started this worker (with --join): a stop
+    /// byte on it interrupts the shard, and its end means the run is gone, so the worker exits.
+    #[arg(long, hide = true, requires = "join")]
+    pub lifeline: bool,
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {

@@ -21,7 +21,7 @@ use tg_wasm::error::{Error, InputError};
 use tg_wasm::limits::HostLimits;
 use tg_wasm::report::progress::TerminalProgress;
 use tg_wasm::run::observe::Observer;
-use tg_wasm::run::split::{SplitSettings, WorkerSettings};
+use tg_wasm::run::split::{SplitSettings, WorkerSettings, lifeline};
 use tg_wasm::run::{GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
 use tg_wasm::session::{self, Mode, RunOptions};
 use tg_wasm::{builder, component, composition, outputs, params};
@@ -250,11 +250,26 @@ fn finish_run(
     })
 }
 
+/// A local worker whose coordinator is gone exits with this, as with any failure of its own.
+const EXIT_ORPHANED: i32 = 3;
+
 fn worker(args: WorkerArgs) -> Result<ExitCode, Error> {
     tg_wasm::sync::SyncSetting::parse(&args.sync)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    if args.lifeline
+        && let Some(join) = &args.join
+    {
+        let (url, join) = (args.sync.clone(), join.clone());
+        lifeline::watch(std::io::stdin(), interrupt.clone(), move || {
+            // Nobody will collect this shard's results: tell the shards elsewhere, and go.
+            let (run, shard) = join.rsplit_once('/').unwrap_or((&join, "?"));
+            tracing::warn!("the coordinating `tg-wasm run` is gone: stopping");
+            lifeline::abort_orphaned(&url, run, shard);
+            std::process::exit(EXIT_ORPHANED);
+        });
+    }
     let settings = WorkerSettings { url: args.sync, join: args.join, wait: args.wait, interrupt };
     Ok(match tg_wasm::run::split::run_worker(&settings)? {
         tg_wasm::run::split::worker::WorkerDone::Ran { success: true, .. } => ExitCode::SUCCESS,

@@ -420,6 +420,16 @@ impl JobBoard {
         self.link.call(&format!("aborting run {run}"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
     }
 
+    /// Asks every shard of `run` to stop at its next window and report what it
+    /// has, as Ctrl-C does: how the coordinator forwards SIGINT and SIGTERM to
+    /// workers it did not start (those it did start also hear it on their pipe).
+    pub fn request_stop(&mut self, run: &str) -> Result<(), JobError> {
+        let keys = RunKeys::new(run)?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(keys.stop()).arg(1).arg("EX").arg(KEY_TTL_SECS);
+        self.link.call(&format!("asking run {run} to stop"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
+    }
+
     /// One try, for when the collector is already giving up.
     fn abort_quietly(&mut self, keys: &RunKeys, reason: &str) {
         tracing::warn!("aborting the run: {reason}");

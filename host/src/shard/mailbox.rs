@@ -34,15 +34,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Moves a shard's inbox onto its `held` list and returns the abort reason
-/// and every held frame; see the module documentation for the acknowledgement.
+/// Moves a shard's inbox onto its `held` list and returns the abort reason,
+/// whether the run was asked to stop, and every held frame; see the module
+/// documentation for the acknowledgement.
 /// The last value is 1 when the run's shard count, written when the run was
 /// published and refreshed by every drain, is gone: the server restarted
 /// empty or lost the run's keys, and frames sent before are lost with it.
-/// KEYS: inbox, held, held-id, bell, abort, count.
+/// KEYS: inbox, held, held-id, bell, abort, stop, count.
 /// ARGV: acknowledged drain id, this drain's id, ttl, whether to check the count (1/0).
 const DRAIN: &str = r"
-if ARGV[4] == '1' and redis.call('EXPIRE', KEYS[6], ARGV[3]) == 0 then return {false, {}, 1} end
+if ARGV[4] == '1' and redis.call('EXPIRE', KEYS[7], ARGV[3]) == 0 then return {false, 0, {}, 1} end
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if redis.call('LLEN', KEYS[1]) > 0 then
   if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -60,12 +61,12 @@ end
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
 -- Every frame the bell announced is being returned now.
 redis.call('DEL', KEYS[4])
-return {redis.call('GET', KEYS[5]), redis.call('LRANGE', KEYS[2], 0, -1), 0}
+return {redis.call('GET', KEYS[5]), redis.call('EXISTS', KEYS[6]), redis.call('LRANGE', KEYS[2], 0, -1), 0}
 ";
 
-/// The drain script's reply: the abort reason, if set, the held frames, and
-/// whether the run's keys are gone.
-type DrainReply = (Option<Vec<u8>>, Vec<Vec<u8>>, u8);
+/// The drain script's reply: the abort reason, if set, whether a stop was
+/// asked for, the held frames, and whether the run's keys are gone.
+type DrainReply = (Option<Vec<u8>>, u8, Vec<Vec<u8>>, u8);
 
 /// A drain as the exchange loop uses it: the abort reason as text, and the frames.
 type Drained = (Option<String>, Vec<Vec<u8>>);
@@ -367,12 +368,13 @@ impl ShardMailbox {
         let i = self.index;
         pipe.cmd("EVAL")
             .arg(DRAIN)
-            .arg(6)
+            .arg(7)
             .arg(self.keys.inbox(i))
             .arg(self.keys.held(i))
             .arg(self.keys.held_id(i))
             .arg(self.keys.bell(i))
             .arg(self.keys.abort())
+            .arg(self.keys.stop())
             .arg(self.keys.count())
             .arg(&self.acked)
             .arg(&id)
@@ -384,7 +386,7 @@ impl ShardMailbox {
             format!("sending the frames of window {window}")
         };
         // Every try acknowledges the same drain: see the module documentation.
-        let ((abort, items, keys_lost),): (DrainReply,) =
+        let ((abort, stop, items, keys_lost),): (DrainReply,) =
             self.link.call(&what, |con| pipe.query(con)).map_err(|source| self.lost(source))?;
         if keys_lost != 0 {
             return Err(MailboxError::KeysLost {
@@ -395,6 +397,13 @@ impl ShardMailbox {
             });
         }
         self.acked = id;
+        if stop != 0
+            && let Some(flag) = &self.interrupt
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            // The coordinator forwards SIGINT/SIGTERM this way to workers it did not start.
+            tracing::warn!(shard = self.index, run = %self.run, "the run was asked to stop");
+        }
         Ok((abort.map(|r| String::from_utf8_lossy(&r).into_owned()), items))
     }
 

@@ -122,6 +122,12 @@ impl RunKeys {
         cmd
     }
 
+    /// Set when the coordinator was asked to stop (SIGINT, SIGTERM): every
+    /// shard stops at its next window, as on Ctrl-C, and reports what it has.
+    pub(crate) fn stop(&self) -> String {
+        self.key(format_args!("stop"))
+    }
+
     pub(crate) fn spec(&self) -> String {
         self.key(format_args!("spec"))
     }
