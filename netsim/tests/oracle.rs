@@ -34,11 +34,21 @@ fn seeds(count: u32, max_size: u32) -> impl Iterator<Item = u64> {
 #[derive(Arbitrary, Debug)]
 enum QueueOp {
     /// Schedule at `now + delay` on behalf of `source`.
-    Schedule { delay: u8, source: u8 },
+    Schedule {
+        delay: u8,
+        source: u8,
+    },
     /// Take a key without queueing (an event another queue holds).
-    Allocate { delay: u8, source: u8 },
+    Allocate {
+        delay: u8,
+        source: u8,
+    },
     /// Insert under a key made elsewhere, for a source this queue never schedules for.
-    Insert { delay: u8, source: u8, seq: u16 },
+    Insert {
+        delay: u8,
+        source: u8,
+        seq: u16,
+    },
     Pop,
     Peek,
 }

@@ -7,8 +7,8 @@
 
 // The fuzz target and the oracle test each use their own part of the input types.
 #![allow(dead_code)]
-use arbitrary::Arbitrary;
 use crate::common::{Clock, Config, Delay, FilterIn, Target, pattern_byte, port};
+use arbitrary::Arbitrary;
 use netsim::net::{Shutdown, SocketId, node_of};
 use netsim::{NodeId, Sim, SimConfig};
 use std::collections::HashMap;
