@@ -424,9 +424,7 @@ impl JobBoard {
     /// has, as Ctrl-C does: how the coordinator forwards SIGINT and SIGTERM to
     /// workers it did not start (those it did start also hear it on their pipe).
     pub fn request_stop(&mut self, run: &str) -> Result<(), JobError> {
-        let keys = RunKeys::new(run)?;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(keys.stop()).arg(1).arg("EX").arg(KEY_TTL_SECS);
+        let cmd = RunKeys::new(run)?.set_stop();
         self.link.call(&format!("asking run {run} to stop"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
     }
 

@@ -286,9 +286,10 @@ impl ShardMailbox {
     /// Every shard must call this with the same windows, in increasing order
     /// (they need not be consecutive). A wait ends early with an error if the
     /// run is aborted, the interrupt flag is set, nothing new arrives within
-    /// the peer timeout, or the server is lost; on the interrupt, the timeout
-    /// and protocol errors this shard also aborts the run, so that the others
-    /// stop too instead of waiting for it.
+    /// the peer timeout, or the server is lost. On the interrupt this shard asks
+    /// the others to stop too (each then reports what it has); on the timeout
+    /// and protocol errors it aborts the run, so that the others do not wait
+    /// for it.
     ///
     /// # Panics
     /// If `outgoing.len() != count`, or `window` is not after the previous one.
@@ -298,9 +299,10 @@ impl ShardMailbox {
         if let Err(e) = &result {
             self.inbox.reset();
             match e {
-                MailboxError::Interrupted { .. } | MailboxError::PeerTimeout { .. } | MailboxError::Protocol { .. } => {
-                    self.abort_quietly(&e.to_string())
-                }
+                // An interrupt stops every shard, each reporting what it has; an abort
+                // would make the coordinator drop those reports.
+                MailboxError::Interrupted { .. } => self.stop_quietly(),
+                MailboxError::PeerTimeout { .. } | MailboxError::Protocol { .. } => self.abort_quietly(&e.to_string()),
                 MailboxError::Lost { .. } | MailboxError::KeysLost { .. } => self.failed = true,
                 _ => {}
             }
@@ -416,6 +418,15 @@ impl ShardMailbox {
     }
 
     /// [`abort`](Self::abort) with one try, for when this shard is already giving up.
+    /// Asks every shard to stop at its next window, as this one was: the
+    /// others see it with their next drain and end interrupted too.
+    fn stop_quietly(&mut self) {
+        let cmd = self.keys.set_stop();
+        if let Err(e) = self.link.call_once("asking the run to stop", |con| cmd.query::<()>(con)) {
+            tracing::warn!(shard = self.index, "could not tell the other shards: {e}");
+        }
+    }
+
     fn abort_quietly(&mut self, reason: &str) {
         let cmd = self.keys.set_abort(&format!("shard {}: {reason}", self.index));
         tracing::warn!(shard = self.index, run = %self.run, "aborting the run: {reason}");

@@ -128,6 +128,13 @@ impl RunKeys {
         self.key(format_args!("stop"))
     }
 
+    /// Sets [`RunKeys::stop`].
+    pub(crate) fn set_stop(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.stop()).arg(1).arg("EX").arg(KEY_TTL_SECS);
+        cmd
+    }
+
     pub(crate) fn spec(&self) -> String {
         self.key(format_args!("spec"))
     }
