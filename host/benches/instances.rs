@@ -47,11 +47,11 @@ fn main() {
                 instance_count: n,
             });
             let group = Arc::new(GroupEnv { id: "single".into(), instance_count: n, params: Vec::new() });
-            let limits = InstanceLimits {
-                memory_bytes: settings.memory_limit as usize,
-                table_elements: tg_wasm::engine::TABLE_ELEMENTS,
-                message_bytes: tg_wasm::limits::DEFAULT_MESSAGE_BYTES,
-            };
+            let limits = InstanceLimits::for_plan(
+                settings.memory_limit,
+                component.shape,
+                tg_wasm::limits::DEFAULT_MESSAGE_BYTES,
+            );
             let states: Vec<InstanceState> = (0..n)
                 .map(|i| {
                     let node = NodeId(i);

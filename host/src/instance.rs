@@ -6,6 +6,7 @@
 //! [`InstanceRecord`], shared with the run so that nothing is lost when an
 //! instance is cancelled.
 
+use crate::component::Shape;
 use crate::plan::sync_events::SyncEvents;
 use crate::wasi::io::{IoView, Pollables};
 use crate::wasi::output::{CapturedOutput, StreamName};
@@ -109,6 +110,21 @@ pub struct InstanceLimits {
     pub table_elements: usize,
     /// Most bytes of `record-message` text ([`crate::limits::HostLimits::message_bytes`]).
     pub message_bytes: u64,
+    /// What one instance of the plan creates: core instances, tables, memories.
+    pub shape: Shape,
+}
+
+impl InstanceLimits {
+    /// The limits of an instance of a plan of `shape` under `memory_limit`
+    /// bytes, recording at most `message_bytes` of messages.
+    pub fn for_plan(memory_limit: u64, shape: Shape, message_bytes: u64) -> InstanceLimits {
+        InstanceLimits {
+            memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+            table_elements: crate::engine::table_elements(&shape),
+            message_bytes,
+            shape,
+        }
+    }
 }
 
 /// The data of one instance's `Store`.
@@ -161,9 +177,11 @@ impl InstanceState {
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
-            .instances(16)
-            .tables(16)
-            .memories(4)
+            // What the plan creates at instantiation, with the room every plan
+            // had before plans were measured.
+            .instances((limits.shape.core_instances as usize).max(16))
+            .tables((limits.shape.tables as usize).max(16))
+            .memories((limits.shape.memories as usize).max(4))
             .trap_on_grow_failure(true)
             .build();
         InstanceState {

@@ -187,11 +187,7 @@ pub(super) fn execute(
         instance_count: n,
     });
     let metrics = MetricSink::default();
-    let limits = InstanceLimits {
-        memory_bytes: prepared.settings.memory_limit as usize,
-        table_elements: crate::engine::TABLE_ELEMENTS,
-        message_bytes: spec.limits.message_bytes,
-    };
+    let limits = InstanceLimits::for_plan(prepared.settings.memory_limit, prepared.shape, spec.limits.message_bytes);
     let fuel = prepared.settings.fuel;
     // Checked by `Run::prepare`: every fault names instances of the run.
     for fault in &spec.faults {

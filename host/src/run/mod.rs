@@ -61,7 +61,7 @@ impl Run {
         if n == 0 {
             return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
         }
-        crate::engine::check_address_space(hosted, spec.engine.memory_limit)?;
+        crate::engine::check_address_space(hosted, spec.component.shape.memories, spec.engine.memory_limit)?;
         crate::engine::check_mapping_limit(hosted)?;
         let prepared = prepare(&spec.component, &spec.engine, hosted.max(1))?;
         check_request(&spec, &prepared)?;

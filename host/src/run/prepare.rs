@@ -5,7 +5,7 @@
 //! here, before any instance starts, as an [`InputError`].
 
 use crate::bindings::PlanPre;
-use crate::component::{PlanComponent, compile};
+use crate::component::{PlanComponent, Shape, compile};
 use crate::engine::{self, EngineSettings};
 use crate::error::{Error, InputError};
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RunEnv};
@@ -26,6 +26,8 @@ pub struct PreparedPlan {
     pub manifest: Manifest,
     /// The settings the engine was built with.
     pub settings: EngineSettings,
+    /// What one instance takes from the pool.
+    pub shape: Shape,
 }
 
 /// The linker every instance of a run uses: WASI (virtualized) plus `tg:plan`.
@@ -38,7 +40,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
 
 /// Compiles and links `component` for a run of `instances`, then asks it to describe itself.
 pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: u32) -> Result<PreparedPlan, Error> {
-    let engine = engine::build(settings, instances)?;
+    let engine = engine::build(settings, &component.shape, instances)?;
     let compiled = compile(&engine, component)?;
     let linker = linker(&engine)?;
     let shown = component.path.display();
@@ -54,12 +56,17 @@ pub fn prepare(component: &PlanComponent, settings: &EngineSettings, instances: 
             crate::text::one_line(&e)
         ))
     })?;
-    let manifest = describe(&engine, &pre, settings)?;
-    Ok(PreparedPlan { engine, pre, manifest, settings: settings.clone() })
+    let manifest = describe(&engine, &pre, settings, component.shape)?;
+    Ok(PreparedPlan { engine, pre, manifest, settings: settings.clone(), shape: component.shape })
 }
 
 /// Instantiates the plan once, outside any run, and calls `describe`.
-fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSettings) -> Result<Manifest, Error> {
+fn describe(
+    engine: &Engine,
+    pre: &PlanPre<InstanceState>,
+    settings: &EngineSettings,
+    shape: Shape,
+) -> Result<Manifest, Error> {
     let sim = SimHandle::new(Sim::new(SimConfig::default()));
     let env = Arc::new(RunEnv {
         test_plan: String::new(),
@@ -71,11 +78,7 @@ fn describe(engine: &Engine, pre: &PlanPre<InstanceState>, settings: &EngineSett
     let group = Arc::new(GroupEnv { id: "describe".into(), instance_count: 1, params: Vec::new() });
     let node = NodeId(0);
     let record = Arc::new(InstanceRecord::new(node, &sim));
-    let limits = InstanceLimits {
-        memory_bytes: settings.memory_limit as usize,
-        table_elements: crate::engine::TABLE_ELEMENTS,
-        message_bytes: crate::limits::DEFAULT_MESSAGE_BYTES,
-    };
+    let limits = InstanceLimits::for_plan(settings.memory_limit, shape, crate::limits::DEFAULT_MESSAGE_BYTES);
     let state = InstanceState::new(
         env,
         Placement { node, group, group_seq: 0 },
