@@ -46,7 +46,14 @@ fn main() {
                 seed: 0,
                 instance_count: n,
             });
-            let group = Arc::new(GroupEnv { id: "single".into(), instance_count: n, params: Vec::new() });
+            let group = Arc::new(GroupEnv {
+                id: "single".into(),
+                instance_count: n,
+                params: Vec::new(),
+                subnet: String::new(),
+                args: Vec::new(),
+                component: 0,
+            });
             let limits = InstanceLimits::for_plan(
                 settings.memory_limit,
                 component.shape,
@@ -60,7 +67,10 @@ fn main() {
                     InstanceState::new(env.clone(), placement, sim.clone(), record, MetricSink::default(), limits)
                 })
                 .collect();
-            let (engine, pre) = (prepared.engine.clone(), prepared.pre.clone());
+            let engine = prepared.engine.clone();
+            let tg_wasm::run::prepare::Entry::Plan(pre) = prepared.components[0].entry.clone() else {
+                panic!("placebo is a plan")
+            };
             let mut exec = Executor::new(sim.clone());
             exec.spawn(
                 NodeId(0),

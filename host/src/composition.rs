@@ -19,6 +19,8 @@
 //! [[groups]]
 //! id = "large"
 //! instances = { percentage = 0.7 }
+//! plan = "plans/other.wasm"     # its own component: a plan or a program
+//! run = { args = ["--id", "${TEST_GROUP_SEQ}"] }   # a program's arguments
 //!
 //! [[events]]                    # fault injection, at virtual times
 //! at = "2s"
@@ -201,8 +203,9 @@ pub struct Metadata {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Global {
-    /// The plan: a component or plan directory, relative to the composition file.
-    pub plan: PathBuf,
+    /// The plan: a component or plan directory, relative to the composition
+    /// file. Optional when every group names its own.
+    pub plan: Option<PathBuf>,
     /// The test case.
     pub case: String,
     /// Total instances; required when a group uses `percentage`.
@@ -227,6 +230,21 @@ pub struct Group {
     pub params: BTreeMap<String, ParamValue>,
     /// Its place in the data network.
     pub network: Option<GroupNetwork>,
+    /// The component its instances run instead of `[global] plan`: a plan
+    /// or a program, a component or a directory, relative to this file.
+    pub plan: Option<PathBuf>,
+    /// How its instances are started.
+    pub run: Option<GroupRun>,
+}
+
+/// `[groups.run]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRun {
+    /// A program's arguments; `${TEST_GLOBAL_SEQ}` and the other `TEST_*`
+    /// variables in them are replaced per instance.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
@@ -282,8 +300,11 @@ pub struct ResolvedComposition {
     pub seed: Option<u64>,
     /// Global parameters.
     pub global_params: BTreeMap<String, String>,
-    /// Groups with their instance counts.
+    /// Groups with their instance counts and arguments.
     pub groups: Vec<GroupRequest>,
+    /// The component of each group that names its own, resolved against the
+    /// file's directory, by group index.
+    pub group_plans: Vec<Option<PathBuf>>,
     /// Faults to inject.
     pub faults: Vec<ScheduledFault>,
     /// The data network's layout.
@@ -316,17 +337,26 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     let counts = instance_counts(&c)?;
     let faults = faults(&c, &counts)?;
     let network = network(&c)?;
-    let groups: Vec<GroupRequest> = c
-        .groups
-        .into_iter()
-        .zip(counts)
-        .map(|(g, instances)| GroupRequest { id: g.id, instances, params: texts(g.params) })
-        .collect();
+    let resolve = |plan: PathBuf| if plan.is_absolute() { plan } else { base.join(plan) };
+    let mut group_plans = Vec::with_capacity(c.groups.len());
+    let mut groups = Vec::with_capacity(c.groups.len());
+    for (g, instances) in c.groups.into_iter().zip(counts) {
+        group_plans.push(g.plan.map(resolve));
+        let args = g.run.unwrap_or_default().args;
+        groups.push(GroupRequest { id: g.id, instances, params: texts(g.params), component: None, args });
+    }
     // Lay the network out once now, so what cannot be is bad input before anything runs.
     network.topology(&groups)?;
-    let plan = if c.global.plan.is_absolute() { c.global.plan } else { base.join(c.global.plan) };
+    let plan = match (c.global.plan, group_plans.iter().flatten().next()) {
+        (Some(plan), _) => resolve(plan),
+        (None, Some(first)) if group_plans.iter().all(Option::is_some) => first.clone(),
+        (None, _) => {
+            return Err(InputError::new("[global] has no plan: give one, or a plan in every group (groups.plan)"));
+        }
+    };
     Ok(ResolvedComposition {
         plan,
+        group_plans,
         case: c.global.case,
         seed: c.global.seed,
         global_params: texts(c.global.params),

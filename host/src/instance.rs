@@ -42,6 +42,13 @@ pub struct GroupEnv {
     pub instance_count: u32,
     /// Its parameters, defaults applied, sorted by name.
     pub params: Vec<(String, String)>,
+    /// The subnet its data addresses come from, as `TEST_SUBNET` gives it.
+    pub subnet: String,
+    /// A program's arguments, its name first (see [`crate::wasi::environment`]);
+    /// none for a plan.
+    pub args: Vec<String>,
+    /// Which of the run's components its instances run.
+    pub component: usize,
 }
 
 /// Where an instance stands in the run.
@@ -151,7 +158,8 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// The state of the instance at `placement`: no host directory, no host
-    /// environment variable, no argument, seeded randomness, captured output.
+    /// environment variable (the run's `TEST_*` ones instead, and a program's
+    /// arguments), seeded randomness, captured output.
     pub fn new(
         env: Arc<RunEnv>,
         placement: Placement,
@@ -161,7 +169,11 @@ impl InstanceState {
         limits: InstanceLimits,
     ) -> InstanceState {
         let (secure, insecure, insecure_seed) = random::for_instance(env.seed, placement.node.0);
+        let vars = crate::wasi::environment::variables(&env, &placement);
+        let argv = crate::wasi::environment::arguments(&placement.group.args, &vars);
         let wasi = WasiCtx::builder()
+            .envs(&vars)
+            .args(&argv)
             .stdout(record.stdout.clone())
             .stderr(record.stderr.clone())
             .secure_random(secure)

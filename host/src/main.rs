@@ -69,7 +69,7 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Describe { plan } => {
             let component = component::load(&builder::resolve_plan(&plan)?)?;
             let prepared = tg_wasm::run::prepare(&component, &EngineSettings::default(), 1)?;
-            print!("{}", prepared.manifest.render());
+            print!("{}", prepared.components[0].render());
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { run_dir } => {
@@ -96,6 +96,8 @@ struct RunShape {
     seed: Option<u64>,
     global_params: BTreeMap<String, String>,
     groups: Vec<GroupRequest>,
+    /// The component path of each group that names its own.
+    group_plans: Vec<Option<PathBuf>>,
     faults: Vec<ScheduledFault>,
     network: NetworkSpec,
 }
@@ -109,6 +111,7 @@ fn shape(args: &RunArgs) -> Result<RunShape, Error> {
             seed: c.seed,
             global_params: c.global_params,
             groups: c.groups,
+            group_plans: c.group_plans,
             faults: c.faults,
             network: c.network,
         });
@@ -123,7 +126,8 @@ fn shape(args: &RunArgs) -> Result<RunShape, Error> {
         case: None,
         seed: None,
         global_params: BTreeMap::new(),
-        groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+        groups: vec![GroupRequest::new("single", instances)],
+        group_plans: Vec::new(),
         faults: Vec::new(),
         network: NetworkSpec::default(),
     })
@@ -136,6 +140,18 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         shape.global_params.insert(name, value);
     }
     let component = component::load(&builder::resolve_plan(&shape.plan)?)?;
+    // Groups naming one plan share one build and one load.
+    let mut loaded: Vec<(&PathBuf, component::PlanComponent)> = Vec::new();
+    for (group, plan) in shape.groups.iter_mut().zip(&shape.group_plans) {
+        let Some(plan) = plan else { continue };
+        if let Some((_, same)) = loaded.iter().find(|(p, _)| *p == plan) {
+            group.component = Some(same.clone());
+            continue;
+        }
+        let component = component::load(&builder::resolve_plan(plan)?)?;
+        group.component = Some(component.clone());
+        loaded.push((plan, component));
+    }
     let engine = EngineSettings { memory_limit: args.memory_limit, fuel: args.fuel, ..EngineSettings::default() };
     let test_case = match args.testcase.clone().or(shape.case) {
         Some(c) => c,
@@ -283,6 +299,9 @@ fn worker(args: WorkerArgs) -> Result<ExitCode, Error> {
 
 fn first_case(component: &component::PlanComponent, engine: &EngineSettings) -> Result<String, Error> {
     let prepared = tg_wasm::run::prepare(component, engine, 1)?;
+    if prepared.components[0].entry.is_program() {
+        return Ok(tg_wasm::run::prepare::PROGRAM_DEFAULT_CASE.to_string());
+    }
     prepared
         .manifest
         .test_cases

@@ -191,3 +191,41 @@ fn the_python_sdks_pure_parts_pass_their_unit_tests() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("OK"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn rust_and_python_instances_pass_the_same_barriers_in_one_composition() {
+    if !toolchain_present() {
+        return;
+    }
+    let python = built_example();
+    let rust = support::plan("example").path;
+    let dir = tempdir();
+    let composition = dir.join("mixed.toml");
+    std::fs::write(
+        &composition,
+        format!(
+            "[global]\ncase = \"barrier-storm\"\nparams = {{ barriers = 5 }}\n\
+             [[groups]]\nid = \"rust\"\nplan = {rust:?}\ninstances = {{ count = 10 }}\n\
+             [[groups]]\nid = \"python\"\nplan = {python:?}\ninstances = {{ count = 10 }}\n"
+        ),
+    )
+    .unwrap();
+    let mut digests = Vec::new();
+    for _ in 0..5 {
+        let out_dir = tempdir().join("run");
+        let out = tg_wasm(&["run", "-c", composition.to_str().unwrap(), "--json", "-o", out_dir.to_str().unwrap()]);
+        // Each barrier waits for all 20: passing them means both plans' instances met on them.
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let summary = summary_of(&out);
+        let passed: Vec<f64> = summary["metrics"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["name"] == "barriers-passed")
+            .map(|m| m["sum"].as_f64().unwrap())
+            .collect();
+        assert_eq!(passed, [50.0, 50.0], "{summary}");
+        digests.push(summary["digest"].as_str().unwrap().to_string());
+    }
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:#?}");
+}

@@ -21,6 +21,15 @@ def barriers(env):
     env.r().counter("rounds-passed", rounds)
 
 
+def barrier_storm(env):
+    """``plans/example``'s case of the same name, barrier for barrier: a
+    composition can run both plans' instances on the same barriers."""
+    barriers = env.params.int("barriers")
+    for i in range(barriers):
+        env.sync.signal_and_wait(f"storm-{i}", env.test_instance_count)
+    env.r().counter("barriers-passed", barriers)
+
+
 def topic(env):
     """Every instance publishes its sequence number and reads everyone's:
     all must see the same order."""
@@ -87,6 +96,11 @@ manifest = (
         TestCase("barriers", barriers)
         .describe("every instance passes `rounds` barriers, all instances on each")
         .param(Param.int("rounds", 10).describe("barriers to pass"))
+    )
+    .case(
+        TestCase("barrier-storm", barrier_storm)
+        .describe("plans/example's barrier-storm in Python: every instance on every barrier")
+        .param(Param.int("barriers", 100).describe("barriers to pass"))
     )
     .case(TestCase("topic", topic).describe("every instance publishes its seq and checks all saw one order"))
     .case(

@@ -63,7 +63,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         tracing::debug!("Python plan {} unchanged since its last build", dir.display());
         crate::files::write_atomic(
             &dest,
-            &std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?,
+            &std::fs::read(built).with_context(|| format!("reading {}", built.display()))?,
         )?;
         return Ok(dest);
     }

@@ -19,6 +19,18 @@ pub struct PlanComponent {
     pub shape: Shape,
 }
 
+impl std::fmt::Debug for PlanComponent {
+    /// The bytes are left out: a component is megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanComponent")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .field("bytes", &self.bytes.len())
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
 impl PlanComponent {
     /// The component in `bytes`, shown as `path`, checked to be one.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<PlanComponent, InputError> {

@@ -122,6 +122,19 @@ impl Frame {
     }
 }
 
+impl Shape {
+    /// What covers both `self` and `other`: components of one run share a
+    /// pool, so each slot must hold the largest of them.
+    pub fn covering(self, other: Shape) -> Shape {
+        Shape {
+            core_instances: self.core_instances.max(other.core_instances),
+            memories: self.memories.max(other.memories),
+            tables: self.tables.max(other.tables),
+            largest_table: self.largest_table.max(other.largest_table),
+        }
+    }
+}
+
 impl Default for Shape {
     fn default() -> Shape {
         Shape::FLOOR

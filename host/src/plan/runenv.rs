@@ -8,11 +8,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 10;
 
 fn bounded(mut text: String) -> String {
     if text.len() > MAX_MESSAGE_BYTES {
-        let mut cut = MAX_MESSAGE_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
+        let end = crate::text::truncate(&text, MAX_MESSAGE_BYTES).len();
+        text.truncate(end);
         text.push_str(" [truncated]");
     }
     text

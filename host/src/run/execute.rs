@@ -112,19 +112,41 @@ pub enum Part<'a> {
 
 /// The groups' environments and every instance's place, in global-seq order.
 pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> Result<Vec<Placement>, Error> {
-    let case = prepared
-        .manifest
-        .case(&spec.test_case)
-        .ok_or_else(|| InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
     let mut placements = Vec::with_capacity(spec.instance_count() as usize);
-    for group in &spec.groups {
+    for (index, group) in spec.groups.iter().enumerate() {
+        let component = spec.component_of_group(index);
+        let prepared_component = &prepared.components[component];
         let mut given = spec.global_params.clone();
         given.extend(group.params.clone());
-        // A plain `run` has one unnamed-by-the-user group whose values all come from --param.
-        let from_command_line = spec.groups.len() == 1 && group.params.is_empty();
-        let place = if from_command_line { "--param".to_string() } else { format!("group {:?}", group.id) };
-        let params = crate::params::resolve(case, &given, &place)?;
-        let env = Arc::new(GroupEnv { id: group.id.clone(), instance_count: group.instances, params });
+        let (params, args) = if prepared_component.entry.is_program() {
+            // A program reads its parameters as text from TEST_INSTANCE_PARAMS; its name leads its arguments.
+            let name = prepared_component.manifest.name.clone();
+            (given.into_iter().collect(), std::iter::once(name).chain(group.args.iter().cloned()).collect())
+        } else {
+            let case = prepared_component
+                .manifest
+                .case(&spec.test_case)
+                .ok_or_else(|| InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
+            // A plain `run` has one unnamed-by-the-user group whose values all come from --param.
+            let from_command_line = spec.groups.len() == 1 && group.params.is_empty();
+            let place = if from_command_line { "--param".to_string() } else { format!("group {:?}", group.id) };
+            if !group.args.is_empty() {
+                return Err(InputError::new(format!(
+                    "group {:?} gives arguments, but runs a tg:plan component, which takes parameters (params), not arguments",
+                    group.id
+                ))
+                .into());
+            }
+            (crate::params::resolve(case, &given, &place)?, Vec::new())
+        };
+        let env = Arc::new(GroupEnv {
+            id: group.id.clone(),
+            instance_count: group.instances,
+            params,
+            subnet: spec.network.subnet_of(&group.id),
+            args,
+            component,
+        });
         for group_seq in 0..group.instances {
             let node = NodeId(placements.len() as u32);
             placements.push(Placement { node, group: env.clone(), group_seq });
@@ -200,17 +222,16 @@ pub(super) fn execute(
     let make_task = |node: NodeId| -> netsim::Task<InstanceResult> {
         let placement = placements[node.index()].clone();
         let record = records[node.index()].clone();
+        let entry = prepared.components[placement.group.component].entry.clone();
         let state = InstanceState::new(env.clone(), placement, sim.clone(), record, metrics.clone(), limits);
-        let (engine, pre, case, sim) =
-            (prepared.engine.clone(), prepared.pre.clone(), spec.test_case.clone(), sim.clone());
+        let (engine, case, sim) = (prepared.engine.clone(), spec.test_case.clone(), sim.clone());
         Box::pin(async move {
             sim.lock().record(node, "instance.start", format_args!(""));
             let mut store = Store::new(&engine, state);
             store.limiter(|s| &mut s.limits);
             store.set_fuel(fuel)?;
             store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
-            let plan = pre.instantiate_async(&mut store).await?;
-            plan.call_run(&mut store, &case).await
+            entry.run(&mut store, &case).await
         })
     };
     let mut exec = Executor::new(sim.clone());
@@ -289,8 +310,7 @@ pub(super) fn execute(
     })
 }
 
-/// What one instance's task returns: the test case's result, or the error that stopped it.
-type InstanceResult = wasmtime::Result<Result<(), String>>;
+use super::prepare::InstanceResult;
 
 /// Turns finished, crashed and restarted tasks into outcomes.
 struct RunSupervisor<'a, F> {

@@ -61,9 +61,11 @@ impl Run {
         if n == 0 {
             return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
         }
-        crate::engine::check_address_space(hosted, spec.component.shape.memories, spec.engine.memory_limit)?;
+        let components = spec.components();
+        let memories = components.iter().map(|c| c.shape.memories).max().unwrap_or(1);
+        crate::engine::check_address_space(hosted, memories, spec.engine.memory_limit)?;
         crate::engine::check_mapping_limit(hosted)?;
-        let prepared = prepare(&spec.component, &spec.engine, hosted.max(1))?;
+        let prepared = prepare::prepare_all(&components, &spec.engine, hosted.max(1))?;
         check_request(&spec, &prepared)?;
         let placements = execute::placements(&spec, &prepared)?;
         for fault in &spec.faults {
@@ -119,10 +121,17 @@ impl Run {
     }
 }
 
-/// Checks the request against the plan's manifest: the case exists and the
-/// instance count is within its bounds.
+/// Checks the request against every plan's manifest: the case exists and
+/// the instance count is within its bounds. A program has no manifest: any
+/// test case is its to interpret, at any size.
 pub fn check_request(spec: &RunSpec, prepared: &PreparedPlan) -> Result<(), Error> {
-    let manifest = &prepared.manifest;
+    for component in prepared.components.iter().filter(|c| !c.entry.is_program()) {
+        check_case(spec, &component.manifest)?;
+    }
+    Ok(())
+}
+
+fn check_case(spec: &RunSpec, manifest: &Manifest) -> Result<(), Error> {
     let Some(case) = manifest.case(&spec.test_case) else {
         return Err(InputError::new(format!(
             "plan {:?} has no test case {:?}; its test cases are: {}",

@@ -105,6 +105,14 @@ impl SplitSettings {
         if let Some(why) = spec.network.split_refusal() {
             return Err(InputError::new(why).into());
         }
+        // Workers receive one component; sending each group's is not built.
+        if let Some(group) = spec.groups.iter().find(|g| g.component.is_some()) {
+            return Err(InputError::new(format!(
+                "group {:?} runs its own component, which a split run cannot do yet: run it in one process",
+                group.id
+            ))
+            .into());
+        }
         Ok(super::lookahead(spec.sync_latency, self.lookahead)?)
     }
 }

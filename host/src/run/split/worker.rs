@@ -110,7 +110,7 @@ fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index
     let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
     let recorded = RecordedRun::parse(&inputs.run_json).context("reading the run's run.json")?;
     let component = PlanComponent::from_bytes(PathBuf::from(format!("{run}/plan.wasm")), published.plan_wasm)?;
-    let mut spec = recorded.spec(component);
+    let mut spec = recorded.spec(component, Vec::new());
     spec.keep_trace = inputs.keep_trace;
     spec.wall_timeout = inputs.wall_timeout_ns.map(Duration::from_nanos);
     spec.interrupt = Some(settings.interrupt.clone());
