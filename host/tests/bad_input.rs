@@ -52,8 +52,8 @@ fn wat_file(name: &str) -> String {
 fn components_of_the_wrong_shape_are_refused() {
     let cases = [
         ("core-module.wat", "is a core wasm module, not a component"),
-        ("another-world.wat", "is not a tg:plan component"),
-        ("missing-run.wat", "is not a tg:plan component"),
+        ("another-world.wat", "is neither a tg:plan component"),
+        ("missing-run.wat", "is neither a tg:plan component"),
         ("newer-wit.wat", "tg:plan/runenv@0.2.0"),
         ("older-wit.wat", "tg:plan/runenv@0.0.1"),
     ];

@@ -35,7 +35,7 @@ impl PlanComponent {
     /// The component in `bytes`, shown as `path`, checked to be one.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<PlanComponent, InputError> {
         check_header(&path, &bytes)?;
-        let shape = Shape::of(&bytes).map_err(|e| InputError::new(format!("{}: {}", path.display(), e.message())))?;
+        let shape = Shape::of(&bytes).map_err(|e| InputError::new(format!("{} {}", path.display(), e.message())))?;
         Ok(PlanComponent { sha256: sha256_hex(&bytes), path, bytes, shape })
     }
 }

@@ -35,7 +35,7 @@ impl Shape {
     /// defines; a module the component did not define itself (imported or
     /// aliased) counts as its largest.
     pub fn of(bytes: &[u8]) -> Result<Shape, InputError> {
-        let invalid = |e: wasmparser::BinaryReaderError| InputError::new(format!("not a valid component: {e}"));
+        let invalid = |e: wasmparser::BinaryReaderError| InputError::new(format!("is not a valid component: {e}"));
         // One frame per component or module being read, innermost last.
         let mut frames: Vec<Frame> = Vec::new();
         let mut counted = Shape { core_instances: 0, memories: 0, tables: 0, largest_table: 0 };
