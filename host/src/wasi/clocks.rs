@@ -124,22 +124,28 @@ impl PollReady for Timer {
 
 crate::pollable_via_poll_ready!(Timer, this => this.sim);
 
+/// A timer of instance `node` for `until`, sharing the wake of a recent timer
+/// for the same deadline.
+pub(crate) fn timer(node: NodeId, sim: &SimHandle, last: &mut LastTimer, until: SimTime) -> Timer {
+    let recent = &mut last.0;
+    let wake = match recent.iter().find(|w| w.until == until) {
+        Some(wake) => wake.clone(),
+        None => {
+            let wake = Arc::new(TimerWake { until, waker: OnceLock::new(), live: AtomicUsize::new(0) });
+            if recent.len() == RECENT_WAKES {
+                recent.remove(0);
+            }
+            recent.push(wake.clone());
+            wake
+        }
+    };
+    wake.live.fetch_add(1, Ordering::Relaxed);
+    Timer { node, sim: sim.clone(), until, wake }
+}
+
 impl VirtualClock<'_> {
     fn timer(&mut self, until: SimTime) -> wasmtime::Result<Resource<DynPollable>> {
-        let recent = &mut self.last.0;
-        let wake = match recent.iter().find(|w| w.until == until) {
-            Some(wake) => wake.clone(),
-            None => {
-                let wake = Arc::new(TimerWake { until, waker: OnceLock::new(), live: AtomicUsize::new(0) });
-                if recent.len() == RECENT_WAKES {
-                    recent.remove(0);
-                }
-                recent.push(wake.clone());
-                wake
-            }
-        };
-        wake.live.fetch_add(1, Ordering::Relaxed);
-        let timer = Timer { node: self.node, sim: self.sim.clone(), until, wake };
+        let timer = timer(self.node, self.sim, self.last, until);
         let timer = self.table.push(timer)?;
         crate::wasi::io::subscribe(self.table, self.pollables, timer)
     }

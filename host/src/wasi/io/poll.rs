@@ -9,10 +9,12 @@
 
 use super::bindings::poll::{Host, HostPollable};
 use super::{IoView, Pollables, Source};
-use netsim::Sim;
+use crate::wasi::clocks::Timer;
+use netsim::{Sim, SimHandle, WaitReason};
 use std::future::poll_fn;
 use std::task::{Context, Poll, Waker};
 use wasmtime::component::{Resource, ResourceTable};
+use super::PollReady;
 use wasmtime_wasi_io::bindings::wasi::io::poll as fallback;
 use wasmtime_wasi_io::poll::DynPollable;
 
@@ -95,4 +97,125 @@ impl HostPollable for IoView<'_> {
         self.pollables.forget(this.rep());
         fallback::HostPollable::drop(self.table, this)
     }
+}
+
+/// What [`wait_set`] found (`tg:plan/poll-set`'s `waited`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetWait {
+    /// Keys of the watched pollables that are ready, ascending.
+    Ready(Vec<u32>),
+    /// Keys whose pollables were dropped since the last wait, ascending.
+    Dropped(Vec<u32>),
+    /// A pollable to watch is not registered with the host.
+    Unsupported,
+}
+
+/// How many of the watch set's waits a blocked instance notes for reports
+/// one by one; the rest are counted. Noting every idle socket on every wait
+/// would make a wait cost what the instance holds.
+const NOTED_WAITS: usize = 8;
+
+/// `tg:plan/poll-set.wait`: changes the watch set, then waits until a watched
+/// pollable is ready or `timer` fires.
+pub async fn wait_set(
+    table: &mut ResourceTable,
+    pollables: &mut Pollables,
+    sim: &SimHandle,
+    unwatch: &[u32],
+    watch: &[(u32, Resource<DynPollable>)],
+    timer: impl FnOnce() -> Option<Timer>,
+) -> SetWait {
+    if !watch.iter().all(|(_, p)| pollables.source(p.rep()).is_some()) {
+        return SetWait::Unsupported;
+    }
+    for &key in unwatch {
+        pollables.unwatch(key);
+    }
+    for (key, pollable) in watch {
+        pollables.watch(*key, pollable.rep());
+    }
+    if !pollables.dropped.is_empty() {
+        let mut dropped = std::mem::take(&mut pollables.dropped);
+        dropped.sort_unstable();
+        dropped.dedup();
+        return SetWait::Dropped(dropped);
+    }
+    // Made only once the wait is certain, as `wasi:io/poll` callers make theirs.
+    let mut timer = timer();
+    let node = pollables.node;
+    let mut checking = Vec::new();
+    poll_fn(|cx| {
+        pollables.task.set(cx.waker());
+        let mut sim = sim.lock();
+        let woken = std::mem::take(&mut *pollables.task.woken.lock().unwrap_or_else(|e| e.into_inner()));
+        for rep in woken {
+            if let Some(entry) = pollables.entry_mut(rep)
+                && entry.key.is_some()
+                && !entry.queued
+            {
+                entry.queued = true;
+                pollables.queue.push(rep);
+            }
+        }
+        // The queue, checked: what is ready stays queued for the next wait.
+        std::mem::swap(&mut checking, &mut pollables.queue);
+        let mut ready = Vec::new();
+        for rep in checking.drain(..) {
+            let Some(entry) = pollables.entry_mut(rep) else { continue };
+            entry.queued = false;
+            let Some(key) = entry.key else { continue };
+            let is_ready = match &mut entry.edge {
+                Some(edge) => {
+                    edge.wake.rearm();
+                    let waker = Waker::from(edge.wake.clone());
+                    let ready = check(table, &entry.source, &mut sim, &mut Context::from_waker(&waker)).is_ready();
+                    edge.armed = !ready;
+                    ready
+                }
+                None => check(table, &entry.source, &mut sim, cx).is_ready(),
+            };
+            if is_ready {
+                entry.queued = true;
+                pollables.queue.push(rep);
+                ready.push(key);
+            }
+        }
+        for i in 0..pollables.level.len() {
+            let rep = pollables.level[i];
+            let Some(entry) = pollables.sources.get(rep as usize).and_then(Option::as_ref) else { continue };
+            if let Some(key) = entry.key
+                && check(table, &entry.source, &mut sim, cx).is_ready()
+            {
+                ready.push(key);
+            }
+        }
+        if !ready.is_empty() {
+            ready.sort_unstable();
+            return Poll::Ready(SetWait::Ready(ready));
+        }
+        if let Some(timer) = &mut timer
+            && timer.poll_ready(&mut sim, cx).is_ready()
+        {
+            return Poll::Ready(SetWait::Ready(Vec::new()));
+        }
+        // Armed pollables were not checked, so they noted no wait: a few do.
+        let mut noted = 0;
+        for &rep in pollables.watched.iter().flatten() {
+            let Some(edge) = pollables.sources.get(rep as usize).and_then(Option::as_ref).and_then(|e| e.edge.as_ref())
+            else {
+                continue;
+            };
+            if !edge.armed {
+                continue;
+            }
+            if noted == NOTED_WAITS {
+                sim.add_wait(node, WaitReason::Other("more watched sockets".to_string()));
+                break;
+            }
+            sim.add_wait(node, edge.reason.clone());
+            noted += 1;
+        }
+        Poll::Pending
+    })
+    .await
 }
