@@ -7,6 +7,7 @@
 //! until one fires. A poll that includes a pollable the host did not make
 //! (stdin, a file) is wasmtime-wasi-io's, unchanged.
 
+use super::PollReady;
 use super::bindings::poll::{Host, HostPollable};
 use super::{IoView, Pollables, Source};
 use crate::wasi::clocks::Timer;
@@ -14,7 +15,6 @@ use netsim::{Sim, SimHandle, WaitReason};
 use std::future::poll_fn;
 use std::task::{Context, Poll, Waker};
 use wasmtime::component::{Resource, ResourceTable};
-use super::PollReady;
 use wasmtime_wasi_io::bindings::wasi::io::poll as fallback;
 use wasmtime_wasi_io::poll::DynPollable;
 
@@ -218,4 +218,96 @@ pub async fn wait_set(
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Always, Pollables, Readiness, Source};
+    use super::*;
+    use netsim::{NodeId, SimConfig};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Readiness a test switches, with edge semantics as a socket's.
+    struct Switch(AtomicBool);
+
+    impl Readiness for Switch {
+        fn poll_ready(&self, _sim: &mut Sim, _cx: &mut Context<'_>) -> Poll<()> {
+            if self.0.load(Ordering::Relaxed) { Poll::Ready(()) } else { Poll::Pending }
+        }
+
+        fn edge(&self) -> Option<WaitReason> {
+            Some(WaitReason::Other("switch".to_string()))
+        }
+    }
+
+    /// Polls `wait_set` once: every wait here has an answer at once (a
+    /// ready pollable or a zero timeout), or is pending.
+    fn wait_once(
+        pollables: &mut Pollables,
+        sim: &SimHandle,
+        unwatch: &[u32],
+        watch: &[(u32, u32)],
+        timeout_zero: bool,
+    ) -> Poll<SetWait> {
+        let mut table = ResourceTable::new();
+        let watch: Vec<(u32, Resource<DynPollable>)> =
+            watch.iter().map(|&(k, rep)| (k, Resource::new_borrow(rep))).collect();
+        let node = pollables.node;
+        let timer =
+            || timeout_zero.then(|| crate::wasi::clocks::timer(node, sim, &mut Default::default(), sim.lock().now()));
+        let future = pin!(wait_set(&mut table, pollables, sim, unwatch, &watch, timer));
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn registered(pollables: &mut Pollables, rep: u32, readiness: Arc<dyn Readiness>) {
+        let edge = readiness.edge();
+        pollables.register(rep, Source::Shared(readiness), edge);
+    }
+
+    #[test]
+    fn a_watched_pollable_is_reported_while_ready_and_only_while_watched() {
+        let sim = SimHandle::new(Sim::new(SimConfig { instances: 1, ..SimConfig::default() }));
+        let mut pollables = Pollables::new(NodeId(0));
+        registered(&mut pollables, 4, Arc::new(Always));
+        let switch = Arc::new(Switch(AtomicBool::new(false)));
+        registered(&mut pollables, 5, switch.clone());
+        // Level-triggered: reported on every wait while ready.
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[(7, 4), (2, 5)], true), Poll::Ready(SetWait::Ready(vec![7])));
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Ready(vec![7])));
+        // Unwatched: no longer reported; with nothing ready and no timeout, the wait waits.
+        assert_eq!(wait_once(&mut pollables, &sim, &[7], &[], false), Poll::Pending);
+        // The switch was checked and found not ready; its readiness without a
+        // wake is not seen (edge), with one it is, in key order.
+        switch.0.store(true, Ordering::Relaxed);
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Ready(vec![])));
+        if let Some(edge) = &pollables.entry_mut(5).unwrap().edge {
+            Waker::from(edge.wake.clone()).wake();
+        }
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[(1, 4)], true), Poll::Ready(SetWait::Ready(vec![1, 2])));
+    }
+
+    #[test]
+    fn a_dropped_pollable_is_reported_once_and_an_unknown_one_refused() {
+        let sim = SimHandle::new(Sim::new(SimConfig { instances: 1, ..SimConfig::default() }));
+        let mut pollables = Pollables::new(NodeId(0));
+        registered(&mut pollables, 4, Arc::new(Always));
+        registered(&mut pollables, 6, Arc::new(Always));
+        assert_eq!(
+            wait_once(&mut pollables, &sim, &[], &[(3, 4), (9, 6)], true),
+            Poll::Ready(SetWait::Ready(vec![3, 9]))
+        );
+        pollables.forget(6);
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Dropped(vec![9])));
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Ready(vec![3])));
+        // A key watched again in the same call is not reported dropped.
+        registered(&mut pollables, 8, Arc::new(Always));
+        pollables.forget(4);
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[(3, 8)], true), Poll::Ready(SetWait::Ready(vec![3])));
+        // Pollable 11 is not registered with the host: nothing changes.
+        assert_eq!(wait_once(&mut pollables, &sim, &[3], &[(5, 11)], true), Poll::Ready(SetWait::Unsupported));
+        assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Ready(vec![3])));
+    }
 }
