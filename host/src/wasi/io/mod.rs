@@ -292,8 +292,10 @@ impl Pollables {
         match &entry.edge {
             Some(edge) => {
                 edge.wake.watched.store(true, Ordering::Relaxed);
-                // Known not ready and untouched since: its wake will queue it.
-                if !(edge.armed && !edge.wake.woken()) && !entry.queued {
+                // Unless known not ready and untouched since (its wake will
+                // queue it), it is checked at the next wait.
+                let known_idle = edge.armed && !edge.wake.woken();
+                if !known_idle && !entry.queued {
                     entry.queued = true;
                     self.queue.push(rep);
                 }
