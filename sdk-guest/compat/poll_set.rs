@@ -98,20 +98,26 @@ struct Waited {
     len: usize,
 }
 
+/// `deadline`'s cases.
+const DEADLINE_NONE: i32 = 0;
+const DEADLINE_FOREVER: i32 = 1;
+const DEADLINE_TIMEOUT: i32 = 2;
+
 const WAITED_READY: u8 = 0;
 const WAITED_DROPPED: u8 = 1;
 
 #[link(wasm_import_module = "tg:plan/poll-set@0.1.0")]
 unsafe extern "C" {
     /// `wait: func(unwatch: list<u32>, watch: list<tuple<u32, borrow<pollable>>>,
-    /// timeout-ns: option<u64>) -> waited`, lowered.
+    /// deadline: deadline) -> waited`, lowered: `deadline` is its case and
+    /// the nanoseconds of `timeout-ns`.
     #[link_name = "wait"]
     fn poll_set_wait(
         unwatch: *const u32,
         unwatch_len: usize,
         watch: *const Watch,
         watch_len: usize,
-        has_timeout: i32,
+        deadline: i32,
         timeout_ns: i64,
         ret: *mut Waited,
     );
@@ -355,14 +361,13 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
         }
         set.stale = false;
         set.refresh_all = false;
-        let mut timeout_ns = if timeout < 0 { None } else { Some(timeout as u64 * 1_000_000) };
-        if state.event_count > 0 {
-            if timeout != 0 {
-                // As wasi-libc's `poll`: what is ready at once is the answer.
-                flush(set)?;
-                return Ok(state.event_count);
-            }
-            timeout_ns = Some(0);
+        // As wasi-libc's `poll`: a timeout is a timer, and what is ready at
+        // once is the answer unless the timeout is zero.
+        let (deadline, timeout_ns) =
+            if timeout < 0 { (DEADLINE_FOREVER, 0) } else { (DEADLINE_TIMEOUT, timeout as u64 * 1_000_000) };
+        if state.event_count > 0 && timeout != 0 {
+            flush(set)?;
+            return Ok(state.event_count);
         }
         loop {
             let mut waited = Waited { tag: 0, ptr: ptr::null_mut(), len: 0 };
@@ -371,8 +376,8 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
                 set.unwatch.len,
                 set.watch.ptr,
                 set.watch.len,
-                timeout_ns.is_some() as i32,
-                timeout_ns.unwrap_or(0) as i64,
+                deadline,
+                if deadline == DEADLINE_TIMEOUT { timeout_ns as i64 } else { 0 },
                 &mut waited,
             );
             set.unwatch.len = 0;
@@ -394,8 +399,9 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
                             return Ok(-1);
                         }
                     }
-                    if state.event_count > 0 {
-                        timeout_ns = Some(0);
+                    if state.event_count > 0 && timeout != 0 {
+                        flush(set)?;
+                        return Ok(state.event_count);
                     }
                 }
                 _ => return Err(Fallback::Always),
@@ -539,7 +545,7 @@ unsafe fn flush(set: &mut Set) -> Result<(), Fallback> {
     // SAFETY: the buffers hold `len` entries; the watched handles are the
     // descriptors' pollables, alive during this call.
     unsafe {
-        poll_set_wait(set.unwatch.ptr, set.unwatch.len, set.watch.ptr, set.watch.len, 1, 0, &mut waited);
+        poll_set_wait(set.unwatch.ptr, set.unwatch.len, set.watch.ptr, set.watch.len, DEADLINE_NONE, 0, &mut waited);
         set.unwatch.len = 0;
         set.watch.len = 0;
         match waited.tag {

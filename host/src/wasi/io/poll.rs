@@ -110,20 +110,30 @@ pub enum SetWait {
     Unsupported,
 }
 
+/// How long [`wait_set`] waits.
+pub enum Wait {
+    /// It checks once.
+    Once,
+    /// Until a watched pollable is ready.
+    Forever,
+    /// Until a watched pollable is ready or the timer fires.
+    Until(Timer),
+}
+
 /// How many of the watch set's waits a blocked instance notes for reports
 /// one by one; the rest are counted. Noting every idle socket on every wait
 /// would make a wait cost what the instance holds.
 const NOTED_WAITS: usize = 8;
 
 /// `tg:plan/poll-set.wait`: changes the watch set, then waits until a watched
-/// pollable is ready or `timer` fires.
+/// pollable is ready or `wait` ends the wait.
 pub async fn wait_set(
     table: &mut ResourceTable,
     pollables: &mut Pollables,
     sim: &SimHandle,
     unwatch: &[u32],
     watch: &[(u32, Resource<DynPollable>)],
-    timer: impl FnOnce() -> Option<Timer>,
+    wait: impl FnOnce() -> Wait,
 ) -> SetWait {
     if !watch.iter().all(|(_, p)| pollables.source(p.rep()).is_some()) {
         return SetWait::Unsupported;
@@ -141,7 +151,7 @@ pub async fn wait_set(
         return SetWait::Dropped(dropped);
     }
     // Made only once the wait is certain, as `wasi:io/poll` callers make theirs.
-    let mut timer = timer();
+    let mut wait = wait();
     let node = pollables.node;
     let mut checking = Vec::new();
     poll_fn(|cx| {
@@ -189,13 +199,19 @@ pub async fn wait_set(
                 ready.push(key);
             }
         }
+        // The timer is checked on every pass, ready pollables or not, as it
+        // is in a `wasi:io/poll.poll` list: a pending timer schedules its
+        // wake when first checked, and that order is part of the run.
+        let timed_out = match &mut wait {
+            Wait::Until(timer) => timer.poll_ready(&mut sim, cx).is_ready(),
+            Wait::Once => true,
+            Wait::Forever => false,
+        };
         if !ready.is_empty() {
             ready.sort_unstable();
             return Poll::Ready(SetWait::Ready(ready));
         }
-        if let Some(timer) = &mut timer
-            && timer.poll_ready(&mut sim, cx).is_ready()
-        {
+        if timed_out {
             return Poll::Ready(SetWait::Ready(Vec::new()));
         }
         // Armed pollables were not checked, so they noted no wait: a few do.
@@ -250,15 +266,15 @@ mod tests {
         sim: &SimHandle,
         unwatch: &[u32],
         watch: &[(u32, u32)],
-        timeout_zero: bool,
+        once: bool,
     ) -> Poll<SetWait> {
         let mut table = ResourceTable::new();
         let watch: Vec<(u32, Resource<DynPollable>)> =
             watch.iter().map(|&(k, rep)| (k, Resource::new_borrow(rep))).collect();
         let node = pollables.node;
-        let timer =
-            || timeout_zero.then(|| crate::wasi::clocks::timer(node, sim, &mut Default::default(), sim.lock().now()));
-        let future = pin!(wait_set(&mut table, pollables, sim, unwatch, &watch, timer));
+        let _ = node;
+        let wait = || if once { Wait::Once } else { Wait::Forever };
+        let future = pin!(wait_set(&mut table, pollables, sim, unwatch, &watch, wait));
         future.poll(&mut Context::from_waker(Waker::noop()))
     }
 
