@@ -112,7 +112,8 @@ pub enum SetWait {
 
 /// How long [`wait_set`] waits.
 pub enum Wait {
-    /// It checks once.
+    /// It only makes the changes: nothing is checked, so nothing registers
+    /// a waker that a list poll in its place would not have.
     Once,
     /// Until a watched pollable is ready.
     Forever,
@@ -152,6 +153,9 @@ pub async fn wait_set(
     }
     // Made only once the wait is certain, as `wasi:io/poll` callers make theirs.
     let mut wait = wait();
+    if let Wait::Once = wait {
+        return SetWait::Ready(Vec::new());
+    }
     let node = pollables.node;
     let mut checking = Vec::new();
     poll_fn(|cx| {
@@ -204,8 +208,7 @@ pub async fn wait_set(
         // wake when first checked, and that order is part of the run.
         let timed_out = match &mut wait {
             Wait::Until(timer) => timer.poll_ready(&mut sim, cx).is_ready(),
-            Wait::Once => true,
-            Wait::Forever => false,
+            Wait::Once | Wait::Forever => false,
         };
         if !ready.is_empty() {
             ready.sort_unstable();
@@ -259,8 +262,8 @@ mod tests {
         }
     }
 
-    /// Polls `wait_set` once: every wait here has an answer at once (a
-    /// ready pollable or a zero timeout), or is pending.
+    /// Polls `wait_set` once, with a zero timeout if `once`: every wait
+    /// here has an answer at once, or is pending.
     fn wait_once(
         pollables: &mut Pollables,
         sim: &SimHandle,
@@ -272,8 +275,14 @@ mod tests {
         let watch: Vec<(u32, Resource<DynPollable>)> =
             watch.iter().map(|&(k, rep)| (k, Resource::new_borrow(rep))).collect();
         let node = pollables.node;
-        let _ = node;
-        let wait = || if once { Wait::Once } else { Wait::Forever };
+        let wait = || {
+            if once {
+                let now = sim.lock().now();
+                Wait::Until(crate::wasi::clocks::timer(node, sim, &mut Default::default(), now))
+            } else {
+                Wait::Forever
+            }
+        };
         let future = pin!(wait_set(&mut table, pollables, sim, unwatch, &watch, wait));
         future.poll(&mut Context::from_waker(Waker::noop()))
     }
@@ -322,6 +331,12 @@ mod tests {
         registered(&mut pollables, 8, Arc::new(Always));
         pollables.forget(4);
         assert_eq!(wait_once(&mut pollables, &sim, &[], &[(3, 8)], true), Poll::Ready(SetWait::Ready(vec![3])));
+        // Changes only: nothing is checked.
+        {
+            let mut table = ResourceTable::new();
+            let future = pin!(wait_set(&mut table, &mut pollables, &sim, &[], &[], || Wait::Once));
+            assert_eq!(future.poll(&mut Context::from_waker(Waker::noop())), Poll::Ready(SetWait::Ready(vec![])));
+        }
         // Pollable 11 is not registered with the host: nothing changes.
         assert_eq!(wait_once(&mut pollables, &sim, &[3], &[(5, 11)], true), Poll::Ready(SetWait::Unsupported));
         assert_eq!(wait_once(&mut pollables, &sim, &[], &[], true), Poll::Ready(SetWait::Ready(vec![3])));
