@@ -35,7 +35,7 @@ pub mod sync;
 pub mod time;
 pub mod trace;
 
-pub use event::{EventKey, EventQueue};
+pub use event::{EventId, EventKey, EventQueue};
 pub use executor::{Executor, RunEnd, RunLimits, Supervisor, Task};
 pub use fault::{Fault, InstanceControl, PathAction};
 pub use limits::{LimitReached, Limits};
