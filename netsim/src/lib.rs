@@ -42,7 +42,7 @@ pub use limits::{LimitReached, Limits};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
-pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, WaitReason};
+pub use sim::{BlockedInstance, Sim, SimConfig, SimHandle, TimerId, WaitReason};
 pub use sync::{
     BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncOp, SyncService, Ticket,
 };

@@ -23,7 +23,7 @@ mod wait;
 
 pub use wait::{BlockedInstance, WaitReason};
 
-use crate::event::{EventKey, EventQueue};
+use crate::event::{EventId, EventKey, EventQueue};
 use crate::fault::{Fault, InstanceControl};
 use crate::net::{NetCtx, NetEvent, Network, NetworkConfig};
 use crate::node::NodeId;
@@ -165,20 +165,43 @@ impl SimHandle {
     }
 
     /// Waits `d` of virtual time on behalf of `node`: the task is woken by a
-    /// timer event, and costs nothing while it waits.
+    /// timer event, and costs nothing while it waits. Dropping the future
+    /// before then cancels the timer.
     pub async fn sleep(&self, node: NodeId, d: Duration) {
+        /// Cancels the sleep's timer if the sleep ends before it fires.
+        struct Pending<'a> {
+            sim: &'a SimHandle,
+            timer: Option<TimerId>,
+        }
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                if let Some(timer) = self.timer.take() {
+                    self.sim.lock().cancel_timer(timer);
+                }
+            }
+        }
         let until = self.lock().now() + d;
+        let mut pending = Pending { sim: self, timer: None };
         std::future::poll_fn(|cx| {
             let mut s = self.lock();
             if s.now() >= until {
+                // Fired: nothing is left to cancel.
+                pending.timer = None;
                 return Poll::Ready(());
             }
-            s.wake_at(node, until, cx.waker().clone());
+            // One timer per sleep: the task's waker does not change between polls.
+            if pending.timer.is_none() {
+                pending.timer = Some(s.wake_at(node, until, cx.waker().clone()));
+            }
             Poll::Pending
         })
         .await
     }
 }
+
+/// A timer set with [`Sim::wake_at`], to cancel it with [`Sim::cancel_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId(EventId);
 
 impl Sim {
     /// A world at time zero with no events, with the embedded sync service.
@@ -277,10 +300,17 @@ impl Sim {
     }
 
     /// Wakes `waker` at `at` (or at once if `at` is not in the future); `node` is
-    /// the instance the timer belongs to.
-    pub fn wake_at(&mut self, node: NodeId, at: SimTime, waker: Waker) {
+    /// the instance the timer belongs to. Cancel the timer when nobody waits
+    /// for it any more ([`Sim::cancel_timer`]): it then never becomes an event.
+    pub fn wake_at(&mut self, node: NodeId, at: SimTime, waker: Waker) -> TimerId {
         let at = at.max(self.now);
-        self.queue.schedule(at, node, SimEvent::Wake { node, waker });
+        TimerId(self.queue.schedule_cancellable(at, node, SimEvent::Wake { node, waker }))
+    }
+
+    /// Takes back a timer of [`Sim::wake_at`] that has not fired: no event, no
+    /// trace record, no wake. A timer that already fired is left alone.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.queue.cancel(timer.0);
     }
 
     /// The time of the next event, if any.
