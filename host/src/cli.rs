@@ -165,10 +165,19 @@ pub struct RunArgs {
     /// joined by `tg-wasm worker --sync URL` on other machines.
     #[arg(long, value_name = "K", requires = "workers", allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub local_workers: Option<u32>,
-    /// The longest time window of a split run [default: the sync latency]. Every packet between
-    /// instances on different workers must take at least this long (its link's latency), or the
-    /// run stops with an error naming the packet.
-    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, requires = "workers")]
+    /// Run the instances on N threads of this process [default: one per core available]. Gives
+    /// the digest of one thread. Needs a lookahead, like --workers: a sync latency above zero
+    /// (e.g. --sync-latency 1ms), and links at least that slow; a run without one runs on one
+    /// thread (it says so when N was given), and a run whose packets turn out faster is run
+    /// again on one thread.
+    #[arg(long, value_name = "N", conflicts_with_all = ["workers", "check_determinism"],
+          value_parser = parse_threads)]
+    pub threads: Option<u32>,
+    /// The longest time window of a run split across threads or workers [default: the sync
+    /// latency]. Every packet between instances on different threads or workers must take at
+    /// least this long (its link's latency): a split run stops with an error naming the packet,
+    /// a run on threads runs again on one.
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub lookahead: Option<Duration>,
 }
 
@@ -200,6 +209,13 @@ fn parse_memory_limit(s: &str) -> Result<u64, String> {
     match parse_size(s)? {
         bytes if bytes < WASM_PAGE_BYTES => Err(format!("{s:?} is less than one wasm page (64KiB)")),
         bytes => Ok(bytes),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<u32, String> {
+    match parse_count::<u32>(s)? {
+        0 => Err("--threads 0 runs nothing; give 1 or more".into()),
+        n => Ok(n),
     }
 }
 

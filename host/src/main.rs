@@ -23,7 +23,7 @@ use tg_wasm::report::progress::TerminalProgress;
 use tg_wasm::run::observe::Observer;
 use tg_wasm::run::split::{SplitSettings, WorkerSettings, lifeline};
 use tg_wasm::run::{GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
-use tg_wasm::session::{self, Mode, RunOptions};
+use tg_wasm::session::{self, Mode, RunOptions, Threads};
 use tg_wasm::{builder, component, composition, outputs, params};
 
 fn main() -> ExitCode {
@@ -209,6 +209,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         out: out.clone(),
         mode,
         sync: args.sync.clone(),
+        threads: Threads { count: args.threads, lookahead: args.lookahead },
         observer: progress.as_ref().map(|p| p as &dyn Observer),
     };
     let finished = match session::run(spec, &options) {

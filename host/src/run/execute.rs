@@ -6,7 +6,7 @@
 //! (deadlock, timeout, Ctrl-C) the unfinished instances are ended as `crashed`
 //! with what each was waiting on, and everything they printed is kept.
 
-use super::observe::Observer;
+use super::observe::{Observer, Progress};
 use super::outcome::{InstanceOutcome, LimitsInForce, classify_error};
 use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
@@ -99,7 +99,7 @@ impl InstanceOutput {
 pub enum Part<'a> {
     /// All of it.
     Whole,
-    /// One shard of a run split across processes (see [`netsim::shard`]).
+    /// One shard of a run split across processes or threads (see [`netsim::shard`]).
     Shard {
         /// Which shard.
         layout: ShardLayout,
@@ -107,6 +107,8 @@ pub enum Part<'a> {
         lookahead: Duration,
         /// How it trades events with the other shards.
         link: &'a mut dyn ShardLink,
+        /// Whether the shards are threads of this process (see [`super::threads`]).
+        on_threads: bool,
     },
 }
 
@@ -155,10 +157,12 @@ pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> Result<Vec<Placeme
     Ok(placements)
 }
 
-/// Runs `part` of `run`: see [`super::Run::execute`] and [`super::Run::execute_shard`].
+/// Runs `part` of `run`, showing `observer` its `progress`: see
+/// [`super::Run::execute`] and [`super::Run::execute_shard`].
 pub(super) fn execute(
     run: &super::Run,
     observer: Option<&dyn Observer>,
+    progress: &Progress,
     sync: &SyncSetting,
     part: Part<'_>,
 ) -> Result<Execution, Error> {
@@ -201,12 +205,14 @@ pub(super) fn execute(
         world.record(NodeId::SIM, "net.topology", format_args!("{:?}", spec.network));
     }
     let sim = SimHandle::new(world);
+    progress.add_sim(&sim);
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),
         test_case: spec.test_case.clone(),
         test_run: spec.test_run_id(),
         seed: spec.seed,
         instance_count: n,
+        on_threads: matches!(part, Part::Shard { on_threads: true, .. }),
     });
     let metrics = MetricSink::default();
     let limits = InstanceLimits::for_plan(prepared.settings.memory_limit, prepared.shape, spec.limits.message_bytes);
@@ -248,16 +254,14 @@ pub(super) fn execute(
     let limits_in_force =
         LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel, sockets: spec.limits.sockets };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
-    let done = std::sync::atomic::AtomicU32::new(0);
-    let local = layout.nodes().len() as u32;
-    let end = super::observe::watch(&sim, &done, local, observer, || {
+    let end = super::observe::watch(progress, observer, || {
         let mut supervisor = RunSupervisor {
             make_task: &make_task,
             sim: &sim,
             records: &records,
             outcomes: &mut outcomes,
             limits: &limits_in_force,
-            done: &done,
+            progress,
         };
         match part {
             Part::Whole => exec.run_supervised(&run_limits, &mut supervisor),
@@ -319,7 +323,7 @@ struct RunSupervisor<'a, F> {
     records: &'a [Arc<InstanceRecord>],
     outcomes: &'a mut Vec<Option<InstanceOutcome>>,
     limits: &'a LimitsInForce,
-    done: &'a std::sync::atomic::AtomicU32,
+    progress: &'a Progress,
 }
 
 impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceResult> for RunSupervisor<'_, F> {
@@ -350,7 +354,7 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
         // The instance's last outcome is the one that counts: a restarted
         // instance that then succeeds is ok.
         if self.outcomes[node.index()].take().is_some() {
-            self.done.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.progress.instance_restarted();
         }
         *self.records[node.index()].crash_reason.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.sim.lock().record(node, "instance.restart", format_args!(""));
@@ -362,7 +366,7 @@ impl<F> RunSupervisor<'_, F> {
     fn finish(&mut self, node: NodeId, outcome: InstanceOutcome) {
         trace_outcome(self.sim, node, &outcome);
         self.outcomes[node.index()] = Some(outcome);
-        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.progress.instance_done();
     }
 }
 

@@ -8,8 +8,8 @@
 //! tallies them ([`summary`]). Beside it: [`spec`] and [`record`] (the inputs,
 //! and their `run.json` form), [`faults`] (a fault timeline), [`network`]
 //! (the data network's layout a composition describes), [`observe`]
-//! (sampling a run's progress), and [`split`] (one run across worker
-//! processes).
+//! (sampling a run's progress), [`threads`] (one run on several threads)
+//! and [`split`] (one run across worker processes).
 //!
 //! This layer does not write the run directory ([`crate::outputs`]), render
 //! anything for people ([`crate::report`]), or choose how to run
@@ -25,6 +25,7 @@ pub mod record;
 pub mod spec;
 pub mod split;
 pub mod summary;
+pub mod threads;
 
 pub use execute::{Execution, InstanceOutput, Part};
 pub use faults::ScheduledFault;
@@ -39,7 +40,7 @@ use crate::instance::Placement;
 use crate::manifest::Manifest;
 use crate::sync::SyncSetting;
 use netsim::shard::{ShardLayout, ShardLink};
-use observe::Observer;
+use observe::{Observer, Progress};
 use std::time::Duration;
 
 /// A run checked against its plan and ready to execute: every error in its
@@ -99,7 +100,8 @@ impl Run {
     /// mid-run, the run ends as `sync-failed` with the instances still
     /// waiting `crashed`.
     pub fn execute(&self, observer: Option<&dyn Observer>, sync: &SyncSetting) -> Result<Execution, Error> {
-        execute::execute(self, observer, sync, Part::Whole)
+        let progress = Progress::new(self.spec.instance_count());
+        execute::execute(self, observer, &progress, sync, Part::Whole)
     }
 
     /// Runs shard `layout` of a run split across processes (see
@@ -112,7 +114,14 @@ impl Run {
         lookahead: Duration,
         link: &mut dyn ShardLink,
     ) -> Result<Execution, Error> {
-        execute::execute(self, None, &SyncSetting::Embedded, Part::Shard { layout, lookahead, link })
+        let progress = Progress::new(layout.nodes().len() as u32);
+        execute::execute(
+            self,
+            None,
+            &progress,
+            &SyncSetting::Embedded,
+            Part::Shard { layout, lookahead, link, on_threads: false },
+        )
     }
 
     /// Tallies `execution` per group, with the run's metric aggregates.
