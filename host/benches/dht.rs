@@ -2,14 +2,16 @@
 //! that peak memory is the run's own: the DHT `find-peers` case at 1000 and
 //! 5000 instances, a barrier storm (5000 instances × 100 barriers), a
 //! pub/sub storm (1000 instances × 10 messages, every instance reading all),
-//! and the 5000-instance DHT split across 1, 2 and 4 worker processes
-//! (`--workers`, through a `redis-server` the bench starts) against one process.
+//! and the 5000-instance DHT on 2 threads of one process (`--threads`) and
+//! split across 1, 2 and 4 worker processes (`--workers`, through a
+//! `redis-server` the bench starts) against one thread.
 //!
 //! Prints one JSON line per figure. Run with `cargo bench -p tg-wasm --bench dht`;
 //! `TG_BENCH_ROUNDS` (default 3) sets the rounds per figure, and times and
 //! memory are medians over them; `TG_BENCH_ONLY=workers` (or `single`) runs
-//! one part. With workers, peak RSS is the largest single process's. Peak RSS is the child's maximum resident set
-//! as `/usr/bin/time` reports it (null where that tool is missing); wall times
+//! one part, `TG_BENCH_ONLY=threads` only one thread against two. With
+//! workers, peak RSS is the largest single process's. Peak RSS is the child's
+//! maximum resident set as `/usr/bin/time` reports it (null where that tool is missing); wall times
 //! come from the run's `summary.json` (the instances' execution) and from the
 //! child's lifetime (plus engine setup, instantiation and writing results).
 
@@ -41,25 +43,30 @@ fn bench(name: &str, wasm: &Path, case: &str, instances: u32, params: &[&str], r
     runs
 }
 
-/// The 5000-instance DHT in one process and split across 1, 2 and 4 workers,
-/// in alternating rounds (the machine's load drifts; each round sees all
-/// settings). Every setting must give the same digest.
-fn workers(dht: &Path, rounds: usize) {
+/// The 5000-instance DHT on one thread, on two threads of one process, and
+/// (unless `threads_only`) split across 1, 2 and 4 workers, in alternating
+/// rounds (the machine's load drifts; each round sees all settings). Every
+/// setting must give the same digest.
+fn split(dht: &Path, rounds: usize, threads_only: bool) {
     let server = redis_server::RedisServer::start();
     let url = server.url();
     // A split run needs a sync latency; every setting gets the same one, so all give one digest.
     let common = ["--sync-latency", "10ms"];
-    let settings: Vec<(&str, Vec<String>)> =
-        [("one process", None), ("workers", Some(1)), ("workers", Some(2)), ("workers", Some(4))]
-            .into_iter()
-            .map(|(name, w): (&str, Option<u32>)| {
-                let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
-                if let Some(w) = w {
-                    args.extend(["--sync".into(), url.clone(), "--workers".into(), w.to_string()]);
-                }
-                (name, args)
-            })
-            .collect();
+    let mut kinds = vec![("one thread", "--threads", 1), ("threads", "--threads", 2)];
+    if !threads_only {
+        kinds.extend([("workers", "--workers", 1), ("workers", "--workers", 2), ("workers", "--workers", 4)]);
+    }
+    let settings: Vec<(&str, Vec<String>)> = kinds
+        .into_iter()
+        .map(|(name, flag, count)| {
+            let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+            if flag == "--workers" {
+                args.extend(["--sync".into(), url.clone()]);
+            }
+            args.extend([flag.to_string(), count.to_string()]);
+            (name, args)
+        })
+        .collect();
     let mut by_setting: Vec<Vec<Round>> = settings.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (i, (_, args)) in settings.iter().enumerate() {
@@ -75,16 +82,17 @@ fn workers(dht: &Path, rounds: usize) {
         }
         let wall = median(runs.iter().map(Round::run_wall_s).collect());
         let rss: Vec<f64> = runs.iter().filter_map(|r| r.peak_rss_kib).collect();
-        let workers = args.iter().position(|a| a == "--workers").map(|i| &args[i + 1]);
+        let count = |flag: &str| args.iter().position(|a| a == flag).map(|i| &args[i + 1]);
         let line = serde_json::json!({
-            "bench": "dht-find-peers-workers",
+            "bench": "dht-find-peers-split",
             "instances": 5000,
             "setting": name,
-            "workers": workers,
+            "threads": count("--threads"),
+            "workers": count("--workers"),
             "rounds": rounds,
             "run_wall_s_median": wall,
             "process_wall_s_median": median(runs.iter().map(|r| r.process_wall_s).collect()),
-            "speedup_vs_one_process": single_wall / wall,
+            "speedup_vs_one_thread": single_wall / wall,
             "largest_process_peak_rss_mib_median": if rss.is_empty() { None } else { Some(median(rss) / 1024.0) },
             "sim_events": runs[0].summary["sim_events"],
             "digest": runs[0].summary["digest"],
@@ -98,9 +106,9 @@ fn main() {
     let only = std::env::var("TG_BENCH_ONLY").unwrap_or_default();
     let dht = build("dht");
     if only != "single" {
-        workers(&dht, rounds);
+        split(&dht, rounds, only == "threads");
     }
-    if only == "workers" {
+    if only == "workers" || only == "threads" {
         return;
     }
     for n in [1000, 5000] {

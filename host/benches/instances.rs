@@ -45,9 +45,21 @@ fn main() {
                 test_run: "bench".into(),
                 seed: 0,
                 instance_count: n,
+                on_threads: false,
             });
-            let group = Arc::new(GroupEnv { id: "single".into(), instance_count: n, params: Vec::new() });
-            let limits = InstanceLimits { memory_bytes: settings.memory_limit as usize, table_elements: 10_000 };
+            let group = Arc::new(GroupEnv {
+                id: "single".into(),
+                instance_count: n,
+                params: Vec::new(),
+                subnet: String::new(),
+                args: Vec::new(),
+                component: 0,
+            });
+            let limits = InstanceLimits::for_plan(
+                settings.memory_limit,
+                component.shape,
+                tg_wasm::limits::DEFAULT_MESSAGE_BYTES,
+            );
             let states: Vec<InstanceState> = (0..n)
                 .map(|i| {
                     let node = NodeId(i);
@@ -56,7 +68,10 @@ fn main() {
                     InstanceState::new(env.clone(), placement, sim.clone(), record, MetricSink::default(), limits)
                 })
                 .collect();
-            let (engine, pre) = (prepared.engine.clone(), prepared.pre.clone());
+            let engine = prepared.engine.clone();
+            let tg_wasm::run::prepare::Entry::Plan(pre) = prepared.components[0].entry.clone() else {
+                panic!("placebo is a plan")
+            };
             let mut exec = Executor::new(sim.clone());
             exec.spawn(
                 NodeId(0),

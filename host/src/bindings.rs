@@ -14,6 +14,7 @@ wasmtime::component::bindgen!({
         "tg:plan/sync.publish": async | trappable,
         "tg:plan/sync.[method]subscription.next": async | trappable,
         "tg:plan/network.configure": async | trappable,
+        "tg:plan/poll-set.wait": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -24,4 +25,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use tg::plan::{metrics, network, runenv, sync, types};
+pub use tg::plan::{metrics, network, poll_set, runenv, sync, types};

@@ -1,4 +1,5 @@
-//! Building a plan crate into a component.
+//! Building a plan into a component: a Cargo package here, a Python plan in
+//! [`python`].
 //!
 //! A plan directory is a Cargo package built for `wasm32-wasip2`. The builder
 //! runs Cargo in it, finds the `.wasm` Cargo produced from its JSON messages
@@ -17,9 +18,14 @@ use std::process::{Command, Stdio};
 /// The target plans are built for.
 pub const PLAN_TARGET: &str = "wasm32-wasip2";
 
-/// Whether `path` is a directory holding a plan crate.
+mod python;
+
+pub use python::{APP_MODULE, COMPONENTIZE_PY_VERSION};
+
+/// Whether `path` is a directory holding a plan: a Cargo package, or a
+/// Python plan (an `app.py`).
 pub fn is_plan_dir(path: &Path) -> bool {
-    path.is_dir() && path.join("Cargo.toml").is_file()
+    path.is_dir() && (path.join("Cargo.toml").is_file() || python::is_python_plan(path))
 }
 
 /// Where the built component of plan directory `dir` goes: `<parent>/<dir name>.wasm`.
@@ -28,10 +34,18 @@ pub fn output_path(dir: &Path) -> PathBuf {
     dir.parent().unwrap_or(Path::new(".")).join(format!("{name}.wasm"))
 }
 
-/// Builds the plan crate in `dir` (release, `wasm32-wasip2`) and returns the path of the component.
+/// Builds the plan in `dir` — a crate (release, `wasm32-wasip2`) or a Python
+/// plan (`componentize-py`) — and returns the path of the component.
 pub fn build(dir: &Path) -> Result<PathBuf, Error> {
+    if python::is_python_plan(dir) {
+        return python::build(dir);
+    }
     if !is_plan_dir(dir) {
-        return Err(InputError::new(format!("{} is not a plan directory (no Cargo.toml in it)", dir.display())).into());
+        return Err(InputError::new(format!(
+            "{} is not a plan directory (no Cargo.toml or app.py in it)",
+            dir.display()
+        ))
+        .into());
     }
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     tracing::info!("building plan {}", dir.display());
@@ -89,8 +103,13 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .with_context(|| {
-            format!("cargo built no .wasm for {crate_name}; a plan crate needs crate-type = [\"cdylib\"]")
+        // The crate's own setting is at fault, not tg-wasm: bad input, with the fix.
+        .ok_or_else(|| {
+            InputError::new(format!(
+                "cargo built no .wasm for {crate_name} in {}: a plan crate needs `[lib] crate-type = [\"cdylib\"]` \
+                 in its Cargo.toml",
+                dir.display()
+            ))
         })?;
     let dest = output_path(&dir);
     // Copy then rename: a run reading the component meanwhile sees the old file or the new one, never half of one.

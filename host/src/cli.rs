@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 use tg_wasm::engine;
+use tg_wasm::limits::HostLimits;
 use tg_wasm::params;
 
 /// Run Testground-style test plans as thousands of deterministic WebAssembly
@@ -265,6 +266,24 @@ pub struct RunOptions {
     /// CPU budget per instance, in fuel units (about one per wasm instruction).
     #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
+    /// Payload bytes all topics of the run may hold together: every message is kept for the
+    /// whole run. A publish past it fails, naming this option.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_topic_bytes: u64,
+    /// Distinct sync state and topic names the run may use. An operation on a new name past it
+    /// fails, naming this option.
+    #[arg(long, value_name = "N", default_value_t = HostLimits::default().sync_names, allow_negative_numbers = true,
+          value_parser = parse_count::<u64>)]
+    pub max_sync_names: u64,
+    /// Sockets one instance may have open at once, as `ulimit -n` on Linux: past it a new socket
+    /// fails with new-socket-limit.
+    #[arg(long, value_name = "N", default_value_t = HostLimits::default().sockets, allow_negative_numbers = true,
+          value_parser = parse_count::<u32>)]
+    pub max_sockets: u32,
+    /// Bytes of record-message text one instance may record; past it the instance crashes,
+    /// naming this option.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_message_bytes: u64,
     /// One-way latency between instances and the sync service (e.g. 1ms).
     #[arg(long, default_value = "0s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub sync_latency: Duration,
@@ -292,10 +311,19 @@ pub struct RunOptions {
     /// joined by `tg-wasm worker --sync URL` on other machines.
     #[arg(long, value_name = "K", requires = "workers", allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub local_workers: Option<u32>,
-    /// The longest time window of a split run [default: the sync latency]. Every packet between
-    /// instances on different workers must take at least this long (its link's latency), or the
-    /// run stops with an error naming the packet.
-    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, requires = "workers")]
+    /// Run the instances on N threads of this process [default: one per core available]. Gives
+    /// the digest of one thread. Needs a lookahead, like --workers: a sync latency above zero
+    /// (e.g. --sync-latency 1ms), and links at least that slow; a run without one runs on one
+    /// thread (it says so when N was given), and a run whose packets turn out faster is run
+    /// again on one thread.
+    #[arg(long, value_name = "N", conflicts_with_all = ["workers", "check_determinism"],
+          value_parser = parse_threads)]
+    pub threads: Option<u32>,
+    /// The longest time window of a run split across threads or workers [default: the sync
+    /// latency]. Every packet between instances on different threads or workers must take at
+    /// least this long (its link's latency): a split run stops with an error naming the packet,
+    /// a run on threads runs again on one.
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub lookahead: Option<Duration>,
 }
 
@@ -353,6 +381,10 @@ pub struct WorkerArgs {
     /// How long to wait for a shard to be queued before exiting.
     #[arg(long, default_value = "10m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub wait: Duration,
+    /// Standard input is a pipe from the `run` that started this worker (with --join): a stop
+    /// byte on it interrupts the shard, and its end means the run is gone, so the worker exits.
+    #[arg(long, hide = true, requires = "join")]
+    pub lifeline: bool,
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -366,6 +398,13 @@ fn parse_memory_limit(s: &str) -> Result<u64, String> {
     match parse_size(s)? {
         bytes if bytes < WASM_PAGE_BYTES => Err(format!("{s:?} is less than one wasm page (64KiB)")),
         bytes => Ok(bytes),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<u32, String> {
+    match parse_count::<u32>(s)? {
+        0 => Err("--threads 0 runs nothing; give 1 or more".into()),
+        n => Ok(n),
     }
 }
 

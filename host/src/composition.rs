@@ -19,6 +19,8 @@
 //! [[groups]]
 //! id = "large"
 //! instances = { percentage = 0.7 }
+//! plan = "plans/other.wasm"     # its own component: a plan or a program
+//! run = { args = ["--id", "${TEST_GROUP_SEQ}"] }   # a program's arguments
 //!
 //! [[events]]                    # fault injection, at virtual times
 //! at = "2s"
@@ -107,6 +109,10 @@ pub struct TestgroundRun {
     pub artifact: Option<String>,
     /// Profiles to capture (ignored).
     pub profiles: Option<toml::Value>,
+    /// A program's arguments (tg-wasm's own field): `${TEST_GLOBAL_SEQ}` and
+    /// the other `TEST_*` variables in them are replaced per instance.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// Testground's `[global.build]` and `[groups.build]`.
@@ -237,8 +243,9 @@ pub struct Metadata {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Global {
-    /// The plan: a component or plan directory, relative to the composition file.
-    pub plan: PathBuf,
+    /// The plan: a component or plan directory, relative to the composition
+    /// file. Optional when every group names its own.
+    pub plan: Option<PathBuf>,
     /// The test case.
     pub case: String,
     /// Total instances; required when a group uses `percentage`.
@@ -287,6 +294,12 @@ pub struct Group {
     pub build: Option<TestgroundBuild>,
     /// Testground's parameters (`test_params`) for this group.
     pub run: Option<TestgroundRun>,
+    /// The component its instances run instead of `[global] plan`: a plan
+    /// or a program, a component or a directory, relative to this file.
+    pub plan: Option<PathBuf>,
+    /// A program's arguments, from `run.args`.
+    #[serde(skip)]
+    pub args: Vec<String>,
 }
 
 /// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
@@ -347,8 +360,11 @@ pub struct ResolvedComposition {
     pub seed: Option<u64>,
     /// Global parameters.
     pub global_params: BTreeMap<String, String>,
-    /// Groups with their instance counts.
+    /// Groups with their instance counts and arguments.
     pub groups: Vec<GroupRequest>,
+    /// The component of each group that names its own, resolved against the
+    /// file's directory, by group index.
+    pub group_plans: Vec<Option<PathBuf>>,
     /// Faults to inject.
     pub faults: Vec<ScheduledFault>,
     /// The data network's layout.
@@ -394,19 +410,28 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     let counts = instance_counts(&c)?;
     let faults = faults(&c, &counts)?;
     let network = network(&c)?;
-    let groups: Vec<GroupRequest> = c
-        .groups
-        .into_iter()
-        .zip(counts)
-        .map(|(g, instances)| GroupRequest { id: g.id, instances, params: texts(g.params) })
-        .collect();
+    let resolve = |plan: PathBuf| testground::find_plan(&plan, base);
+    let mut group_plans = Vec::with_capacity(c.groups.len());
+    let mut groups = Vec::with_capacity(c.groups.len());
+    for (g, instances) in c.groups.into_iter().zip(counts) {
+        group_plans.push(g.plan.map(resolve));
+        let args = g.args;
+        groups.push(GroupRequest { id: g.id, instances, params: texts(g.params), component: None, args });
+    }
     // Lay the network out once now, so what cannot be is bad input before anything runs.
     network.topology(&groups)?;
-    let plan = testground::find_plan(&c.global.plan, base);
+    let plan = match (c.global.plan, group_plans.iter().flatten().next()) {
+        (Some(plan), _) => resolve(plan),
+        (None, Some(first)) if group_plans.iter().all(Option::is_some) => first.clone(),
+        (None, _) => {
+            return Err(InputError::new("[global] has no plan: give one, or a plan in every group (groups.plan)"));
+        }
+    };
     Ok(ResolvedComposition {
         name: c.metadata.name,
         notes,
         plan,
+        group_plans,
         case: c.global.case,
         seed: c.global.seed,
         global_params: texts(c.global.params),
@@ -447,7 +472,7 @@ fn testground_fields(c: &mut Composition) -> Result<Vec<String>, InputError> {
             notes.push(ignored(&format!("{place}resources"), "resources"));
         }
         let (build_config, build, run) = (&group.build_config, &group.build, group.run.take());
-        build_and_run(Some(&group.id), &mut group.params, build_config, build, run, &mut notes)?;
+        group.args = build_and_run(Some(&group.id), &mut group.params, build_config, build, run, &mut notes)?;
     }
     Ok(notes)
 }
@@ -461,7 +486,7 @@ fn build_and_run(
     build: &Option<TestgroundBuild>,
     run: Option<TestgroundRun>,
     notes: &mut Vec<String>,
-) -> Result<(), InputError> {
+) -> Result<Vec<String>, InputError> {
     // Named as the file names it: a table `[global.run]`, or `run` inside a group.
     let field = |name: &str| match group {
         None => format!("[global.{name}]"),
@@ -478,7 +503,7 @@ fn build_and_run(
             return Err(refused(&field("build.selectors"), "build.selectors"));
         }
     }
-    let Some(run) = run else { return Ok(()) };
+    let Some(run) = run else { return Ok(Vec::new()) };
     if run.artifact.as_ref().is_some_and(|a| !a.is_empty()) {
         return Err(refused(&field("run.artifact"), "run.artifact"));
     }
@@ -494,7 +519,10 @@ fn build_and_run(
         }
         params.insert(name, value);
     }
-    Ok(())
+    if group.is_none() && !run.args.is_empty() {
+        return Err(InputError::new("[global.run] args: arguments are a group's, in its [groups.run]"));
+    }
+    Ok(run.args)
 }
 
 /// The note for Testground's composition field `field`, written as `what`.

@@ -7,6 +7,7 @@
 //! between machines is pinned: NaNs are canonicalized, relaxed SIMD is
 //! deterministic, threads are off, and preemption uses fuel, never epochs.
 
+use crate::component::Shape;
 use crate::error::InputError;
 use serde::{Deserialize, Serialize};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -29,6 +30,11 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 128 << 20;
 
 /// The default fuel budget: about ten CPU-seconds of wasm per instance.
 pub const DEFAULT_FUEL: u64 = 10_000_000_000;
+
+/// Most elements a table of one instance may hold, in the store's limits and
+/// the pooling allocator's slots alike: far more than the function tables
+/// compilers emit (a few thousand entries for large Rust programs).
+pub const TABLE_ELEMENTS: usize = 10_000;
 
 /// How often a running instance yields to the executor, in fuel units. Yielding
 /// keeps Ctrl-C and wall timeouts responsive during long computations; being
@@ -83,9 +89,10 @@ pub fn check_mapping_limit(instances: u32) -> Result<(), InputError> {
 /// is 128 TiB; half of it leaves room for stacks, tables, the heap and libraries.
 pub const MAX_RESERVATION_BYTES: u64 = 64 << 40;
 
-/// Refuses a run whose memory reservations cannot fit in the address space.
-pub fn check_address_space(instances: u32, memory_limit: u64) -> Result<(), InputError> {
-    let per_instance = memory_limit + MEMORY_GUARD_BYTES;
+/// Refuses a run whose memory reservations cannot fit in the address space:
+/// `memories` linear memories per instance, each reserving `memory_limit`.
+pub fn check_address_space(instances: u32, memories: u32, memory_limit: u64) -> Result<(), InputError> {
+    let per_instance = (memory_limit + MEMORY_GUARD_BYTES).saturating_mul(u64::from(memories.max(1)));
     let needed = u64::from(instances).saturating_add(2).saturating_mul(per_instance);
     if needed > MAX_RESERVATION_BYTES {
         let fits = MAX_RESERVATION_BYTES / per_instance;
@@ -104,21 +111,28 @@ pub fn mappings_needed(instances: u32) -> u64 {
     BASE_MAPPINGS + MAPPINGS_PER_INSTANCE * u64::from(instances)
 }
 
-/// Builds the engine for a run of `instances` instances (plus one for `describe`).
-pub fn build(settings: &EngineSettings, instances: u32) -> anyhow::Result<Engine> {
+/// The most elements a table may hold: twice the largest table a plan
+/// starts with, so a plan that grows one has room, and never less than what
+/// every plan got before plans were measured.
+pub fn table_elements(shape: &Shape) -> usize {
+    usize::try_from(shape.largest_table.saturating_mul(2)).unwrap_or(usize::MAX).max(TABLE_ELEMENTS)
+}
+
+/// Builds the engine for a run of `instances` instances (plus one for
+/// `describe`) of a plan of `shape`.
+pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow::Result<Engine> {
     let slots = instances + 2;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
-        // A Rust wasip2 component has 3 core instances, 2 tables and 1 memory; leave room.
-        .total_core_instances(slots * 4)
-        .total_memories(slots)
-        .total_tables(slots * 2)
+        .total_core_instances(slots * shape.core_instances)
+        .total_memories(slots * shape.memories)
+        .total_tables(slots * shape.tables)
         .total_stacks(slots)
-        .max_memories_per_component(2)
-        .max_tables_per_component(4)
-        .max_core_instances_per_component(8)
+        .max_memories_per_component(shape.memories)
+        .max_tables_per_component(shape.tables)
+        .max_core_instances_per_component(shape.core_instances)
         .max_memory_size(settings.memory_limit as usize)
-        .table_elements(10_000);
+        .table_elements(table_elements(shape));
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -141,8 +155,9 @@ mod tests {
 
     #[test]
     fn address_space_check_refuses_absurd_runs() {
-        assert!(check_address_space(20_000, DEFAULT_MEMORY_LIMIT).is_ok());
-        let err = check_address_space(4_000_000_000, DEFAULT_MEMORY_LIMIT).unwrap_err().message().to_string();
+        assert!(check_address_space(20_000, 1, DEFAULT_MEMORY_LIMIT).is_ok());
+        assert!(check_address_space(20_000, 40, DEFAULT_MEMORY_LIMIT).is_err(), "each memory reserves its limit");
+        let err = check_address_space(4_000_000_000, 1, DEFAULT_MEMORY_LIMIT).unwrap_err().message().to_string();
         assert!(err.contains("lower --memory-limit"), "{err}");
     }
 

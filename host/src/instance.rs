@@ -6,6 +6,7 @@
 //! [`InstanceRecord`], shared with the run so that nothing is lost when an
 //! instance is cancelled.
 
+use crate::component::Shape;
 use crate::plan::sync_events::SyncEvents;
 use crate::wasi::io::{IoView, Pollables};
 use crate::wasi::output::{CapturedOutput, StreamName};
@@ -30,6 +31,9 @@ pub struct RunEnv {
     pub seed: u64,
     /// Instances over all groups.
     pub instance_count: u32,
+    /// Whether the run is split across threads of this process, which run it
+    /// again on one when it does what a split run cannot.
+    pub on_threads: bool,
 }
 
 /// One group of instances and the parameters its instances see.
@@ -41,6 +45,13 @@ pub struct GroupEnv {
     pub instance_count: u32,
     /// Its parameters, defaults applied, sorted by name.
     pub params: Vec<(String, String)>,
+    /// The subnet its data addresses come from, as `TEST_SUBNET` gives it.
+    pub subnet: String,
+    /// A program's arguments, its name first (see [`crate::wasi::environment`]);
+    /// none for a plan.
+    pub args: Vec<String>,
+    /// Which of the run's components its instances run.
+    pub component: usize,
 }
 
 /// Where an instance stands in the run.
@@ -73,6 +84,8 @@ pub struct InstanceRecord {
     pub crash_reason: Mutex<Option<String>>,
     /// Messages recorded with `record-message`.
     pub messages: Mutex<Vec<RecordedMessage>>,
+    /// Their bytes so far, against [`InstanceLimits::message_bytes`]; restarts included.
+    pub message_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl InstanceRecord {
@@ -83,6 +96,7 @@ impl InstanceRecord {
             stderr: CapturedOutput::new(node, StreamName::Stderr, sim.clone()),
             crash_reason: Mutex::new(None),
             messages: Mutex::new(Vec::new()),
+            message_bytes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -104,6 +118,23 @@ pub struct InstanceLimits {
     pub memory_bytes: usize,
     /// Most table elements.
     pub table_elements: usize,
+    /// Most bytes of `record-message` text ([`crate::limits::HostLimits::message_bytes`]).
+    pub message_bytes: u64,
+    /// What one instance of the plan creates: core instances, tables, memories.
+    pub shape: Shape,
+}
+
+impl InstanceLimits {
+    /// The limits of an instance of a plan of `shape` under `memory_limit`
+    /// bytes, recording at most `message_bytes` of messages.
+    pub fn for_plan(memory_limit: u64, shape: Shape, message_bytes: u64) -> InstanceLimits {
+        InstanceLimits {
+            memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+            table_elements: crate::engine::table_elements(&shape),
+            message_bytes,
+            shape,
+        }
+    }
 }
 
 /// The data of one instance's `Store`.
@@ -116,6 +147,8 @@ pub struct InstanceState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// Most bytes of `record-message` text.
+    pub(crate) message_budget: u64,
     /// The instance's recent timer wakes, shared by timers with the same deadline.
     last_timer: crate::wasi::clocks::LastTimer,
     /// Raised when a sync operation the plan started without waiting gets its reply.
@@ -128,7 +161,8 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// The state of the instance at `placement`: no host directory, no host
-    /// environment variable, no argument, seeded randomness, captured output.
+    /// environment variable (the run's `TEST_*` ones instead, and a program's
+    /// arguments), seeded randomness, captured output.
     pub fn new(
         env: Arc<RunEnv>,
         placement: Placement,
@@ -138,7 +172,11 @@ impl InstanceState {
         limits: InstanceLimits,
     ) -> InstanceState {
         let (secure, insecure, insecure_seed) = random::for_instance(env.seed, placement.node.0);
+        let vars = crate::wasi::environment::variables(&env, &placement);
+        let argv = crate::wasi::environment::arguments(&placement.group.args, &vars);
         let wasi = WasiCtx::builder()
+            .envs(&vars)
+            .args(&argv)
             .stdout(record.stdout.clone())
             .stderr(record.stderr.clone())
             .secure_random(secure)
@@ -150,12 +188,15 @@ impl InstanceState {
             .build();
         let (sync_events, sync_waker) = SyncEvents::new();
         let node = placement.node;
+        let message_budget = limits.message_bytes;
         let limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .table_elements(limits.table_elements)
-            .instances(16)
-            .tables(16)
-            .memories(4)
+            // What the plan creates at instantiation, with the room every plan
+            // had before plans were measured.
+            .instances((limits.shape.core_instances as usize).max(16))
+            .tables((limits.shape.tables as usize).max(16))
+            .memories((limits.shape.memories as usize).max(4))
             .trap_on_grow_failure(true)
             .build();
         InstanceState {
@@ -167,6 +208,7 @@ impl InstanceState {
             wasi,
             table: ResourceTable::new(),
             limits,
+            message_budget,
             last_timer: Default::default(),
             sync_events,
             sync_waker,

@@ -25,7 +25,8 @@
 //!    sync states and topics are kept: embedded, or Redis) and [`shard`] (the
 //!    Redis transport of split runs).
 //! 6. **Models** — [`metrics`]: what plans record, and its aggregation;
-//!    [`divergence`]: where two traces part.
+//!    [`divergence`]: where two traces part; [`limits`]: what a plan may make
+//!    the host hold.
 //! 7. **Foundations** — [`error`] (typed errors and exit codes), [`files`]
 //!    (atomic writes), [`text`] (numbers, escaping, one-line errors).
 //!
@@ -41,6 +42,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod instance;
+pub mod limits;
 pub mod manifest;
 pub mod metrics;
 pub mod outputs;

@@ -22,9 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::error::{Error, InputError};
-use tg_wasm::run::split::{SplitSettings, WorkerSettings};
+use tg_wasm::limits::HostLimits;
+use tg_wasm::run::split::{SplitSettings, WorkerSettings, lifeline};
 use tg_wasm::run::{CompositionRef, GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
-use tg_wasm::session::{self, Mode};
+use tg_wasm::session::{self, Mode, Threads};
 use tg_wasm::{builder, component, composition, outputs, params, scaffold, testground};
 
 fn main() -> ExitCode {
@@ -136,7 +137,7 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Describe { plan } => {
             let component = component::load(&builder::resolve_plan(&plan)?)?;
             let prepared = tg_wasm::run::prepare(&component, &EngineSettings::default(), 1)?;
-            print!("{}", prepared.manifest.render());
+            print!("{}", prepared.components[0].render());
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { run_dir, other: None, .. } => {
@@ -169,6 +170,8 @@ struct RunShape {
     seed: Option<u64>,
     global_params: BTreeMap<String, String>,
     groups: Vec<GroupRequest>,
+    /// The component path of each group that names its own.
+    group_plans: Vec<Option<PathBuf>>,
     faults: Vec<ScheduledFault>,
     network: NetworkSpec,
     composition: Option<CompositionRef>,
@@ -186,7 +189,8 @@ impl RunShape {
             case,
             seed: None,
             global_params: BTreeMap::new(),
-            groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+            groups: vec![GroupRequest::new("single", instances)],
+            group_plans: Vec::new(),
             faults: Vec::new(),
             network: NetworkSpec::default(),
             composition: None,
@@ -205,6 +209,7 @@ impl RunShape {
             seed: c.seed,
             global_params: c.global_params,
             groups: c.groups,
+            group_plans: c.group_plans,
             faults: c.faults,
             network: c.network,
             composition: Some(CompositionRef { file: file.display().to_string(), name: c.name }),
@@ -267,8 +272,20 @@ fn run(command: RunCommand) -> Result<ExitCode, Error> {
     }
 }
 
-fn execute(shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
+fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
     let component = component::load(&builder::resolve_plan(&shape.plan)?)?;
+    // Groups naming one plan share one build and one load.
+    let mut loaded: Vec<(&PathBuf, component::PlanComponent)> = Vec::new();
+    for (group, plan) in shape.groups.iter_mut().zip(&shape.group_plans) {
+        let Some(plan) = plan else { continue };
+        if let Some((_, same)) = loaded.iter().find(|(p, _)| *p == plan) {
+            group.component = Some(same.clone());
+            continue;
+        }
+        let component = component::load(&builder::resolve_plan(plan)?)?;
+        group.component = Some(component.clone());
+        loaded.push((plan, component));
+    }
     let engine = EngineSettings { memory_limit: args.memory_limit, fuel: args.fuel, ..EngineSettings::default() };
     let test_case = match shape.case {
         Some(c) => c,
@@ -297,6 +314,12 @@ fn execute(shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         faults: shape.faults,
         network: NetworkSpec { ipv6: shape.network.ipv6 || args.ipv6, ..shape.network },
         composition: shape.composition,
+        limits: HostLimits {
+            topic_bytes: args.max_topic_bytes,
+            sync_names: args.max_sync_names,
+            sockets: args.max_sockets,
+            message_bytes: args.max_message_bytes,
+        },
     };
     let out = args.out.clone().unwrap_or_else(|| outputs::default_dir(&spec));
     let mode = match (args.workers, args.check_determinism) {
@@ -323,8 +346,13 @@ fn execute(shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         _ => None,
     };
     let split = matches!(mode, Mode::Workers(_));
-    let options =
-        session::RunOptions { out: out.clone(), mode, sync: args.sync.clone(), observer: progress.as_deref() };
+    let options = session::RunOptions {
+        out: out.clone(),
+        mode,
+        sync: args.sync.clone(),
+        threads: Threads { count: args.threads, lookahead: args.lookahead },
+        observer: progress.as_deref(),
+    };
     let finished = match session::run(spec, &options) {
         Ok(finished) => finished,
         Err(e) if split && interrupt.load(Ordering::SeqCst) => {
@@ -380,11 +408,26 @@ fn finish_run(
     })
 }
 
+/// A local worker whose coordinator is gone exits with this, as with any failure of its own.
+const EXIT_ORPHANED: i32 = 3;
+
 fn worker(args: WorkerArgs) -> Result<ExitCode, Error> {
     tg_wasm::sync::SyncSetting::parse(&args.sync)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    if args.lifeline
+        && let Some(join) = &args.join
+    {
+        let (url, join) = (args.sync.clone(), join.clone());
+        lifeline::watch(std::io::stdin(), interrupt.clone(), move || {
+            // Nobody will collect this shard's results: tell the shards elsewhere, and go.
+            let (run, shard) = join.rsplit_once('/').unwrap_or((&join, "?"));
+            tracing::warn!("the coordinating `tg-wasm run` is gone: stopping");
+            lifeline::abort_orphaned(&url, run, shard);
+            std::process::exit(EXIT_ORPHANED);
+        });
+    }
     let settings = WorkerSettings { url: args.sync, join: args.join, wait: args.wait, interrupt };
     Ok(match tg_wasm::run::split::run_worker(&settings)? {
         tg_wasm::run::split::worker::WorkerDone::Ran { success: true, .. } => ExitCode::SUCCESS,
@@ -398,6 +441,9 @@ fn worker(args: WorkerArgs) -> Result<ExitCode, Error> {
 
 fn first_case(component: &component::PlanComponent, engine: &EngineSettings) -> Result<String, Error> {
     let prepared = tg_wasm::run::prepare(component, engine, 1)?;
+    if prepared.components[0].entry.is_program() {
+        return Ok(tg_wasm::run::prepare::PROGRAM_DEFAULT_CASE.to_string());
+    }
     prepared
         .manifest
         .test_cases

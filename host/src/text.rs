@@ -64,6 +64,19 @@ pub fn one_line(e: &impl std::fmt::Display) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends at a
+/// character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +104,12 @@ mod tests {
     fn an_error_chain_fits_one_line() {
         let e = anyhow::anyhow!("inner\nmore").context("outer");
         assert_eq!(one_line(&e), "outer: inner more");
+    }
+
+    #[test]
+    fn truncate_keeps_whole_characters() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("hi", 10), "hi");
     }
 }

@@ -1,18 +1,35 @@
 //! Bad input: every file in `tests/corpus/`, truncated and random bytes, bad
 //! parameters and absurd instance counts end with exit code 2 and one line.
+//! Each runs as a child held to a memory and a time limit, and its peak RSS
+//! must stay under [`RSS_BOUND`]: an input that makes tg-wasm grow (a count
+//! past 2^32, `/dev/zero` as the plan) fails here instead of taking the machine.
 
+#[path = "support/bounded.rs"]
+mod bounded;
 mod support;
 
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::{plan, tempdir};
+
+/// What refusing a bad input may cost at most: about what starting tg-wasm and
+/// reading a plan does (the largest here are the 400,000-instance and
+/// `vm.max_map_count` checks, which reserve nothing before refusing).
+const RSS_BOUND: u64 = 256 << 20;
+
+/// The memory a child may take before allocations fail: a runaway dies here.
+const DATA_LIMIT: u64 = 2 << 30;
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name)
 }
 
 fn tg_wasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
+    let run = bounded::run_bounded(Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args), DATA_LIMIT);
+    assert!(run.status.signal().is_none(), "{args:?} was killed by signal {:?}", run.status.signal());
+    assert!(run.peak_rss < RSS_BOUND, "{args:?}: peak RSS {} MiB, bound {} MiB", run.peak_rss >> 20, RSS_BOUND >> 20);
+    Output { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 
 #[track_caller]
@@ -35,8 +52,8 @@ fn wat_file(name: &str) -> String {
 fn components_of_the_wrong_shape_are_refused() {
     let cases = [
         ("core-module.wat", "is a core wasm module, not a component"),
-        ("another-world.wat", "is not a tg:plan component"),
-        ("missing-run.wat", "is not a tg:plan component"),
+        ("another-world.wat", "is neither a tg:plan component"),
+        ("missing-run.wat", "is neither a tg:plan component"),
         ("newer-wit.wat", "tg:plan/runenv@0.2.0"),
         ("older-wit.wat", "tg:plan/runenv@0.0.1"),
     ];
@@ -154,6 +171,18 @@ fn more_instances_than_the_mapping_limit_are_refused_up_front() {
     if tg_wasm::engine::mappings_needed(n as u32) > limit {
         assert_bad_input(&out, "sysctl -w vm.max_map_count=");
     }
+}
+
+#[test]
+fn a_plan_crate_that_is_not_a_cdylib_is_told_what_to_add() {
+    let out = tg_wasm(&["build", &corpus("not-cdylib").display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    // Cargo's own lines come first (a build shows them); tg-wasm's verdict is the one line after.
+    let verdict = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(verdict.starts_with("error: cargo built no .wasm for not_cdylib"), "{stderr}");
+    assert!(verdict.contains("a plan crate needs `[lib] crate-type = [\"cdylib\"]`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(corpus("not-cdylib/target"));
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn component_of_another_world_is_bad_input() {
     let bytes =
         wat::parse_str("(component (core module $m (func (export \"f\"))) (core instance (instantiate $m)))").unwrap();
     let file = write(&dir, "other.wasm", &bytes);
-    assert_bad_input(&tg_wasm(&["run", &file]), "is not a tg:plan component");
+    assert_bad_input(&tg_wasm(&["run", &file]), "is neither a tg:plan component");
 }
 
 #[test]

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("shard", 3),
     ("metrics", 2),
     ("divergence", 2),
+    ("limits", 2),
     ("error", 1),
     ("files", 1),
     ("text", 1),

@@ -66,6 +66,63 @@ fn two_runs_sharing_one_redis_do_not_interfere() {
     assert_eq!(server.dbsize(), 0);
 }
 
+/// Runs an endless `barrier-storm` on `server` and, once its keys are there,
+/// has `lose` make the server lose them; returns what the run made of it.
+fn lose_keys_mid_run(server: Arc<Mutex<RedisServer>>, lose: fn(&mut RedisServer)) -> (RunSummary, Execution) {
+    let url = server.lock().unwrap().url();
+    let mut s = spec(plan("example"), "barrier-storm", 20, 0);
+    s.global_params.insert("barriers".into(), "1000000".into());
+    s.wall_timeout = Some(Duration::from_secs(120));
+    let loser = std::thread::spawn(move || {
+        let started = Instant::now();
+        while server.lock().unwrap().dbsize() < 2 {
+            assert!(started.elapsed() < Duration::from_secs(60), "the run never wrote its keys");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        lose(&mut server.lock().unwrap());
+    });
+    let finished = run_with(&s, &tempdir(), &SyncSetting::Redis(url));
+    loser.join().unwrap();
+    finished
+}
+
+#[track_caller]
+fn assert_sync_failed_naming(summary: &RunSummary, exec: &Execution, port: u16, keys_gone: bool) {
+    assert_eq!(summary.end, "sync-failed", "{}", summary.render());
+    let RunEnd::SyncFailed(why) = &exec.end else { panic!("expected a sync failure, got {:?}", exec.end) };
+    assert!(why.contains(&format!("Redis at 127.0.0.1:{port}")), "{why}");
+    if keys_gone {
+        assert!(why.contains("the run's keys are gone") && why.contains("restarted empty"), "{why}");
+    }
+    for o in &exec.outcomes {
+        let reason = o.reason.as_deref().unwrap_or("");
+        assert!(reason.contains("sync service failed: Redis at"), "the plan is not blamed: {reason}");
+    }
+}
+
+/// A server that forgets the run (FLUSHALL, eviction) would answer every read
+/// as if nothing was ever signalled: the run would deadlock blaming the plan.
+#[test]
+fn a_server_that_loses_the_runs_keys_mid_run_ends_it_as_sync_failed_naming_redis() {
+    let server = Arc::new(Mutex::new(RedisServer::start()));
+    let port = server.lock().unwrap().port;
+    let (summary, exec) = lose_keys_mid_run(server, |s| {
+        let _: String = s.query(&["FLUSHALL"]).expect("FLUSHALL");
+    });
+    assert_sync_failed_naming(&summary, &exec, port, true);
+}
+
+#[test]
+fn a_server_restarted_empty_mid_run_ends_it_as_sync_failed_naming_redis() {
+    let server = Arc::new(Mutex::new(RedisServer::start()));
+    let port = server.lock().unwrap().port;
+    let (summary, exec) = lose_keys_mid_run(server, RedisServer::restart_empty);
+    // Back within the retries (about 2 s), the server is found empty; later, it was unreachable. Either
+    // way Redis is named, never the plan.
+    assert_sync_failed_naming(&summary, &exec, port, false);
+}
+
 #[test]
 fn killing_redis_mid_run_ends_the_run_with_partial_results() {
     let server = Arc::new(Mutex::new(RedisServer::start()));

@@ -1,15 +1,29 @@
 //! The run directory as a user leans on it: one run's files at a time, never
 //! two runs' mixed, an earlier run's cleared, and the outcome printed with
 //! the right exit code even when the directory cannot be written whole.
+//! Each `tg-wasm` here runs as a child held to a memory and a time limit, as
+//! the bad-input corpus does, and its peak RSS must stay under [`RSS_BOUND`].
 
+#[path = "support/bounded.rs"]
+mod bounded;
 mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use support::{plan, tempdir};
 
+/// What a run of a few placebo instances, or a refusal, may cost at most.
+const RSS_BOUND: u64 = 256 << 20;
+
+/// The memory a child may take before allocations fail: a runaway dies here.
+const DATA_LIMIT: u64 = 2 << 30;
+
 fn tg_wasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
+    use std::os::unix::process::ExitStatusExt as _;
+    let run = bounded::run_bounded(Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args), DATA_LIMIT);
+    assert!(run.status.signal().is_none(), "{args:?} was killed by signal {:?}", run.status.signal());
+    assert!(run.peak_rss < RSS_BOUND, "{args:?}: peak RSS {} MiB, bound {} MiB", run.peak_rss >> 20, RSS_BOUND >> 20);
+    Output { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -272,6 +272,43 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
 }
 
+/// A server restarted empty mid-run has lost the frames in flight: every shard
+/// finds the run's keys gone at its next window and the run ends as
+/// `sync-failed` naming Redis, with every worker's instances, not a hang.
+#[test]
+fn a_redis_restarted_empty_mid_split_run_ends_it_as_sync_failed_naming_redis() {
+    let server = std::sync::Arc::new(std::sync::Mutex::new(RedisServer::start()));
+    let (url, port) = {
+        let s = server.lock().unwrap();
+        (s.url(), s.port)
+    };
+    let mut s = with_sync_latency(spec(plan("example"), "barrier-storm", 20, 0));
+    s.global_params.insert("barriers".into(), "1000000".into());
+    let restarter = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while server.lock().unwrap().query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).unwrap().len() < 2 {
+                assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            server.lock().unwrap().restart_empty();
+        })
+    };
+    let settings =
+        SplitSettings { url, workers: 2, local_workers: 2, lookahead: None, worker_exe: PathBuf::from(TG_WASM) };
+    let finished = split_in(&s, &settings);
+    restarter.join().unwrap();
+    let finished = finished.expect("the workers report what they have");
+    assert_eq!(finished.summary.end, "sync-failed", "{}", finished.summary.render());
+    assert_eq!(finished.execution.outcomes.len(), 20);
+    for o in &finished.execution.outcomes {
+        let reason = o.reason.as_deref().unwrap_or("");
+        assert!(reason.contains(&format!("Redis at 127.0.0.1:{port}")), "{reason}");
+    }
+}
+
 /// Runs a heartbeat composition (instance 0 beats to two receivers over 5 ms links) with
 /// `events` and `inject`, split across `workers` if given; returns the summary as JSON.
 fn heartbeat(server: &RedisServer, events: &str, inject: &str, workers: Option<u32>) -> serde_json::Value {
@@ -327,40 +364,110 @@ fn a_plan_injecting_faults_itself_is_told_it_cannot_in_a_split_run() {
     assert!(reasons.contains("[[events]]"), "the message says what to do instead: {reasons}");
 }
 
-#[test]
-fn ctrl_c_ends_a_split_run_with_exit_130_and_every_workers_results() {
+/// A split `barrier-storm` run of 20 instances on 2 workers that does not end
+/// on its own, started as a command; returns it, its run directory and the
+/// workers' pids once both run their shards.
+fn endless_split_run(server: &RedisServer, own_group: bool) -> (std::process::Child, PathBuf, [u32; 2]) {
     use std::os::unix::process::CommandExt as _;
-    let server = RedisServer::start();
     let dir = tempdir();
-    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the workers too.
-    let mut child = Command::new(TG_WASM)
-        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
+    let mut cmd = Command::new(TG_WASM);
+    cmd.args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
         .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "-o"])
         .arg(&dir)
         .current_dir(support::plans_dir().join(".."))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    if own_group {
+        // As a terminal's foreground job: Ctrl-C reaches the workers too.
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn().unwrap();
     let started = Instant::now();
-    while (worker_pid(server.port, 0).is_none() || worker_pid(server.port, 1).is_none())
-        && started.elapsed() < Duration::from_secs(60)
-    {
+    let pids = loop {
+        if let (Some(a), Some(b)) = (worker_pid(server.port, 0), worker_pid(server.port, 1)) {
+            break [a, b];
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the workers did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Wait until the run has made progress (a barrier passed), so the workers are in their shards.
+    let started = Instant::now();
+    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.is_empty()) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(1000));
-    let group = format!("-{}", child.id());
-    assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    (child, dir, pids)
+}
+
+/// Whether process `pid` is still a live `tg-wasm worker` (not a zombie, not reused).
+fn worker_alive(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    cmdline.split(|b| *b == 0).any(|a| a == b"worker")
+}
+
+/// Waits up to `limit` for every pid in `pids` to be gone; returns how long it took, if they went.
+fn gone_within(pids: &[u32], limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if pids.iter().all(|&p| !worker_alive(p)) {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// The run directory's summary, after an interrupted split run: every
+/// worker's instances are in it, ended by the interrupt.
+#[track_caller]
+fn assert_interrupted_with_every_instance(dir: &std::path::Path) {
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["end"], "interrupted");
     // Instances still waiting when the interrupt stopped the run are stalled; any other ended.
     let g = &summary["groups"][0];
     let stopped = g["crashed"].as_u64().unwrap() + g["stalled"].as_u64().unwrap();
     assert_eq!(stopped, 20, "every worker's instances are accounted for: {summary}");
+    assert!(summary.get("incomplete").is_none_or(serde_json::Value::is_null), "{summary}");
+}
+
+#[test]
+fn ctrl_c_ends_a_split_run_with_exit_130_and_every_workers_results() {
+    let server = RedisServer::start();
+    let (mut child, dir, pids) = endless_split_run(&server, true);
+    let group = format!("-{}", child.id());
+    assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_interrupted_with_every_instance(&dir);
+    assert!(gone_within(&pids, Duration::from_secs(2)).is_some(), "a worker outlived the run");
     assert_eq!(server.dbsize(), 0);
+}
+
+/// A supervisor (systemd, Kubernetes, a CI runner) signals the coordinator
+/// only: it forwards the stop to its workers and still writes every worker's
+/// instances, then exits 130; no worker is left behind.
+#[test]
+fn sigint_or_sigterm_to_the_coordinator_alone_is_forwarded_to_its_workers() {
+    let server = RedisServer::start();
+    for signal in ["-INT", "-TERM"] {
+        let (mut child, dir, pids) = endless_split_run(&server, false);
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{signal}");
+        assert_interrupted_with_every_instance(&dir);
+        assert!(gone_within(&pids, Duration::from_secs(2)).is_some(), "{signal}: a worker outlived the run");
+        assert_eq!(server.dbsize(), 0, "{signal}");
+    }
+}
+
+/// A coordinator killed outright leaves no worker running its shard for nobody.
+#[test]
+fn workers_stop_within_a_second_of_losing_their_coordinator() {
+    let server = RedisServer::start();
+    let (mut child, _dir, pids) = endless_split_run(&server, false);
+    assert!(Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap().success());
+    child.wait().unwrap();
+    let took = gone_within(&pids, Duration::from_secs(2)).expect("the workers outlived their coordinator by 2 s");
+    // The pipe's end is seen at once; an abort in Redis (one try, 300 ms at most) comes before exiting.
+    eprintln!("the workers were gone {took:?} after their coordinator");
 }
 
 /// A run spec from composition `text` on `plan`, with 1 ms of sync latency.

@@ -16,6 +16,7 @@
 //! - [`executor`]: [`Executor`], which polls one task per instance and advances
 //!   the clock when none can run.
 //! - [`fault`]: [`Fault`], partitions, clogs, crashes and restarts injected at a virtual time.
+//! - [`limits`]: [`Limits`], how much a run's plans may make the simulation hold.
 //! - [`trace`]: [`Trace`], the digest of every event, and [`first_divergence`].
 //! - [`shard`]: splitting one run across processes with the same result.
 //!
@@ -24,6 +25,7 @@
 pub mod event;
 pub mod executor;
 pub mod fault;
+pub mod limits;
 pub mod net;
 pub mod node;
 pub mod rng;
@@ -33,13 +35,14 @@ pub mod sync;
 pub mod time;
 pub mod trace;
 
-pub use event::{EventKey, EventQueue};
+pub use event::{EventId, EventKey, EventQueue};
 pub use executor::{Executor, RunEnd, RunLimits, Supervisor, Task};
 pub use fault::{Fault, InstanceControl, PathAction};
+pub use limits::{LimitReached, Limits};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
-pub use sim::{BlockedInstance, MAX_WAITING_FOR, Sim, SimConfig, SimHandle, WaitReason};
+pub use sim::{BlockedInstance, MAX_WAITING_FOR, Sim, SimConfig, SimHandle, TimerId, WaitReason};
 pub use sync::{
     BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncOp, SyncService, Ticket,
 };

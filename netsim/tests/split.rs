@@ -31,6 +31,7 @@ fn config(instances: u32, latency_ms: u64) -> SimConfig {
         keep_trace: true,
         seed: 42,
         net: NetworkConfig { default: shape, ..NetworkConfig::default() },
+        limits: netsim::Limits::default(),
     }
 }
 

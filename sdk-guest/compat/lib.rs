@@ -4,10 +4,12 @@
 //! - [`fcntl`]: `F_GETFL`/`F_SETFL` on sockets, which that libc refuses, so
 //!   tokio can accept and socket2 can make sockets non-blocking;
 //! - [`poll`]: without the phantom event that makes tokio spin on a bound,
-//!   idle UDP socket.
+//!   idle UDP socket, and (`poll_set`) over a standing set of pollables
+//!   kept by the host, so a call costs what its ready and changed
+//!   descriptors cost rather than every descriptor it is given.
 //!
-//! Both are fixed upstream (wasi-libc PRs #742 and #732, first in wasi-sdk
-//! 31); `build.rs` links this object only for wasi-sdk 30's libc.
+//! The first two are fixed upstream (wasi-libc PRs #742 and #732, first in
+//! wasi-sdk 31); `build.rs` links this object only for wasi-sdk 30's libc.
 //!
 //! Why a separate object, built by its own `rustc` call and not code of the
 //! crate, is in [`fcntl`]. It is `#![no_std]` and calls nothing of `core` that
@@ -19,3 +21,4 @@
 pub mod fcntl;
 mod libc;
 pub mod poll;
+mod poll_set;

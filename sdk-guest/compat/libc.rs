@@ -75,6 +75,7 @@ unsafe extern "C" {
     pub fn descriptor_table_get_ref(fd: c_int) -> *mut Entry;
     pub fn __errno_location() -> *mut c_int;
     pub fn malloc(size: usize) -> *mut c_void;
+    pub fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
     pub fn free(ptr: *mut c_void);
     /// `wasi:io/streams` `input-stream.subscribe`, an owned pollable.
     pub fn streams_method_input_stream_subscribe(stream: Handle) -> Handle;

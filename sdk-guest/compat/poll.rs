@@ -17,6 +17,9 @@
 //! to them (the libc's socket code only hands it back), so its layout here is
 //! this file's own.
 //!
+//! A call goes first to the host's watch set ([`crate::poll_set`]); this
+//! file's list `poll` takes the calls it cannot.
+//!
 //! Owns: the `poll` path of the plan. Does not own: what a socket reports
 //! (the libc's `poll_register`/`poll_finish`) or the wait (`wasi:io/poll`).
 
@@ -42,20 +45,21 @@ pub struct PollFd {
 
 /// What one pollable handed to `wasi:io/poll` stands for.
 #[repr(C)]
-struct Slot {
-    pollfd: *mut PollFd,
-    events: c_short,
+#[derive(Clone, Copy)]
+pub(crate) struct Slot {
+    pub(crate) pollfd: *mut PollFd,
+    pub(crate) events: c_short,
 }
 
 /// `poll_state_t`.
 pub struct PollState {
-    slots: *mut Slot,
-    pollables: *mut Handle,
-    len: usize,
-    cap: usize,
-    event_count: c_int,
+    pub(crate) slots: *mut Slot,
+    pub(crate) pollables: *mut Handle,
+    pub(crate) len: usize,
+    pub(crate) cap: usize,
+    pub(crate) event_count: c_int,
     /// The `pollfd` being registered or finished.
-    pollfd: *mut PollFd,
+    pub(crate) pollfd: *mut PollFd,
 }
 
 /// Adds `pollable` to wait on; when it is ready the current `pollfd` gets `events`.
@@ -108,6 +112,10 @@ const STACK_SLOTS: usize = 32;
 /// `fds` points at `nfds` `pollfd`s, as `poll(2)` requires.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut PollFd, nfds: usize, timeout: c_int) -> c_int {
+    // SAFETY: as this function's.
+    if let Ok(count) = unsafe { crate::poll_set::poll(fds, nfds, timeout) } {
+        return count;
+    }
     // Every descriptor adds at most a read and a write pollable; one more for the timeout.
     let Some(cap) = nfds.checked_mul(2).and_then(|n| n.checked_add(1)) else {
         // SAFETY: errno is reachable.
@@ -233,7 +241,7 @@ unsafe fn poll_with(state: &mut PollState, fds: *mut PollFd, nfds: usize, timeou
 
 /// Waits on one of a descriptor's streams: subscribes once, keeping the
 /// pollable in the descriptor, as wasi-libc does.
-unsafe fn add_stream(
+pub(crate) unsafe fn add_stream(
     state: &mut PollState,
     data: *mut c_void,
     get: Option<GetStream>,

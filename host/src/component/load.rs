@@ -1,5 +1,6 @@
 //! Reading a plan component from disk.
 
+use super::Shape;
 use crate::error::InputError;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -14,6 +15,29 @@ pub struct PlanComponent {
     pub bytes: Vec<u8>,
     /// SHA-256 of `bytes`, hex.
     pub sha256: String,
+    /// What one instance of it takes from the instance pool.
+    pub shape: Shape,
+}
+
+impl std::fmt::Debug for PlanComponent {
+    /// The bytes are left out: a component is megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanComponent")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .field("bytes", &self.bytes.len())
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
+impl PlanComponent {
+    /// The component in `bytes`, shown as `path`, checked to be one.
+    pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<PlanComponent, InputError> {
+        check_header(&path, &bytes)?;
+        let shape = Shape::of(&bytes).map_err(|e| InputError::new(format!("{} {}", path.display(), e.message())))?;
+        Ok(PlanComponent { sha256: sha256_hex(&bytes), path, bytes, shape })
+    }
 }
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -54,8 +78,7 @@ pub fn load(path: &Path) -> Result<PlanComponent, InputError> {
         )));
     }
     let bytes = std::fs::read(path).map_err(cannot_read)?;
-    check_header(path, &bytes)?;
-    Ok(PlanComponent { path: path.to_path_buf(), sha256: sha256_hex(&bytes), bytes })
+    PlanComponent::from_bytes(path.to_path_buf(), bytes)
 }
 
 /// Tells a component from a core module or a file that is not wasm.

@@ -8,6 +8,8 @@
 
 pub mod cache;
 pub mod load;
+pub mod shape;
 
 pub use cache::compile;
 pub use load::{PlanComponent, load};
+pub use shape::Shape;

@@ -52,6 +52,10 @@ pub const REPORT_FILE: &str = "report.html";
 pub fn write_inputs(dir: &Path, spec: &RunSpec) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
     crate::files::write_atomic(&dir.join(COMPONENT_COPY), &spec.component.bytes)?;
+    for component in spec.groups.iter().filter_map(|g| g.component.as_ref()) {
+        let copy = crate::run::record::RecordedComponent::of(component).copy;
+        crate::files::write_atomic(&dir.join(copy), &component.bytes)?;
+    }
     crate::files::write_atomic(&dir.join(RUN_FILE), &spec.record_json()?)
 }
 

@@ -151,8 +151,12 @@ fn clear_earlier_run(dir: &Path) -> Result<(), Error> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name != LOCK_FILE)
         .collect();
-    let is_run_entry =
-        |name: &str| RUN_ENTRIES.contains(&name) || name.starts_with(DETERMINISM_PREFIX) || is_temporary(name);
+    let is_run_entry = |name: &str| {
+        RUN_ENTRIES.contains(&name)
+            || name.starts_with(DETERMINISM_PREFIX)
+            || (name.starts_with(crate::run::record::GROUP_COMPONENT_PREFIX) && name.ends_with(".wasm"))
+            || is_temporary(name)
+    };
     let was_a_run = entries.iter().any(|n| n == super::RUN_FILE || n == super::SUMMARY_FILE);
     if let Some(foreign) = entries.iter().find(|n| !was_a_run && !is_run_entry(n)) {
         return Err(InputError::new(format!(

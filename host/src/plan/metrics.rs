@@ -48,13 +48,8 @@ impl Host for InstanceState {
 
 /// `text` cut to at most `max` bytes, at a character boundary.
 fn cut(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    let end = crate::text::truncate(&text, max).len();
+    text.truncate(end);
     text
 }
 

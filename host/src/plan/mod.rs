@@ -4,12 +4,14 @@
 //! [`sync`] turns barriers and topics into netsim sync operations
 //! ([`sync_events`] lets an executor that waits on file descriptors see
 //! their replies),
-//! [`metrics`] records what the plan measures, and [`network`] shapes the
-//! instance's traffic on the data network. The generated bindings are in
+//! [`metrics`] records what the plan measures, [`network`] shapes the
+//! instance's traffic on the data network, and [`poll_set`] lets `poll(2)`
+//! wait on a standing set of pollables. The generated bindings are in
 //! [`crate::bindings`].
 
 pub mod metrics;
 pub mod network;
+pub mod poll_set;
 pub mod runenv;
 pub mod sync;
 pub mod sync_events;
@@ -28,6 +30,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     bindings::sync::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     bindings::metrics::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     bindings::network::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
+    bindings::poll_set::add_to_linker::<InstanceState, Own>(linker, |s| s)?;
     Ok(())
 }
 

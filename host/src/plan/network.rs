@@ -147,11 +147,25 @@ impl InstanceState {
     /// effect at once on this worker only, while the others hold instances it
     /// concerns. A composition, known to every worker in advance, does the
     /// same job there; `instead` says how.
+    ///
+    /// A run on threads of one process is run again on one thread instead
+    /// (see [`crate::run::threads`]): this window's work is abandoned, so
+    /// what the plan is told here never counts.
     fn refuse_when_split(&self, call: &str, instead: &str) -> Result<(), NetworkError> {
-        match self.sim.lock().layout() {
-            Some(layout) if layout.is_split() => Err(NetworkError::InvalidConfig(format!(
-                "{call} is not available in a run split across workers (--workers): {instead}, or run in one process"
-            ))),
+        let mut sim = self.sim.lock();
+        match sim.layout() {
+            Some(layout) if layout.is_split() => {
+                if self.env.on_threads {
+                    sim.abandon_split(format!(
+                        "instance {} called {call}, which a run split across threads cannot do",
+                        self.placement.node.0
+                    ));
+                }
+                Err(NetworkError::InvalidConfig(format!(
+                    "{call} is not available in a run split across workers (--workers): {instead}, or run in one \
+                     process"
+                )))
+            }
             _ => Ok(()),
         }
     }

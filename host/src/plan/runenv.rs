@@ -8,11 +8,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 10;
 
 fn bounded(mut text: String) -> String {
     if text.len() > MAX_MESSAGE_BYTES {
-        let mut cut = MAX_MESSAGE_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
+        let end = crate::text::truncate(&text, MAX_MESSAGE_BYTES).len();
+        text.truncate(end);
         text.push_str(" [truncated]");
     }
     text
@@ -61,6 +58,16 @@ impl Host for InstanceState {
 
     fn record_message(&mut self, message: String) -> wasmtime::Result<()> {
         let message = bounded(message);
+        let before = self.record.message_bytes.fetch_add(message.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if before + message.len() as u64 > self.message_budget {
+            // Every message is kept for the run directory: a plan logging without end would fill the host.
+            return Err(crate::limits::LimitExceeded(format!(
+                "record-message: this instance's messages passed {} bytes, tg-wasm's limit per instance (raise it \
+                 with --max-message-bytes, or log less: stdout is kept too, up to 16 MiB)",
+                self.message_budget
+            ))
+            .into());
+        }
         let mut sim = self.sim.lock();
         let at = sim.now();
         sim.record(self.placement.node, "message", format_args!("{message:?}"));

@@ -95,6 +95,8 @@ impl From<netsim::SyncError> for SyncError {
             netsim::SyncError::InvalidArgument(why) => SyncError::InvalidArgument(why),
             netsim::SyncError::PayloadTooLarge(limit) => SyncError::PayloadTooLarge(limit),
             netsim::SyncError::Closed => SyncError::Closed,
+            // WIT's sync-error has no variant of its own for it: the text says which limit and how to raise it.
+            netsim::SyncError::LimitReached(limit) => SyncError::InvalidArgument(crate::limits::explain(limit)),
         }
     }
 }

@@ -125,6 +125,7 @@ fn describe(source: &ComponentSource) -> String {
 pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, Error> {
     let inputs = RecordedRun::read(dir)?;
     let (component, source) = recorded::component(dir, &inputs)?;
+    let group_components = recorded::group_components(dir, &inputs)?;
     let Some(recorded) = read_summary(dir)? else {
         return Err(InputError::new(format!(
             "{} has no summary.json: the run never finished, so there is no digest to compare with",
@@ -146,7 +147,7 @@ pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, 
             recorded.end
         ));
     }
-    let mut spec = inputs.spec(component);
+    let mut spec = inputs.spec(component, group_components);
     spec.keep_trace = true;
     spec.interrupt = interrupt;
     // The run directory, taken, clears a previous replay.

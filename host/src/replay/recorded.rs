@@ -6,7 +6,7 @@
 
 use crate::component::{self, PlanComponent};
 use crate::error::InputError;
-use crate::run::record::{COMPONENT_COPY, RecordedRun};
+use crate::run::record::{COMPONENT_COPY, RecordedComponent, RecordedRun};
 use std::path::{Path, PathBuf};
 
 /// Where a component was found for a replay.
@@ -53,6 +53,40 @@ pub fn component(dir: &Path, recorded: &RecordedRun) -> Result<(PlanComponent, C
         )));
     }
     Ok((component, source))
+}
+
+/// Loads each group's own component as `recorded` names it, preferring its
+/// copy in `dir`, refusing one whose SHA-256 differs; `None` for groups that
+/// ran the run's own component.
+pub fn group_components(dir: &Path, recorded: &RecordedRun) -> Result<Vec<Option<PlanComponent>>, InputError> {
+    let load = |group: &str, own: &RecordedComponent| -> Result<PlanComponent, InputError> {
+        let copy = dir.join(&own.copy);
+        let path = if copy.is_file() {
+            copy
+        } else if own.path.is_file() {
+            own.path.clone()
+        } else {
+            return Err(InputError::new(format!(
+                "cannot replay {}: group {group:?}'s component is neither in {} nor at {}",
+                dir.display(),
+                own.copy,
+                own.path.display()
+            )));
+        };
+        let component = component::load(&path)?;
+        if component.sha256 != own.sha256 {
+            return Err(InputError::new(format!(
+                "refusing to replay {}: group {group:?}'s component {} has sha256 {}, but the run recorded {}; \
+                 it changed since the run",
+                dir.display(),
+                path.display(),
+                short(&component.sha256),
+                short(&own.sha256),
+            )));
+        }
+        Ok(component)
+    };
+    recorded.groups.iter().map(|g| g.component.as_ref().map(|own| load(&g.id, own)).transpose()).collect()
 }
 
 fn short(hash: &str) -> &str {

@@ -8,7 +8,7 @@
 //! or a split run broke under them, or they were busy), and everything they
 //! printed is kept.
 
-use super::observe::Observer;
+use super::observe::{Observer, Progress};
 use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error};
 use super::prepare::PreparedPlan;
 use super::spec::RunSpec;
@@ -101,7 +101,7 @@ impl InstanceOutput {
 pub enum Part<'a> {
     /// All of it.
     Whole,
-    /// One shard of a run split across processes (see [`netsim::shard`]).
+    /// One shard of a run split across processes or threads (see [`netsim::shard`]).
     Shard {
         /// Which shard.
         layout: ShardLayout,
@@ -109,24 +109,48 @@ pub enum Part<'a> {
         lookahead: Duration,
         /// How it trades events with the other shards.
         link: &'a mut dyn ShardLink,
+        /// Whether the shards are threads of this process (see [`super::threads`]).
+        on_threads: bool,
     },
 }
 
 /// The groups' environments and every instance's place, in global-seq order.
 pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> Result<Vec<Placement>, Error> {
-    let case = prepared
-        .manifest
-        .case(&spec.test_case)
-        .ok_or_else(|| InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
     let mut placements = Vec::with_capacity(spec.instance_count() as usize);
-    for group in &spec.groups {
+    for (index, group) in spec.groups.iter().enumerate() {
+        let component = spec.component_of_group(index);
+        let prepared_component = &prepared.components[component];
         let mut given = spec.global_params.clone();
         given.extend(group.params.clone());
-        // A plain `run` has one unnamed-by-the-user group whose values all come from --param.
-        let from_command_line = spec.groups.len() == 1 && group.params.is_empty();
-        let place = if from_command_line { "--param".to_string() } else { format!("group {:?}", group.id) };
-        let params = crate::params::resolve(case, &given, &place)?;
-        let env = Arc::new(GroupEnv { id: group.id.clone(), instance_count: group.instances, params });
+        let (params, args) = if prepared_component.entry.is_program() {
+            // A program reads its parameters as text from TEST_INSTANCE_PARAMS; its name leads its arguments.
+            let name = prepared_component.manifest.name.clone();
+            (given.into_iter().collect(), std::iter::once(name).chain(group.args.iter().cloned()).collect())
+        } else {
+            let case = prepared_component
+                .manifest
+                .case(&spec.test_case)
+                .ok_or_else(|| InputError::new(format!("unknown test case {:?}", spec.test_case)))?;
+            // A plain `run` has one unnamed-by-the-user group whose values all come from --param.
+            let from_command_line = spec.groups.len() == 1 && group.params.is_empty();
+            let place = if from_command_line { "--param".to_string() } else { format!("group {:?}", group.id) };
+            if !group.args.is_empty() {
+                return Err(InputError::new(format!(
+                    "group {:?} gives arguments, but runs a tg:plan component, which takes parameters (params), not arguments",
+                    group.id
+                ))
+                .into());
+            }
+            (crate::params::resolve(case, &given, &place)?, Vec::new())
+        };
+        let env = Arc::new(GroupEnv {
+            id: group.id.clone(),
+            instance_count: group.instances,
+            params,
+            subnet: spec.network.subnet_of(&group.id),
+            args,
+            component,
+        });
         for group_seq in 0..group.instances {
             let node = NodeId(placements.len() as u32);
             placements.push(Placement { node, group: env.clone(), group_seq });
@@ -135,10 +159,12 @@ pub fn placements(spec: &RunSpec, prepared: &PreparedPlan) -> Result<Vec<Placeme
     Ok(placements)
 }
 
-/// Runs `part` of `run`: see [`super::Run::execute`] and [`super::Run::execute_shard`].
+/// Runs `part` of `run`, showing `observer` its `progress`: see
+/// [`super::Run::execute`] and [`super::Run::execute_shard`].
 pub(super) fn execute(
     run: &super::Run,
     observer: Option<&dyn Observer>,
+    progress: &Progress,
     sync: &SyncSetting,
     part: Part<'_>,
 ) -> Result<Execution, Error> {
@@ -155,6 +181,7 @@ pub(super) fn execute(
         keep_trace: spec.keep_trace,
         seed: spec.seed,
         net: netsim::NetworkConfig::default(),
+        limits: spec.limits.sim(),
     };
     let mut world = Sim::with_sync_backend(config, backend);
     if !spec.network.is_flat() {
@@ -180,15 +207,17 @@ pub(super) fn execute(
         world.record(NodeId::SIM, "net.topology", format_args!("{:?}", spec.network));
     }
     let sim = SimHandle::new(world);
+    progress.add_sim(&sim);
     let env = Arc::new(RunEnv {
         test_plan: prepared.manifest.name.clone(),
         test_case: spec.test_case.clone(),
         test_run: spec.test_run_id(),
         seed: spec.seed,
         instance_count: n,
+        on_threads: matches!(part, Part::Shard { on_threads: true, .. }),
     });
     let metrics = MetricSink::default();
-    let limits = InstanceLimits { memory_bytes: prepared.settings.memory_limit as usize, table_elements: 10_000 };
+    let limits = InstanceLimits::for_plan(prepared.settings.memory_limit, prepared.shape, spec.limits.message_bytes);
     let fuel = prepared.settings.fuel;
     // Checked by `Run::prepare`: every fault names instances of the run.
     for fault in &spec.faults {
@@ -201,17 +230,16 @@ pub(super) fn execute(
     let make_task = |node: NodeId| -> netsim::Task<InstanceResult> {
         let placement = placements[node.index()].clone();
         let record = records[node.index()].clone();
+        let entry = prepared.components[placement.group.component].entry.clone();
         let state = InstanceState::new(env.clone(), placement, sim.clone(), record, metrics.clone(), limits);
-        let (engine, pre, case, sim) =
-            (prepared.engine.clone(), prepared.pre.clone(), spec.test_case.clone(), sim.clone());
+        let (engine, case, sim) = (prepared.engine.clone(), spec.test_case.clone(), sim.clone());
         Box::pin(async move {
             sim.lock().record(node, "instance.start", format_args!(""));
             let mut store = Store::new(&engine, state);
             store.limiter(|s| &mut s.limits);
             store.set_fuel(fuel)?;
             store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
-            let plan = pre.instantiate_async(&mut store).await?;
-            plan.call_run(&mut store, &case).await
+            entry.run(&mut store, &case).await
         })
     };
     let mut exec = Executor::new(sim.clone());
@@ -225,18 +253,17 @@ pub(super) fn execute(
         wall_deadline: spec.wall_timeout.map(|d| started + d),
         interrupt: spec.interrupt.clone(),
     };
-    let limits_in_force = LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel };
+    let limits_in_force =
+        LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel, sockets: spec.limits.sockets };
     let mut outcomes: Vec<Option<InstanceOutcome>> = vec![None; n as usize];
-    let tally = super::observe::Tally::default();
-    let local = layout.nodes().len() as u32;
-    let end = super::observe::watch(&sim, &tally, local, observer, || {
+    let end = super::observe::watch(progress, observer, || {
         let mut supervisor = RunSupervisor {
             make_task: &make_task,
             sim: &sim,
             records: &records,
             outcomes: &mut outcomes,
             limits: &limits_in_force,
-            tally: &tally,
+            progress,
         };
         match part {
             Part::Whole => exec.run_supervised(&run_limits, &mut supervisor),
@@ -300,8 +327,7 @@ pub(super) fn execute(
     })
 }
 
-/// What one instance's task returns: the test case's result, or the error that stopped it.
-type InstanceResult = wasmtime::Result<Result<(), String>>;
+use super::prepare::InstanceResult;
 
 /// Turns finished, crashed and restarted tasks into outcomes.
 struct RunSupervisor<'a, F> {
@@ -310,7 +336,7 @@ struct RunSupervisor<'a, F> {
     records: &'a [Arc<InstanceRecord>],
     outcomes: &'a mut Vec<Option<InstanceOutcome>>,
     limits: &'a LimitsInForce,
-    tally: &'a super::observe::Tally,
+    progress: &'a Progress,
 }
 
 impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceResult> for RunSupervisor<'_, F> {
@@ -320,6 +346,16 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
             Ok(Ok(())) => InstanceOutcome::ok(),
             Ok(Err(reason)) => InstanceOutcome::failed(reason),
             Err(e) => classify_error(&e, record.crash_reason(), self.limits),
+        };
+        let outcome = match outcome {
+            // A refused socket surfaces in the plan as a bare error code: say which limit it was.
+            InstanceOutcome { outcome, reason: Some(reason), at_ns }
+                if self.sim.lock().net().socket_limit_hit(node) =>
+            {
+                let note = crate::limits::socket_limit_note(self.limits.sockets);
+                InstanceOutcome { outcome, reason: Some(format!("{reason}; {note}")), at_ns }
+            }
+            other => other,
         };
         self.finish(node, outcome);
     }
@@ -333,7 +369,7 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
         // The instance's last outcome is the one that counts: a restarted
         // instance that then succeeds is ok.
         if let Some(before) = self.outcomes[node.index()].take() {
-            self.tally.remove(before.outcome);
+            self.progress.instance_restarted(before.outcome);
         }
         *self.records[node.index()].crash_reason.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.sim.lock().record(node, "instance.restart", format_args!(""));
@@ -345,7 +381,7 @@ impl<F> RunSupervisor<'_, F> {
     fn finish(&mut self, node: NodeId, outcome: InstanceOutcome) {
         record_end(self.sim, node, outcome.outcome, outcome.reason.as_deref().unwrap_or(""));
         let at = self.sim.lock().now();
-        self.tally.add(outcome.outcome);
+        self.progress.instance_done(outcome.outcome);
         self.outcomes[node.index()] = Some(outcome.at(at));
     }
 }

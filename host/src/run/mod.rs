@@ -8,8 +8,8 @@
 //! tallies them ([`summary`]). Beside it: [`spec`] and [`record`] (the inputs,
 //! and their `run.json` form), [`faults`] (a fault timeline), [`network`]
 //! (the data network's layout a composition describes), [`observe`]
-//! (sampling a run's progress), and [`split`] (one run across worker
-//! processes).
+//! (sampling a run's progress), [`threads`] (one run on several threads)
+//! and [`split`] (one run across worker processes).
 //!
 //! This layer does not write the run directory ([`crate::outputs`]), render
 //! anything for people ([`crate::report`]), or choose how to run
@@ -25,6 +25,7 @@ pub mod record;
 pub mod spec;
 pub mod split;
 pub mod summary;
+pub mod threads;
 
 pub use execute::{Execution, InstanceOutput, Part};
 pub use faults::ScheduledFault;
@@ -39,7 +40,7 @@ use crate::instance::Placement;
 use crate::manifest::Manifest;
 use crate::sync::SyncSetting;
 use netsim::shard::{ShardLayout, ShardLink};
-use observe::Observer;
+use observe::{Observer, Progress};
 use std::time::Duration;
 
 /// A run checked against its plan and ready to execute: every error in its
@@ -61,9 +62,11 @@ impl Run {
         if n == 0 {
             return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
         }
-        crate::engine::check_address_space(hosted, spec.engine.memory_limit)?;
+        let components = spec.components();
+        let memories = components.iter().map(|c| c.shape.memories).max().unwrap_or(1);
+        crate::engine::check_address_space(hosted, memories, spec.engine.memory_limit)?;
         crate::engine::check_mapping_limit(hosted)?;
-        let prepared = prepare(&spec.component, &spec.engine, hosted.max(1))?;
+        let prepared = prepare::prepare_all(&components, &spec.engine, hosted.max(1))?;
         check_request(&spec, &prepared)?;
         let placements = execute::placements(&spec, &prepared)?;
         for fault in &spec.faults {
@@ -97,7 +100,8 @@ impl Run {
     /// mid-run, the run ends as `sync-failed` with the instances still
     /// waiting `crashed`.
     pub fn execute(&self, observer: Option<&dyn Observer>, sync: &SyncSetting) -> Result<Execution, Error> {
-        execute::execute(self, observer, sync, Part::Whole)
+        let progress = Progress::new(self.spec.instance_count());
+        execute::execute(self, observer, &progress, sync, Part::Whole)
     }
 
     /// Runs shard `layout` of a run split across processes (see
@@ -110,7 +114,14 @@ impl Run {
         lookahead: Duration,
         link: &mut dyn ShardLink,
     ) -> Result<Execution, Error> {
-        execute::execute(self, None, &SyncSetting::Embedded, Part::Shard { layout, lookahead, link })
+        let progress = Progress::new(layout.nodes().len() as u32);
+        execute::execute(
+            self,
+            None,
+            &progress,
+            &SyncSetting::Embedded,
+            Part::Shard { layout, lookahead, link, on_threads: false },
+        )
     }
 
     /// Tallies `execution` per group, with the run's metric aggregates.
@@ -119,10 +130,17 @@ impl Run {
     }
 }
 
-/// Checks the request against the plan's manifest: the case exists and the
-/// instance count is within its bounds.
+/// Checks the request against every plan's manifest: the case exists and
+/// the instance count is within its bounds. A program has no manifest: any
+/// test case is its to interpret, at any size.
 pub fn check_request(spec: &RunSpec, prepared: &PreparedPlan) -> Result<(), Error> {
-    let manifest = &prepared.manifest;
+    for component in prepared.components.iter().filter(|c| !c.entry.is_program()) {
+        check_case(spec, &component.manifest)?;
+    }
+    Ok(())
+}
+
+fn check_case(spec: &RunSpec, manifest: &Manifest) -> Result<(), Error> {
     let Some(case) = manifest.case(&spec.test_case) else {
         return Err(InputError::new(format!(
             "plan {:?} has no test case {:?}; its test cases are: {}",

@@ -127,6 +127,16 @@ impl NatGroupSpec {
 }
 
 impl NetworkSpec {
+    /// The subnet group `id`'s data addresses come from, as Testground's
+    /// `TEST_SUBNET` gives it: its own if it has one, else the whole data network.
+    pub fn subnet_of(&self, id: &str) -> String {
+        self.groups
+            .iter()
+            .find(|g| g.id == id)
+            .and_then(|g| g.subnet.clone())
+            .unwrap_or_else(|| format!("{}/{}", netsim::net::addr::DATA_NETWORK, netsim::net::addr::DATA_PREFIX))
+    }
+
     /// Whether nothing differs from the flat default.
     pub fn is_flat(&self) -> bool {
         *self == NetworkSpec::default()
@@ -318,10 +328,9 @@ pub fn parse_rate(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn groups(sizes: &[(&str, u32)]) -> Vec<GroupRequest> {
-        sizes.iter().map(|&(id, n)| GroupRequest { id: id.into(), instances: n, params: BTreeMap::new() }).collect()
+        sizes.iter().map(|&(id, n)| GroupRequest::new(id, n)).collect()
     }
 
     fn group(id: &str) -> GroupNetworkSpec {

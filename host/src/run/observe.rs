@@ -1,10 +1,11 @@
 //! Watching a run while it executes.
 //!
-//! [`watch`] runs the executor on the calling thread and, beside it, a
-//! sampler thread that every [`SAMPLE_INTERVAL`] takes a [`Snapshot`] — it
-//! briefly locks the simulation to read the clock, the event count and the
-//! last state reached, and reads the [`Tally`] of outcomes so far — and hands
-//! it to an [`Observer`]. The sampler only
+//! [`watch`] runs the executor (or the threads of a run on several) on the
+//! calling thread and, beside it, a sampler thread that every
+//! [`SAMPLE_INTERVAL`] takes a [`Snapshot`] of the run's [`Progress`] — it
+//! briefly locks each simulation to read the clock, the event count and the
+//! last state reached, and reads the [`Tally`] of outcomes so far — and
+//! hands it to an [`Observer`]. The sampler only
 //! reads, and the executor never waits for it except on that lock, so a
 //! watched run processes the same events in the same order as an unwatched
 //! one; only wall time can differ. What an observer shows, and where, is the
@@ -12,6 +13,7 @@
 
 use super::outcome::Outcome;
 use netsim::SimHandle;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -59,6 +61,64 @@ impl Tally {
     }
 }
 
+/// What a run shows of itself while it executes: its simulations (one, or one
+/// per shard of a run on several threads, registered as each starts) and the
+/// tally of instances that have ended.
+pub struct Progress {
+    sims: Mutex<Vec<SimHandle>>,
+    tally: Tally,
+    total: u32,
+}
+
+impl Progress {
+    /// The progress of a run of `total` instances, before anything started.
+    pub fn new(total: u32) -> Progress {
+        Progress { sims: Mutex::new(Vec::new()), tally: Tally::default(), total }
+    }
+
+    /// A simulation of the run started (a shard's, in shard order).
+    pub fn add_sim(&self, sim: &SimHandle) {
+        self.sims.lock().unwrap_or_else(|e| e.into_inner()).push(sim.clone());
+    }
+
+    /// An instance ended with `outcome`.
+    pub fn instance_done(&self, outcome: Outcome) {
+        self.tally.add(outcome);
+    }
+
+    /// An instance that ended with `outcome` runs again (an injected restart).
+    pub fn instance_restarted(&self, outcome: Outcome) {
+        self.tally.remove(outcome);
+    }
+
+    /// The run now. Shards are each at their own time within a window: the
+    /// run is where its slowest shard is. Replicated events count once (see
+    /// [`netsim::Sim::events_processed`]), and the sync timeline is the same in
+    /// every shard, so the first one's is read.
+    fn snapshot(&self, started: Instant) -> Snapshot {
+        let sims = self.sims.lock().unwrap_or_else(|e| e.into_inner());
+        let (ok, failed, crashed) = self.tally.read();
+        let mut snapshot = Snapshot {
+            ok,
+            failed,
+            crashed,
+            total: self.total,
+            wall: started.elapsed(),
+            virtual_ns: if sims.is_empty() { 0 } else { u64::MAX },
+            ..Snapshot::default()
+        };
+        for (i, sim) in sims.iter().enumerate() {
+            let sim = sim.lock();
+            snapshot.virtual_ns = snapshot.virtual_ns.min(sim.now().as_nanos());
+            snapshot.events += sim.events_processed();
+            if i == 0 {
+                snapshot.last_state = sim.state_timeline().marks().last().map(|m| (m.state.clone(), m.count));
+            }
+        }
+        snapshot
+    }
+}
+
 /// The state of a run at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -100,37 +160,16 @@ impl Snapshot {
     }
 }
 
-/// Runs `f` (the executor loop) while sampling `sim` and `tally` for `observer`.
-/// With no observer, `f` simply runs.
-pub fn watch<R>(
-    sim: &SimHandle,
-    tally: &Tally,
-    total: u32,
-    observer: Option<&dyn Observer>,
-    f: impl FnOnce() -> R,
-) -> R {
+/// Runs `f` (the executor loop, or the threads of the run) while sampling
+/// `progress` for `observer`. With no observer, `f` simply runs.
+pub fn watch<R>(progress: &Progress, observer: Option<&dyn Observer>, f: impl FnOnce() -> R) -> R {
     let Some(observer) = observer else { return f() };
     let started = Instant::now();
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SAMPLE_INTERVAL) {
-                let snapshot = {
-                    let sim = sim.lock();
-                    let last_state = sim.state_timeline().marks().last().map(|m| (m.state.clone(), m.count));
-                    let (ok, failed, crashed) = tally.read();
-                    Snapshot {
-                        ok,
-                        failed,
-                        crashed,
-                        total,
-                        virtual_ns: sim.now().as_nanos(),
-                        events: sim.events_processed(),
-                        last_state,
-                        wall: started.elapsed(),
-                    }
-                };
-                observer.update(&snapshot);
+                observer.update(&progress.snapshot(started));
             }
         });
         let result = f();

@@ -83,6 +83,8 @@ pub struct LimitsInForce {
     pub memory_limit: u64,
     /// Fuel budget.
     pub fuel: u64,
+    /// Sockets per instance.
+    pub sockets: u32,
 }
 
 /// Classifies the error that ended an instance. `plan_reason` is what the plan
@@ -99,6 +101,16 @@ pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limi
             "memory limit exceeded: linear memory may not grow past {} MiB (raise it with --memory-limit)",
             limits.memory_limit >> 20
         ));
+    }
+    if text.contains("forcing trap when growing table") {
+        return InstanceOutcome::crashed(format!(
+            "table limit exceeded: a table may not grow past {} elements (tg-wasm's fixed limit per \
+             instance: a plan that grows a table of function references or resources without bound leaks them)",
+            crate::engine::TABLE_ELEMENTS
+        ));
+    }
+    if let Some(limit) = error.downcast_ref::<crate::limits::LimitExceeded>() {
+        return InstanceOutcome::crashed(limit.to_string());
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         if let Some(reason) = plan_reason {
@@ -120,5 +132,42 @@ pub fn classify_error(error: &wasmtime::Error, plan_reason: Option<String>, limi
     if let Some(reason) = plan_reason {
         return InstanceOutcome::crashed(reason);
     }
+    if error.downcast_ref::<wasmtime::WasmBacktrace>().is_some() {
+        // The backtrace is the outermost layer, frame by frame: the cause alone is the reason.
+        return InstanceOutcome::crashed(crate::text::one_line(&error.root_cause()));
+    }
     InstanceOutcome::crashed(crate::text::one_line(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::{Engine, Instance, Module, Store, StoreLimits, StoreLimitsBuilder};
+
+    #[test]
+    fn a_table_grown_past_its_limit_names_the_limit_not_a_backtrace() {
+        let engine = Engine::default();
+        // Grows its table by 1000 elements until a grow fails.
+        let module = Module::new(
+            &engine,
+            r#"(module (table 1 funcref)
+                 (func (export "grow")
+                   (loop $more
+                     (br_if $more (i32.ne (table.grow (ref.null func) (i32.const 1000)) (i32.const -1))))))"#,
+        )
+        .unwrap();
+        // As each instance's store is limited (see `InstanceState::new`).
+        let limits =
+            StoreLimitsBuilder::new().table_elements(crate::engine::TABLE_ELEMENTS).trap_on_grow_failure(true).build();
+        let mut store: Store<StoreLimits> = Store::new(&engine, limits);
+        store.limiter(|l| l);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance.get_typed_func::<(), ()>(&mut store, "grow").unwrap();
+        let error = grow.call(&mut store, ()).expect_err("the grow past the limit traps");
+        let outcome = classify_error(&error, None, &LimitsInForce { memory_limit: 1 << 20, fuel: 1, sockets: 1 });
+        assert_eq!(outcome.outcome, Outcome::Crashed);
+        let reason = outcome.reason.unwrap();
+        assert!(reason.starts_with("table limit exceeded: a table may not grow past 10000 elements"), "{reason}");
+        assert!(!reason.contains('\n') && !reason.contains("backtrace"), "{reason}");
+    }
 }

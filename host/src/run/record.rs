@@ -12,6 +12,7 @@ use super::spec::{CompositionRef, GroupRequest, RunSpec};
 use crate::component::PlanComponent;
 use crate::engine::EngineSettings;
 use crate::error::{Error, InputError};
+use crate::limits::HostLimits;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ struct RecordedInputs<'a> {
     /// For people: which composition the groups came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     composition: &'a Option<CompositionRef>,
+    limits: &'a HostLimits,
 }
 
 #[derive(Serialize)]
@@ -56,7 +58,39 @@ struct GroupOut<'a> {
     id: &'a str,
     instances: u32,
     params: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component: Option<RecordedComponent>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    args: &'a [String],
 }
+
+/// A group's own component in `run.json`: where it was, its SHA-256, and the
+/// name of its copy in the run directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordedComponent {
+    /// The path it was read from.
+    pub path: PathBuf,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its copy in the run directory.
+    pub copy: String,
+}
+
+impl RecordedComponent {
+    /// How `component` is recorded; its copy is named after its hash, so two
+    /// groups running one component share the copy.
+    pub fn of(component: &PlanComponent) -> RecordedComponent {
+        RecordedComponent {
+            path: component.path.clone(),
+            sha256: component.sha256.clone(),
+            copy: format!("{GROUP_COMPONENT_PREFIX}{}.wasm", &component.sha256[..16.min(component.sha256.len())]),
+        }
+    }
+}
+
+/// Copies of groups' own components in a run directory are
+/// `component-<first 16 hex digits of the SHA-256>.wasm`.
+pub const GROUP_COMPONENT_PREFIX: &str = "component-";
 
 impl RunSpec {
     /// `run.json`'s contents: the inputs the run is a function of, the plan by its hash.
@@ -70,7 +104,13 @@ impl RunSpec {
             groups: self
                 .groups
                 .iter()
-                .map(|g| GroupOut { id: &g.id, instances: g.instances, params: &g.params })
+                .map(|g| GroupOut {
+                    id: &g.id,
+                    instances: g.instances,
+                    params: &g.params,
+                    component: g.component.as_ref().map(RecordedComponent::of),
+                    args: &g.args,
+                })
                 .collect(),
             global_params: &self.global_params,
             engine: &self.engine,
@@ -81,6 +121,7 @@ impl RunSpec {
             faults: &self.faults,
             network: &self.network,
             composition: &self.composition,
+            limits: &self.limits,
         };
         Ok(serde_json::to_vec_pretty(&inputs)?)
     }
@@ -96,6 +137,12 @@ pub struct RecordedGroup {
     /// Params.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Its own component, if it had one.
+    #[serde(default)]
+    pub component: Option<RecordedComponent>,
+    /// A program's arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// The inputs of a run as `run.json` records them.
@@ -140,6 +187,10 @@ pub struct RecordedRun {
     /// The composition the groups came from, if any.
     #[serde(default)]
     pub composition: Option<CompositionRef>,
+    /// What the plans may make the host hold (absent in runs recorded before
+    /// the limits were: the defaults, which no such run passed unnoticed).
+    #[serde(default)]
+    pub limits: HostLimits,
 }
 
 impl RecordedRun {
@@ -164,14 +215,21 @@ impl RecordedRun {
     /// The run's inputs as a [`RunSpec`] on `component`. The wall-time limit is
     /// left out: it never changes events, only where a run is cut off, and a
     /// replay runs to the end.
-    pub fn spec(&self, component: PlanComponent) -> RunSpec {
+    pub fn spec(&self, component: PlanComponent, group_components: Vec<Option<PlanComponent>>) -> RunSpec {
         RunSpec {
             component,
             test_case: self.test_case.clone(),
             groups: self
                 .groups
                 .iter()
-                .map(|g| GroupRequest { id: g.id.clone(), instances: g.instances, params: g.params.clone() })
+                .zip(group_components.into_iter().chain(std::iter::repeat(None)))
+                .map(|(g, component)| GroupRequest {
+                    id: g.id.clone(),
+                    instances: g.instances,
+                    params: g.params.clone(),
+                    component,
+                    args: g.args.clone(),
+                })
                 .collect(),
             global_params: self.global_params.clone(),
             seed: self.seed,
@@ -184,6 +242,7 @@ impl RecordedRun {
             faults: self.faults.clone(),
             network: self.network.clone(),
             composition: self.composition.clone(),
+            limits: self.limits,
         }
     }
 }

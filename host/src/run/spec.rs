@@ -19,6 +19,20 @@ pub struct GroupRequest {
     pub instances: u32,
     /// Parameters for this group; they override the global ones.
     pub params: BTreeMap<String, String>,
+    /// The component its instances run, when not the run's own: a
+    /// composition may give each group its own (`plan = ...`).
+    pub component: Option<PlanComponent>,
+    /// A program's arguments (after its name); `${TEST_*}` in them is
+    /// replaced per instance. Plans get none.
+    pub args: Vec<String>,
+}
+
+impl GroupRequest {
+    /// A group of `instances` running the run's own component, with no
+    /// parameters or arguments of its own.
+    pub fn new(id: impl Into<String>, instances: u32) -> GroupRequest {
+        GroupRequest { id: id.into(), instances, params: BTreeMap::new(), component: None, args: Vec::new() }
+    }
 }
 
 /// The composition a run's groups came from: for the people reading its
@@ -62,6 +76,8 @@ pub struct RunSpec {
     pub network: super::NetworkSpec,
     /// The composition file the groups came from, if any (reports name it).
     pub composition: Option<CompositionRef>,
+    /// What the plans may make the host hold (topic bytes, sync names, sockets, messages).
+    pub limits: crate::limits::HostLimits,
 }
 
 impl RunSpec {
@@ -80,7 +96,7 @@ impl RunSpec {
         RunSpec {
             component,
             test_case: test_case.into(),
-            groups: vec![GroupRequest { id: "single".into(), instances, params: BTreeMap::new() }],
+            groups: vec![GroupRequest::new("single", instances)],
             global_params: BTreeMap::new(),
             seed: 0,
             engine: EngineSettings::default(),
@@ -92,6 +108,7 @@ impl RunSpec {
             faults: Vec::new(),
             network: super::NetworkSpec::default(),
             composition: None,
+            limits: crate::limits::HostLimits::default(),
         }
     }
 
@@ -102,12 +119,37 @@ impl RunSpec {
         self.groups.iter().fold(0u32, |n, g| n.saturating_add(g.instances))
     }
 
+    /// Every distinct component of the run, its own first, then the groups'
+    /// in order of first use.
+    pub fn components(&self) -> Vec<&PlanComponent> {
+        let mut all = vec![&self.component];
+        for c in self.groups.iter().filter_map(|g| g.component.as_ref()) {
+            if !all.iter().any(|a| a.sha256 == c.sha256) {
+                all.push(c);
+            }
+        }
+        all
+    }
+
+    /// The index in [`RunSpec::components`] of the component group `index` runs.
+    pub fn component_of_group(&self, index: usize) -> usize {
+        let sha = self.groups[index].component.as_ref().map_or(&self.component.sha256, |c| &c.sha256);
+        self.components().iter().position(|c| c.sha256 == *sha).unwrap_or(0)
+    }
+
     /// The run identifier plans see: derived from the inputs only, so a replay
     /// sees the same identifier and two runs of the same inputs behave the same.
     pub fn test_run_id(&self) -> String {
         let mut key = format!("{}\n{}\n{}\n", self.component.sha256, self.test_case, self.seed);
         for g in &self.groups {
             key.push_str(&format!("{}={}:{:?}\n", g.id, g.instances, g.params));
+            // Only what a group adds: runs without group components keep their identifiers.
+            if let Some(component) = &g.component {
+                key.push_str(&format!("component={}\n", component.sha256));
+            }
+            if !g.args.is_empty() {
+                key.push_str(&format!("args={:?}\n", g.args));
+            }
         }
         key.push_str(&format!("{:?}", self.global_params));
         crate::component::load::sha256_hex(key.as_bytes())[..12].to_string()

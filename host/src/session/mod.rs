@@ -1,7 +1,7 @@
 //! One `tg-wasm run`, start to finish: the run checked, its directory's
-//! inputs written, its instances executed the way asked — in this process,
-//! several times over to check its determinism, or split across worker
-//! processes — and its results written.
+//! inputs written, its instances executed the way asked — in this process
+//! (on one thread or several), several times over to check its determinism,
+//! or split across worker processes — and its results written.
 //!
 //! This is where the ways to run are chosen ([`Mode`]); each step is a layer
 //! below's: checking and executing are [`crate::run`]'s, writing the run
@@ -16,14 +16,16 @@ use crate::error::{Error, InputError};
 use crate::outputs::{self, RunDirectory};
 use crate::run::observe::Observer;
 use crate::run::split::{SplitSettings, run_split};
+use crate::run::threads::{ThreadPlan, plan_threads};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
 use crate::sync::SyncSetting;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How a run's instances are executed.
 #[derive(Clone, Debug)]
 pub enum Mode {
-    /// All of them in this process, once.
+    /// All of them in this process, once, on the threads [`RunOptions::threads`] allows.
     OneProcess,
     /// All of them in this process, `runs` times (at least 2), failing the
     /// check if the trace digests differ (`--check-determinism`).
@@ -40,14 +42,60 @@ pub struct RunOptions<'a> {
     pub mode: Mode,
     /// Where sync states and topics are kept.
     pub sync: SyncSetting,
+    /// How many threads a run in one process may use.
+    pub threads: Threads,
     /// Shown the run's progress while it executes (one process only).
     pub observer: Option<&'a dyn Observer>,
 }
 
 impl RunOptions<'_> {
-    /// One process, embedded sync, no observer, results in `out`.
+    /// One process, one thread, embedded sync, no observer, results in `out`.
     pub fn new(out: impl Into<PathBuf>) -> RunOptions<'static> {
-        RunOptions { out: out.into(), mode: Mode::OneProcess, sync: SyncSetting::Embedded, observer: None }
+        RunOptions {
+            out: out.into(),
+            mode: Mode::OneProcess,
+            sync: SyncSetting::Embedded,
+            threads: Threads::ONE,
+            observer: None,
+        }
+    }
+}
+
+/// How many threads a run in one process may use (`--threads`). Any number
+/// gives the digest of one; more than one needs a lookahead, and a run
+/// without one runs on one thread (see [`crate::run::threads`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threads {
+    /// How many; `None`, as many as the machine has cores available.
+    pub count: Option<u32>,
+    /// The longest window between them; `None`, the sync latency.
+    pub lookahead: Option<Duration>,
+}
+
+impl Threads {
+    /// One thread.
+    pub const ONE: Threads = Threads { count: Some(1), lookahead: None };
+
+    /// The threads `run` uses; when it cannot use what was asked, says why.
+    fn plan(&self, run: &Run, sync: &SyncSetting) -> ThreadPlan {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        match plan_threads(run, self.count.unwrap_or(cores), self.lookahead, sync) {
+            Ok(plan) => plan,
+            Err((why, plan)) => {
+                self.say(&why.to_string());
+                plan
+            }
+        }
+    }
+
+    /// Says once why a run uses one thread: as a warning when `--threads`
+    /// was given, as information when it was the machine's default (most
+    /// runs have no lookahead, and need not be told so each time).
+    fn say(&self, why: &str) {
+        match self.count {
+            Some(_) => tracing::warn!("--threads: {why}"),
+            None => tracing::info!("{why}"),
+        }
     }
 }
 
@@ -71,9 +119,15 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
         Mode::OneProcess => {
             let n = spec.instance_count();
             let run = Run::prepare(spec, n)?;
+            let threads = options.threads.plan(&run, &options.sync);
             let dir = RunDirectory::take(&options.out)?;
             outputs::write_inputs(dir.path(), run.spec())?;
-            let execution = run.execute(options.observer, &options.sync)?;
+            let execution = match threads.threads {
+                1 => run.execute(options.observer, &options.sync)?,
+                _ => run.execute_on_threads(threads, options.observer, |why| {
+                    options.threads.say(&format!("{why}; running it again on one thread"))
+                })?,
+            };
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None })

@@ -78,6 +78,10 @@ if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return n
 ";
 
+/// How long a collector waits for the shards' results once the run's keys
+/// are gone: each shard notices at its next window and sends what it has.
+const KEYS_LOST_GRACE: Duration = Duration::from_secs(10);
+
 /// Keys per SCAN step and per UNLINK when a run is cleaned up.
 const CLEANUP_BATCH: usize = 512;
 
@@ -125,6 +129,21 @@ pub enum JobError {
         run: String,
         /// The server's address.
         addr: String,
+    },
+    /// The server lost the run's keys mid-run (restarted empty, flushed,
+    /// evicted) and some results did not come after it.
+    #[error(
+        "Redis at {addr}: the keys of run {run} are gone (the server restarted empty, was flushed or evicted them \
+         mid-run), and the results of shard(s) {missing:?} with them; run again against a server that keeps its \
+         data for the run"
+    )]
+    KeysLost {
+        /// The run key.
+        run: String,
+        /// The server's address.
+        addr: String,
+        /// The shards whose result is missing.
+        missing: Vec<u32>,
     },
     /// The run's keys are not (all) there.
     #[error(
@@ -341,6 +360,7 @@ impl JobBoard {
         let started = Instant::now();
         let mut results: Vec<Option<Vec<u8>>> = vec![None; count as usize];
         let mut block = false;
+        let mut lost_at = None;
         loop {
             let missing: Vec<u32> = (0..count).filter(|&i| results[i as usize].is_none()).collect();
             if missing.is_empty() {
@@ -352,7 +372,8 @@ impl JobBoard {
             }
             pipe.cmd("GET").arg(keys.abort());
             pipe.cmd("MGET").arg(missing.iter().map(|&i| keys.result(i)).collect::<Vec<_>>());
-            let (abort, got): (Option<String>, Vec<Option<Vec<u8>>>) = self
+            pipe.cmd("EXPIRE").arg(keys.count()).arg(KEY_TTL_SECS);
+            let (abort, got, alive): (Option<String>, Vec<Option<Vec<u8>>>, u8) = self
                 .link
                 .call(&format!("collecting the results of run {run}"), |con| pipe.query(con))
                 .map_err(JobError::Lost)?;
@@ -364,6 +385,15 @@ impl JobBoard {
             }
             if let Some(reason) = abort {
                 return Err(JobError::Aborted { run: run.to_string(), reason });
+            }
+            if alive == 0 {
+                // The shards find out at their next window and send what they have; a
+                // result stored before the loss is gone with it.
+                let since = *lost_at.get_or_insert_with(Instant::now);
+                if since.elapsed() >= KEYS_LOST_GRACE {
+                    let missing = (0..count).filter(|&i| results[i as usize].is_none()).collect();
+                    return Err(JobError::KeysLost { run: run.to_string(), addr: self.addr().to_string(), missing });
+                }
             }
             let stop = if interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
                 Some(JobError::Interrupted { doing: format!("collecting the results of run {run}") })
@@ -388,6 +418,14 @@ impl JobBoard {
     pub fn abort(&mut self, run: &str, reason: &str) -> Result<(), JobError> {
         let cmd = RunKeys::new(run)?.set_abort(reason);
         self.link.call(&format!("aborting run {run}"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
+    }
+
+    /// Asks every shard of `run` to stop at its next window and report what it
+    /// has, as Ctrl-C does: how the coordinator forwards SIGINT and SIGTERM to
+    /// workers it did not start (those it did start also hear it on their pipe).
+    pub fn request_stop(&mut self, run: &str) -> Result<(), JobError> {
+        let cmd = RunKeys::new(run)?.set_stop();
+        self.link.call(&format!("asking run {run} to stop"), |con| cmd.query::<()>(con)).map_err(JobError::Lost)
     }
 
     /// One try, for when the collector is already giving up.

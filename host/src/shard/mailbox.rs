@@ -34,10 +34,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Moves a shard's inbox onto its `held` list and returns the abort reason
-/// and every held frame; see the module documentation for the acknowledgement.
-/// KEYS: inbox, held, held-id, bell, abort. ARGV: acknowledged drain id, this drain's id, ttl.
+/// Moves a shard's inbox onto its `held` list and returns the abort reason,
+/// whether the run was asked to stop, and every held frame; see the module
+/// documentation for the acknowledgement.
+/// The last value is 1 when the run's shard count, written when the run was
+/// published and refreshed by every drain, is gone: the server restarted
+/// empty or lost the run's keys, and frames sent before are lost with it.
+/// KEYS: inbox, held, held-id, bell, abort, stop, count.
+/// ARGV: acknowledged drain id, this drain's id, ttl, whether to check the count (1/0).
 const DRAIN: &str = r"
+if ARGV[4] == '1' and redis.call('EXPIRE', KEYS[7], ARGV[3]) == 0 then return {false, 0, {}, 1} end
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if redis.call('LLEN', KEYS[1]) > 0 then
   if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -55,11 +61,12 @@ end
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
 -- Every frame the bell announced is being returned now.
 redis.call('DEL', KEYS[4])
-return {redis.call('GET', KEYS[5]), redis.call('LRANGE', KEYS[2], 0, -1)}
+return {redis.call('GET', KEYS[5]), redis.call('EXISTS', KEYS[6]), redis.call('LRANGE', KEYS[2], 0, -1), 0}
 ";
 
-/// The drain script's reply: the abort reason, if set, and the held frames.
-type DrainReply = (Option<Vec<u8>>, Vec<Vec<u8>>);
+/// The drain script's reply: the abort reason, if set, whether a stop was
+/// asked for, the held frames, and whether the run's keys are gone.
+type DrainReply = (Option<Vec<u8>>, u8, Vec<Vec<u8>>, u8);
 
 /// A drain as the exchange loop uses it: the abort reason as text, and the frames.
 type Drained = (Option<String>, Vec<Vec<u8>>);
@@ -110,6 +117,23 @@ pub enum MailboxError {
         /// The failed call, naming the server's address (in the message, not
         /// as a `source`, so that it is printed once).
         error: Box<LinkError>,
+    },
+    /// The server no longer holds the run's keys: it restarted empty, was
+    /// flushed, or evicted them. The frames in flight are lost with them.
+    #[error(
+        "Redis at {addr}: the keys of run {run} are gone (shard {index}, window {window}): the server restarted \
+         empty, was flushed or evicted them mid-run, and the frames in flight with them; run again against a \
+         server that keeps its data for the run (no restart, FLUSHALL or eviction)"
+    )]
+    KeysLost {
+        /// The run key.
+        run: String,
+        /// This shard.
+        index: u32,
+        /// The server's address.
+        addr: String,
+        /// The window being exchanged.
+        window: u64,
     },
     /// A participant set the run's abort key.
     #[error("run {run} was aborted ({reason}); every shard stops: see the log of the one that aborted for the cause")]
@@ -185,6 +209,9 @@ pub struct ShardMailbox {
     acked: String,
     failed: bool,
     closed: bool,
+    /// Whether the run was published (its shard count was in Redis when this
+    /// mailbox connected), so that its disappearance means the server lost it.
+    watch_keys: bool,
 }
 
 impl ShardMailbox {
@@ -201,8 +228,13 @@ impl ShardMailbox {
     ) -> Result<ShardMailbox, MailboxError> {
         let keys = RunKeys::new(run)?;
         policy.poll = policy.poll.min(policy.retry.response_timeout / 2);
-        let link = RedisLink::open(url, policy.retry.clone())?;
+        let mut link = RedisLink::open(url, policy.retry.clone())?;
+        let count_key = keys.count();
+        let published: u8 = link
+            .call("looking up the run", |con| redis::cmd("EXISTS").arg(&count_key).query(con))
+            .map_err(|source| MailboxError::Lost { run: run.to_string(), index, error: Box::new(source) })?;
         Ok(ShardMailbox {
+            watch_keys: published != 0,
             link,
             keys,
             run: run.to_string(),
@@ -254,9 +286,10 @@ impl ShardMailbox {
     /// Every shard must call this with the same windows, in increasing order
     /// (they need not be consecutive). A wait ends early with an error if the
     /// run is aborted, the interrupt flag is set, nothing new arrives within
-    /// the peer timeout, or the server is lost; on the interrupt, the timeout
-    /// and protocol errors this shard also aborts the run, so that the others
-    /// stop too instead of waiting for it.
+    /// the peer timeout, or the server is lost. On the interrupt this shard asks
+    /// the others to stop too (each then reports what it has); on the timeout
+    /// and protocol errors it aborts the run, so that the others do not wait
+    /// for it.
     ///
     /// # Panics
     /// If `outgoing.len() != count`, or `window` is not after the previous one.
@@ -266,10 +299,11 @@ impl ShardMailbox {
         if let Err(e) = &result {
             self.inbox.reset();
             match e {
-                MailboxError::Interrupted { .. } | MailboxError::PeerTimeout { .. } | MailboxError::Protocol { .. } => {
-                    self.abort_quietly(&e.to_string())
-                }
-                MailboxError::Lost { .. } => self.failed = true,
+                // An interrupt stops every shard, each reporting what it has; an abort
+                // would make the coordinator drop those reports.
+                MailboxError::Interrupted { .. } => self.stop_quietly(),
+                MailboxError::PeerTimeout { .. } | MailboxError::Protocol { .. } => self.abort_quietly(&e.to_string()),
+                MailboxError::Lost { .. } | MailboxError::KeysLost { .. } => self.failed = true,
                 _ => {}
             }
         }
@@ -336,24 +370,42 @@ impl ShardMailbox {
         let i = self.index;
         pipe.cmd("EVAL")
             .arg(DRAIN)
-            .arg(5)
+            .arg(7)
             .arg(self.keys.inbox(i))
             .arg(self.keys.held(i))
             .arg(self.keys.held_id(i))
             .arg(self.keys.bell(i))
             .arg(self.keys.abort())
+            .arg(self.keys.stop())
+            .arg(self.keys.count())
             .arg(&self.acked)
             .arg(&id)
-            .arg(KEY_TTL_SECS);
+            .arg(KEY_TTL_SECS)
+            .arg(if self.watch_keys { "1" } else { "0" });
         let what = if waiting {
             format!("waiting for the frames of window {window}")
         } else {
             format!("sending the frames of window {window}")
         };
         // Every try acknowledges the same drain: see the module documentation.
-        let ((abort, items),): (DrainReply,) =
+        let ((abort, stop, items, keys_lost),): (DrainReply,) =
             self.link.call(&what, |con| pipe.query(con)).map_err(|source| self.lost(source))?;
+        if keys_lost != 0 {
+            return Err(MailboxError::KeysLost {
+                run: self.run.clone(),
+                index: self.index,
+                addr: self.link.addr().to_string(),
+                window,
+            });
+        }
         self.acked = id;
+        if stop != 0
+            && let Some(flag) = &self.interrupt
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            // The coordinator forwards SIGINT/SIGTERM this way to workers it did not start.
+            tracing::warn!(shard = self.index, run = %self.run, "the run was asked to stop");
+        }
         Ok((abort.map(|r| String::from_utf8_lossy(&r).into_owned()), items))
     }
 
@@ -366,6 +418,15 @@ impl ShardMailbox {
     }
 
     /// [`abort`](Self::abort) with one try, for when this shard is already giving up.
+    /// Asks every shard to stop at its next window, as this one was: the
+    /// others see it with their next drain and end interrupted too.
+    fn stop_quietly(&mut self) {
+        let cmd = self.keys.set_stop();
+        if let Err(e) = self.link.call_once("asking the run to stop", |con| cmd.query::<()>(con)) {
+            tracing::warn!(shard = self.index, "could not tell the other shards: {e}");
+        }
+    }
+
     fn abort_quietly(&mut self, reason: &str) {
         let cmd = self.keys.set_abort(&format!("shard {}: {reason}", self.index));
         tracing::warn!(shard = self.index, run = %self.run, "aborting the run: {reason}");

@@ -122,6 +122,19 @@ impl RunKeys {
         cmd
     }
 
+    /// Set when the coordinator was asked to stop (SIGINT, SIGTERM): every
+    /// shard stops at its next window, as on Ctrl-C, and reports what it has.
+    pub(crate) fn stop(&self) -> String {
+        self.key(format_args!("stop"))
+    }
+
+    /// Sets [`RunKeys::stop`].
+    pub(crate) fn set_stop(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.stop()).arg(1).arg("EX").arg(KEY_TTL_SECS);
+        cmd
+    }
+
     pub(crate) fn spec(&self) -> String {
         self.key(format_args!("spec"))
     }

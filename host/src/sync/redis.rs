@@ -38,9 +38,14 @@ pub const KEY_TTL_SECS: u64 = 24 * 3600;
 /// Keys deleted per `UNLINK` when a run ends.
 const UNLINK_BATCH: usize = 512;
 
+/// What the scripts answer when the run's key is gone: the server restarted
+/// empty, was flushed, or evicted the run's keys.
+const LOST_MARK: &str = "TG-RUN-KEYS-LOST";
+
 /// Increments a state once per operation id; returns the count.
-/// KEYS: state, ops hash. ARGV: op id, ttl.
+/// KEYS: state, ops hash, run key. ARGV: op id, ttl.
 const INCR_ONCE: &str = r"
+if redis.call('EXPIRE', KEYS[3], ARGV[2]) == 0 then return redis.error_reply('TG-RUN-KEYS-LOST') end
 local done = redis.call('HGET', KEYS[2], ARGV[1])
 if done then return tonumber(done) end
 local n = redis.call('INCR', KEYS[1])
@@ -51,8 +56,9 @@ return n
 ";
 
 /// Appends to a topic once per operation id; returns the 1-based position.
-/// KEYS: topic, ops hash. ARGV: op id, ttl, payload.
+/// KEYS: topic, ops hash, run key. ARGV: op id, ttl, payload.
 const RPUSH_ONCE: &str = r"
+if redis.call('EXPIRE', KEYS[3], ARGV[2]) == 0 then return redis.error_reply('TG-RUN-KEYS-LOST') end
 local done = redis.call('HGET', KEYS[2], ARGV[1])
 if done then return tonumber(done) end
 local n = redis.call('RPUSH', KEYS[1], ARGV[3])
@@ -231,6 +237,11 @@ pub struct RedisBackend {
     link: RedisLink,
     prefix: String,
     ops_key: String,
+    /// Set when the run starts and checked by every call: a server that
+    /// restarted empty (or lost the run's keys) would otherwise answer as if
+    /// nothing had been signalled or published, and the run would deadlock
+    /// blaming the plan.
+    run_key: String,
     /// Every key this run wrote, to delete when it ends.
     keys: BTreeSet<String>,
     /// Messages read so far, by topic: topics only grow, so these never go stale.
@@ -273,17 +284,36 @@ fn transient(e: &RedisError) -> bool {
 impl RedisBackend {
     /// Connects to `url` for the run `run_id` and checks that the server answers.
     pub fn connect(url: &str, run_id: &str, policy: RetryPolicy) -> Result<RedisBackend, RedisSetupError> {
-        let link = RedisLink::open(url, policy)?;
+        let mut link = RedisLink::open(url, policy)?;
         let prefix = format!("tg:{run_id}:{}:", nonce());
+        let run_key = format!("{prefix}run");
+        let addr = link.addr().to_string();
+        link.call("marking the run's start", |con| {
+            redis::cmd("SET").arg(&run_key).arg(1).arg("EX").arg(KEY_TTL_SECS).query::<()>(con)
+        })
+        .map_err(|e| RedisSetupError::Unreachable { addr, source: e.error })?;
         Ok(RedisBackend {
             link,
             ops_key: format!("{prefix}ops"),
+            keys: BTreeSet::from([run_key.clone()]),
+            run_key,
             prefix,
-            keys: BTreeSet::new(),
             read: BTreeMap::new(),
             failed: false,
             closed: false,
         })
+    }
+
+    /// The error for a server that no longer holds the run's key.
+    fn lost(&mut self, what: &str) -> BackendError {
+        self.failed = true;
+        BackendError(format!(
+            "Redis at {}: {what}: the run's keys are gone ({} no longer exists): the server restarted empty, \
+             was flushed or evicted them mid-run, so states and topics are lost; run again against a server \
+             that keeps its data for the run (no restart, FLUSHALL or eviction)",
+            self.link.addr(),
+            self.run_key
+        ))
     }
 
     /// The prefix of every key of this run: `tg:<run id>:<nonce>:`.
@@ -297,10 +327,27 @@ impl RedisBackend {
         what: &str,
         f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, BackendError> {
-        self.link.call(what, f).map_err(|e| {
-            self.failed = true;
-            BackendError(e.to_string())
-        })
+        match self.link.call(what, f) {
+            Ok(v) => Ok(v),
+            Err(e) if e.error.to_string().contains(LOST_MARK) => Err(self.lost(what)),
+            Err(e) => {
+                self.failed = true;
+                Err(BackendError(e.to_string()))
+            }
+        }
+    }
+
+    /// Runs `cmd` after refreshing the run's key in one round trip; the run's
+    /// keys being gone is an error, not an empty answer.
+    fn checked<T: redis::FromRedisValue>(&mut self, what: &str, cmd: redis::Cmd) -> Result<T, BackendError> {
+        let run_key = self.run_key.clone();
+        let (alive, value): (u8, T) = self.call(what, |con| {
+            redis::pipe().cmd("EXPIRE").arg(&run_key).arg(KEY_TTL_SECS).add_command(cmd.clone()).query(con)
+        })?;
+        if alive == 0 {
+            return Err(self.lost(what));
+        }
+        Ok(value)
     }
 
     fn state_key(&self, state: &str) -> String {
@@ -316,10 +363,10 @@ impl RedisBackend {
         self.keys.insert(self.ops_key.clone());
         let op_id = format!("{}/{}", op.node.0, op.n);
         let script: &Script = if payload.is_some() { &RPUSH_ONCE_SCRIPT } else { &INCR_ONCE_SCRIPT };
-        let ops_key = self.ops_key.clone();
+        let (ops_key, run_key) = (self.ops_key.clone(), self.run_key.clone());
         self.call(what, |con| {
             let mut inv = script.key(&key);
-            inv.key(&ops_key).arg(&op_id).arg(KEY_TTL_SECS);
+            inv.key(&ops_key).key(&run_key).arg(&op_id).arg(KEY_TTL_SECS);
             if let Some(p) = payload {
                 inv.arg(p);
             }
@@ -335,11 +382,10 @@ impl SyncBackend for RedisBackend {
     }
 
     fn count(&mut self, state: &str) -> Result<u64, BackendError> {
-        let key = self.state_key(state);
-        self.call(&format!("reading state {state:?}"), |con| {
-            let n: Option<u64> = redis::cmd("GET").arg(&key).query(con)?;
-            Ok(n.unwrap_or(0))
-        })
+        let mut get = redis::cmd("GET");
+        get.arg(self.state_key(state));
+        let n: Option<u64> = self.checked(&format!("reading state {state:?}"), get)?;
+        Ok(n.unwrap_or(0))
     }
 
     fn append(&mut self, op: Ticket, topic: &str, payload: &Arc<[u8]>) -> Result<u64, BackendError> {
@@ -351,11 +397,9 @@ impl SyncBackend for RedisBackend {
         let index = usize::try_from(index).unwrap_or(usize::MAX);
         let have = self.read.get(topic).map_or(0, Vec::len);
         if index >= have {
-            let key = self.topic_key(topic);
-            let start = have as isize;
-            let more: Vec<Vec<u8>> = self.call(&format!("reading topic {topic:?}"), |con| {
-                redis::cmd("LRANGE").arg(&key).arg(start).arg(-1).query(con)
-            })?;
+            let mut range = redis::cmd("LRANGE");
+            range.arg(self.topic_key(topic)).arg(have as isize).arg(-1);
+            let more: Vec<Vec<u8>> = self.checked(&format!("reading topic {topic:?}"), range)?;
             self.read.entry(topic.to_string()).or_default().extend(more.into_iter().map(Arc::from));
         }
         Ok(self.read.get(topic).and_then(|m| m.get(index)).cloned())

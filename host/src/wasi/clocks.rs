@@ -8,10 +8,9 @@
 
 use crate::instance::InstanceState;
 use crate::wasi::io::{PollReady, Pollables};
-use netsim::{NodeId, Sim, SimHandle, SimTime, WaitReason};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Wake, Waker};
+use netsim::{NodeId, Sim, SimHandle, SimTime, TimerId, WaitReason};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
@@ -59,18 +58,26 @@ pub struct Timer {
 }
 
 impl Drop for Timer {
-    /// A timer dropped before its deadline no longer wakes its instance. Programs
-    /// poll a socket with a timeout and drop the timer when data arrives first
-    /// (wasi-libc's `poll` does so on every call); waking the instance for each
-    /// of those stale deadlines would resume it for nothing, which in a
-    /// 5000-node DHT run was about as many wakes as packets.
+    /// A timer dropped before its deadline takes its wake out of the queue
+    /// once no other timer shares it: nobody waits for it any more. Programs
+    /// poll a socket with a timeout and drop the timer when data arrives
+    /// first (wasi-libc's `poll` does so on every call), so most timers end
+    /// this way; left in the queue, each would cost a heap entry until its
+    /// deadline and an event then, for nothing. An ended instance drops its
+    /// timers with its store, which cancels them too.
     fn drop(&mut self) {
-        self.wake.live.fetch_sub(1, Ordering::Relaxed);
+        let cancel = {
+            let mut state = self.wake.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.live -= 1;
+            if state.live == 0 { state.scheduled.take() } else { None }
+        };
+        if let Some(timer) = cancel {
+            self.sim.lock().cancel_timer(timer);
+        }
     }
 }
 
-/// The event a timer schedules at its deadline: it wakes the instance if a
-/// timer for that deadline is still alive.
+/// The one event the timers of an instance with the same deadline share.
 ///
 /// A program that waits in a loop towards one deadline (serve until `t`, wait
 /// for responses until the first RPC timeout) creates a new timer on every
@@ -78,24 +85,15 @@ impl Drop for Timer {
 /// one event per deadline instead of one per call.
 pub(crate) struct TimerWake {
     until: SimTime,
-    /// The instance's task waker, set when the wake is scheduled.
-    waker: OnceLock<Waker>,
-    /// Timers alive that wait for this wake.
-    live: AtomicUsize,
+    state: Mutex<WakeState>,
 }
 
-impl Wake for TimerWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.live.load(Ordering::Relaxed) > 0
-            && let Some(waker) = self.waker.get()
-        {
-            waker.wake_by_ref();
-        }
-    }
+#[derive(Default)]
+struct WakeState {
+    /// Timers alive that wait for this wake.
+    live: usize,
+    /// The wake's event, while one is in the queue.
+    scheduled: Option<TimerId>,
 }
 
 /// An instance's most recent timer wakes, for the next timers with the same
@@ -113,9 +111,9 @@ impl PollReady for Timer {
             return Poll::Ready(());
         }
         // One event per deadline: the waker is always this instance's task waker.
-        if self.wake.waker.get().is_none() {
-            let _ = self.wake.waker.set(cx.waker().clone());
-            sim.wake_at(self.node, self.until, Waker::from(self.wake.clone()));
+        let mut state = self.wake.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.scheduled.is_none() {
+            state.scheduled = Some(sim.wake_at(self.node, self.until, cx.waker().clone()));
         }
         sim.add_wait(self.node, WaitReason::Timer { until: self.until });
         Poll::Pending
@@ -124,22 +122,28 @@ impl PollReady for Timer {
 
 crate::pollable_via_poll_ready!(Timer, this => this.sim);
 
+/// A timer of instance `node` for `until`, sharing the wake of a recent timer
+/// for the same deadline.
+pub(crate) fn timer(node: NodeId, sim: &SimHandle, last: &mut LastTimer, until: SimTime) -> Timer {
+    let recent = &mut last.0;
+    let wake = match recent.iter().find(|w| w.until == until) {
+        Some(wake) => wake.clone(),
+        None => {
+            let wake = Arc::new(TimerWake { until, state: Mutex::default() });
+            if recent.len() == RECENT_WAKES {
+                recent.remove(0);
+            }
+            recent.push(wake.clone());
+            wake
+        }
+    };
+    wake.state.lock().unwrap_or_else(|e| e.into_inner()).live += 1;
+    Timer { node, sim: sim.clone(), until, wake }
+}
+
 impl VirtualClock<'_> {
     fn timer(&mut self, until: SimTime) -> wasmtime::Result<Resource<DynPollable>> {
-        let recent = &mut self.last.0;
-        let wake = match recent.iter().find(|w| w.until == until) {
-            Some(wake) => wake.clone(),
-            None => {
-                let wake = Arc::new(TimerWake { until, waker: OnceLock::new(), live: AtomicUsize::new(0) });
-                if recent.len() == RECENT_WAKES {
-                    recent.remove(0);
-                }
-                recent.push(wake.clone());
-                wake
-            }
-        };
-        wake.live.fetch_add(1, Ordering::Relaxed);
-        let timer = Timer { node: self.node, sim: self.sim.clone(), until, wake };
+        let timer = timer(self.node, self.sim, self.last, until);
         let timer = self.table.push(timer)?;
         crate::wasi::io::subscribe(self.table, self.pollables, timer)
     }

@@ -10,6 +10,7 @@
 //! and OS sockets — is linked.
 
 pub mod clocks;
+pub mod environment;
 pub mod io;
 pub mod output;
 pub mod random;

@@ -94,6 +94,28 @@ impl RedisServer {
         self.query(&["DBSIZE"]).expect("DBSIZE")
     }
 
+    /// Kills the server and starts a new, empty one on the same port, as a
+    /// crash and a supervisor's restart would; returns once it answers PING.
+    ///
+    /// # Panics
+    /// If the new server does not come up (the port was taken meanwhile).
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("restarting redis-server");
+        self.child = Some(child);
+        if let Err(e) = self.wait_ready(Duration::from_secs(10)) {
+            panic!("redis-server did not come back on port {}: {e}", self.port);
+        }
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -29,10 +29,6 @@ use std::time::Duration;
 /// Ports handed out when a socket binds to port 0: the IANA dynamic range.
 pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
 
-/// Most sockets one instance may have open. Far above what a plan needs; it
-/// exists so a socket leak ends in `new-socket-limit`, not in host memory.
-pub const MAX_SOCKETS_PER_NODE: usize = 65_536;
-
 pub(crate) struct Host {
     pub(crate) config: Arc<NetworkConfig>,
     pub(crate) link: EgressLink,
@@ -57,6 +53,11 @@ pub(crate) struct Host {
     pub(crate) tcp_conns: BTreeMap<(u16, SocketAddr), u32>,
     next_udp_port: u16,
     next_tcp_port: u16,
+    /// Most sockets it may have open ([`crate::Limits::sockets_per_node`]).
+    pub(crate) socket_limit: u32,
+    /// Whether a socket was refused for the limit: the host names it in the
+    /// instance's outcome if the instance then fails.
+    pub(crate) socket_limit_hit: bool,
     /// Per destination address, the ICMP errors this host may still send it
     /// (as time they cost) and when that was last worked out.
     icmp_budget: BTreeMap<IpAddr, (Duration, SimTime)>,
@@ -80,6 +81,8 @@ impl Host {
             next_udp_port: *EPHEMERAL_PORTS.start(),
             next_tcp_port: *EPHEMERAL_PORTS.start(),
             icmp_budget: BTreeMap::new(),
+            socket_limit: crate::limits::DEFAULT_SOCKETS_PER_NODE,
+            socket_limit_hit: false,
         }
     }
 
@@ -133,7 +136,9 @@ impl Host {
     }
 
     pub(crate) fn add_socket(&mut self, socket: Socket) -> Result<u32, NetError> {
-        if self.sockets.len() >= MAX_SOCKETS_PER_NODE {
+        if self.sockets.len() >= self.socket_limit as usize {
+            // A socket leak ends in `new-socket-limit`, as on Linux past `ulimit -n`, not in host memory.
+            self.socket_limit_hit = true;
             return Err(NetError::NewSocketLimit);
         }
         let n = self.next_socket;

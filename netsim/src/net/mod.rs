@@ -176,6 +176,18 @@ pub struct Network {
 }
 
 impl Network {
+    /// Sets how many sockets each instance may have open at once ([`crate::Limits::sockets_per_node`]).
+    pub fn set_socket_limit(&mut self, limit: u32) {
+        for host in &mut self.hosts {
+            host.socket_limit = limit;
+        }
+    }
+
+    /// Whether `node` was refused a socket for the limit of open sockets.
+    pub fn socket_limit_hit(&self, node: NodeId) -> bool {
+        self.hosts.get(node.index()).is_some_and(|h| h.socket_limit_hit)
+    }
+
     /// A network of `instances` instances on the flat default [`Topology`],
     /// all configured with `config`, whose random decisions derive from `seed`.
     pub fn new(instances: u32, seed: u64, config: &NetworkConfig) -> Network {

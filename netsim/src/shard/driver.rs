@@ -72,7 +72,10 @@ pub fn run_shard<T>(
                 if limits.interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
                     return RunEnd::Interrupted;
                 }
-                return RunEnd::SplitFailed(e.0);
+                if e.store_lost {
+                    return RunEnd::SyncFailed(e.message);
+                }
+                return RunEnd::SplitFailed(e.message);
             }
         };
 

@@ -85,8 +85,28 @@ impl ShardReport {
 
 /// The exchange failed: a shard is gone, the transport broke, or the run was aborted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LinkError(pub String);
+#[error("{message}")]
+pub struct LinkError {
+    /// What happened, naming the transport.
+    pub message: String,
+    /// Whether the shared store that carries the run lost the run's state (a
+    /// server restarted empty): the run ends as [`crate::RunEnd::SyncFailed`],
+    /// as a run in one process whose sync backend lost it does, rather than as
+    /// shards falling out of step.
+    pub store_lost: bool,
+}
+
+impl LinkError {
+    /// An exchange that failed for `message`.
+    pub fn new(message: impl Into<String>) -> LinkError {
+        LinkError { message: message.into(), store_lost: false }
+    }
+
+    /// The shared store lost the run's state; `message` names it.
+    pub fn store_lost(message: impl Into<String>) -> LinkError {
+        LinkError { message: message.into(), store_lost: true }
+    }
+}
 
 /// How shards trade their reports; one implementation per transport.
 pub trait ShardLink {

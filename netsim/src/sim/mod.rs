@@ -23,7 +23,7 @@ mod wait;
 
 pub use wait::{BlockedInstance, MAX_WAITING_FOR, WaitReason};
 
-use crate::event::{EventKey, EventQueue};
+use crate::event::{EventId, EventKey, EventQueue};
 use crate::fault::{Fault, InstanceControl};
 use crate::net::{NetCtx, NetEvent, Network, NetworkConfig};
 use crate::node::NodeId;
@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Every instance's network configuration at the start of the run.
     pub net: NetworkConfig,
+    /// How much the plans may make the simulation hold.
+    pub limits: crate::Limits,
 }
 
 impl Default for SimConfig {
@@ -63,6 +65,7 @@ impl Default for SimConfig {
             keep_trace: false,
             seed: 0,
             net: NetworkConfig::default(),
+            limits: crate::Limits::default(),
         }
     }
 }
@@ -136,6 +139,10 @@ pub struct Sim {
     cause: Cause,
     /// Set when this world is one shard of a split run.
     split: Option<Split>,
+    /// Payload bytes published so far, against [`crate::Limits::topic_bytes`].
+    topic_bytes: u64,
+    /// Every state and topic name used so far, against [`crate::Limits::sync_names`].
+    sync_names: std::collections::BTreeSet<String>,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -162,20 +169,43 @@ impl SimHandle {
     }
 
     /// Waits `d` of virtual time on behalf of `node`: the task is woken by a
-    /// timer event, and costs nothing while it waits.
+    /// timer event, and costs nothing while it waits. Dropping the future
+    /// before then cancels the timer.
     pub async fn sleep(&self, node: NodeId, d: Duration) {
+        /// Cancels the sleep's timer if the sleep ends before it fires.
+        struct Pending<'a> {
+            sim: &'a SimHandle,
+            timer: Option<TimerId>,
+        }
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                if let Some(timer) = self.timer.take() {
+                    self.sim.lock().cancel_timer(timer);
+                }
+            }
+        }
         let until = self.lock().now() + d;
+        let mut pending = Pending { sim: self, timer: None };
         std::future::poll_fn(|cx| {
             let mut s = self.lock();
             if s.now() >= until {
+                // Fired: nothing is left to cancel.
+                pending.timer = None;
                 return Poll::Ready(());
             }
-            s.wake_at(node, until, cx.waker().clone());
+            // One timer per sleep: the task's waker does not change between polls.
+            if pending.timer.is_none() {
+                pending.timer = Some(s.wake_at(node, until, cx.waker().clone()));
+            }
             Poll::Pending
         })
         .await
     }
 }
+
+/// A timer set with [`Sim::wake_at`], to cancel it with [`Sim::cancel_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId(EventId);
 
 impl Sim {
     /// A world at time zero with no events, with the embedded sync service.
@@ -188,8 +218,10 @@ impl Sim {
     /// which backend it is.
     pub fn with_sync_backend(config: SimConfig, backend: Box<dyn SyncBackend>) -> Sim {
         let n = config.instances as usize;
+        let mut net = Network::new(config.instances, config.seed, &config.net);
+        net.set_socket_limit(config.limits.sockets_per_node);
         Sim {
-            net: Network::new(config.instances, config.seed, &config.net),
+            net,
             trace: Trace::new(config.keep_trace),
             config,
             now: SimTime::ZERO,
@@ -210,6 +242,8 @@ impl Sim {
             restarts_pending: 0,
             cause: None,
             split: None,
+            topic_bytes: 0,
+            sync_names: std::collections::BTreeSet::new(),
         }
     }
 
@@ -271,10 +305,17 @@ impl Sim {
     }
 
     /// Wakes `waker` at `at` (or at once if `at` is not in the future); `node` is
-    /// the instance the timer belongs to.
-    pub fn wake_at(&mut self, node: NodeId, at: SimTime, waker: Waker) {
+    /// the instance the timer belongs to. Cancel the timer when nobody waits
+    /// for it any more ([`Sim::cancel_timer`]): it then never becomes an event.
+    pub fn wake_at(&mut self, node: NodeId, at: SimTime, waker: Waker) -> TimerId {
         let at = at.max(self.now);
-        self.queue.schedule(at, node, SimEvent::Wake { node, waker });
+        TimerId(self.queue.schedule_cancellable(at, node, SimEvent::Wake { node, waker }))
+    }
+
+    /// Takes back a timer of [`Sim::wake_at`] that has not fired: no event, no
+    /// trace record, no wake. A timer that already fired is left alone.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.queue.cancel(timer.0);
     }
 
     /// The time of the next event, if any.

@@ -39,7 +39,7 @@ impl Split {
                 CrossEvent::Sync { ticket, .. } => format!("a sync operation of instance {}", ticket.node),
             };
             self.violation = Some(format!(
-                "{what}, on another worker, was sent at {now} to arrive {:?} later, sooner than the window \
+                "{what}, on another shard, was sent at {now} to arrive {:?} later, sooner than the window \
                  of a split run allows (it ends at {}); give every link at least the lookahead's latency, or \
                  lower --lookahead",
                 key.time.duration_since(now),
@@ -135,6 +135,18 @@ impl Sim {
             }
         }
         by_shard
+    }
+
+    /// Gives up keeping this shard equal to the whole run, saying `why`: the
+    /// window ends as [`crate::RunEnd::SplitFailed`] on every shard. For what
+    /// only the whole run can do, such as a fault a plan injects itself.
+    /// The first reason given stays.
+    pub fn abandon_split(&mut self, why: impl Into<String>) {
+        if let Some(split) = &mut self.split
+            && split.violation.is_none()
+        {
+            split.violation = Some(why.into());
+        }
     }
 
     /// Why this shard can no longer equal the whole run, if it cannot.

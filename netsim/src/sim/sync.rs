@@ -7,6 +7,7 @@
 
 use super::WaitReason;
 use super::{Sim, SimEvent};
+use crate::LimitReached;
 use crate::node::NodeId;
 use crate::shard::CrossEvent;
 use crate::sync::{self, BackendError, BarrierWaiter, SyncBackend, SyncError, SyncOp, Ticket};
@@ -162,8 +163,39 @@ impl Sim {
         self.queue.schedule(at, NodeId::SIM, SimEvent::SyncReply { ticket, reply });
     }
 
+    /// Whether `op` stays within the run's limits, counting it if it does. Checked
+    /// as operations arrive, in the run's one order, on every shard alike.
+    fn admit(&mut self, op: &SyncOp) -> Result<(), LimitReached> {
+        let limits = self.config.limits;
+        let (name, bytes) = match op {
+            // A barrier with target 0 passes at once and keeps nothing.
+            SyncOp::Barrier { target: 0, .. } => return Ok(()),
+            SyncOp::SignalEntry { state } | SyncOp::Barrier { state, .. } | SyncOp::SignalAndWait { state, .. } => {
+                (state, 0)
+            }
+            SyncOp::Publish { topic, payload } => (topic, payload.len() as u64),
+        };
+        let new_name = !self.sync_names.contains(name.as_str());
+        if new_name && self.sync_names.len() as u64 >= limits.sync_names {
+            return Err(LimitReached::SyncNames(limits.sync_names));
+        }
+        if self.topic_bytes.saturating_add(bytes) > limits.topic_bytes {
+            return Err(LimitReached::TopicBytes(limits.topic_bytes));
+        }
+        self.topic_bytes += bytes;
+        if new_name {
+            self.sync_names.insert(name.clone());
+        }
+        Ok(())
+    }
+
     pub(super) fn apply_sync(&mut self, ticket: Ticket, op: SyncOp) {
         let node = ticket.node;
+        if let Err(limit) = self.admit(&op) {
+            self.trace.record(self.now, node, "sync.refused", format_args!("{limit}"));
+            self.reply(ticket, Err(SyncError::LimitReached(limit)));
+            return;
+        }
         match op {
             SyncOp::SignalEntry { state } => {
                 let Some(seq) = self.signal(ticket, &state) else { return };

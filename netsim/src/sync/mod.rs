@@ -43,6 +43,9 @@ pub enum SyncError {
     /// The run is ending.
     #[error("the sync service is closed")]
     Closed,
+    /// The operation would pass one of the run's [`crate::Limits`].
+    #[error("{0}")]
+    LimitReached(crate::LimitReached),
 }
 
 /// Identifies one pending operation of one instance.

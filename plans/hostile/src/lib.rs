@@ -24,6 +24,14 @@ fn manifest() -> Manifest {
         .case(case("bad-sync", bad_sync, "passes the sync service arguments it must refuse"))
         .case(case("escape", escape, "tries to read, list and write host files and read host variables"))
         .case(case("mixed", mixed, "by seq % 30: 0 panics, 10 spins forever, 20 exhausts memory, the rest succeed"))
+        .case(case("publish-flood", publish_flood, "publishes 100 payloads of 4 MiB, which the run keeps to its end"))
+        .case(case("message-flood", message_flood, "records 4000 messages of 64 KiB, which the run keeps to its end"))
+        .case(case(
+            "socket-flood",
+            socket_flood,
+            "connects to itself without end, leaving 256 KiB unread on every connection",
+        ))
+        .case(case("state-flood", state_flood, "signals 100,000 distinct states, each kept to the end of the run"))
 }
 
 fn divide_by_zero(_env: &RunEnv) -> tg_sdk::Result<()> {
@@ -144,6 +152,50 @@ fn mixed(env: &RunEnv) -> tg_sdk::Result<()> {
         20 => exhaust_memory(),
         _ => Ok(()),
     }
+}
+
+// The floods below make the host, not the instance, hold what they send: each
+// must end at a limit the host names, not in the host's memory.
+
+fn publish_flood(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let payload = vec![0x5a_u8; 4 << 20];
+    for i in 0..100 {
+        sync.publish("flood", &payload).map_err(|e| format!("publish {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn message_flood(env: &RunEnv) -> tg_sdk::Result<()> {
+    let message = "m".repeat(64 << 10);
+    for _ in 0..4000 {
+        env.record_message(&message);
+    }
+    Ok(())
+}
+
+fn socket_flood(_env: &RunEnv) -> tg_sdk::Result<()> {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("local address: {e}"))?;
+    let unread = vec![0xa5_u8; 256 << 10];
+    let mut held = Vec::new();
+    for i in 0..100_000 {
+        let mut client = std::net::TcpStream::connect(addr).map_err(|e| format!("connection {i}: connect: {e}"))?;
+        let (server, _) = listener.accept().map_err(|e| format!("connection {i}: accept: {e}"))?;
+        client.write_all(&unread).map_err(|e| format!("connection {i}: write: {e}"))?;
+        held.push((client, server));
+    }
+    Ok(())
+}
+
+fn state_flood(env: &RunEnv) -> tg_sdk::Result<()> {
+    let sync = env.sync();
+    let me = env.global_seq();
+    for i in 0..100_000 {
+        sync.signal_entry(&format!("flood-{me}-{i}")).map_err(|e| format!("state {i}: {e}"))?;
+    }
+    Ok(())
 }
 
 tg_sdk::export_plan!(manifest);

@@ -21,6 +21,7 @@ mod shaping;
 mod topology;
 mod heartbeat;
 mod mesh;
+mod round_trips;
 mod websocket;
 
 fn manifest() -> Manifest {
@@ -62,7 +63,7 @@ fn manifest() -> Manifest {
                 .describe("the probes host/tests/linux_parity.rs also runs on Linux; one message per probe")
                 .instances(1..=1),
         );
-    topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest))))))
+    round_trips::cases(topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest)))))))
 }
 
 /// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.

@@ -9,8 +9,9 @@ use crate::shard::JobBoard;
 use crate::sync::redis::{RetryPolicy, nonce, redact};
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 /// How a run is split.
@@ -40,6 +41,9 @@ struct Workers<'a> {
     board: &'a mut JobBoard,
     run: String,
     children: Vec<Child>,
+    /// The write end of each local worker's pipe (see [`super::lifeline`]):
+    /// open while the run lasts, closed by the kernel if this process dies.
+    lifelines: Vec<ChildStdin>,
 }
 
 /// Why the coordinator stops waiting for the workers' results.
@@ -101,7 +105,33 @@ impl SplitSettings {
         if let Some(why) = spec.network.split_refusal() {
             return Err(InputError::new(why).into());
         }
+        // Workers receive one component; sending each group's is not built.
+        if let Some(group) = spec.groups.iter().find(|g| g.component.is_some()) {
+            return Err(InputError::new(format!(
+                "group {:?} runs its own component, which a split run cannot do yet: run it in one process",
+                group.id
+            ))
+            .into());
+        }
         Ok(super::lookahead(spec.sync_latency, self.lookahead)?)
+    }
+}
+
+/// Asks every worker of run `key` to stop at its next window: local ones on
+/// their pipe (heard at once, even mid-window), all of them through Redis.
+fn forward_stop(url: &str, key: &str, lifelines: &mut [ChildStdin]) {
+    tracing::warn!("interrupted: asking the workers to stop and send what they have");
+    for pipe in lifelines.iter_mut() {
+        // A worker that already exited cannot be told, and needs not be.
+        let _ = pipe.write_all(&[super::lifeline::STOP]).and_then(|()| pipe.flush());
+    }
+    match JobBoard::connect(url, RetryPolicy::default()) {
+        Ok(mut board) => {
+            if let Err(e) = board.request_stop(key) {
+                tracing::warn!("could not ask the workers elsewhere to stop: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("could not ask the workers elsewhere to stop: {e}"),
     }
 }
 
@@ -138,29 +168,35 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
             redact(&settings.url)
         );
     }
-    let mut workers = Workers { board: &mut board, run: key.clone(), children: Vec::new() };
+    let mut workers = Workers { board: &mut board, run: key.clone(), children: Vec::new(), lifelines: Vec::new() };
     for index in 0..settings.local_workers {
-        let child = Command::new(&settings.worker_exe)
-            .args(["worker", "--sync", &settings.url, "--join", &format!("{key}/{index}")])
-            .stdin(Stdio::null())
+        let mut child = Command::new(&settings.worker_exe)
+            .args(["worker", "--sync", &settings.url, "--join", &format!("{key}/{index}"), "--lifeline"])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting worker {index} ({})", settings.worker_exe.display()))?;
+        workers.lifelines.extend(child.stdin.take());
         workers.children.push(child);
     }
     // A run with a wall-time limit ends within it; a minute more covers writing the results.
     let timeout = spec.wall_timeout.map_or(Duration::from_secs(30 * 24 * 3600), |w| w + Duration::from_secs(60));
-    let children = &mut workers.children;
+    let (children, lifelines) = (&mut workers.children, &mut workers.lifelines);
     let interrupt = spec.interrupt.clone();
     let mut interrupted_at = None;
-    // Ctrl-C reaches the local workers too: they stop at their next window and
-    // report, so the run directory gets what happened until then.
+    // A signal to this process alone (a supervisor's SIGINT or SIGTERM) is
+    // forwarded: the workers stop at their next window and report, so the run
+    // directory gets what happened until then. A terminal's Ctrl-C reaches them
+    // directly too; hearing it twice changes nothing.
     let frames = workers
         .board
         .collect_results(&key, settings.workers, timeout, None, || {
             Workers::check(children)?;
             if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
-                let since = *interrupted_at.get_or_insert_with(std::time::Instant::now);
+                let since = *interrupted_at.get_or_insert_with(|| {
+                    forward_stop(&settings.url, &key, lifelines);
+                    std::time::Instant::now()
+                });
                 if since.elapsed() > INTERRUPT_GRACE {
                     return Err(Stop::Interrupted(INTERRUPT_GRACE).into());
                 }

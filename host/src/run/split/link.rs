@@ -1,7 +1,7 @@
 //! netsim's window exchange over a Redis mailbox: each shard's report for each
 //! other shard travels as one postcard-encoded frame.
 
-use crate::shard::mailbox::ShardMailbox;
+use crate::shard::mailbox::{MailboxError, ShardMailbox};
 use netsim::shard::{Envelope, LinkError, ShardLink, ShardReport, ShardStatus};
 
 /// A [`ShardLink`] through Redis.
@@ -32,16 +32,20 @@ impl ShardLink for MailboxLink {
         // This shard's own slot stays empty: the mailbox does not send it.
         let mut frames = vec![Vec::new(); outgoing.len()];
         for (to, report) in ShardReport::addressed(status, outgoing, me) {
-            frames[to] = postcard::to_allocvec(&report).map_err(|e| LinkError(format!("encoding a window: {e}")))?;
+            frames[to] =
+                postcard::to_allocvec(&report).map_err(|e| LinkError::new(format!("encoding a window: {e}")))?;
         }
-        let received = self.mailbox.exchange(window, frames).map_err(|e| LinkError(e.to_string()))?;
+        let received = self.mailbox.exchange(window, frames).map_err(|e| match e {
+            MailboxError::KeysLost { .. } => LinkError::store_lost(e.to_string()),
+            e => LinkError::new(e.to_string()),
+        })?;
         received
             .into_iter()
             .enumerate()
             .filter(|(from, _)| *from != me)
             .map(|(from, frame)| {
                 postcard::from_bytes(&frame)
-                    .map_err(|e| LinkError(format!("worker {from} sent an unreadable window: {e}")))
+                    .map_err(|e| LinkError::new(format!("worker {from} sent an unreadable window: {e}")))
             })
             .collect()
     }

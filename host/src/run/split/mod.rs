@@ -11,6 +11,7 @@
 //! moves inputs, frames and results between processes.
 
 pub mod coordinator;
+pub mod lifeline;
 pub mod link;
 pub mod result;
 pub mod worker;

@@ -109,12 +109,8 @@ fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index
     let published = board.fetch_run(run).context("fetching the run")?;
     let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
     let recorded = RecordedRun::parse(&inputs.run_json).context("reading the run's run.json")?;
-    let component = PlanComponent {
-        path: PathBuf::from(format!("{run}/plan.wasm")),
-        sha256: crate::component::load::sha256_hex(&published.plan_wasm),
-        bytes: published.plan_wasm,
-    };
-    let mut spec = recorded.spec(component);
+    let component = PlanComponent::from_bytes(PathBuf::from(format!("{run}/plan.wasm")), published.plan_wasm)?;
+    let mut spec = recorded.spec(component, Vec::new());
     spec.keep_trace = inputs.keep_trace;
     spec.wall_timeout = inputs.wall_timeout_ns.map(Duration::from_nanos);
     spec.interrupt = Some(settings.interrupt.clone());

@@ -13,8 +13,16 @@
 //! files) are not registered; a poll that includes one falls back to
 //! wasmtime-wasi-io's implementation as a whole.
 //!
-//! Owns: the registry, the `wasi:io/poll` and `wasi:io/streams` host
-//! functions ([`poll`], [`streams`]), the bindings ([`bindings`]). Does not
+//! A runtime that waits in `poll(2)` (mio) still hands every armed socket to
+//! each call. tg-sdk's `poll` instead keeps them in the instance's watch set
+//! (`tg:plan/poll-set`, [`poll::wait_set`]): a pollable is watched under a
+//! key of the caller's until it is unwatched or dropped, and a socket's edge
+//! waker queues it for checking when something happens to it, so a wait
+//! checks only what was woken, newly watched or ready before.
+//!
+//! Owns: the registry and the watch set, the `wasi:io/poll` and
+//! `wasi:io/streams` host functions ([`poll`], [`streams`]), the bindings
+//! ([`bindings`]). Does not
 //! own: what makes a socket or timer ready (netsim, and each resource's
 //! [`PollReady`]), or the streams' behaviour (their `InputStream` and
 //! `OutputStream` impls).
@@ -86,6 +94,10 @@ pub struct Entry {
     pub(crate) source: Source,
     /// Set for edge readiness ([`Readiness::edge`]).
     pub(crate) edge: Option<Edge>,
+    /// The key it is watched under in the watch set, if it is.
+    pub(crate) key: Option<u32>,
+    /// In the watch set's queue of pollables to check at the next wait.
+    pub(crate) queued: bool,
 }
 
 /// What a poll knows of an edge-readiness pollable between checks.
@@ -102,6 +114,10 @@ pub struct Edge {
 /// The waker of an edge-readiness pollable.
 pub struct EdgeWake {
     woken: AtomicBool,
+    /// In the watch set: a wake also queues `rep` for the next wait's check.
+    watched: AtomicBool,
+    /// The pollable's table index.
+    rep: u32,
     task: Arc<TaskWaker>,
 }
 
@@ -123,25 +139,33 @@ impl Wake for EdgeWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Relaxed);
+        // Queued once per wake after a check, and only while watched (a
+        // pollable only `wasi:io/poll.poll` sees needs no queue).
+        if !self.woken.swap(true, Ordering::Relaxed) && self.watched.load(Ordering::Relaxed) {
+            self.task.woken.lock().unwrap_or_else(|e| e.into_inner()).push(self.rep);
+        }
         self.task.wake();
     }
 }
 
 /// The instance's task waker, as of its latest poll: what edge wakers wake.
 #[derive(Default)]
-pub struct TaskWaker(Mutex<Option<Waker>>);
+pub struct TaskWaker {
+    waker: Mutex<Option<Waker>>,
+    /// Watched edge pollables woken since the last wait, in wake order.
+    woken: Mutex<Vec<u32>>,
+}
 
 impl TaskWaker {
     pub(crate) fn set(&self, waker: &Waker) {
-        let mut task = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut task = self.waker.lock().unwrap_or_else(|e| e.into_inner());
         if !task.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *task = Some(waker.clone());
         }
     }
 
     fn wake(&self) {
-        if let Some(task) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(task) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             task.wake_by_ref();
         }
     }
@@ -152,9 +176,19 @@ impl TaskWaker {
 pub struct Pollables {
     /// The instance they belong to.
     pub(crate) node: NodeId,
-    sources: Vec<Option<Entry>>,
+    pub(crate) sources: Vec<Option<Entry>>,
     streams: Vec<Option<Arc<dyn Readiness>>>,
     pub(crate) task: Arc<TaskWaker>,
+    /// The watch set: by key, the table index of the pollable watched.
+    pub(crate) watched: Vec<Option<u32>>,
+    /// Watched pollables to check at the next wait: newly watched, woken,
+    /// or ready at the last check (readiness is level-triggered).
+    pub(crate) queue: Vec<u32>,
+    /// Watched pollables without edge readiness (a timer, a listener, a
+    /// sync reply), checked at every wait.
+    pub(crate) level: Vec<u32>,
+    /// Keys whose pollables were dropped since the last wait.
+    pub(crate) dropped: Vec<u32>,
 }
 
 fn slot<T>(v: &mut Vec<Option<T>>, rep: u32) -> &mut Option<T> {
@@ -168,7 +202,16 @@ fn slot<T>(v: &mut Vec<Option<T>>, rep: u32) -> &mut Option<T> {
 impl Pollables {
     /// The registry of instance `node`.
     pub fn new(node: NodeId) -> Pollables {
-        Pollables { node, sources: Vec::new(), streams: Vec::new(), task: Arc::default() }
+        Pollables {
+            node,
+            sources: Vec::new(),
+            streams: Vec::new(),
+            task: Arc::default(),
+            watched: Vec::new(),
+            queue: Vec::new(),
+            level: Vec::new(),
+            dropped: Vec::new(),
+        }
     }
 
     /// How pollable `rep` is checked, if the host registered it.
@@ -201,14 +244,63 @@ impl Pollables {
         let edge = edge.map(|reason| Edge {
             reason,
             armed: false,
-            wake: Arc::new(EdgeWake { woken: AtomicBool::new(false), task: self.task.clone() }),
+            wake: Arc::new(EdgeWake {
+                woken: AtomicBool::new(false),
+                watched: AtomicBool::new(false),
+                rep,
+                task: self.task.clone(),
+            }),
         });
-        *slot(&mut self.sources, rep) = Some(Entry { source, edge });
+        *slot(&mut self.sources, rep) = Some(Entry { source, edge, key: None, queued: false });
     }
 
     fn forget(&mut self, rep: u32) {
+        if let Some(key) = self.entry_mut(rep).and_then(|e| e.key) {
+            self.unwatch(key);
+            self.dropped.push(key);
+        }
         if let Some(s) = self.sources.get_mut(rep as usize) {
             *s = None;
+        }
+    }
+
+    /// Removes `key` from the watch set, if it is there.
+    pub(crate) fn unwatch(&mut self, key: u32) {
+        let Some(rep) = self.watched.get_mut(key as usize).and_then(Option::take) else { return };
+        let Some(entry) = self.entry_mut(rep) else { return };
+        entry.key = None;
+        match &entry.edge {
+            Some(edge) => edge.wake.watched.store(false, Ordering::Relaxed),
+            None => self.level.retain(|&r| r != rep),
+        }
+        // A queued entry stays in the queue, which skips unwatched ones.
+    }
+
+    /// Adds pollable `rep` (registered) to the watch set under `key`.
+    pub(crate) fn watch(&mut self, key: u32, rep: u32) {
+        if self.watched.get(key as usize).copied().flatten() == Some(rep) {
+            return;
+        }
+        self.unwatch(key);
+        if let Some(old) = self.entry_mut(rep).and_then(|e| e.key) {
+            self.unwatch(old);
+        }
+        *slot(&mut self.watched, key) = Some(rep);
+        self.dropped.retain(|&k| k != key);
+        let Some(entry) = self.entry_mut(rep) else { return };
+        entry.key = Some(key);
+        match &entry.edge {
+            Some(edge) => {
+                edge.wake.watched.store(true, Ordering::Relaxed);
+                // Unless known not ready and untouched since (its wake will
+                // queue it), it is checked at the next wait.
+                let known_idle = edge.armed && !edge.wake.woken();
+                if !known_idle && !entry.queued {
+                    entry.queued = true;
+                    self.queue.push(rep);
+                }
+            }
+            None => self.level.push(rep),
         }
     }
 }

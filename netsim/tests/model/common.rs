@@ -1,5 +1,6 @@
-//! Pieces shared by the network targets: link shapes and configurations from
-//! fuzz input, and driving the simulation's clock.
+//! Pieces shared by the network world models (the fuzz targets and
+//! `tests/oracle.rs`): link shapes and configurations from generated input,
+//! and driving the simulation's clock.
 
 // Each target compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]

@@ -1,0 +1,201 @@
+//! A run on several threads of one process (`--threads`): the digest of the
+//! same run on one thread and split across worker processes, for every case
+//! of every plan that has a lookahead; runs that cannot be split run on one
+//! thread and say so in one line.
+
+#[path = "support/redis.rs"]
+mod redis_server;
+mod support;
+
+use redis_server::RedisServer;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use support::{plan, tempdir};
+use tg_wasm::run::split::SplitSettings;
+use tg_wasm::run::threads::ThreadPlan;
+use tg_wasm::run::{Run, RunSpec};
+use tg_wasm::session::{self, Mode, RunOptions};
+use tg_wasm::sync::SyncSetting;
+
+const TG_WASM: &str = env!("CARGO_BIN_EXE_tg-wasm");
+
+/// Every plan of the repository, by directory.
+const PLANS: [&str; 9] = ["placebo", "example", "hostile", "network", "nat", "dht", "tokio", "wstd", "libp2p-kad"];
+
+/// The lookahead of every run here: the sync latency.
+const LOOKAHEAD: Duration = Duration::from_millis(1);
+
+fn on_threads(threads: u32) -> ThreadPlan {
+    ThreadPlan { threads, lookahead: LOOKAHEAD }
+}
+
+/// Every case of `plan_dir`'s plan at a small size (4 instances, or what the case allows), with
+/// the lookahead as sync latency, and a link latency above it where the case's default is none.
+fn small_cases(plan_dir: &str) -> Vec<RunSpec> {
+    let component = plan(plan_dir);
+    let settings = tg_wasm::engine::EngineSettings::default();
+    let manifest = tg_wasm::run::prepare::prepare(&component, &settings, 1).expect("the plan loads").manifest;
+    manifest
+        .test_cases
+        .iter()
+        .map(|case| {
+            let n = 4u32.clamp(case.min_instances, case.max_instances);
+            let mut s = RunSpec::single_group(component.clone(), &case.name, n);
+            s.sync_latency = LOOKAHEAD;
+            s.virtual_timeout = Some(Duration::from_secs(600));
+            if case.params.iter().any(|p| p.name == "latency" && p.default.as_deref() == Some("0s")) {
+                s.global_params.insert("latency".into(), "5ms".into());
+            }
+            s
+        })
+        .collect()
+}
+
+/// The digest, events and end of `spec` split across two worker processes.
+fn on_workers(spec: &RunSpec, server: &RedisServer) -> (String, u64, String) {
+    let settings = SplitSettings {
+        url: server.url(),
+        workers: 2,
+        local_workers: 2,
+        lookahead: None,
+        worker_exe: PathBuf::from(TG_WASM),
+    };
+    let options = RunOptions {
+        mode: Mode::Workers(settings),
+        sync: SyncSetting::Redis(server.url()),
+        ..RunOptions::new(tempdir())
+    };
+    let finished = session::run(spec.clone(), &options).expect("the split run should start");
+    (finished.summary.digest, finished.summary.sim_events, finished.summary.end.to_string())
+}
+
+#[test]
+fn one_two_and_three_threads_and_two_workers_give_one_digest_for_every_case_with_a_lookahead() {
+    let server = RedisServer::start();
+    let (mut split, mut whole_only) = (Vec::new(), Vec::new());
+    for plan_dir in PLANS {
+        for s in small_cases(plan_dir) {
+            let what = format!("{plan_dir} {} × {}", s.test_case, s.instance_count());
+            let n = s.instance_count();
+            let run = Run::prepare(s.clone(), n).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let one = run.execute(None, &SyncSetting::Embedded).unwrap_or_else(|e| panic!("{what}: {e}"));
+            if n < 2 {
+                whole_only.push(format!("{what} (one instance)"));
+                continue;
+            }
+            let two = run.try_on_threads(on_threads(2), None).unwrap_or_else(|e| panic!("{what}: {e}"));
+            if let netsim::RunEnd::SplitFailed(why) = &two.end {
+                // Links faster than the lookahead, or a plan that moves an address or injects a fault.
+                whole_only.push(format!("{what}: {why}"));
+                continue;
+            }
+            split.push(what.clone());
+            assert_eq!(one.end, two.end, "{what}: 2 threads");
+            assert_eq!(one.digest, two.digest, "{what}: 2 threads");
+            assert_eq!((one.events, one.trace_events), (two.events, two.trace_events), "{what}: 2 threads");
+            assert_eq!(one.virtual_time, two.virtual_time, "{what}: 2 threads");
+            let outcomes = |e: &tg_wasm::run::Execution| e.outcomes.iter().map(|o| o.outcome).collect::<Vec<_>>();
+            assert_eq!(outcomes(&one), outcomes(&two), "{what}: 2 threads");
+            if n >= 3 {
+                let three = run.try_on_threads(on_threads(3), None).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(one.digest, three.digest, "{what}: 3 threads");
+                assert_eq!(one.events, three.events, "{what}: 3 threads");
+            }
+            let (digest, events, end) = on_workers(&s, &server);
+            assert_eq!((&one.digest, one.events), (&digest, events), "{what}: 2 workers (ended {end})");
+        }
+    }
+    eprintln!("split on threads: {}\non one thread only:\n  {}", split.join(", "), whole_only.join("\n  "));
+    // What certainly has a lookahead: sync only, shaped links.
+    for expected in [
+        "example sync × 4",
+        "example barrier-storm × 4",
+        "placebo ok × 4",
+        "network ping-pong × 4",
+        "network round-trips × 4",
+        "network heartbeat × 4",
+        "dht find-peers × 4",
+        "tokio udp-ping × 4",
+    ] {
+        assert!(split.iter().any(|s| s == expected), "{expected} ran on threads: {split:?}\n{whole_only:?}");
+    }
+    assert_eq!(server.dbsize(), 0);
+}
+
+/// `tg-wasm run` with `args` in a fresh directory: exit code, stderr, summary.
+fn tg_wasm(args: &[&str]) -> (Option<i32>, String, serde_json::Value) {
+    let out = tempdir();
+    let result = Command::new(TG_WASM).args(args).arg("--json").arg("--out").arg(&out).output().expect("tg-wasm");
+    let summary = serde_json::from_slice(&result.stdout).unwrap_or(serde_json::Value::Null);
+    (result.status.code(), String::from_utf8_lossy(&result.stderr).into_owned(), summary)
+}
+
+#[test]
+fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_digest() {
+    let example = plan("example").path;
+    let network = plan("network").path;
+    let (example, network) = (example.to_str().unwrap(), network.to_str().unwrap());
+    let cases: [(&[&str], &str); 3] = [
+        // No sync latency: no lookahead.
+        (&["run", example, "-t", "sync", "-i", "4"], "the run has no lookahead"),
+        // Unshaped links are faster than the lookahead: found in the first window.
+        (
+            &["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms"],
+            "sooner than the window of a split run allows",
+        ),
+        // A plan injecting a fault itself changes what every thread sees at once.
+        (
+            &[
+                "run",
+                network,
+                "-t",
+                "heartbeat",
+                "-i",
+                "3",
+                "--sync-latency",
+                "1ms",
+                "-p",
+                "latency=5ms",
+                "-p",
+                "inject=clog",
+            ],
+            "instance 0 called clog-path",
+        ),
+    ];
+    for (args, why) in cases {
+        let (code, _, one) = tg_wasm(&[args, &["--threads", "1"][..]].concat());
+        assert_eq!(code, Some(0), "{args:?}: {one}");
+        let (code, stderr, two) = tg_wasm(&[args, &["--threads", "2"][..]].concat());
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line, not {stderr:?}");
+        assert!(lines[0].contains("--threads") && lines[0].contains(why), "{args:?}: {stderr}");
+        assert_eq!(one["digest"], two["digest"], "{args:?}");
+        assert_eq!(one["outcome"], "success", "{args:?}: {one}");
+        // The machine's default says nothing of it.
+        let (_, stderr, default) = tg_wasm(args);
+        assert_eq!(stderr.trim(), "", "{args:?}");
+        assert_eq!(default["digest"], one["digest"], "{args:?}");
+    }
+}
+
+#[test]
+fn threads_that_can_split_the_run_give_its_digest_from_the_command_line() {
+    let network = plan("network").path;
+    let run = ["run", network.to_str().unwrap(), "-t", "round-trips", "-i", "6", "-p", "rounds=3", "--sync-latency"];
+    let digests: Vec<serde_json::Value> = ["1", "2", "3"]
+        .iter()
+        .map(|t| {
+            let (code, stderr, summary) = tg_wasm(&[&run[..], &["10ms", "--threads", t]].concat());
+            assert_eq!(code, Some(0), "{t} threads: {stderr}");
+            assert_eq!(stderr.trim(), "", "{t} threads run split, silently");
+            assert_eq!(summary["outcome"], "success", "{summary}");
+            summary["digest"].clone()
+        })
+        .collect();
+    assert!(digests.iter().all(|d| d == &digests[0] && d.is_string()), "{digests:?}");
+    let (code, said, _) = tg_wasm(&[&run[..], &["10ms", "--threads", "0"]].concat());
+    assert_eq!(code, Some(2));
+    assert!(said.contains("--threads 0 runs nothing"), "{said}");
+}
