@@ -47,8 +47,8 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// stderr as std's hook does; the abort that follows is the trap the host sees.
 ///
 /// std's own hook ends with advice to set `RUST_BACKTRACE`, which a plan
-/// cannot follow: an instance has no environment, and wasm32-wasip2 no
-/// backtrace to print. So the message and its place are printed here, and
+/// cannot follow: an instance's environment is the run's `TEST_*` variables
+/// only, and wasm32-wasip2 has no backtrace to print. So the message and its place are printed here, and
 /// nothing else.
 fn install_panic_hook() {
     static INSTALL: Once = Once::new();
