@@ -73,6 +73,9 @@ fn lose_keys_mid_run(server: Arc<Mutex<RedisServer>>, lose: fn(&mut RedisServer)
     let mut s = spec(plan("example"), "barrier-storm", 20, 0);
     s.global_params.insert("barriers".into(), "1000000".into());
     s.wall_timeout = Some(Duration::from_secs(120));
+    // The server lives until the run is over: the loser's clone alone would
+    // drop it, killing the server, as soon as it has emptied it.
+    let kept = server.clone();
     let loser = std::thread::spawn(move || {
         let started = Instant::now();
         while server.lock().unwrap().dbsize() < 2 {
@@ -84,6 +87,7 @@ fn lose_keys_mid_run(server: Arc<Mutex<RedisServer>>, lose: fn(&mut RedisServer)
     });
     let finished = run_with(&s, &tempdir(), &SyncSetting::Redis(url));
     loser.join().unwrap();
+    drop(kept);
     finished
 }
 
