@@ -9,7 +9,7 @@
 
 use super::PollReady;
 use super::bindings::poll::{Host, HostPollable};
-use super::{IoView, Pollables, Source};
+use super::{Entry, IoView, Pollables, Source};
 use crate::wasi::clocks::Timer;
 use netsim::{Sim, SimHandle, WaitReason};
 use std::future::poll_fn;
@@ -17,6 +17,21 @@ use std::task::{Context, Poll, Waker};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi_io::bindings::wasi::io::poll as fallback;
 use wasmtime_wasi_io::poll::DynPollable;
+
+/// Checks `entry` now: an edge-woken pollable with its own waker, re-armed
+/// and marked as known not ready if it is not; any other with `cx`.
+fn check_entry(table: &mut ResourceTable, entry: &mut Entry, sim: &mut Sim, cx: &mut Context<'_>) -> bool {
+    match &mut entry.edge {
+        Some(edge) => {
+            edge.wake.rearm();
+            let waker = Waker::from(edge.wake.clone());
+            let ready = check(table, &entry.source, sim, &mut Context::from_waker(&waker)).is_ready();
+            edge.armed = !ready;
+            ready
+        }
+        None => check(table, &entry.source, sim, cx).is_ready(),
+    }
+}
 
 /// Checks a registered pollable through its source.
 fn check(table: &mut ResourceTable, source: &Source, sim: &mut Sim, cx: &mut Context<'_>) -> Poll<()> {
@@ -54,14 +69,7 @@ impl Host for IoView<'_> {
                         sim.add_wait(node, edge.reason.clone());
                         false
                     }
-                    Some(edge) => {
-                        edge.wake.rearm();
-                        let waker = Waker::from(edge.wake.clone());
-                        let ready = check(table, &entry.source, &mut sim, &mut Context::from_waker(&waker)).is_ready();
-                        edge.armed = !ready;
-                        ready
-                    }
-                    None => check(table, &entry.source, &mut sim, cx).is_ready(),
+                    _ => check_entry(table, entry, &mut sim, cx),
                 };
                 if is_ready {
                     ready.push(i as u32);
@@ -178,17 +186,7 @@ pub async fn wait_set(
             let Some(entry) = pollables.entry_mut(rep) else { continue };
             entry.queued = false;
             let Some(key) = entry.key else { continue };
-            let is_ready = match &mut entry.edge {
-                Some(edge) => {
-                    edge.wake.rearm();
-                    let waker = Waker::from(edge.wake.clone());
-                    let ready = check(table, &entry.source, &mut sim, &mut Context::from_waker(&waker)).is_ready();
-                    edge.armed = !ready;
-                    ready
-                }
-                None => check(table, &entry.source, &mut sim, cx).is_ready(),
-            };
-            if is_ready {
+            if check_entry(table, entry, &mut sim, cx) {
                 entry.queued = true;
                 pollables.queue.push(rep);
                 ready.push(key);
