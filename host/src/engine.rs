@@ -1,9 +1,13 @@
 //! The wasmtime `Engine` for a run, configured for many small, deterministic instances.
 //!
 //! One engine serves one run. The pooling allocator is sized from the instance
-//! count so that instantiation is a slot grab plus a copy-on-write mapping;
-//! linear memories are reserved only up to the per-instance limit, so thousands
-//! of them fit in the address space. Everything that could make a run differ
+//! count so that instantiation is a slot grab plus a copy-on-write mapping.
+//! Linear memories are laid out as [`MemoryLayout`] says: guarded (4 GiB
+//! reservations, no bounds checks in compiled code) while the run's
+//! reservations fit in the address space, compact (reserved only up to the
+//! per-instance limit, with explicit bounds checks) for the largest runs.
+//! Both behave alike: the layout changes speed, never what a plan sees, so it
+//! is not part of a run's record. Everything that could make a run differ
 //! between machines is pinned: NaNs are canonicalized, relaxed SIMD is
 //! deterministic, threads are off, and preemption uses fuel, never epochs.
 
@@ -41,9 +45,60 @@ pub const TABLE_ELEMENTS: usize = 10_000;
 /// fuel-based, the yield points are the same in every run.
 pub const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
 
-/// Guard pages after each linear memory. Small, because the reservation equals
-/// the limit and bounds checks are explicit (about +7% CPU, measured on wasmtime 48).
-const MEMORY_GUARD_BYTES: u64 = 64 << 10;
+/// Guard pages after each compact linear memory. Small, because the
+/// reservation equals the limit and bounds checks are explicit.
+const COMPACT_GUARD_BYTES: u64 = 64 << 10;
+
+/// A guarded memory's reservation: all of wasm32's 4 GiB address space, so
+/// that no 32-bit index can leave it and compiled code checks no bounds.
+const GUARDED_RESERVATION_BYTES: u64 = 4 << 30;
+
+/// Guard pages after each guarded memory: covers the static offsets of loads
+/// and stores (wasmtime's default on 64-bit hosts).
+const GUARDED_GUARD_BYTES: u64 = 32 << 20;
+
+/// How each instance's linear memories sit in the address space.
+///
+/// Explicit bounds checks cost wasm-heavy plans real time: 17% of the CPU of
+/// a 30-node rust-libp2p run (noise handshakes), against about 7% on lighter
+/// plans (wasmtime 48, measured side by side). But a guarded memory reserves
+/// 4 GiB, so 64 TiB of address space holds about 16,000 of them: larger runs
+/// take the compact layout, which reserves only the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryLayout {
+    /// 4 GiB reservation and a 32 MiB guard: no bounds checks.
+    Guarded,
+    /// Reservation equal to the memory limit, a 64 KiB guard, explicit bounds checks.
+    Compact,
+}
+
+impl MemoryLayout {
+    /// The fastest layout whose reservations for `instances` instances of
+    /// `memories` linear memories each fit in [`MAX_RESERVATION_BYTES`].
+    pub fn for_run(instances: u32, memories: u32, memory_limit: u64) -> MemoryLayout {
+        if reservation_needed(MemoryLayout::Guarded, instances, memories, memory_limit) <= MAX_RESERVATION_BYTES {
+            MemoryLayout::Guarded
+        } else {
+            MemoryLayout::Compact
+        }
+    }
+
+    /// Address space one linear memory takes: its reservation and a guard on
+    /// either side (wasmtime's `guard_before_linear_memory` is on).
+    fn bytes_per_memory(self, memory_limit: u64) -> u64 {
+        match self {
+            MemoryLayout::Guarded => GUARDED_RESERVATION_BYTES.max(memory_limit) + 2 * GUARDED_GUARD_BYTES,
+            MemoryLayout::Compact => memory_limit + 2 * COMPACT_GUARD_BYTES,
+        }
+    }
+}
+
+/// Address space a run's pool reserves for linear memories in `layout`: one
+/// slot per instance plus two (the describe call and slack), as [`build`] sizes it.
+fn reservation_needed(layout: MemoryLayout, instances: u32, memories: u32, memory_limit: u64) -> u64 {
+    let per_instance = layout.bytes_per_memory(memory_limit).saturating_mul(u64::from(memories.max(1)));
+    u64::from(instances).saturating_add(2).saturating_mul(per_instance)
+}
 
 /// Fiber stack for host calls plus wasm; must exceed `max_wasm_stack`.
 const ASYNC_STACK_HEADROOM: usize = 256 << 10;
@@ -92,8 +147,8 @@ pub const MAX_RESERVATION_BYTES: u64 = 64 << 40;
 /// Refuses a run whose memory reservations cannot fit in the address space:
 /// `memories` linear memories per instance, each reserving `memory_limit`.
 pub fn check_address_space(instances: u32, memories: u32, memory_limit: u64) -> Result<(), InputError> {
-    let per_instance = (memory_limit + MEMORY_GUARD_BYTES).saturating_mul(u64::from(memories.max(1)));
-    let needed = u64::from(instances).saturating_add(2).saturating_mul(per_instance);
+    let per_instance = MemoryLayout::Compact.bytes_per_memory(memory_limit).saturating_mul(u64::from(memories.max(1)));
+    let needed = reservation_needed(MemoryLayout::Compact, instances, memories, memory_limit);
     if needed > MAX_RESERVATION_BYTES {
         let fits = MAX_RESERVATION_BYTES / per_instance;
         return Err(InputError::new(format!(
@@ -118,6 +173,10 @@ pub fn table_elements(shape: &Shape) -> usize {
     usize::try_from(shape.largest_table.saturating_mul(2)).unwrap_or(usize::MAX).max(TABLE_ELEMENTS)
 }
 
+/// Set (to anything) to write `/tmp/perf-<pid>.map`, so that `perf report`
+/// names the plan's own functions.
+pub const PERFMAP_VAR: &str = "TG_WASM_PERFMAP";
+
 /// Builds the engine for a run of `instances` instances (plus one for
 /// `describe`) of a plan of `shape`.
 pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow::Result<Engine> {
@@ -133,12 +192,16 @@ pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow
         .max_core_instances_per_component(shape.core_instances)
         .max_memory_size(settings.memory_limit as usize)
         .table_elements(table_elements(shape));
+    let (reservation, guard) = match MemoryLayout::for_run(instances, shape.memories, settings.memory_limit) {
+        MemoryLayout::Guarded => (GUARDED_RESERVATION_BYTES.max(settings.memory_limit), GUARDED_GUARD_BYTES),
+        MemoryLayout::Compact => (settings.memory_limit, COMPACT_GUARD_BYTES),
+    };
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .memory_init_cow(true)
-        .memory_reservation(settings.memory_limit)
-        .memory_guard_size(MEMORY_GUARD_BYTES)
+        .memory_reservation(reservation)
+        .memory_guard_size(guard)
         .memory_reservation_for_growth(0)
         .consume_fuel(true)
         .cranelift_nan_canonicalization(true)
@@ -146,6 +209,12 @@ pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow
         // The wasm threads proposal stays off: this build of wasmtime has no `threads` feature.
         .max_wasm_stack(settings.max_wasm_stack)
         .async_stack_size(settings.max_wasm_stack + ASYNC_STACK_HEADROOM);
+    // Guest functions are JIT code that `perf` cannot name without a map;
+    // profiling a plan is a developer's task, so an environment variable
+    // (documented in the README's benchmarks) asks for one, not a flag.
+    if std::env::var_os(PERFMAP_VAR).is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Ok(Engine::new(&config)?)
 }
 
@@ -159,6 +228,22 @@ mod tests {
         assert!(check_address_space(20_000, 40, DEFAULT_MEMORY_LIMIT).is_err(), "each memory reserves its limit");
         let err = check_address_space(4_000_000_000, 1, DEFAULT_MEMORY_LIMIT).unwrap_err().message().to_string();
         assert!(err.contains("lower --memory-limit"), "{err}");
+    }
+
+    #[test]
+    fn runs_take_the_guarded_layout_while_it_fits() {
+        assert_eq!(MemoryLayout::for_run(5_000, 1, DEFAULT_MEMORY_LIMIT), MemoryLayout::Guarded);
+        assert_eq!(MemoryLayout::for_run(10_000, 1, DEFAULT_MEMORY_LIMIT), MemoryLayout::Guarded);
+        assert_eq!(MemoryLayout::for_run(20_000, 1, DEFAULT_MEMORY_LIMIT), MemoryLayout::Compact);
+        assert_eq!(MemoryLayout::for_run(5_000, 4, DEFAULT_MEMORY_LIMIT), MemoryLayout::Compact);
+        let guarded = reservation_needed(MemoryLayout::Guarded, 16_000, 1, DEFAULT_MEMORY_LIMIT);
+        assert!(guarded <= MAX_RESERVATION_BYTES, "{guarded}");
+    }
+
+    #[test]
+    fn a_memory_limit_above_4_gib_is_reserved_whole() {
+        let limit = 8u64 << 30;
+        assert!(MemoryLayout::Guarded.bytes_per_memory(limit) > limit);
     }
 
     #[test]
