@@ -263,7 +263,9 @@ pub struct RunOptions {
     /// Largest linear memory per instance (e.g. 64MiB).
     #[arg(long, default_value = "128MiB", value_parser = parse_memory_limit)]
     pub memory_limit: u64,
-    /// CPU budget per instance, in fuel units (about one per wasm instruction).
+    /// CPU budget per instance, in fuel units (about one per wasm instruction). The default
+    /// stops an endless loop within about half a CPU-second; real protocol stacks need more
+    /// from a few hundred instances on (a rust-libp2p node of a 200-node network: over 10^10).
     #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
     /// Payload bytes all topics of the run may hold together: every message is kept for the
