@@ -322,7 +322,8 @@ pub struct RunOptions {
           value_parser = parse_threads)]
     pub threads: Option<u32>,
     /// The longest time window of a run split across threads or workers [default: the sync
-    /// latency]. Every packet between instances on different threads or workers must take at
+    /// latency]; above zero and at most the sync latency (--workers refuses another value,
+    /// --threads says so and uses one thread). Every packet between instances on different threads or workers must take at
     /// least this long (its link's latency): a split run stops with an error naming the packet,
     /// a run on threads runs again on one.
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]

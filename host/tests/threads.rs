@@ -136,9 +136,14 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
     let example = plan("example").path;
     let network = plan("network").path;
     let (example, network) = (example.to_str().unwrap(), network.to_str().unwrap());
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         // No sync latency: no lookahead.
         (&["run", example, "-t", "sync", "-i", "4"], "the run has no lookahead"),
+        // A window longer than the sync latency would let a sync operation arrive inside it.
+        (
+            &["run", example, "-t", "sync", "-i", "4", "--sync-latency", "1ms", "--lookahead", "5ms"],
+            "--lookahead must be above zero and at most the sync latency (1ms), not 5ms",
+        ),
         // Unshaped links are faster than the lookahead: found in the first window.
         (
             &["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms"],

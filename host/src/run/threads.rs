@@ -50,6 +50,9 @@ pub enum OneThreadBecause {
          --sync-latency (e.g. 1ms) and links at least that slow to use more"
     )]
     NoLookahead,
+    /// The `--lookahead` given cannot work (zero, or above the sync latency), as for `--workers`.
+    #[error("{0}, so the run uses one thread")]
+    Lookahead(String),
     /// The sync service is one Redis server; shards each keep a replica of an embedded one.
     #[error("a run with --sync redis://… keeps its sync service in one place, so it runs on one thread")]
     RedisSync,
@@ -80,11 +83,13 @@ pub fn plan_threads(
         return refuse(OneThreadBecause::Network(why));
     }
     let sync_latency = run.spec().sync_latency;
-    let lookahead = lookahead.unwrap_or(sync_latency).min(sync_latency);
-    if lookahead.is_zero() {
+    if sync_latency.is_zero() {
         return refuse(OneThreadBecause::NoLookahead);
     }
-    Ok(ThreadPlan { threads, lookahead })
+    match super::split::lookahead(sync_latency, lookahead) {
+        Ok(lookahead) => Ok(ThreadPlan { threads, lookahead }),
+        Err(e) => refuse(OneThreadBecause::Lookahead(e.to_string())),
+    }
 }
 
 impl Run {
