@@ -10,9 +10,8 @@
 
 use super::observe::{Observer, Progress};
 use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error};
-use super::prepare::PreparedPlan;
+use super::prepare::{PreparedPlan, instance_store};
 use super::spec::RunSpec;
-use crate::engine::FUEL_YIELD_INTERVAL;
 use crate::error::{Error, InputError};
 use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, Placement, RecordedMessage, RunEnv};
 use crate::metrics::{MetricPoint, MetricSink};
@@ -23,7 +22,6 @@ use netsim::{
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::Store;
 
 /// Everything a finished run produced.
 ///
@@ -232,22 +230,20 @@ pub(super) fn execute(
         let record = records[node.index()].clone();
         let entry = prepared.components[placement.group.component].entry.clone();
         let state = InstanceState::new(env.clone(), placement, sim.clone(), record, metrics.clone(), limits);
-        let (engine, case, sim) = (prepared.engine.clone(), spec.test_case.clone(), sim.clone());
+        let store = instance_store(&prepared.engine, state, fuel);
+        let (case, sim) = (spec.test_case.clone(), sim.clone());
         Box::pin(async move {
             sim.lock().record(node, "instance.start", format_args!(""));
-            let mut store = Store::new(&engine, state);
-            store.limiter(|s| &mut s.limits);
-            store.set_fuel(fuel)?;
-            store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
+            let mut store = store?;
             entry.run(&mut store, &case).await
         })
     };
+    // The instances' wall time includes building their states and stores.
+    let started = Instant::now();
     let mut exec = Executor::new(sim.clone());
     for node in layout.nodes() {
         exec.spawn(NodeId(node), make_task(NodeId(node)));
     }
-
-    let started = Instant::now();
     let run_limits = RunLimits {
         virtual_deadline: spec.virtual_timeout.map(|d| SimTime::ZERO + d),
         wall_deadline: spec.wall_timeout.map(|d| started + d),
