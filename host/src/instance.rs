@@ -172,11 +172,10 @@ impl InstanceState {
         limits: InstanceLimits,
     ) -> InstanceState {
         let (secure, insecure, insecure_seed) = random::for_instance(env.seed, placement.node.0);
-        let vars = crate::wasi::environment::variables(&env, &placement);
-        let argv = crate::wasi::environment::arguments(&placement.group.args, &vars);
+        // The environment and arguments are not given to the context:
+        // `wasi:cli/environment` derives them from the placement when asked
+        // (see `crate::wasi::environment`).
         let wasi = WasiCtx::builder()
-            .envs(&vars)
-            .args(&argv)
             .stdout(record.stdout.clone())
             .stderr(record.stderr.clone())
             .secure_random(secure)

@@ -9,8 +9,14 @@
 //! composition's `args`, with `${NAME}` replaced by the variable of that name.
 //!
 //! Nothing of the host's own environment reaches an instance.
+//!
+//! `wasi:cli/environment` is served from here: the variables and arguments
+//! are derived from the run and the instance's place when the plan asks
+//! (usually once, at its start), not kept as strings in every instance.
 
-use crate::instance::{Placement, RunEnv};
+use crate::instance::{InstanceState, Placement, RunEnv};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::p2::bindings::cli::environment;
 
 /// The names of the variables [`variables`] gives, sorted.
 pub const VARIABLES: [&str; 11] = [
@@ -62,6 +68,27 @@ pub fn arguments(args: &[String], vars: &[(String, String)]) -> Vec<String> {
         argv.push(arg);
     }
     argv
+}
+
+impl environment::Host for InstanceState {
+    fn get_environment(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        Ok(variables(&self.env, &self.placement))
+    }
+
+    fn get_arguments(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(arguments(&self.placement.group.args, &variables(&self.env, &self.placement)))
+    }
+
+    /// None: an instance has no host directory to start in.
+    fn initial_cwd(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// Adds `wasi:cli/environment` to `linker`.
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
+    environment::add_to_linker::<InstanceState, HasSelf<InstanceState>>(linker, |s| s)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! Clocks ([`clocks`]) run on virtual time, randomness ([`random`]) comes from
 //! the run's seed, and stdout/stderr ([`output`]) are captured per instance and
 //! traced. `wasi:io` ([`io`]) is the host's own, so that a poll over many
-//! sockets costs what checking them costs. The rest of WASI (cli, filesystem
-//! with no preopened directory) comes from wasmtime-wasi, added interface by
-//! interface so that nothing with real-world effects — its real clocks, sleeps
-//! and OS sockets — is linked.
+//! sockets costs what checking them costs. `wasi:cli/environment`
+//! ([`environment`]) is derived from the instance's place when asked. The
+//! rest of WASI (cli, filesystem with no preopened directory) comes from
+//! wasmtime-wasi, added interface by interface so that nothing with
+//! real-world effects — its real clocks, sleeps and OS sockets — is linked.
 
 pub mod clocks;
 pub mod environment;
@@ -36,7 +37,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
 
     use wasmtime_wasi::cli::WasiCliView;
     cli::exit::add_to_linker::<InstanceState, WasiCli>(linker, InstanceState::cli)?;
-    cli::environment::add_to_linker::<InstanceState, WasiCli>(linker, InstanceState::cli)?;
+    environment::add_to_linker(linker)?;
     cli::stdin::add_to_linker::<InstanceState, WasiCli>(linker, InstanceState::cli)?;
     cli::stdout::add_to_linker::<InstanceState, WasiCli>(linker, InstanceState::cli)?;
     cli::stderr::add_to_linker::<InstanceState, WasiCli>(linker, InstanceState::cli)?;
