@@ -163,13 +163,18 @@ impl Network {
         if data.len() > MAX_DATAGRAM {
             return Err(NetError::DatagramTooLarge);
         }
-        let family = self.udp(id)?.family;
+        let s = self.udp(id)?;
+        let (family, bound) = (s.family, s.local);
         let dst = dst.map(|d| family.take(d)).transpose()?;
-        let local = self.udp_ensure_bound(id)?;
-        if let Some(e) = self.udp(id)?.error.take() {
+        let local = match bound {
+            Some(local) => local,
+            None => self.udp_ensure_bound(id)?,
+        };
+        let s = self.udp(id)?;
+        if let Some(e) = s.error.take() {
             return Err(e);
         }
-        let remote = self.udp(id)?.remote;
+        let remote = s.remote;
         let dst = match (dst, remote) {
             (Some(d), Some(r)) if d != r => return Err(NetError::InvalidArgument),
             (Some(d), _) | (None, Some(d)) => d,
@@ -179,7 +184,7 @@ impl Network {
         let src_ip = self.source_ip(id.node, local.ip(), dst.ip())?;
         // Where it goes is the fabric's business; only an address no network
         // has is refused here, as Linux refuses it without a route.
-        self.route(id.node, dst.ip())?;
+        let route = self.route(id.node, dst.ip())?;
         let packet = Packet {
             src_node: id.node,
             dst_node: crate::NodeId::SIM,
@@ -189,7 +194,7 @@ impl Network {
             corrupted: false,
         };
         // A rejected datagram just vanishes: unconnected UDP never hears of ICMP errors.
-        let _ = self.transmit(cx, packet);
+        let _ = self.transmit_routed(cx, packet, Ok(route));
         Ok(())
     }
 
