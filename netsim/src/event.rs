@@ -23,6 +23,7 @@
 //! neither events nor a queue that grows with them.
 
 use crate::node::NodeId;
+use crate::prefetch::{prefetch, prefetch_write};
 use crate::time::SimTime;
 
 /// Where an event sits in the run's total order.
@@ -110,39 +111,6 @@ fn bucket_of(time: SimTime) -> u64 {
 /// as a share of its length (one half) and at least this many: below it a
 /// rebuild costs more than the dead entries do.
 const MIN_DEAD_TO_COMPACT: usize = 256;
-
-/// Asks the CPU to bring `value` into its caches ahead of a read; a hint only.
-#[inline(always)]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    prefetch_lines::<T, { std::arch::x86_64::_MM_HINT_T0 }>(value);
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
-
-/// Asks the CPU to bring `value` into its caches ahead of a write; a hint only.
-#[inline(always)]
-fn prefetch_write<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    prefetch_lines::<T, { std::arch::x86_64::_MM_HINT_ET0 }>(value);
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
-
-/// Prefetches the cache lines `value` spans (at most four) with `HINT`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn prefetch_lines<T, const HINT: i32>(value: &T) {
-    let start = (value as *const T).cast::<i8>();
-    let first = start as usize / 64;
-    let last = (start as usize + std::mem::size_of::<T>().max(1) - 1) / 64;
-    for line in 0..=(last - first).min(3) {
-        // SAFETY: a prefetch reads and writes nothing and cannot fault,
-        // whatever the address; `sse` is in every x86_64 target's baseline
-        // (and a CPU without `prfchw` takes the write hint as a read hint).
-        unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(start.wrapping_add(line * 64)) };
-    }
-}
 
 /// How many inserts ahead a slot is prefetched for writing.
 const WRITE_AHEAD: usize = 4;
@@ -367,7 +335,25 @@ impl<E> EventQueue<E> {
         if self.len > 0 {
             prefetch(&self.slots[self.at(0).slot()]);
         }
+        // And the one after it, one of the root's children: it is the next
+        // event's turn to be looked ahead at ([`EventQueue::peek`]).
+        if self.len > 1 {
+            let second = self.least_child(1, self.len);
+            prefetch(&self.slots[self.at(second).slot()]);
+        }
         Some((key, event))
+    }
+
+    /// The earliest event, without removing it: what the next
+    /// [`EventQueue::pop`] returns, for a caller that prepares for it.
+    pub fn peek(&self) -> Option<&E> {
+        if self.len == 0 {
+            return None;
+        }
+        match &self.slots[self.at(0).slot()].slot {
+            Slot::Live(event) => Some(event),
+            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
+        }
     }
 
     /// The key of the earliest event, without removing it.

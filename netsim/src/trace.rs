@@ -310,6 +310,16 @@ impl Trace {
         }
     }
 
+    /// Fetches ahead `node`'s chain, which its next record writes.
+    pub(crate) fn prefetch_chain(&self, node: NodeId) {
+        if node != NodeId::SIM
+            && let Some(Some(chain)) =
+                node.0.checked_sub(self.scope.nodes.start).and_then(|i| self.chains.get(i as usize))
+        {
+            crate::prefetch::prefetch_write(chain);
+        }
+    }
+
     /// Counts the held records of the current window whose cause is at most
     /// `upto` (all of them if `None`) and drops the others: a run that ended at
     /// event `upto` never made them.

@@ -180,6 +180,8 @@ pub struct Network {
     /// Packets held by clogged paths, per path, in the order they were sent.
     held: BTreeMap<(NodeId, NodeId), Vec<packet::Packet>>,
     stats: NetStats,
+    /// An emptied vector of TCP segments, to send the next ones from.
+    spare_segments: Vec<packet::Segment>,
     /// Whether anything happened yet (a socket, a packet): the topology is set before.
     used: bool,
 }
@@ -215,6 +217,7 @@ impl Network {
             overrides: PathOverrides::default(),
             held: BTreeMap::new(),
             stats: NetStats::default(),
+            spare_segments: Vec::new(),
             used: false,
         }
     }
@@ -379,6 +382,13 @@ impl Network {
         if let Some(host) = self.hosts.get_mut(node.index()) {
             let sockets = host.crash();
             cx.record(node, "net.crash", format_args!("sockets={sockets}"));
+        }
+    }
+
+    /// Fetches ahead what a packet arriving at `node` first reads: its host.
+    pub(crate) fn prefetch_arrival(&self, node: NodeId) {
+        if let Some(host) = self.hosts.get(node.index()) {
+            crate::prefetch::prefetch(host);
         }
     }
 

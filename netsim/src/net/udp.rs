@@ -211,6 +211,13 @@ impl Network {
         if let Some(d) = &d {
             s.queued_bytes -= d.data.len();
         }
+        if let Some(next) = s.queue.front()
+            && !next.data.is_empty()
+        {
+            // Readers drain a queue in a row, and a datagram's allocation has
+            // not been touched since it was sent: have the next one on its way.
+            crate::prefetch::prefetch_allocation(&next.data);
+        }
         let family = s.family;
         Ok(d.map(|d| Datagram { from: family.show(d.from), ..d }))
     }

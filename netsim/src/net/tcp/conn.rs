@@ -231,7 +231,7 @@ impl Conn {
     /// window had closed to under half the buffer and now opened past it.
     pub(crate) fn read(&mut self, max: usize, out: &mut Vec<Segment>) -> Vec<u8> {
         let n = max.min(self.rcv_buf.len());
-        let data: Vec<u8> = self.rcv_buf.drain(..n).collect();
+        let data = take_front(&mut self.rcv_buf, n);
         if self.phase == Phase::Established && self.last_adv < RECV_BUFFER / 2 && self.rcv_space() >= RECV_BUFFER / 2 {
             let seg = self.segment(Flags::ACK, self.snd_nxt, Vec::new());
             out.push(seg);
@@ -471,7 +471,7 @@ impl Conn {
 
     fn send_data(&mut self, now: SimTime, seq: u64, len: u64, out: &mut Vec<Segment>) {
         let start = (seq - self.snd_una) as usize;
-        let data: Vec<u8> = self.snd_buf.range(start..start + len as usize).copied().collect();
+        let data = copy_range(&self.snd_buf, start, len as usize);
         if self.timing.is_none() && seq + len > self.snd_nxt {
             self.timing = Some((seq + len, now));
         }
@@ -591,10 +591,49 @@ impl Conn {
     }
 }
 
+/// Bytes `start..start + len` of `buf`, copied out a slice at a time (an
+/// iterator over a `VecDeque<u8>` moves a byte at a time).
+fn copy_range(buf: &VecDeque<u8>, start: usize, len: usize) -> Vec<u8> {
+    let end = start + len;
+    assert!(end <= buf.len(), "a range of the buffer");
+    let (a, b) = buf.as_slices();
+    let mut out = Vec::with_capacity(len);
+    if start < a.len() {
+        out.extend_from_slice(&a[start..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+    }
+    out
+}
+
+/// Takes the first `n` bytes of `buf`, a slice at a time.
+fn take_front(buf: &mut VecDeque<u8>, n: usize) -> Vec<u8> {
+    let out = copy_range(buf, 0, n);
+    buf.drain(..n);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn ranges_copy_across_the_ring_s_wrap() {
+        let mut buf: VecDeque<u8> = (0..20).collect();
+        buf.drain(..12);
+        buf.extend(20..30u8);
+        // Now 12..30, with the ring's halves split somewhere inside.
+        let all: Vec<u8> = buf.iter().copied().collect();
+        for start in 0..=all.len() {
+            for len in 0..=all.len() - start {
+                assert_eq!(copy_range(&buf, start, len), &all[start..start + len], "{start}+{len}");
+            }
+        }
+        assert_eq!(take_front(&mut buf, 5), &all[..5]);
+        assert_eq!(buf.iter().copied().collect::<Vec<_>>(), &all[5..]);
+    }
 
     #[test]
     fn a_fin_behind_a_zero_window_is_retransmitted_not_probed() {
