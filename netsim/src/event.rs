@@ -115,9 +115,12 @@ const MIN_DEAD_TO_COMPACT: usize = 256;
 /// How many inserts ahead a slot is prefetched for writing.
 const WRITE_AHEAD: usize = 4;
 
-/// One place in the slab: an event (or what became of it) and its sequence number.
+/// One place in the slab: an event (or what became of it), its sequence
+/// number, and the slot's generation, bumped when the slot is freed so that
+/// stale handles miss.
 struct Held<E> {
     seq: u64,
+    generation: u32,
     slot: Slot<E>,
 }
 
@@ -158,8 +161,6 @@ pub struct EventQueue<E> {
     /// Emptied bucket vectors, to park events in without allocating.
     spare: Vec<Vec<Entry>>,
     slots: Vec<Held<E>>,
-    /// Each slot's generation: bumped when the slot is freed, so stale handles miss.
-    generations: Vec<u32>,
     free: Vec<u32>,
     /// Cancelled entries still in the heap or parked.
     dead: usize,
@@ -186,7 +187,6 @@ impl<E> EventQueue<E> {
             parked_len: 0,
             spare: Vec::new(),
             slots: Vec::new(),
-            generations: Vec::new(),
             free: Vec::new(),
             dead: 0,
             next_seq: Vec::new(),
@@ -206,7 +206,7 @@ impl<E> EventQueue<E> {
     pub fn schedule_cancellable(&mut self, time: SimTime, source: NodeId, event: E) -> EventId {
         let key = self.allocate_key(time, source);
         let slot = self.insert(key, event);
-        EventId { slot, generation: self.generations[slot as usize] }
+        EventId { slot, generation: self.slots[slot as usize].generation }
     }
 
     /// Takes back an event scheduled with [`EventQueue::schedule_cancellable`]:
@@ -214,7 +214,7 @@ impl<E> EventQueue<E> {
     /// cancelled. Its key stays used: the source's later events keep theirs.
     pub fn cancel(&mut self, id: EventId) -> Option<E> {
         let i = id.slot as usize;
-        if self.generations.get(i) != Some(&id.generation) {
+        if self.slots.get(i).is_none_or(|held| held.generation != id.generation) {
             return None;
         }
         let Slot::Live(event) = std::mem::replace(&mut self.slots[i].slot, Slot::Cancelled) else {
@@ -254,7 +254,9 @@ impl<E> EventQueue<E> {
     pub fn insert(&mut self, key: EventKey, event: E) -> u32 {
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Held { seq: key.seq, slot: Slot::Live(event) };
+                let held = &mut self.slots[slot as usize];
+                held.seq = key.seq;
+                held.slot = Slot::Live(event);
                 // The slots the next inserts take were freed a burst of events
                 // ago: ask for one a few inserts ahead, to write it.
                 if let Some(&next) = self.free.len().checked_sub(WRITE_AHEAD).map(|i| &self.free[i]) {
@@ -264,8 +266,7 @@ impl<E> EventQueue<E> {
             }
             None => {
                 let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
-                self.slots.push(Held { seq: key.seq, slot: Slot::Live(event) });
-                self.generations.push(0);
+                self.slots.push(Held { seq: key.seq, generation: 0, slot: Slot::Live(event) });
                 slot
             }
         };
@@ -329,14 +330,11 @@ impl<E> EventQueue<E> {
             Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
         };
         self.shed_dead_root();
-        // The next event's slot was written long ago, by a heap-sized number
-        // of events: ask for it now, so that the caller's work on this event
-        // hides the miss.
-        if self.len > 0 {
-            prefetch(&self.slots[self.at(0).slot()]);
-        }
-        // And the one after it, one of the root's children: it is the next
-        // event's turn to be looked ahead at ([`EventQueue::peek`]).
+        // Slots were written long ago, by a heap-sized number of events:
+        // ask for the one after the next event's now (one of the root's
+        // children), so that by the time it is the next event, and looked
+        // at ahead ([`EventQueue::peek`]), it has arrived. The next event's
+        // own slot was asked for at the last pop, as this one's is now.
         if self.len > 1 {
             let second = self.least_child(1, self.len);
             prefetch(&self.slots[self.at(second).slot()]);
@@ -402,9 +400,10 @@ impl<E> EventQueue<E> {
 
     /// Frees `slot`, returning what it held.
     fn release(&mut self, i: usize) -> Slot<E> {
-        self.generations[i] = self.generations[i].wrapping_add(1);
+        let held = &mut self.slots[i];
+        held.generation = held.generation.wrapping_add(1);
         self.free.push(i as u32);
-        std::mem::replace(&mut self.slots[i].slot, Slot::Free)
+        std::mem::replace(&mut held.slot, Slot::Free)
     }
 
     /// Pops cancelled entries off the root until a live one (or nothing) is there.

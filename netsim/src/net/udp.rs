@@ -241,7 +241,7 @@ impl Network {
         if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n)
             && let Some(local) = s.local
         {
-            host.udp_table(s.family).remove(&local.port());
+            host.udp_table(s.family).remove(local.port());
         }
     }
 
@@ -249,10 +249,10 @@ impl Network {
     /// `dst`'s family with the port, or for IPv4 an IPv6 socket bound to `[::]`.
     fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
         if dst.is_ipv6() {
-            return host.udp6_ports.get(&dst.port()).copied();
+            return host.udp6_ports.get(dst.port());
         }
-        host.udp_ports.get(&dst.port()).copied().or_else(|| {
-            let n = *host.udp6_ports.get(&dst.port())?;
+        host.udp_ports.get(dst.port()).or_else(|| {
+            let n = host.udp6_ports.get(dst.port())?;
             match host.sockets.get(&n) {
                 Some(Socket::Udp(s)) if s.local.is_some_and(|l| l.ip().is_unspecified()) => Some(n),
                 _ => None,

@@ -497,7 +497,7 @@ impl Network {
                 self.tcp_remove(id);
                 return Ok(());
             }
-            let fx = c.on_segment(cx.now, &seg, &mut out);
+            let fx = c.on_segment(cx.now, seg, &mut out);
             self.tcp_flush(cx, id, out);
             self.tcp_effects(cx, id, fx);
             return Ok(());
