@@ -7,15 +7,23 @@
 //! same order if a run is later split across threads or processes. The queue
 //! does not know what events mean: [`crate::Sim`] interprets them.
 //!
-//! The queue is built for millions of events a second: the heap holds only
-//! keys and slab indices (24 bytes an entry), four children a node so that a
-//! pop touches few cache lines; the events themselves sit in a slab that reuses
-//! its slots. An event scheduled with [`EventQueue::schedule_cancellable`] can
-//! be taken back ([`EventQueue::cancel`]): it never pops, and the heap sheds
-//! such entries when they are half of it, so a run of timers nobody waits for
-//! costs neither events nor a heap that grows with them.
+//! The queue is built for millions of events a second with hundreds of
+//! thousands pending. Only the events of the nearest stretch of time are in
+//! a heap: the rest wait, unsorted, in buckets of [`BUCKET_NANOS`] of
+//! virtual time, and a bucket is heaped when the heap runs dry. A heap of one
+//! bucket stays in the cache, where a heap of everything pending would not,
+//! and a bucket is written and read in order. The heap holds only times,
+//! sources and slot indices (16 bytes an entry), four children a node, each
+//! node's children in one cache line; the events themselves, and their
+//! sequence numbers (needed only to break a tie of time and source), sit in a
+//! slab that reuses its slots. An event scheduled with
+//! [`EventQueue::schedule_cancellable`] can be taken back
+//! ([`EventQueue::cancel`]): it never pops, and the queue sheds such entries
+//! when they are half of it, so a run of timers nobody waits for costs
+//! neither events nor a queue that grows with them.
 
 use crate::node::NodeId;
+use crate::prefetch::{prefetch, prefetch_write};
 use crate::time::SimTime;
 
 /// Where an event sits in the run's total order.
@@ -38,36 +46,83 @@ pub struct EventId {
     generation: u32,
 }
 
-/// One heap entry: the key, spelled out so that it packs with the slot index.
-#[derive(Clone, Copy)]
+/// One heap entry: the key without its sequence number, which is in the
+/// slab beside the event, and the event's slot. Source and slot share one
+/// word, so that an entry's place in the run's order, but for ties of time
+/// and source, is one 128-bit comparison, without branches.
+#[derive(Clone, Copy, Debug)]
 struct Entry {
     time: SimTime,
-    seq: u64,
-    source: NodeId,
-    slot: u32,
+    /// The source in the high half, the slot in the low one.
+    source_slot: u64,
 }
 
 impl Entry {
-    fn key(&self) -> EventKey {
-        EventKey { time: self.time, source: self.source, seq: self.seq }
+    fn new(time: SimTime, source: NodeId, slot: u32) -> Entry {
+        Entry { time, source_slot: (u64::from(source.0) << 32) | u64::from(slot) }
     }
 
-    /// Whether this entry comes before `other` in the run's order.
+    fn source(self) -> NodeId {
+        NodeId((self.source_slot >> 32) as u32)
+    }
+
+    fn slot(self) -> usize {
+        self.source_slot as u32 as usize
+    }
+
+    /// Time, then source, then slot: the run's order where time or source differ.
     #[inline]
-    fn before(&self, other: &Entry) -> bool {
-        (self.time, self.source, self.seq) < (other.time, other.source, other.seq)
+    fn rank(self) -> u128 {
+        (u128::from(self.time.as_nanos()) << 64) | u128::from(self.source_slot)
     }
 }
 
-/// Children per heap node. Four halves the depth of a binary heap and keeps
-/// a node's children in one or two cache lines (24-byte entries), which is
-/// where a pop spends its time once the heap outgrows the cache.
+/// Children per heap node. Four 16-byte entries fill one cache line, so a
+/// level of a pop is one line, and four halve the depth of a binary heap.
 const ARITY: usize = 4;
 
-/// Cancelled entries the heap tolerates before it is rebuilt without them,
+/// Where heap node 0 (the root) sits in the heap's array: three places in, so
+/// that the children of node `k`, nodes `4k + 1 ..= 4k + 4`, sit at `4k + 4 ..=
+/// 4k + 7`, one whole [`Line`].
+const ROOT_AT: usize = ARITY - 1;
+
+/// One cache line of the heap: the children of one node.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Line([Entry; ARITY]);
+
+impl Line {
+    /// A line before entries are put in it.
+    const EMPTY: Line = Line([Entry { time: SimTime::ZERO, source_slot: 0 }; ARITY]);
+}
+
+/// How much virtual time one bucket of parked events spans: 2^16 ns (65.5
+/// µs). Packets a millisecond or more ahead wait in buckets; the events of
+/// a bucket are a heap's worth in the busiest runs.
+pub const BUCKET_NANOS: u64 = 1 << BUCKET_SHIFT;
+const BUCKET_SHIFT: u32 = 16;
+
+/// The bucket an event at `time` waits in.
+fn bucket_of(time: SimTime) -> u64 {
+    time.as_nanos() >> BUCKET_SHIFT
+}
+
+/// Cancelled entries the queue tolerates before it is rebuilt without them,
 /// as a share of its length (one half) and at least this many: below it a
 /// rebuild costs more than the dead entries do.
 const MIN_DEAD_TO_COMPACT: usize = 256;
+
+/// How many inserts ahead a slot is prefetched for writing.
+const WRITE_AHEAD: usize = 4;
+
+/// One place in the slab: an event (or what became of it), its sequence
+/// number, and the slot's generation, bumped when the slot is freed so that
+/// stale handles miss.
+struct Held<E> {
+    seq: u64,
+    generation: u32,
+    slot: Slot<E>,
+}
 
 enum Slot<E> {
     /// Holds a scheduled event.
@@ -92,13 +147,22 @@ enum Slot<E> {
 /// assert_eq!(order, ["first", "a", "b"]);
 /// ```
 pub struct EventQueue<E> {
-    /// A 4-ary min-heap; its root is never a cancelled entry.
-    heap: Vec<Entry>,
-    slots: Vec<Slot<E>>,
-    /// Each slot's generation: bumped when the slot is freed, so stale handles miss.
-    generations: Vec<u32>,
+    /// A 4-ary min-heap of `len` entries laid out from [`ROOT_AT`]: the
+    /// events of buckets up to `heaped` (and of none other). Its root is
+    /// never a cancelled entry, and it is empty only if `parked` is too.
+    heap: Vec<Line>,
+    len: usize,
+    /// The last bucket whose events go straight into the heap.
+    heaped: u64,
+    /// Events of later buckets than `heaped`, by bucket, unordered.
+    parked: std::collections::BTreeMap<u64, Vec<Entry>>,
+    /// How many entries `parked` holds.
+    parked_len: usize,
+    /// Emptied bucket vectors, to park events in without allocating.
+    spare: Vec<Vec<Entry>>,
+    slots: Vec<Held<E>>,
     free: Vec<u32>,
-    /// Cancelled entries still in the heap.
+    /// Cancelled entries still in the heap or parked.
     dead: usize,
     /// Per instance, the sequence number of its next event.
     next_seq: Vec<u64>,
@@ -117,8 +181,12 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
+            len: 0,
+            heaped: 0,
+            parked: std::collections::BTreeMap::new(),
+            parked_len: 0,
+            spare: Vec::new(),
             slots: Vec::new(),
-            generations: Vec::new(),
             free: Vec::new(),
             dead: 0,
             next_seq: Vec::new(),
@@ -138,7 +206,7 @@ impl<E> EventQueue<E> {
     pub fn schedule_cancellable(&mut self, time: SimTime, source: NodeId, event: E) -> EventId {
         let key = self.allocate_key(time, source);
         let slot = self.insert(key, event);
-        EventId { slot, generation: self.generations[slot as usize] }
+        EventId { slot, generation: self.slots[slot as usize].generation }
     }
 
     /// Takes back an event scheduled with [`EventQueue::schedule_cancellable`]:
@@ -146,16 +214,16 @@ impl<E> EventQueue<E> {
     /// cancelled. Its key stays used: the source's later events keep theirs.
     pub fn cancel(&mut self, id: EventId) -> Option<E> {
         let i = id.slot as usize;
-        if self.generations.get(i) != Some(&id.generation) {
+        if self.slots.get(i).is_none_or(|held| held.generation != id.generation) {
             return None;
         }
-        let Slot::Live(event) = std::mem::replace(&mut self.slots[i], Slot::Cancelled) else {
+        let Slot::Live(event) = std::mem::replace(&mut self.slots[i].slot, Slot::Cancelled) else {
             // Not live: put back what was there (a cancelled slot stays cancelled).
             return None;
         };
         self.dead += 1;
         self.shed_dead_root();
-        if self.dead >= MIN_DEAD_TO_COMPACT && self.dead * 2 > self.heap.len() {
+        if self.dead >= MIN_DEAD_TO_COMPACT && self.dead * 2 > self.len + self.parked_len {
             self.compact();
         }
         Some(event)
@@ -186,41 +254,114 @@ impl<E> EventQueue<E> {
     pub fn insert(&mut self, key: EventKey, event: E) -> u32 {
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Slot::Live(event);
+                let held = &mut self.slots[slot as usize];
+                held.seq = key.seq;
+                held.slot = Slot::Live(event);
+                // The slots the next inserts take were freed a burst of events
+                // ago: ask for one a few inserts ahead, to write it.
+                if let Some(&next) = self.free.len().checked_sub(WRITE_AHEAD).map(|i| &self.free[i]) {
+                    prefetch_write(&self.slots[next as usize]);
+                }
                 slot
             }
             None => {
                 let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
-                self.slots.push(Slot::Live(event));
-                self.generations.push(0);
+                self.slots.push(Held { seq: key.seq, generation: 0, slot: Slot::Live(event) });
                 slot
             }
         };
-        self.heap.push(Entry { time: key.time, seq: key.seq, source: key.source, slot });
-        self.sift_up(self.heap.len() - 1);
+        let entry = Entry::new(key.time, key.source, slot);
+        let bucket = bucket_of(key.time);
+        if self.len == 0 {
+            // Nothing is pending (an empty heap means nothing is parked):
+            // this event's bucket is the heap's now.
+            self.heaped = bucket;
+        }
+        if bucket <= self.heaped {
+            self.push(entry);
+        } else {
+            let spare = &mut self.spare;
+            self.parked.entry(bucket).or_insert_with(|| spare.pop().unwrap_or_default()).push(entry);
+            self.parked_len += 1;
+        }
         slot
+    }
+
+    /// Puts `entry` in the heap.
+    fn push(&mut self, entry: Entry) {
+        let at = self.len;
+        self.len += 1;
+        if (at + ROOT_AT) / ARITY >= self.heap.len() {
+            self.heap.push(Line::EMPTY);
+        }
+        self.sift_up(at, entry);
+    }
+
+    /// Heaps the earliest parked bucket, if the heap ran dry.
+    fn refill(&mut self) {
+        if self.len > 0 {
+            return;
+        }
+        let Some((bucket, mut entries)) = self.parked.pop_first() else { return };
+        self.heaped = bucket;
+        self.parked_len -= entries.len();
+        for entry in entries.drain(..) {
+            let at = self.len;
+            self.len += 1;
+            if (at + ROOT_AT) / ARITY >= self.heap.len() {
+                self.heap.push(Line::EMPTY);
+            }
+            self.set(at, entry);
+        }
+        self.spare.push(entries);
+        for k in (0..self.len.div_ceil(ARITY)).rev() {
+            self.sift_down(k);
+        }
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(EventKey, E)> {
         let entry = self.remove_root()?;
-        let event = match self.release(entry.slot) {
+        self.refill();
+        let key = self.key(entry);
+        let event = match self.release(entry.slot()) {
             Slot::Live(event) => event,
             // The root is never cancelled (see `shed_dead_root`), nor free.
             Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
         };
         self.shed_dead_root();
-        Some((entry.key(), event))
+        // Slots were written long ago, by a heap-sized number of events:
+        // ask for the one after the next event's now (one of the root's
+        // children), so that by the time it is the next event, and looked
+        // at ahead ([`EventQueue::peek`]), it has arrived. The next event's
+        // own slot was asked for at the last pop, as this one's is now.
+        if self.len > 1 {
+            let second = self.least_child(1, self.len);
+            prefetch(&self.slots[self.at(second).slot()]);
+        }
+        Some((key, event))
+    }
+
+    /// The earliest event, without removing it: what the next
+    /// [`EventQueue::pop`] returns, for a caller that prepares for it.
+    pub fn peek(&self) -> Option<&E> {
+        if self.len == 0 {
+            return None;
+        }
+        match &self.slots[self.at(0).slot()].slot {
+            Slot::Live(event) => Some(event),
+            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
+        }
     }
 
     /// The key of the earliest event, without removing it.
     pub fn peek_key(&self) -> Option<EventKey> {
-        self.heap.first().map(Entry::key)
+        (self.len > 0).then(|| self.key(self.at(0)))
     }
 
     /// How many events are pending (cancelled ones not counted).
     pub fn len(&self) -> usize {
-        self.heap.len() - self.dead
+        self.len + self.parked_len - self.dead
     }
 
     /// Whether no event is pending.
@@ -228,86 +369,183 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
+    fn key(&self, entry: Entry) -> EventKey {
+        EventKey { time: entry.time, source: entry.source(), seq: self.slots[entry.slot()].seq }
+    }
+
+    /// Whether `a` comes before `b` in the run's order. Time and source
+    /// decide nearly always; only a tie of both reads the sequence numbers.
+    #[inline]
+    fn before(&self, a: Entry, b: Entry) -> bool {
+        let (x, y) = (a.rank(), b.rank());
+        if (x ^ y) >> 32 == 0 {
+            // The same time and source: their sequence numbers decide.
+            return self.slots[a.slot()].seq < self.slots[b.slot()].seq;
+        }
+        x < y
+    }
+
+    /// Heap node `k`.
+    #[inline]
+    fn at(&self, k: usize) -> Entry {
+        let p = k + ROOT_AT;
+        self.heap[p / ARITY].0[p % ARITY]
+    }
+
+    #[inline]
+    fn set(&mut self, k: usize, entry: Entry) {
+        let p = k + ROOT_AT;
+        self.heap[p / ARITY].0[p % ARITY] = entry;
+    }
+
     /// Frees `slot`, returning what it held.
-    fn release(&mut self, slot: u32) -> Slot<E> {
-        let i = slot as usize;
-        self.generations[i] = self.generations[i].wrapping_add(1);
-        self.free.push(slot);
-        std::mem::replace(&mut self.slots[i], Slot::Free)
+    fn release(&mut self, i: usize) -> Slot<E> {
+        let held = &mut self.slots[i];
+        held.generation = held.generation.wrapping_add(1);
+        self.free.push(i as u32);
+        std::mem::replace(&mut held.slot, Slot::Free)
     }
 
     /// Pops cancelled entries off the root until a live one (or nothing) is there.
     fn shed_dead_root(&mut self) {
-        while let Some(root) = self.heap.first() {
-            if !matches!(self.slots[root.slot as usize], Slot::Cancelled) {
+        // Nothing cancelled is in the heap: the root is live, and its slot
+        // (a cache miss in a big queue) need not be looked at.
+        if self.dead == 0 {
+            return;
+        }
+        while self.len > 0 {
+            let root = self.at(0);
+            if !matches!(self.slots[root.slot()].slot, Slot::Cancelled) {
                 return;
             }
             let entry = self.remove_root().expect("the heap has a root");
-            self.release(entry.slot);
+            self.release(entry.slot());
             self.dead -= 1;
+            self.refill();
         }
     }
 
-    /// Rebuilds the heap without its cancelled entries.
+    /// Rebuilds the heap and the buckets without their cancelled entries.
     fn compact(&mut self) {
-        let mut heap = std::mem::take(&mut self.heap);
-        heap.retain(|entry| {
-            if matches!(self.slots[entry.slot as usize], Slot::Cancelled) {
-                self.release(entry.slot);
-                false
+        let mut parked = std::mem::take(&mut self.parked);
+        for entries in parked.values_mut() {
+            entries.retain(|entry| {
+                if matches!(self.slots[entry.slot()].slot, Slot::Cancelled) {
+                    self.release(entry.slot());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        parked.retain(|_, entries| !entries.is_empty());
+        self.parked_len = parked.values().map(Vec::len).sum();
+        self.parked = parked;
+        let mut live = Vec::with_capacity(self.len);
+        for k in 0..self.len {
+            let entry = self.at(k);
+            if matches!(self.slots[entry.slot()].slot, Slot::Cancelled) {
+                self.release(entry.slot());
             } else {
-                true
+                live.push(entry);
             }
-        });
-        self.heap = heap;
+        }
         self.dead = 0;
-        for i in (0..self.heap.len().div_ceil(ARITY)).rev() {
-            self.sift_down(i);
+        self.len = live.len();
+        for (k, &entry) in live.iter().enumerate() {
+            self.set(k, entry);
         }
+        self.heap.truncate((self.len + ROOT_AT) / ARITY + 1);
+        for k in (0..self.len.div_ceil(ARITY)).rev() {
+            self.sift_down(k);
+        }
+        self.refill();
     }
 
+    /// Takes the root out. The hole it leaves goes down to a leaf along the
+    /// lesser children, and the last entry fills it from there: it came from
+    /// the bottom and nearly always belongs near it, so this compares less
+    /// than sifting the last entry down from the root would.
     fn remove_root(&mut self) -> Option<Entry> {
-        let last = self.heap.pop()?;
-        let Some(root) = self.heap.first_mut() else { return Some(last) };
-        let root = std::mem::replace(root, last);
-        self.sift_down(0);
-        Some(root)
-    }
-
-    fn sift_up(&mut self, mut i: usize) {
-        let entry = self.heap[i];
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if !entry.before(&self.heap[parent]) {
-                break;
-            }
-            self.heap[i] = self.heap[parent];
-            i = parent;
+        if self.len == 0 {
+            return None;
         }
-        self.heap[i] = entry;
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let len = self.heap.len();
-        let entry = self.heap[i];
+        let root = self.at(0);
+        self.len -= 1;
+        let len = self.len;
+        if len == 0 {
+            return Some(root);
+        }
+        let last = self.at(len);
+        let mut hole = 0;
         loop {
-            let first = ARITY * i + 1;
+            let first = ARITY * hole + 1;
             if first >= len {
                 break;
             }
-            let mut best = first;
-            for child in first + 1..(first + ARITY).min(len) {
-                if self.heap[child].before(&self.heap[best]) {
-                    best = child;
-                }
+            let best = self.least_child(first, len);
+            self.set(hole, self.at(best));
+            hole = best;
+        }
+        self.sift_up(hole, last);
+        Some(root)
+    }
+
+    /// The least of the children `first..` (at most [`ARITY`] of them, fewer
+    /// at the end of a heap of `len`).
+    #[inline(always)]
+    fn least_child(&self, first: usize, len: usize) -> usize {
+        if first + ARITY <= len {
+            // All four: one line, and a tournament without branches on the keys.
+            let line = &self.heap[(first + ROOT_AT) / ARITY].0;
+            let a = usize::from(self.before(line[1], line[0]));
+            let b = 2 + usize::from(self.before(line[3], line[2]));
+            let best = if self.before(line[b], line[a]) { b } else { a };
+            return first + best;
+        }
+        let mut best = first;
+        let mut least = self.at(first);
+        for child in first + 1..(first + ARITY).min(len) {
+            let e = self.at(child);
+            if self.before(e, least) {
+                best = child;
+                least = e;
             }
-            if !self.heap[best].before(&entry) {
+        }
+        best
+    }
+
+    /// Puts `entry` at node `k` or above, where it belongs.
+    fn sift_up(&mut self, mut k: usize, entry: Entry) {
+        while k > 0 {
+            let parent = (k - 1) / ARITY;
+            let above = self.at(parent);
+            if !self.before(entry, above) {
                 break;
             }
-            self.heap[i] = self.heap[best];
-            i = best;
+            self.set(k, above);
+            k = parent;
         }
-        self.heap[i] = entry;
+        self.set(k, entry);
+    }
+
+    fn sift_down(&mut self, mut k: usize) {
+        let len = self.len;
+        let entry = self.at(k);
+        loop {
+            let first = ARITY * k + 1;
+            if first >= len {
+                break;
+            }
+            let best = self.least_child(first, len);
+            let child = self.at(best);
+            if !self.before(child, entry) {
+                break;
+            }
+            self.set(k, child);
+            k = best;
+        }
+        self.set(k, entry);
     }
 }
 
@@ -337,6 +575,19 @@ mod tests {
     /// A reference model: every pending event with its key; each pop must be its least.
     #[test]
     fn pops_the_least_pending_key_through_cancels_compactions_and_reuse() {
+        check_against_model(1000);
+    }
+
+    /// The same, with a quarter of the events up to 40 buckets ahead: parked,
+    /// heaped when their bucket comes, cancelled while parked.
+    #[test]
+    fn pops_the_least_pending_key_across_buckets() {
+        check_against_model(40 * BUCKET_NANOS);
+    }
+
+    /// Schedules, cancels and pops at random, events up to `1000` ns ahead
+    /// and a quarter of them up to `far`, checking every pop against a model.
+    fn check_against_model(far: u64) {
         let mut q = EventQueue::new();
         let mut model: Vec<(EventKey, u32)> = Vec::new();
         let mut ids = Vec::new();
@@ -361,7 +612,7 @@ mod tests {
         };
         for i in 0..20_000u32 {
             let r = next();
-            let time = SimTime::from_nanos(now + r % 1000);
+            let time = SimTime::from_nanos(now + if r % 4 == 0 { r % far } else { r % 1000 });
             let source = if r % 17 == 0 { NodeId::SIM } else { NodeId((r >> 20) as u32 % 50) };
             let seq = seqs.entry(source).or_insert(0u64);
             let key = EventKey { time, source, seq: *seq };

@@ -18,7 +18,7 @@ use crate::trace::Cause;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -103,6 +103,10 @@ enum Pause {
 #[derive(Default)]
 struct ReadyQueue {
     inner: Mutex<ReadyState>,
+    /// How many tasks are queued, kept beside the lock so that the executor
+    /// learns whether any is without taking it: once per event, where a lock
+    /// taken and released would wait for every memory write before it.
+    queued: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -121,14 +125,26 @@ impl ReadyQueue {
         if !s.queued[i] {
             s.queued[i] = true;
             s.queue.push_back(id);
+            // Under the lock: a plain store, not a read-modify-write.
+            self.queued.store(s.queue.len(), Ordering::Relaxed);
         }
     }
 
     fn pop(&self) -> Option<u32> {
+        if self.is_empty() {
+            return None;
+        }
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let id = s.queue.pop_front()?;
         s.queued[id as usize] = false;
+        self.queued.store(s.queue.len(), Ordering::Relaxed);
         Some(id)
+    }
+
+    /// Whether no task is queued. Tasks are woken on the executor's thread
+    /// (see the module's doc), so this is exact there.
+    fn is_empty(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -327,30 +343,42 @@ impl<T> Executor<T> {
                 }
                 continue;
             }
-            if until.is_none() && self.live == 0 && !self.sim.lock().restarts_pending() {
-                return Pause::End(RunEnd::Completed);
-            }
-            // Count event steps toward the limit check too: a run of pure timers polls rarely.
-            self.polls += 1;
+            // Events, one after another under one lock, for as long as the
+            // loop above would find no task ready and come straight back here:
+            // the same steps in the same order, without a lock taken and
+            // released per event.
             let mut sim = self.sim.lock();
-            if let Some(why) = sim.sync_failure() {
-                return Pause::End(RunEnd::SyncFailed(why.to_string()));
-            }
-            match (sim.next_event_time(), until) {
-                (Some(t), Some(end)) if t >= end => return Pause::WindowDone,
-                (None, Some(_)) => return Pause::WindowDone,
-                (None, None) => return Pause::End(RunEnd::Deadlock),
-                (Some(t), None) if limits.virtual_deadline.is_some_and(|d| t > d) => {
-                    return Pause::End(RunEnd::VirtualTimeout);
+            loop {
+                if until.is_none() && self.live == 0 && !sim.restarts_pending() {
+                    return Pause::End(RunEnd::Completed);
                 }
-                _ => {
-                    sim.step();
+                // Count event steps toward the limit check too: a run of pure timers polls rarely.
+                self.polls += 1;
+                if let Some(why) = sim.sync_failure() {
+                    return Pause::End(RunEnd::SyncFailed(why.to_string()));
                 }
-            }
-            let controls = sim.take_controls();
-            drop(sim);
-            for (node, control) in controls {
-                self.control(node, control, supervisor);
+                match (sim.next_event_time(), until) {
+                    (Some(t), Some(end)) if t >= end => return Pause::WindowDone,
+                    (None, Some(_)) => return Pause::WindowDone,
+                    (None, None) => return Pause::End(RunEnd::Deadlock),
+                    (Some(t), None) if limits.virtual_deadline.is_some_and(|d| t > d) => {
+                        return Pause::End(RunEnd::VirtualTimeout);
+                    }
+                    _ => {
+                        sim.step();
+                    }
+                }
+                if sim.has_controls() {
+                    let controls = sim.take_controls();
+                    drop(sim);
+                    for (node, control) in controls {
+                        self.control(node, control, supervisor);
+                    }
+                    break;
+                }
+                if !self.ready.is_empty() || self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL) {
+                    break;
+                }
             }
         }
     }

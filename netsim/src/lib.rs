@@ -28,6 +28,7 @@ pub mod fault;
 pub mod limits;
 pub mod net;
 pub mod node;
+mod prefetch;
 pub mod rng;
 pub mod shard;
 pub mod sim;

@@ -10,9 +10,12 @@
 //! pays for hashing, not for memory. The trace does not decide what is an event;
 //! the simulation and the host record what happens.
 
+mod chain;
+
 use crate::event::EventKey;
 use crate::node::NodeId;
 use crate::time::SimTime;
+use chain::{Chain, MAX_DIRECT, SPILL, put};
 use sha2::{Digest, Sha256};
 use std::fmt::{self, Write as _};
 use std::ops::Range;
@@ -98,10 +101,27 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-#[derive(Clone, Default)]
-struct Chain {
-    hasher: Sha256,
-    records: u64,
+/// Bytes of a record besides its kind and detail: `t`, `node` and two lengths.
+const RECORD_HEADER: usize = 8 + 4 + 8 + 8;
+
+/// The longest kind whose records [`Trace::record_with`] writes in place:
+/// a header, the kind and a whole [`Detail`] fit in a record written directly.
+const MAX_DIRECT_KIND: usize = MAX_DIRECT - RECORD_HEADER - Detail::CAPACITY;
+
+/// Writes what [`encode`] appends at the start of `out` ([`MAX_DIRECT`] and
+/// [`SPILL`] bytes), the detail written by `detail` in place, in fixed-size
+/// moves; returns its length. `kind` is at most [`MAX_DIRECT_KIND`] bytes.
+#[inline(always)]
+fn write_record(out: &mut [u8], t: u64, node: NodeId, kind: &str, detail: impl FnOnce(&mut Detail<'_>)) -> usize {
+    out[..8].copy_from_slice(&t.to_le_bytes());
+    out[8..12].copy_from_slice(&node.0.to_le_bytes());
+    out[12..20].copy_from_slice(&(kind.len() as u64).to_le_bytes());
+    let at = put(out, 20, kind.as_bytes());
+    let mut d = Detail { out: &mut out[at + 8..], len: 0 };
+    detail(&mut d);
+    let len = d.len;
+    out[at..at + 8].copy_from_slice(&(len as u64).to_le_bytes());
+    at + 8 + len
 }
 
 /// One record's encoding, which is also exactly what its node's hash takes in:
@@ -204,36 +224,99 @@ impl Trace {
         if !self.scope.keeps(node) {
             return;
         }
-        self.detail.clear();
+        // A detail without arguments is its own text: no formatting machinery.
+        if let Some(text) = detail.as_str() {
+            self.record_kept(time, node, kind, text);
+            return;
+        }
+        let mut text = std::mem::take(&mut self.detail);
+        text.clear();
         // Writing into a String cannot fail.
-        let _ = self.detail.write_fmt(detail);
+        let _ = text.write_fmt(detail);
+        self.record_kept(time, node, kind, &text);
+        self.detail = text;
+    }
+
+    /// Records one event whose detail `detail` writes with a [`Detail`]
+    /// instead of `core::fmt`: for records made per packet. The record is
+    /// written once, where it is hashed. The bytes hashed are those
+    /// [`Trace::record`] hashes for the same text.
+    ///
+    /// ```
+    /// use netsim::{NodeId, SimTime, Trace};
+    /// let (mut a, mut b) = (Trace::new(false), Trace::new(false));
+    /// a.record(SimTime::ZERO, NodeId(1), "net.send", format_args!("udp {} {}", NodeId(2), 128));
+    /// b.record_with(SimTime::ZERO, NodeId(1), "net.send", |d| {
+    ///     d.word("udp").space().node(NodeId(2)).space().number(128);
+    /// });
+    /// assert_eq!(a.digest_hex(), b.digest_hex());
+    /// ```
+    #[inline(always)]
+    pub fn record_with(&mut self, time: SimTime, node: NodeId, kind: &str, detail: impl FnOnce(&mut Detail<'_>)) {
+        if !self.scope.keeps(node) {
+            return;
+        }
+        if self.window.is_some() || kind.len() > MAX_DIRECT_KIND {
+            let mut buf = [0u8; Detail::CAPACITY + SPILL];
+            let mut d = Detail { out: &mut buf, len: 0 };
+            detail(&mut d);
+            let len = d.len;
+            let text = std::str::from_utf8(&buf[..len]).expect("a detail is UTF-8");
+            self.record_kept(time, node, kind, text);
+            return;
+        }
+        let t = time.as_nanos();
+        let chain = chain_of(&mut self.chains, &mut self.sim_chain, self.scope.nodes.start, node);
+        let record = chain.absorb_with(|out| write_record(out, t, node, kind, detail));
+        if let Some(records) = &mut self.records {
+            records.push(decode(record));
+        }
+        chain.records += 1;
+        self.events += 1;
+    }
+
+    fn record_kept(&mut self, time: SimTime, node: NodeId, kind: &str, detail: &str) {
         if let Some(window) = &mut self.window {
-            encode(&mut window.encoded, time.as_nanos(), node, kind, &self.detail);
+            encode(&mut window.encoded, time.as_nanos(), node, kind, detail);
             window.records.push((self.cause, node, window.encoded.len()));
+            return;
+        }
+        if kind.len() <= MAX_DIRECT_KIND && detail.len() <= Detail::CAPACITY {
+            // Nearly every record: written once, where it is hashed.
+            let t = time.as_nanos();
+            let chain = chain_of(&mut self.chains, &mut self.sim_chain, self.scope.nodes.start, node);
+            let record = chain.absorb_with(|out| write_record(out, t, node, kind, |d| d.text(detail)));
+            if let Some(records) = &mut self.records {
+                records.push(decode(record));
+            }
+            chain.records += 1;
+            self.events += 1;
             return;
         }
         let mut encoded = std::mem::take(&mut self.encoded);
         encoded.clear();
-        encode(&mut encoded, time.as_nanos(), node, kind, &self.detail);
+        encode(&mut encoded, time.as_nanos(), node, kind, detail);
         self.fold(node, &encoded);
         self.encoded = encoded;
     }
 
     fn fold(&mut self, node: NodeId, encoded: &[u8]) {
-        let chain = if node == NodeId::SIM {
-            self.sim_chain.get_or_insert_with(Chain::default)
-        } else {
-            let i = (node.0 - self.scope.nodes.start) as usize;
-            if self.chains.len() <= i {
-                self.chains.resize(i + 1, None);
-            }
-            self.chains[i].get_or_insert_with(Chain::default)
-        };
-        chain.hasher.update(encoded);
+        let chain = chain_of(&mut self.chains, &mut self.sim_chain, self.scope.nodes.start, node);
+        chain.absorb(encoded);
         chain.records += 1;
         self.events += 1;
         if let Some(records) = &mut self.records {
             records.push(decode(encoded));
+        }
+    }
+
+    /// Fetches ahead `node`'s chain, which its next record writes.
+    pub(crate) fn prefetch_chain(&self, node: NodeId) {
+        if node != NodeId::SIM
+            && let Some(Some(chain)) =
+                node.0.checked_sub(self.scope.nodes.start).and_then(|i| self.chains.get(i as usize))
+        {
+            crate::prefetch::prefetch_write(chain);
         }
     }
 
@@ -275,7 +358,7 @@ impl Trace {
         let nodes = self.chains.iter().enumerate().filter_map(|(i, c)| c.as_ref().map(|c| (start + i as u32, c)));
         nodes
             .chain(self.sim_chain.as_ref().map(|c| (u32::MAX, c)))
-            .map(|(node, c)| NodeDigest { node, digest: c.hasher.clone().finalize().into(), records: c.records })
+            .map(|(node, c)| NodeDigest { node, digest: c.finalize(), records: c.records })
             .collect()
     }
 
@@ -297,6 +380,93 @@ impl Trace {
             r
         })
     }
+}
+
+/// A record's detail text written without `core::fmt`, for the records made
+/// per packet ([`Trace::record_with`]): words and decimal numbers separated
+/// as the caller writes them, straight into the record. It writes exactly
+/// what `format_args!` would for the same `&str`s, integers (`Display`) and
+/// [`NodeId`]s, so a record's bytes, and the digest, do not depend on which
+/// way it was written. It holds [`Detail::CAPACITY`] bytes; writing more panics.
+pub struct Detail<'a> {
+    /// The text from its start, with [`SPILL`] bytes past the capacity that
+    /// a number's whole store may scribble on.
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl Detail<'_> {
+    /// Bytes a detail holds: a few words and numbers.
+    pub const CAPACITY: usize = 64;
+
+    /// Appends `text`.
+    #[inline]
+    pub fn word(&mut self, text: &str) -> &mut Self {
+        assert!(self.len + text.len() <= Detail::CAPACITY, "a detail holds {} bytes", Detail::CAPACITY);
+        self.len = put(self.out, self.len, text.as_bytes());
+        self
+    }
+
+    /// Appends `text`, which is at most [`Detail::CAPACITY`] bytes.
+    fn text(&mut self, text: &str) {
+        self.word(text);
+    }
+
+    /// Appends one space.
+    pub fn space(&mut self) -> &mut Self {
+        assert!(self.len < Detail::CAPACITY, "a detail holds {} bytes", Detail::CAPACITY);
+        self.out[self.len] = b' ';
+        self.len += 1;
+        self
+    }
+
+    /// Appends `n` in decimal, as `Display` writes it.
+    #[inline]
+    pub fn number(&mut self, n: u64) -> &mut Self {
+        // The digits, last first, each shifted up by those after it: the
+        // little-endian bytes of `text` are the number's text, stored in one
+        // move (the bytes past it are spill, past `len`).
+        let (mut text, mut width, mut rest) = (0u128, 0, n);
+        loop {
+            text = (text << 8) | u128::from(b'0' + (rest % 10) as u8);
+            width += 1;
+            rest /= 10;
+            if rest == 0 || width == 16 {
+                break;
+            }
+        }
+        if rest > 0 {
+            // Over 16 digits: the leading ones first, then these 16.
+            self.number(rest);
+        }
+        assert!(self.len + width <= Detail::CAPACITY, "a detail holds {} bytes", Detail::CAPACITY);
+        self.out[self.len..self.len + 16].copy_from_slice(&text.to_le_bytes());
+        self.len += width;
+        self
+    }
+
+    /// Appends `node` as its `Display` writes it (`sim` for the simulation).
+    pub fn node(&mut self, node: NodeId) -> &mut Self {
+        if node == NodeId::SIM { self.word("sim") } else { self.number(u64::from(node.0)) }
+    }
+}
+
+/// `node`'s chain, made on its first record: `chains` are the instances'
+/// from `start` on, `sim_chain` the simulation's.
+fn chain_of<'a>(
+    chains: &'a mut Vec<Option<Chain>>,
+    sim_chain: &'a mut Option<Chain>,
+    start: u32,
+    node: NodeId,
+) -> &'a mut Chain {
+    if node == NodeId::SIM {
+        return sim_chain.get_or_insert_with(Chain::default);
+    }
+    let i = (node.0 - start) as usize;
+    if chains.len() <= i {
+        chains.resize(i + 1, None);
+    }
+    chains[i].get_or_insert_with(Chain::default)
 }
 
 /// Puts records in run order: by time, then node (the simulation last), each
@@ -396,6 +566,45 @@ mod tests {
         parts.extend(high.node_digests());
         parts.sort_by_key(|d| d.node);
         assert_eq!(combine_digests(&parts), whole.digest_hex());
+    }
+
+    #[test]
+    fn a_detail_writes_what_format_writes() {
+        let numbers = [0u64, 1, 9, 10, 99, 100, 65_535, 1_000_000_007, u64::from(u32::MAX), 10u64.pow(16), u64::MAX];
+        for (i, n) in numbers.into_iter().enumerate() {
+            // Through either door, kept or not, directly or held for a window: the same bytes.
+            let mut traces = [Trace::new(true), Trace::new(true), Trace::new(false), Trace::new(true)];
+            traces[3].hold_windows();
+            let [by_fmt, rest @ ..] = &mut traces;
+            let kind = if i % 2 == 0 { "net.send" } else { "a.kind.too.long.to.be.written.in.place" };
+            by_fmt.record(
+                SimTime::from_nanos(n),
+                NodeId(3),
+                kind,
+                format_args!("tcp {n} {} {}", NodeId(n as u32), NodeId::SIM),
+            );
+            for t in rest {
+                t.record_with(SimTime::from_nanos(n), NodeId(3), kind, |d| {
+                    d.word("tcp").space().number(n).space().node(NodeId(n as u32)).space().node(NodeId::SIM);
+                });
+            }
+            traces[3].commit(None);
+            let digest = traces[0].digest_hex();
+            assert!(traces.iter().all(|t| t.digest_hex() == digest), "{n}");
+            assert_eq!(traces[0].records(), traces[1].records());
+            assert_eq!(traces[0].records(), traces[3].records());
+            assert_eq!(traces[0].records().unwrap()[0].detail, format!("tcp {n} {} sim", NodeId(n as u32)));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a detail holds 64 bytes")]
+    fn a_detail_longer_than_it_holds_is_refused() {
+        Trace::new(false).record_with(SimTime::ZERO, NodeId(0), "k", |d| {
+            for _ in 0..20 {
+                d.number(1234);
+            }
+        });
     }
 
     #[test]

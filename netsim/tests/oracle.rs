@@ -53,6 +53,14 @@ enum QueueOp {
     Peek,
 }
 
+/// A delay drawn from `d`: a few nanoseconds, so that keys often tie on time,
+/// and for half of the values up to three of the queue's buckets more, so
+/// that events are parked and heaped as their buckets come.
+fn delay_of(d: u8) -> std::time::Duration {
+    let buckets = u64::from(d / 64) * (netsim::event::BUCKET_NANOS - 3);
+    std::time::Duration::from_nanos(u64::from(d % 8) + buckets)
+}
+
 #[test]
 fn the_event_queue_pops_what_a_sorted_vec_would() {
     for seed in seeds(300, 8 << 10) {
@@ -72,7 +80,7 @@ fn the_event_queue_pops_what_a_sorted_vec_would() {
                             QueueOp::Allocate { delay, source } => (delay, source, false),
                             _ => unreachable!("matched above"),
                         };
-                        let at = now + std::time::Duration::from_nanos(u64::from(delay % 8));
+                        let at = now + delay_of(delay);
                         let node = NodeId(u32::from(source % 6));
                         let seq = next_seq.entry(node).or_insert(0);
                         let expected = EventKey { time: at, source: node, seq: *seq };
@@ -89,7 +97,7 @@ fn the_event_queue_pops_what_a_sorted_vec_would() {
                     QueueOp::Insert { delay, source, seq } => {
                         // Sources 100.. are other shards': this queue never schedules for them.
                         let key = EventKey {
-                            time: now + std::time::Duration::from_nanos(u64::from(delay % 8)),
+                            time: now + delay_of(delay),
                             source: NodeId(100 + u32::from(source % 4)),
                             seq: u64::from(seq),
                         };

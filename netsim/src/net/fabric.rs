@@ -136,14 +136,27 @@ impl Network {
     }
 
     /// Sends `packet` now from `packet.src_node`; where it goes follows from its destination address.
-    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) -> Result<(), Rejected> {
+    pub(crate) fn transmit(&mut self, cx: &mut NetCtx<'_>, packet: Packet) -> Result<(), Rejected> {
+        let route = self.route(packet.src_node, packet.dst.ip());
+        self.transmit_routed(cx, packet, route)
+    }
+
+    /// [`Network::transmit`] for a caller that already knows where `packet.dst` leads now.
+    pub(crate) fn transmit_routed(
+        &mut self,
+        cx: &mut NetCtx<'_>,
+        mut packet: Packet,
+        route: Result<Route, NetError>,
+    ) -> Result<(), Rejected> {
         let src = packet.src_node;
         let wire = packet.wire_len();
-        let route = self.route(src, packet.dst.ip());
         packet.dst_node = self.destination_of(src, route);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += wire;
-        cx.record(src, "net.send", format_args!("{} {} {}", packet.proto(), packet.dst_node, wire));
+        let (proto, dst) = (packet.proto(), packet.dst_node);
+        cx.record_with(src, "net.send", |d| {
+            d.word(proto).space().node(dst).space().number(wire);
+        });
         let local = route == Ok(Route::Local);
         if !local && !packet.src.ip().is_loopback() && !self.addresses.is_own(src, packet.src.ip()) {
             // The sender gave this address up; Linux no longer routes from it.
@@ -151,7 +164,7 @@ impl Network {
             return Ok(());
         }
         if local {
-            cx.schedule(cx.now, src, Ev::Arrive(Box::new(packet)));
+            cx.schedule(cx.now, src, Ev::Arrive(packet));
             return Ok(());
         }
         if packet.dst_node == NodeId::SIM {
@@ -186,9 +199,12 @@ impl Network {
     pub(crate) fn forward(&mut self, cx: &mut NetCtx<'_>, mut packet: Packet) -> Result<(), Rejected> {
         let src = packet.src_node;
         let wire = packet.wire_len();
-        let config = self.hosts[src.index()].config.clone();
-        let shape = match rule::decide(&config, &self.overrides, src, packet.dst_node, packet.dst.ip()) {
-            Verdict::Send(shape) => shape,
+        // The shape copied out, not the configuration's `Arc` cloned: an
+        // atomic increment and decrement per packet each wait for every
+        // memory write before them.
+        let config = &self.hosts[src.index()].config;
+        let shape = match rule::decide(config, &self.overrides, src, packet.dst_node, packet.dst.ip()) {
+            Verdict::Send(shape) => shape.clone(),
             Verdict::Reject => {
                 self.dropped(cx, src, DropReason::Filter, wire);
                 return Err(Rejected);
@@ -199,7 +215,10 @@ impl Network {
             }
         };
         if self.overrides.is_clogged(src, packet.dst_node) {
-            cx.record(src, "net.hold", format_args!("{} {}", packet.dst_node, wire));
+            let dst = packet.dst_node;
+            cx.record_with(src, "net.hold", |d| {
+                d.node(dst).space().number(wire);
+            });
             self.held.entry((src, packet.dst_node)).or_default().push(packet);
             return Ok(());
         }
@@ -210,7 +229,7 @@ impl Network {
             return Ok(());
         }
         let host = &mut self.hosts[src.index()];
-        match host.link.transmit(cx.now, shape, wire) {
+        match host.link.transmit(cx.now, &shape, wire) {
             Err(reason) => self.dropped(cx, src, reason, wire),
             Ok(departure) => {
                 let mut extra = std::time::Duration::ZERO;
@@ -231,9 +250,9 @@ impl Network {
                     }
                 }
                 if let Some(at) = departure.duplicate {
-                    cx.schedule(at + extra, src, Ev::Arrive(Box::new(packet.clone())));
+                    cx.schedule(at + extra, src, Ev::Arrive(packet.clone()));
                 }
-                cx.schedule(departure.arrive + extra, src, Ev::Arrive(Box::new(packet)));
+                cx.schedule(departure.arrive + extra, src, Ev::Arrive(packet));
             }
         }
         Ok(())
@@ -261,7 +280,9 @@ impl Network {
     fn dropped(&mut self, cx: &mut NetCtx<'_>, node: NodeId, reason: DropReason, wire: u64) {
         self.stats.packets_dropped += 1;
         self.stats.bytes_dropped += wire;
-        cx.record(node, "net.drop", format_args!("{} {}", reason.as_str(), wire));
+        cx.record_with(node, "net.drop", |d| {
+            d.word(reason.as_str()).space().number(wire);
+        });
     }
 
     /// A packet reaches the instance its event was for.
@@ -287,7 +308,9 @@ impl Network {
             Ok(()) => {
                 self.stats.packets_delivered += 1;
                 self.stats.bytes_delivered += wire;
-                cx.record(dst, "net.deliver", format_args!("{proto} {src} {wire}"));
+                cx.record_with(dst, "net.deliver", |d| {
+                    d.word(proto).space().node(src).space().number(wire);
+                });
             }
             Err(reason) => self.dropped(cx, dst, reason, wire),
         }

@@ -29,19 +29,22 @@ use std::time::Duration;
 /// Ports handed out when a socket binds to port 0: the IANA dynamic range.
 pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
 
+/// `repr(C)`: what every packet sent or received reads comes first, in the
+/// lines the simulation fetches ahead of a packet's arrival.
+#[repr(C)]
 pub(crate) struct Host {
-    pub(crate) config: Arc<NetworkConfig>,
-    pub(crate) link: EgressLink,
+    pub(crate) sockets: BTreeMap<u32, Socket>,
+    /// UDP ports of IPv4 sockets.
+    pub(crate) udp_ports: PortTable,
+    /// UDP ports of IPv6 sockets.
+    pub(crate) udp6_ports: PortTable,
     /// What it does with packets it did not ask for.
     pub(crate) firewall: Firewall,
+    pub(crate) config: Arc<NetworkConfig>,
+    pub(crate) link: EgressLink,
     /// Its queues onto region paths.
     pub(crate) wan: WanQueues,
-    pub(crate) sockets: BTreeMap<u32, Socket>,
     next_socket: u32,
-    /// UDP ports of IPv4 sockets.
-    pub(crate) udp_ports: BTreeMap<u16, u32>,
-    /// UDP ports of IPv6 sockets.
-    pub(crate) udp6_ports: BTreeMap<u16, u32>,
     /// TCP ports in use, with how many sockets share each (a listener, its
     /// accepted connections, dials bound to the same port), whatever their family.
     pub(crate) tcp_ports: BTreeMap<u16, u32>,
@@ -72,8 +75,8 @@ impl Host {
             wan: WanQueues::default(),
             sockets: BTreeMap::new(),
             next_socket: 0,
-            udp_ports: BTreeMap::new(),
-            udp6_ports: BTreeMap::new(),
+            udp_ports: PortTable::default(),
+            udp6_ports: PortTable::default(),
             tcp_ports: BTreeMap::new(),
             tcp_listeners: BTreeMap::new(),
             tcp6_listeners: BTreeMap::new(),
@@ -103,7 +106,7 @@ impl Host {
     }
 
     /// The UDP port table of `family`'s sockets.
-    pub(crate) fn udp_table(&mut self, family: Family) -> &mut BTreeMap<u16, u32> {
+    pub(crate) fn udp_table(&mut self, family: Family) -> &mut PortTable {
         match family {
             Family::Ipv4 => &mut self.udp_ports,
             Family::Ipv6 => &mut self.udp6_ports,
@@ -155,8 +158,8 @@ impl Host {
             Family::Ipv6 => &mut self.udp6_ports,
         };
         let port = match port {
-            0 => next_free(table, cursor)?,
-            p if table.contains_key(&p) => return Err(NetError::AddressInUse),
+            0 => next_free(|p| table.get(p).is_some(), cursor)?,
+            p if table.get(p).is_some() => return Err(NetError::AddressInUse),
             p => p,
         };
         table.insert(port, n);
@@ -175,7 +178,7 @@ impl Host {
     /// that would repeat one is refused, as Linux refuses it, `EADDRNOTAVAIL`).
     pub(crate) fn bind_tcp(&mut self, port: u16) -> Result<u16, NetError> {
         let port = match port {
-            0 => next_free(&self.tcp_ports, &mut self.next_tcp_port)?,
+            0 => next_free(|p| self.tcp_ports.contains_key(&p), &mut self.next_tcp_port)?,
             p => p,
         };
         *self.tcp_ports.entry(port).or_insert(0) += 1;
@@ -212,15 +215,109 @@ impl Host {
 }
 
 /// The next free port at or after `*next` in the ephemeral range, wrapping around.
-fn next_free<V>(used: &BTreeMap<u16, V>, next: &mut u16) -> Result<u16, NetError> {
+fn next_free(used: impl Fn(u16) -> bool, next: &mut u16) -> Result<u16, NetError> {
     let (lo, hi) = (*EPHEMERAL_PORTS.start(), *EPHEMERAL_PORTS.end());
     let span = u32::from(hi - lo) + 1;
     for _ in 0..span {
         let port = *next;
         *next = if port == hi { lo } else { port + 1 };
-        if !used.contains_key(&port) {
+        if !used(port) {
             return Ok(port);
         }
     }
     Err(NetError::AddressInUse)
+}
+
+/// A host's UDP ports of one family, with the socket bound to each: the
+/// first few inline, where a packet's arrival finds them in the host it
+/// fetched ahead (a host binds a port or two), the rest in a map.
+#[derive(Default)]
+pub(crate) struct PortTable {
+    inline: [(u16, u32); PortTable::INLINE],
+    inline_len: u8,
+    more: BTreeMap<u16, u32>,
+}
+
+impl PortTable {
+    const INLINE: usize = 2;
+
+    /// The socket bound to `port`.
+    #[inline]
+    pub(crate) fn get(&self, port: u16) -> Option<u32> {
+        if let Some(&(_, n)) = self.inline[..usize::from(self.inline_len)].iter().find(|(p, _)| *p == port) {
+            return Some(n);
+        }
+        if self.more.is_empty() { None } else { self.more.get(&port).copied() }
+    }
+
+    /// Binds `port` to socket `n` (in place of whatever had it).
+    pub(crate) fn insert(&mut self, port: u16, n: u32) {
+        let len = usize::from(self.inline_len);
+        if let Some(slot) = self.inline[..len].iter_mut().find(|(p, _)| *p == port) {
+            slot.1 = n;
+        } else if self.more.contains_key(&port) || len == PortTable::INLINE {
+            self.more.insert(port, n);
+        } else {
+            self.inline[len] = (port, n);
+            self.inline_len += 1;
+        }
+    }
+
+    /// Frees `port`.
+    pub(crate) fn remove(&mut self, port: u16) {
+        let len = usize::from(self.inline_len);
+        if let Some(i) = self.inline[..len].iter().position(|(p, _)| *p == port) {
+            self.inline.copy_within(i + 1..len, i);
+            self.inline_len -= 1;
+            // Keep the inline places full while the map has ports to give.
+            if let Some((p, n)) = self.more.pop_first() {
+                self.inline[len - 1] = (p, n);
+                self.inline_len += 1;
+            }
+        } else {
+            self.more.remove(&port);
+        }
+    }
+
+    /// Frees every port.
+    pub(crate) fn clear(&mut self) {
+        self.inline_len = 0;
+        self.more.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_table_answers_as_a_map_would() {
+        let mut table = PortTable::default();
+        let mut model = BTreeMap::new();
+        let mut x: u32 = 0x1234_5678;
+        for i in 0..5000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let port = (x % 7) as u16;
+            match x % 3 {
+                0 => {
+                    table.insert(port, i);
+                    model.insert(port, i);
+                }
+                1 => {
+                    table.remove(port);
+                    model.remove(&port);
+                }
+                _ if i % 500 == 0 => {
+                    table.clear();
+                    model.clear();
+                }
+                _ => {}
+            }
+            for p in 0..8 {
+                assert_eq!(table.get(p), model.get(&p).copied(), "port {p} after step {i}");
+            }
+        }
+    }
 }

@@ -66,6 +66,30 @@ fn correlated(rng: &mut RngStream, p: f64, corr: f64, last: &mut bool) -> bool {
     *last
 }
 
+/// Bytes a link of `bandwidth` bits per second sends in `nanos`: what is
+/// queued ahead of a packet that waits that long. In 64 bits when the
+/// product fits (always, on links and waits of this world), else in 128,
+/// with the same result.
+pub(crate) fn queued_bytes(nanos: u64, bandwidth: u64) -> u128 {
+    match nanos.checked_mul(bandwidth) {
+        Some(bits_e9) => u128::from(bits_e9 / 8 / 1_000_000_000),
+        None => u128::from(nanos) * u128::from(bandwidth) / 8 / 1_000_000_000,
+    }
+}
+
+/// Nanoseconds `wire_bytes` take to leave a link of `bandwidth` (> 0) bits
+/// per second, rounded up: a packet never leaves before its last bit.
+/// Saturates at `u64::MAX`. In 64 bits when they suffice, as [`queued_bytes`].
+pub(crate) fn serialization_nanos(wire_bytes: u64, bandwidth: u64) -> u64 {
+    match wire_bytes.checked_mul(8 * 1_000_000_000) {
+        Some(bits_e9) => bits_e9.div_ceil(bandwidth),
+        None => {
+            let nanos = (u128::from(wire_bytes) * 8 * 1_000_000_000).div_ceil(u128::from(bandwidth));
+            u64::try_from(nanos).unwrap_or(u64::MAX)
+        }
+    }
+}
+
 impl EgressLink {
     /// An idle link drawing from `rng`.
     pub fn new(rng: RngStream) -> EgressLink {
@@ -76,7 +100,7 @@ impl EgressLink {
     pub fn transmit(&mut self, now: SimTime, shape: &LinkShape, wire_bytes: u64) -> Result<Departure, DropReason> {
         let start = self.busy_until.max(now);
         if shape.bandwidth > 0 {
-            let queued_bytes = start.duration_since(now).as_nanos() * u128::from(shape.bandwidth) / 8 / 1_000_000_000;
+            let queued_bytes = queued_bytes(start.as_nanos() - now.as_nanos(), shape.bandwidth);
             if queued_bytes + u128::from(wire_bytes) > u128::from(EGRESS_QUEUE_BYTES) {
                 return Err(DropReason::QueueFull);
             }
@@ -84,9 +108,7 @@ impl EgressLink {
         let serialization = if shape.bandwidth == 0 {
             Duration::ZERO
         } else {
-            // Round up: a packet never leaves before its last bit.
-            let nanos = (u128::from(wire_bytes) * 8 * 1_000_000_000).div_ceil(u128::from(shape.bandwidth));
-            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            Duration::from_nanos(serialization_nanos(wire_bytes, shape.bandwidth))
         };
         let departed = start + serialization;
         self.busy_until = departed;
@@ -149,6 +171,18 @@ mod tests {
                     let d = link.transmit(SimTime::from_nanos(5), &shape, 100).unwrap();
                     assert!(d.arrive >= SimTime::from_nanos(5));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_64_bit_arithmetic_agrees_with_the_128_bit_one() {
+        let values = [0u64, 1, 7, 8, 999, 1500, 65_535, 1_000_000_000, 1 << 40, u64::MAX / 8_000_000_000, u64::MAX];
+        for &a in &values {
+            for &b in values.iter().filter(|&&b| b > 0) {
+                let wide = (u128::from(a) * 8 * 1_000_000_000).div_ceil(u128::from(b));
+                assert_eq!(serialization_nanos(a, b), u64::try_from(wide).unwrap_or(u64::MAX), "{a} bytes at {b}");
+                assert_eq!(queued_bytes(a, b), u128::from(a) * u128::from(b) / 8 / 1_000_000_000, "{a} ns at {b}");
             }
         }
     }

@@ -64,7 +64,7 @@ use crate::event::EventQueue;
 use crate::node::NodeId;
 use crate::rng::RngStream;
 use crate::time::SimTime;
-use crate::trace::Trace;
+use crate::trace::{Detail, Trace};
 use host::Host;
 use packet::Packet;
 use socket::Socket;
@@ -114,6 +114,12 @@ impl<'a> NetCtx<'a> {
     fn record(&mut self, node: NodeId, kind: &str, detail: fmt::Arguments<'_>) {
         self.trace.record(self.now, node, kind, detail);
     }
+
+    /// Records a per-packet event whose detail `detail` writes without `core::fmt`.
+    #[inline(always)]
+    fn record_with(&mut self, node: NodeId, kind: &str, detail: impl FnOnce(&mut Detail<'_>)) {
+        self.trace.record_with(self.now, node, kind, detail);
+    }
 }
 
 /// A network event waiting in the run's queue: a packet arriving or a timer.
@@ -121,7 +127,7 @@ impl<'a> NetCtx<'a> {
 pub struct NetEvent(Ev);
 
 enum Ev {
-    Arrive(Box<Packet>),
+    Arrive(Packet),
     TcpTimer(SocketId),
     ConnectFail(SocketId, NetError),
 }
@@ -129,7 +135,7 @@ enum Ev {
 impl NetEvent {
     /// The event of `packet` arriving at its destination.
     pub fn arrival(packet: Packet) -> NetEvent {
-        NetEvent(Ev::Arrive(Box::new(packet)))
+        NetEvent(Ev::Arrive(packet))
     }
 
     /// The instance a packet arrives at; `None` for timers, which always
@@ -142,9 +148,12 @@ impl NetEvent {
     }
 
     /// The arriving packet, or the event itself if it is not an arrival.
+    // The packet is moved, not boxed, on purpose: an allocation per packet,
+    // and a cache miss to reach it, is what the event queue is built to avoid.
+    #[allow(clippy::result_large_err)]
     pub fn into_packet(self) -> Result<Packet, NetEvent> {
         match self.0 {
-            Ev::Arrive(p) => Ok(*p),
+            Ev::Arrive(p) => Ok(p),
             other => Err(NetEvent(other)),
         }
     }
@@ -171,6 +180,8 @@ pub struct Network {
     /// Packets held by clogged paths, per path, in the order they were sent.
     held: BTreeMap<(NodeId, NodeId), Vec<packet::Packet>>,
     stats: NetStats,
+    /// An emptied vector of TCP segments, to send the next ones from.
+    spare_segments: Vec<packet::Segment>,
     /// Whether anything happened yet (a socket, a packet): the topology is set before.
     used: bool,
 }
@@ -206,6 +217,7 @@ impl Network {
             overrides: PathOverrides::default(),
             held: BTreeMap::new(),
             stats: NetStats::default(),
+            spare_segments: Vec::new(),
             used: false,
         }
     }
@@ -373,6 +385,13 @@ impl Network {
         }
     }
 
+    /// Fetches ahead what a packet arriving at `node` first reads: its host.
+    pub(crate) fn prefetch_arrival(&self, node: NodeId) {
+        if let Some(host) = self.hosts.get(node.index()) {
+            crate::prefetch::prefetch(host);
+        }
+    }
+
     /// Totals of packets and bytes so far.
     pub fn stats(&self) -> NetStats {
         self.stats
@@ -381,7 +400,7 @@ impl Network {
     /// Processes a network event whose time has come.
     pub fn handle(&mut self, cx: &mut NetCtx<'_>, event: NetEvent) {
         match event.0 {
-            Ev::Arrive(packet) => self.arrive(cx, *packet),
+            Ev::Arrive(packet) => self.arrive(cx, packet),
             Ev::TcpTimer(id) => self.tcp_timer(cx, id),
             Ev::ConnectFail(id, err) => self.tcp_connect_failed(cx, id, err),
         }

@@ -14,7 +14,7 @@
 //! Instances outside every region have no region paths. Rules, filters and
 //! partitions decide before the path is taken ([`super::rule`]).
 
-use super::link::EGRESS_QUEUE_BYTES;
+use super::link::{EGRESS_QUEUE_BYTES, queued_bytes, serialization_nanos};
 use super::rule::DropReason;
 use crate::rng::RngStream;
 use crate::time::SimTime;
@@ -146,13 +146,11 @@ impl WanQueues {
         if path.bandwidth > 0 {
             let busy = self.busy_until.entry(to).or_insert(SimTime::ZERO);
             let start = (*busy).max(departed);
-            let queued_bytes =
-                start.duration_since(departed).as_nanos() * u128::from(path.bandwidth) / 8 / 1_000_000_000;
+            let queued_bytes = queued_bytes(start.as_nanos() - departed.as_nanos(), path.bandwidth);
             if queued_bytes + u128::from(wire) > u128::from(EGRESS_QUEUE_BYTES) {
                 return Err(DropReason::QueueFull);
             }
-            let nanos = (u128::from(wire) * 8 * 1_000_000_000).div_ceil(u128::from(path.bandwidth));
-            done = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+            done = start + Duration::from_nanos(serialization_nanos(wire, path.bandwidth));
             *busy = done;
         }
         if path.loss > 0.0 && rng.chance(path.loss) {

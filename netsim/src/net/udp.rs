@@ -163,13 +163,18 @@ impl Network {
         if data.len() > MAX_DATAGRAM {
             return Err(NetError::DatagramTooLarge);
         }
-        let family = self.udp(id)?.family;
+        let s = self.udp(id)?;
+        let (family, bound) = (s.family, s.local);
         let dst = dst.map(|d| family.take(d)).transpose()?;
-        let local = self.udp_ensure_bound(id)?;
-        if let Some(e) = self.udp(id)?.error.take() {
+        let local = match bound {
+            Some(local) => local,
+            None => self.udp_ensure_bound(id)?,
+        };
+        let s = self.udp(id)?;
+        if let Some(e) = s.error.take() {
             return Err(e);
         }
-        let remote = self.udp(id)?.remote;
+        let remote = s.remote;
         let dst = match (dst, remote) {
             (Some(d), Some(r)) if d != r => return Err(NetError::InvalidArgument),
             (Some(d), _) | (None, Some(d)) => d,
@@ -179,7 +184,7 @@ impl Network {
         let src_ip = self.source_ip(id.node, local.ip(), dst.ip())?;
         // Where it goes is the fabric's business; only an address no network
         // has is refused here, as Linux refuses it without a route.
-        self.route(id.node, dst.ip())?;
+        let route = self.route(id.node, dst.ip())?;
         let packet = Packet {
             src_node: id.node,
             dst_node: crate::NodeId::SIM,
@@ -189,7 +194,7 @@ impl Network {
             corrupted: false,
         };
         // A rejected datagram just vanishes: unconnected UDP never hears of ICMP errors.
-        let _ = self.transmit(cx, packet);
+        let _ = self.transmit_routed(cx, packet, Ok(route));
         Ok(())
     }
 
@@ -205,6 +210,13 @@ impl Network {
         let d = s.queue.pop_front();
         if let Some(d) = &d {
             s.queued_bytes -= d.data.len();
+        }
+        if let Some(next) = s.queue.front()
+            && !next.data.is_empty()
+        {
+            // Readers drain a queue in a row, and a datagram's allocation has
+            // not been touched since it was sent: have the next one on its way.
+            crate::prefetch::prefetch_allocation(&next.data);
         }
         let family = s.family;
         Ok(d.map(|d| Datagram { from: family.show(d.from), ..d }))
@@ -229,7 +241,7 @@ impl Network {
         if let Some(Socket::Udp(s)) = host.sockets.remove(&id.n)
             && let Some(local) = s.local
         {
-            host.udp_table(s.family).remove(&local.port());
+            host.udp_table(s.family).remove(local.port());
         }
     }
 
@@ -237,10 +249,10 @@ impl Network {
     /// `dst`'s family with the port, or for IPv4 an IPv6 socket bound to `[::]`.
     fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
         if dst.is_ipv6() {
-            return host.udp6_ports.get(&dst.port()).copied();
+            return host.udp6_ports.get(dst.port());
         }
-        host.udp_ports.get(&dst.port()).copied().or_else(|| {
-            let n = *host.udp6_ports.get(&dst.port())?;
+        host.udp_ports.get(dst.port()).or_else(|| {
+            let n = host.udp6_ports.get(dst.port())?;
             match host.sockets.get(&n) {
                 Some(Socket::Udp(s)) if s.local.is_some_and(|l| l.ip().is_unspecified()) => Some(n),
                 _ => None,

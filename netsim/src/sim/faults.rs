@@ -18,6 +18,11 @@ impl Sim {
         self.queue.schedule(at, NodeId::SIM, SimEvent::Fault(fault));
     }
 
+    /// Whether crashes or restarts wait for the executor ([`Sim::take_controls`]).
+    pub fn has_controls(&self) -> bool {
+        !self.controls.is_empty()
+    }
+
     /// Crashes and restarts the executor must carry out now, in order.
     pub fn take_controls(&mut self) -> Vec<(NodeId, InstanceControl)> {
         std::mem::take(&mut self.controls)

@@ -337,6 +337,14 @@ impl Sim {
             None => self.events_processed += 1,
             Some(split) => split.count(key, event.replicated()),
         }
+        // What the next event will touch, asked for now so that this one's
+        // work hides the wait (its slot was fetched at the last pop).
+        if let Some(SimEvent::Net(next)) = self.queue.peek()
+            && let Some(node) = next.destination()
+        {
+            self.net.prefetch_arrival(node);
+            self.trace.prefetch_chain(node);
+        }
         match event {
             SimEvent::Wake { node, waker } => {
                 self.trace.record(self.now, node, "timer", format_args!(""));

@@ -107,7 +107,7 @@ pub(crate) struct Conn {
 
     // Receive side.
     rcv_nxt: u64,
-    rcv_buf: VecDeque<u8>,
+    rcv_buf: RecvBuffer,
     ooo: BTreeMap<u64, Vec<u8>>,
     peer_fin_at: Option<u64>,
     pub(crate) fin_received: bool,
@@ -142,7 +142,7 @@ impl Conn {
             rto_deadline: None,
             timer_armed: None,
             rcv_nxt: 0,
-            rcv_buf: VecDeque::new(),
+            rcv_buf: RecvBuffer::default(),
             ooo: BTreeMap::new(),
             peer_fin_at: None,
             fin_received: false,
@@ -231,7 +231,7 @@ impl Conn {
     /// window had closed to under half the buffer and now opened past it.
     pub(crate) fn read(&mut self, max: usize, out: &mut Vec<Segment>) -> Vec<u8> {
         let n = max.min(self.rcv_buf.len());
-        let data: Vec<u8> = self.rcv_buf.drain(..n).collect();
+        let data = self.rcv_buf.take(n);
         if self.phase == Phase::Established && self.last_adv < RECV_BUFFER / 2 && self.rcv_space() >= RECV_BUFFER / 2 {
             let seg = self.segment(Flags::ACK, self.snd_nxt, Vec::new());
             out.push(seg);
@@ -246,7 +246,8 @@ impl Conn {
     }
 
     /// A segment for this connection arrived now.
-    pub(crate) fn on_segment(&mut self, now: SimTime, seg: &Segment, out: &mut Vec<Segment>) -> Effects {
+    /// Its payload is taken, not copied, when it is in order and fits.
+    pub(crate) fn on_segment(&mut self, now: SimTime, seg: Segment, out: &mut Vec<Segment>) -> Effects {
         let mut fx = Effects::default();
         if seg.flags.has(Flags::RST) {
             let err =
@@ -259,7 +260,7 @@ impl Conn {
             Phase::SynSent => {
                 if seg.flags.has(Flags::SYN | Flags::ACK) {
                     self.phase = Phase::Established;
-                    self.handshake_done(now, seg);
+                    self.handshake_done(now, &seg);
                     let ack = self.segment(Flags::ACK, 0, Vec::new());
                     out.push(ack);
                     fx.established = true;
@@ -280,7 +281,7 @@ impl Conn {
                     // The other half of a simultaneous open: its SYN-ACK acknowledges
                     // our SYN. Established; acknowledge its SYN in turn.
                     self.phase = Phase::Established;
-                    self.handshake_done(now, seg);
+                    self.handshake_done(now, &seg);
                     let ack = self.segment(Flags::ACK, 0, Vec::new());
                     out.push(ack);
                     fx.established = true;
@@ -298,7 +299,7 @@ impl Conn {
                     return fx;
                 }
                 self.phase = Phase::Established;
-                self.handshake_done(now, seg);
+                self.handshake_done(now, &seg);
                 fx.established = true;
                 if self.listener.is_none() {
                     // An active open that met the peer's SYN: its connect is done.
@@ -315,7 +316,7 @@ impl Conn {
                 }
             }
         }
-        self.on_ack(now, seg, out, &mut fx);
+        self.on_ack(now, &seg, out, &mut fx);
         self.on_data(seg, out, &mut fx);
         self.output(now, out);
         fx
@@ -391,7 +392,7 @@ impl Conn {
         }
     }
 
-    fn on_data(&mut self, seg: &Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
+    fn on_data(&mut self, seg: Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
         let has_fin = seg.flags.has(Flags::FIN);
         if seg.data.is_empty() && !has_fin {
             return;
@@ -399,16 +400,16 @@ impl Conn {
         let len = seg.data.len() as u64;
         let before = self.rcv_nxt;
         if seg.seq <= self.rcv_nxt {
-            self.take_in_order(seg.seq, &seg.data);
+            self.take_in_order(seg.seq, seg.data);
             while let Some(entry) = self.ooo.first_entry() {
                 if *entry.key() > self.rcv_nxt {
                     break;
                 }
                 let (seq, data) = entry.remove_entry();
-                self.take_in_order(seq, &data);
+                self.take_in_order(seq, data);
             }
         } else if seg.seq + len <= self.rcv_nxt + self.rcv_space() {
-            self.ooo.entry(seg.seq).or_insert_with(|| seg.data.clone());
+            self.ooo.entry(seg.seq).or_insert(seg.data);
         }
         if has_fin {
             self.peer_fin_at = Some(seg.seq + len);
@@ -428,7 +429,7 @@ impl Conn {
     }
 
     /// Appends the part of `data` (starting at offset `seq`) beyond `rcv_nxt` that fits the buffer.
-    fn take_in_order(&mut self, seq: u64, data: &[u8]) {
+    fn take_in_order(&mut self, seq: u64, data: Vec<u8>) {
         let end = seq + data.len() as u64;
         if end <= self.rcv_nxt {
             return;
@@ -436,7 +437,12 @@ impl Conn {
         let skip = (self.rcv_nxt - seq) as usize;
         let room = self.rcv_space() as usize;
         let take = (data.len() - skip).min(room);
-        self.rcv_buf.extend(&data[skip..skip + take]);
+        if skip == 0 && take == data.len() {
+            // The usual case: the whole segment, kept as it came.
+            self.rcv_buf.push(data);
+        } else {
+            self.rcv_buf.push(data[skip..skip + take].to_vec());
+        }
         self.rcv_nxt += take as u64;
     }
 
@@ -471,7 +477,7 @@ impl Conn {
 
     fn send_data(&mut self, now: SimTime, seq: u64, len: u64, out: &mut Vec<Segment>) {
         let start = (seq - self.snd_una) as usize;
-        let data: Vec<u8> = self.snd_buf.range(start..start + len as usize).copied().collect();
+        let data = copy_range(&self.snd_buf, start, len as usize);
         if self.timing.is_none() && seq + len > self.snd_nxt {
             self.timing = Some((seq + len, now));
         }
@@ -591,10 +597,118 @@ impl Conn {
     }
 }
 
+/// Bytes `start..start + len` of `buf`, copied out a slice at a time (an
+/// iterator over a `VecDeque<u8>` moves a byte at a time).
+fn copy_range(buf: &VecDeque<u8>, start: usize, len: usize) -> Vec<u8> {
+    let end = start + len;
+    assert!(end <= buf.len(), "a range of the buffer");
+    let (a, b) = buf.as_slices();
+    let mut out = Vec::with_capacity(len);
+    if start < a.len() {
+        out.extend_from_slice(&a[start..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+    }
+    out
+}
+
+/// Bytes received in order and not yet read: the segments' own buffers, in
+/// order, not copied into one ring. A reader that keeps up takes a segment's
+/// buffer as it came.
+#[derive(Default)]
+struct RecvBuffer {
+    chunks: VecDeque<Vec<u8>>,
+    /// Bytes of the first chunk already read.
+    read: usize,
+    len: usize,
+}
+
+impl RecvBuffer {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `data`.
+    fn push(&mut self, data: Vec<u8>) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.chunks.push_back(data);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.read = 0;
+        self.len = 0;
+    }
+
+    /// Takes the first `n` bytes (at most [`RecvBuffer::len`]).
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        assert!(n <= self.len, "taking what was received");
+        self.len -= n;
+        if self.read == 0 && self.chunks.front().is_some_and(|c| c.len() == n) {
+            return self.chunks.pop_front().expect("a first chunk");
+        }
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let first = &self.chunks[0][self.read..];
+            let want = n - out.len();
+            if first.len() <= want {
+                out.extend_from_slice(first);
+                self.chunks.pop_front();
+                self.read = 0;
+            } else {
+                out.extend_from_slice(&first[..want]);
+                self.read += want;
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn ranges_copy_across_the_ring_s_wrap() {
+        let mut buf: VecDeque<u8> = (0..20).collect();
+        buf.drain(..12);
+        buf.extend(20..30u8);
+        // Now 12..30, with the ring's halves split somewhere inside.
+        let all: Vec<u8> = buf.iter().copied().collect();
+        for start in 0..=all.len() {
+            for len in 0..=all.len() - start {
+                assert_eq!(copy_range(&buf, start, len), &all[start..start + len], "{start}+{len}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_receive_buffer_hands_out_what_came_in_order() {
+        let mut buf = RecvBuffer::default();
+        let mut model = VecDeque::new();
+        let mut next = 0u8;
+        for (i, &(push, take)) in [(5, 5), (3, 0), (4, 2), (0, 5), (6, 1), (2, 7), (9, 9), (0, 0)].iter().enumerate() {
+            let data: Vec<u8> = (0..push)
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            model.extend(&data);
+            buf.push(data);
+            let got = buf.take(take);
+            let want: Vec<u8> = model.drain(..take).collect();
+            assert_eq!(got, want, "step {i}");
+            assert_eq!(buf.len(), model.len());
+        }
+        buf.push(vec![1, 2, 3]);
+        buf.clear();
+        assert_eq!((buf.len(), buf.take(0)), (0, Vec::new()));
+    }
 
     #[test]
     fn a_fin_behind_a_zero_window_is_retransmitted_not_probed() {
@@ -605,7 +719,7 @@ mod tests {
         c.open(SimTime::ZERO, &mut out);
         // The peer's buffer is full: it completes the handshake advertising a zero window.
         let synack = Segment { flags: Flags::SYN | Flags::ACK, seq: 0, ack: 0, wnd: 0, data: Vec::new() };
-        c.on_segment(SimTime::from_nanos(1), &synack, &mut out);
+        c.on_segment(SimTime::from_nanos(1), synack, &mut out);
         c.fin_queued = true;
         out.clear();
         c.output(SimTime::from_nanos(1), &mut out);

@@ -382,12 +382,12 @@ impl Network {
     /// `timeout`…) and later writes are `invalid-state`, as a write after
     /// shutdown is: Linux's `ECONNRESET` once, then `EPIPE`.
     pub fn tcp_write(&mut self, cx: &mut NetCtx<'_>, id: SocketId, data: &[u8]) -> Result<usize, NetError> {
+        let mut out = self.segment_buffer();
         let c = self.open_conn(id)?;
         if c.fin_queued {
             return Err(NetError::InvalidState);
         }
         let n = c.write(data);
-        let mut out = Vec::new();
         c.output(cx.now, &mut out);
         self.tcp_flush(cx, id, out);
         Ok(n)
@@ -401,14 +401,13 @@ impl Network {
         if self.conn(id).is_ok_and(|c| c.failure_reported() && !c.orphan) {
             return Ok(None);
         }
+        let mut out = self.segment_buffer();
         let c = self.open_conn(id)?;
-        if c.rcv_shutdown {
-            return Ok(None);
+        if c.rcv_shutdown || c.readable_bytes() == 0 {
+            let nothing = if c.rcv_shutdown || c.fin_received { None } else { Some(Vec::new()) };
+            self.keep_segment_buffer(out);
+            return Ok(nothing);
         }
-        if c.readable_bytes() == 0 {
-            return Ok(if c.fin_received { None } else { Some(Vec::new()) });
-        }
-        let mut out = Vec::new();
         let data = c.read(max, &mut out);
         self.tcp_flush(cx, id, out);
         Ok(Some(data))
@@ -488,6 +487,7 @@ impl Network {
         let host = &mut self.hosts[node.index()];
         if let Some(&n) = host.tcp_conns.get(&(packet.dst.port(), packet.src)) {
             let id = SocketId { node, n };
+            let mut out = self.segment_buffer();
             let c = self.conn(id).expect("tcp_conns points at connections");
             if c.orphan && !seg.data.is_empty() {
                 // Data for a socket nobody can read any more: reset, as Linux does after close.
@@ -497,8 +497,7 @@ impl Network {
                 self.tcp_remove(id);
                 return Ok(());
             }
-            let mut out = Vec::new();
-            let fx = c.on_segment(cx.now, &seg, &mut out);
+            let fx = c.on_segment(cx.now, seg, &mut out);
             self.tcp_flush(cx, id, out);
             self.tcp_effects(cx, id, fx);
             return Ok(());
@@ -592,7 +591,8 @@ impl Network {
             self.tcp_remove(id);
             return;
         }
-        let mut out = Vec::new();
+        let mut out = self.segment_buffer();
+        let Ok(c) = self.conn(id) else { return };
         let fx = c.on_timer(cx.now, &mut out);
         self.tcp_flush(cx, id, out);
         self.tcp_effects(cx, id, fx);
@@ -641,15 +641,16 @@ impl Network {
     /// Sends `segments` from connection `id`; a SYN refused by a `Reject` filter fails the connect.
     /// Arms the connection's timer in any case: sending nothing may still
     /// have set a deadline (the persist timer of a zero window).
-    fn tcp_flush(&mut self, cx: &mut NetCtx<'_>, id: SocketId, segments: Vec<Segment>) {
+    fn tcp_flush(&mut self, cx: &mut NetCtx<'_>, id: SocketId, mut segments: Vec<Segment>) {
         if segments.is_empty() {
+            self.keep_segment_buffer(segments);
             self.tcp_sync_timer(cx, id);
             return;
         }
         let Ok(c) = self.conn(id) else { return };
         let (src, dst) = (c.local, c.remote);
         let mut rejected = false;
-        for seg in segments {
+        for seg in segments.drain(..) {
             let syn = seg.flags.has(Flags::SYN);
             let packet =
                 Packet { src_node: id.node, dst_node: NodeId::SIM, src, dst, body: Body::Tcp(seg), corrupted: false };
@@ -657,6 +658,7 @@ impl Network {
                 rejected = true;
             }
         }
+        self.keep_segment_buffer(segments);
         if rejected
             && let Ok(c) = self.conn(id)
             && c.phase == Phase::SynSent
@@ -667,6 +669,20 @@ impl Network {
             return;
         }
         self.tcp_sync_timer(cx, id);
+    }
+
+    /// An empty vector to collect a connection's segments in: the one the
+    /// last flush emptied, so that a segment sent costs no allocation.
+    fn segment_buffer(&mut self) -> Vec<Segment> {
+        std::mem::take(&mut self.spare_segments)
+    }
+
+    /// Keeps `segments`, emptied, for [`Network::segment_buffer`].
+    fn keep_segment_buffer(&mut self, mut segments: Vec<Segment>) {
+        segments.clear();
+        if segments.capacity() > self.spare_segments.capacity() {
+            self.spare_segments = segments;
+        }
     }
 
     /// Makes sure a timer event is queued no later than the connection's deadline.
