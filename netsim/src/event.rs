@@ -414,6 +414,17 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Most likely the event after the next one: the sorted run's second
+    /// pending event, unless the heap has an earlier one. A hint for a caller
+    /// that prepares two events ahead, not a promise.
+    pub fn peek_later(&self) -> Option<&E> {
+        let entry = self.run.get(self.run_at + 1)?;
+        match &self.slots[entry.slot()].slot {
+            Slot::Live(event) => Some(event),
+            Slot::Cancelled | Slot::Free => None,
+        }
+    }
+
     /// The key of the earliest event, without removing it.
     pub fn peek_key(&self) -> Option<EventKey> {
         self.head().map(|entry| self.key(entry))

@@ -247,7 +247,7 @@ impl Network {
 
     /// The UDP socket that takes what arrives for `dst`: the socket of
     /// `dst`'s family with the port, or for IPv4 an IPv6 socket bound to `[::]`.
-    fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
+    pub(super) fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
         if dst.is_ipv6() {
             return host.udp6_ports.get(dst.port());
         }
