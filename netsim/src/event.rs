@@ -8,15 +8,19 @@
 //! does not know what events mean: [`crate::Sim`] interprets them.
 //!
 //! The queue is built for millions of events a second with hundreds of
-//! thousands pending. Only the events of the nearest stretch of time are in
-//! a heap: the rest wait, unsorted, in buckets of [`BUCKET_NANOS`] of
-//! virtual time, and a bucket is heaped when the heap runs dry. A heap of one
-//! bucket stays in the cache, where a heap of everything pending would not,
-//! and a bucket is written and read in order. The heap holds only times,
-//! sources and slot indices (16 bytes an entry), four children a node, each
-//! node's children in one cache line; the events themselves, and their
-//! sequence numbers (needed only to break a tie of time and source), sit in a
-//! slab that reuses its slots. An event scheduled with
+//! thousands pending. Events wait, unsorted, in buckets of [`BUCKET_NANOS`]
+//! of virtual time; when the nearest bucket's turn comes it is sorted once
+//! into a run that is then read in order, which costs less per event than a
+//! heap (a busy bucket holds thousands of events, and a heap of them is
+//! several cache lines deep) and tells the queue which events come next, so
+//! that their slots are fetched well ahead. Events scheduled into the bucket
+//! being read (a timer due now, a packet over a link without latency) go
+//! into a small heap beside the run; each pop takes the earlier of the two.
+//! Runs, buckets and heap hold only times, sources and slot indices (16 bytes
+//! an entry), the heap four children a node, each node's children in one
+//! cache line; the events themselves, and their sequence numbers (needed
+//! only to break a tie of time and source), sit in a slab that reuses its
+//! slots. An event scheduled with
 //! [`EventQueue::schedule_cancellable`] can be taken back
 //! ([`EventQueue::cancel`]): it never pops, and the queue sheds such entries
 //! when they are half of it, so a run of timers nobody waits for costs
@@ -77,6 +81,28 @@ impl Entry {
     }
 }
 
+/// Whether `a` comes before `b` in the run's order. Time and source decide
+/// nearly always; only a tie of both reads the sequence numbers in `slots`.
+#[inline]
+fn before<E>(slots: &[Held<E>], a: Entry, b: Entry) -> bool {
+    let (x, y) = (a.rank(), b.rank());
+    if (x ^ y) >> 32 == 0 {
+        // The same time and source: their sequence numbers decide.
+        return slots[a.slot()].seq < slots[b.slot()].seq;
+    }
+    x < y
+}
+
+/// The run's order of `a` and `b`, as [`before`] decides it (and by slot
+/// for an entry against itself, which a sort may ask).
+fn order<E>(slots: &[Held<E>], a: Entry, b: Entry) -> std::cmp::Ordering {
+    let (x, y) = (a.rank(), b.rank());
+    if (x ^ y) >> 32 == 0 {
+        return slots[a.slot()].seq.cmp(&slots[b.slot()].seq).then(x.cmp(&y));
+    }
+    x.cmp(&y)
+}
+
 /// Children per heap node. Four 16-byte entries fill one cache line, so a
 /// level of a pop is one line, and four halve the depth of a binary heap.
 const ARITY: usize = 4;
@@ -115,6 +141,10 @@ const MIN_DEAD_TO_COMPACT: usize = 256;
 /// How many inserts ahead a slot is prefetched for writing.
 const WRITE_AHEAD: usize = 4;
 
+/// How many events ahead in a sorted run a slot is prefetched for reading:
+/// far enough for the line to arrive while the events before it are handled.
+const READ_AHEAD: usize = 4;
+
 /// One place in the slab: an event (or what became of it), its sequence
 /// number, and the slot's generation, bumped when the slot is freed so that
 /// stale handles miss.
@@ -147,12 +177,19 @@ enum Slot<E> {
 /// assert_eq!(order, ["first", "a", "b"]);
 /// ```
 pub struct EventQueue<E> {
-    /// A 4-ary min-heap of `len` entries laid out from [`ROOT_AT`]: the
-    /// events of buckets up to `heaped` (and of none other). Its root is
-    /// never a cancelled entry, and it is empty only if `parked` is too.
+    /// The events of bucket `heaped`, sorted when its turn came; those from
+    /// `run_at` on are pending. Its head (`run[run_at]`) is never a cancelled
+    /// entry.
+    run: Vec<Entry>,
+    run_at: usize,
+    /// A 4-ary min-heap of `len` entries laid out from [`ROOT_AT`]: events
+    /// scheduled for buckets up to `heaped` after that bucket was sorted. Its
+    /// root is never a cancelled entry. The heap and the run are both empty
+    /// only if `parked` is too.
     heap: Vec<Line>,
     len: usize,
-    /// The last bucket whose events go straight into the heap.
+    /// The bucket being read: later events are parked, the others are in
+    /// the run or the heap.
     heaped: u64,
     /// Events of later buckets than `heaped`, by bucket, unordered.
     parked: std::collections::BTreeMap<u64, Vec<Entry>>,
@@ -180,6 +217,8 @@ impl<E> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
+            run: Vec::new(),
+            run_at: 0,
             heap: Vec::new(),
             len: 0,
             heaped: 0,
@@ -223,7 +262,7 @@ impl<E> EventQueue<E> {
         };
         self.dead += 1;
         self.shed_dead_root();
-        if self.dead >= MIN_DEAD_TO_COMPACT && self.dead * 2 > self.len + self.parked_len {
+        if self.dead >= MIN_DEAD_TO_COMPACT && self.dead * 2 > self.len + self.run_len() + self.parked_len {
             self.compact();
         }
         Some(event)
@@ -272,9 +311,9 @@ impl<E> EventQueue<E> {
         };
         let entry = Entry::new(key.time, key.source, slot);
         let bucket = bucket_of(key.time);
-        if self.len == 0 {
-            // Nothing is pending (an empty heap means nothing is parked):
-            // this event's bucket is the heap's now.
+        if self.len == 0 && self.run_len() == 0 {
+            // Nothing is pending (an empty heap and run mean nothing is
+            // parked): this event's bucket is the one being read now.
             self.heaped = bucket;
         }
         if bucket <= self.heaped {
@@ -297,71 +336,103 @@ impl<E> EventQueue<E> {
         self.sift_up(at, entry);
     }
 
-    /// Heaps the earliest parked bucket, if the heap ran dry.
+    /// Events of the run not yet popped.
+    #[inline]
+    fn run_len(&self) -> usize {
+        self.run.len() - self.run_at
+    }
+
+    /// Sorts the earliest parked bucket into the run, if the run and the heap ran dry.
     fn refill(&mut self) {
-        if self.len > 0 {
+        if self.len > 0 || self.run_len() > 0 {
             return;
         }
         let Some((bucket, mut entries)) = self.parked.pop_first() else { return };
         self.heaped = bucket;
         self.parked_len -= entries.len();
-        for entry in entries.drain(..) {
-            let at = self.len;
-            self.len += 1;
-            if (at + ROOT_AT) / ARITY >= self.heap.len() {
-                self.heap.push(Line::EMPTY);
-            }
-            self.set(at, entry);
+        let slots = &self.slots;
+        entries.sort_unstable_by(|&a, &b| order(slots, a, b));
+        let mut old = std::mem::replace(&mut self.run, entries);
+        old.clear();
+        self.spare.push(old);
+        self.run_at = 0;
+        for entry in self.run.iter().take(READ_AHEAD) {
+            prefetch(&self.slots[entry.slot()]);
         }
-        self.spare.push(entries);
-        for k in (0..self.len.div_ceil(ARITY)).rev() {
-            self.sift_down(k);
-        }
+    }
+
+    /// Whether the next event is the run's head (rather than the heap's root).
+    #[inline]
+    fn next_in_run(&self) -> bool {
+        self.run_at < self.run.len() && (self.len == 0 || self.before(self.run[self.run_at], self.at(0)))
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(EventKey, E)> {
-        let entry = self.remove_root()?;
+        let entry = if self.next_in_run() {
+            let entry = self.run[self.run_at];
+            self.run_at += 1;
+            // Slots were written long ago, by a bucket's worth of events:
+            // ask for one a few events ahead, so that it has arrived by the
+            // time it is the next event and looked at ahead ([`EventQueue::peek`]).
+            if let Some(ahead) = self.run.get(self.run_at + READ_AHEAD - 1) {
+                prefetch(&self.slots[ahead.slot()]);
+            }
+            entry
+        } else {
+            let entry = self.remove_root()?;
+            // As for the run, the heap's next but one: one of the root's children.
+            if self.len > 1 {
+                let second = self.least_child(1, self.len);
+                prefetch(&self.slots[self.at(second).slot()]);
+            }
+            entry
+        };
         self.refill();
         let key = self.key(entry);
         let event = match self.release(entry.slot()) {
             Slot::Live(event) => event,
-            // The root is never cancelled (see `shed_dead_root`), nor free.
-            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
+            // The heads are never cancelled (see `shed_dead_root`), nor free.
+            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the queue's head"),
         };
         self.shed_dead_root();
-        // Slots were written long ago, by a heap-sized number of events:
-        // ask for the one after the next event's now (one of the root's
-        // children), so that by the time it is the next event, and looked
-        // at ahead ([`EventQueue::peek`]), it has arrived. The next event's
-        // own slot was asked for at the last pop, as this one's is now.
-        if self.len > 1 {
-            let second = self.least_child(1, self.len);
-            prefetch(&self.slots[self.at(second).slot()]);
-        }
         Some((key, event))
+    }
+
+    /// The entry of the earliest event, if any.
+    #[inline]
+    fn head(&self) -> Option<Entry> {
+        if self.next_in_run() { Some(self.run[self.run_at]) } else { (self.len > 0).then(|| self.at(0)) }
     }
 
     /// The earliest event, without removing it: what the next
     /// [`EventQueue::pop`] returns, for a caller that prepares for it.
     pub fn peek(&self) -> Option<&E> {
-        if self.len == 0 {
-            return None;
-        }
-        match &self.slots[self.at(0).slot()].slot {
+        match &self.slots[self.head()?.slot()].slot {
             Slot::Live(event) => Some(event),
-            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the heap's root"),
+            Slot::Cancelled | Slot::Free => unreachable!("a cancelled or free slot at the queue's head"),
+        }
+    }
+
+    /// Most likely the event after the next one: the sorted run's second
+    /// pending event, unless the heap has an earlier one. A hint for a caller
+    /// that prepares two events ahead, not a promise.
+    pub fn peek_later(&self) -> Option<&E> {
+        let entry = self.run.get(self.run_at + 1)?;
+        match &self.slots[entry.slot()].slot {
+            Slot::Live(event) => Some(event),
+            Slot::Cancelled | Slot::Free => None,
         }
     }
 
     /// The key of the earliest event, without removing it.
     pub fn peek_key(&self) -> Option<EventKey> {
-        (self.len > 0).then(|| self.key(self.at(0)))
+        self.head().map(|entry| self.key(entry))
     }
 
     /// How many events are pending (cancelled ones not counted).
     pub fn len(&self) -> usize {
-        self.len + self.parked_len - self.dead
+        self.len + self.run_len() + self.parked_len - self.dead
     }
 
     /// Whether no event is pending.
@@ -377,12 +448,7 @@ impl<E> EventQueue<E> {
     /// decide nearly always; only a tie of both reads the sequence numbers.
     #[inline]
     fn before(&self, a: Entry, b: Entry) -> bool {
-        let (x, y) = (a.rank(), b.rank());
-        if (x ^ y) >> 32 == 0 {
-            // The same time and source: their sequence numbers decide.
-            return self.slots[a.slot()].seq < self.slots[b.slot()].seq;
-        }
-        x < y
+        before(&self.slots, a, b)
     }
 
     /// Heap node `k`.
@@ -406,22 +472,30 @@ impl<E> EventQueue<E> {
         std::mem::replace(&mut held.slot, Slot::Free)
     }
 
-    /// Pops cancelled entries off the root until a live one (or nothing) is there.
+    /// Drops cancelled entries off the heap's root and the run's head until
+    /// both are live (or empty).
     fn shed_dead_root(&mut self) {
-        // Nothing cancelled is in the heap: the root is live, and its slot
-        // (a cache miss in a big queue) need not be looked at.
+        // Nothing cancelled is pending: the heads are live, and their slots
+        // (cache misses in a big queue) need not be looked at.
         if self.dead == 0 {
             return;
         }
-        while self.len > 0 {
-            let root = self.at(0);
-            if !matches!(self.slots[root.slot()].slot, Slot::Cancelled) {
+        loop {
+            if let Some(&head) = self.run.get(self.run_at)
+                && matches!(self.slots[head.slot()].slot, Slot::Cancelled)
+            {
+                self.run_at += 1;
+                self.release(head.slot());
+                self.dead -= 1;
+            } else if self.len > 0 && matches!(self.slots[self.at(0).slot()].slot, Slot::Cancelled) {
+                let entry = self.remove_root().expect("the heap has a root");
+                self.release(entry.slot());
+                self.dead -= 1;
+            } else if self.len == 0 && self.run_len() == 0 && !self.parked.is_empty() {
+                self.refill();
+            } else {
                 return;
             }
-            let entry = self.remove_root().expect("the heap has a root");
-            self.release(entry.slot());
-            self.dead -= 1;
-            self.refill();
         }
     }
 
@@ -441,6 +515,20 @@ impl<E> EventQueue<E> {
         parked.retain(|_, entries| !entries.is_empty());
         self.parked_len = parked.values().map(Vec::len).sum();
         self.parked = parked;
+        let mut run = std::mem::take(&mut self.run);
+        let mut kept = 0;
+        for k in self.run_at..run.len() {
+            let entry = run[k];
+            if matches!(self.slots[entry.slot()].slot, Slot::Cancelled) {
+                self.release(entry.slot());
+            } else {
+                run[kept] = entry;
+                kept += 1;
+            }
+        }
+        run.truncate(kept);
+        self.run = run;
+        self.run_at = 0;
         let mut live = Vec::with_capacity(self.len);
         for k in 0..self.len {
             let entry = self.at(k);
@@ -641,6 +729,45 @@ mod tests {
         }
         while check_pop(&mut q, &mut model).is_some() {}
         assert!(model.is_empty() && q.is_empty());
+    }
+
+    /// Events scheduled into the bucket being read, after it was sorted,
+    /// pop among its sorted events where they belong, and cancelling the
+    /// next event of the sorted run leaves the rest in order.
+    #[test]
+    fn late_events_interleave_with_a_sorted_bucket() {
+        let mut q = EventQueue::new();
+        let mut model = Vec::new();
+        let at = |i: u64| SimTime::from_nanos(BUCKET_NANOS + i);
+        q.schedule(SimTime::ZERO, NodeId(0), u64::MAX);
+        let mut ids = Vec::new();
+        // Parked: bucket 1, in scrambled time order, ties of time and source included.
+        for i in 0..100u64 {
+            let t = at((i * 37) % 50 * 10);
+            let source = NodeId((i % 3) as u32);
+            ids.push(q.schedule_cancellable(t, source, i));
+            model.push((t, source, i));
+        }
+        assert_eq!(q.pop().map(|(_, e)| e), Some(u64::MAX));
+        // Bucket 1 is being read now: these go beside its sorted run.
+        for i in 100..150u64 {
+            let t = at((i * 13) % 50 * 10 + 5 * (i % 2));
+            let source = NodeId((i % 3) as u32);
+            q.schedule(t, source, i);
+            model.push((t, source, i));
+        }
+        // The run's head and a few behind it.
+        model.sort();
+        for _ in 0..3 {
+            let pos = model.iter().position(|&(_, _, i)| i < 100).expect("a sorted event left");
+            let (_, _, first) = model.remove(pos);
+            assert_eq!(q.cancel(ids[first as usize]), Some(first));
+        }
+        for &(t, source, i) in &model {
+            let (key, e) = q.pop().expect("an event per model entry");
+            assert_eq!((key.time, key.source, e), (t, source, i));
+        }
+        assert!(q.is_empty());
     }
 
     #[test]

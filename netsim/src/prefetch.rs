@@ -36,16 +36,18 @@ fn prefetch_lines<T, const HINT: i32>(value: &T) {
     }
 }
 
-/// Asks the CPU to bring the start of the heap block `data` is in, and the
-/// allocator's header before it, into its caches ahead of a write: a
-/// received payload that is about to be handed out and freed, whose block
-/// has not been touched since it was sent.
+/// Asks the CPU to bring the start of the heap block `data` is in, with the
+/// allocator's header before it, and its end, where the next block's header
+/// is, into its caches ahead of a write: a received payload that is about to
+/// be handed out and freed (freeing reads both headers), whose block has not
+/// been touched since it was sent.
 #[inline(always)]
 pub(crate) fn prefetch_allocation(data: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     {
         let header = data.as_ptr().wrapping_sub(16).cast::<i8>();
-        for line in [header, header.wrapping_add(16)] {
+        let end = data.as_ptr().wrapping_add(data.len()).cast::<i8>();
+        for line in [header, header.wrapping_add(16), end] {
             // SAFETY: as in `prefetch_lines`: a hint, which cannot fault.
             unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(line) };
         }

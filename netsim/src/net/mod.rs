@@ -392,6 +392,32 @@ impl Network {
         }
     }
 
+    /// Fetches ahead the host and the socket a packet arriving with `event`
+    /// goes to, found as the arrival will find them (a lookup that changes
+    /// nothing), and a segment's payload block: a socket table's nodes cannot
+    /// be fetched without reading the host they hang from, so this is worth
+    /// it when the host was fetched ahead already ([`Network::prefetch_arrival`]).
+    pub(crate) fn prefetch_receiver(&self, event: &NetEvent) {
+        let Ev::Arrive(packet) = &event.0 else { return };
+        let Some(host) = self.hosts.get(packet.dst_node.index()) else { return };
+        crate::prefetch::prefetch(host);
+        let n = match &packet.body {
+            packet::Body::Udp(_) => Network::udp_receiver(host, packet.dst),
+            packet::Body::Tcp(seg) => {
+                // A reader that keeps up takes the payload at once and frees
+                // it; its block is untouched since the segment was sent.
+                if !seg.data.is_empty() {
+                    crate::prefetch::prefetch_allocation(&seg.data);
+                }
+                host.tcp_conns.get(&(packet.dst.port(), packet.src)).copied()
+            }
+            packet::Body::Icmp(_) => None,
+        };
+        if let Some(socket) = n.and_then(|n| host.sockets.get(&n)) {
+            crate::prefetch::prefetch(socket);
+        }
+    }
+
     /// Totals of packets and bytes so far.
     pub fn stats(&self) -> NetStats {
         self.stats

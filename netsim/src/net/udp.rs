@@ -40,6 +40,9 @@ pub const ICMP_RATE_INTERVAL: Duration = Duration::from_secs(1);
 /// `icmp_msgs_per_sec` limit is not modelled.
 pub const ICMP_RATE_BURST: u32 = 6;
 
+/// How many datagrams ahead of a receive their allocations are fetched.
+const RECV_AHEAD: usize = 3;
+
 /// A received datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Datagram {
@@ -211,12 +214,13 @@ impl Network {
         if let Some(d) = &d {
             s.queued_bytes -= d.data.len();
         }
-        if let Some(next) = s.queue.front()
-            && !next.data.is_empty()
+        if let Some(ahead) = s.queue.get(RECV_AHEAD - 1)
+            && !ahead.data.is_empty()
         {
             // Readers drain a queue in a row, and a datagram's allocation has
-            // not been touched since it was sent: have the next one on its way.
-            crate::prefetch::prefetch_allocation(&next.data);
+            // not been touched since it was sent: have one a few places on
+            // its way, so that it has arrived by the time it is freed.
+            crate::prefetch::prefetch_allocation(&ahead.data);
         }
         let family = s.family;
         Ok(d.map(|d| Datagram { from: family.show(d.from), ..d }))
@@ -247,7 +251,7 @@ impl Network {
 
     /// The UDP socket that takes what arrives for `dst`: the socket of
     /// `dst`'s family with the port, or for IPv4 an IPv6 socket bound to `[::]`.
-    fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
+    pub(super) fn udp_receiver(host: &super::host::Host, dst: SocketAddr) -> Option<u32> {
         if dst.is_ipv6() {
             return host.udp6_ports.get(dst.port());
         }

@@ -337,12 +337,19 @@ impl Sim {
             None => self.events_processed += 1,
             Some(split) => split.count(key, event.replicated()),
         }
-        // What the next event will touch, asked for now so that this one's
-        // work hides the wait (its slot was fetched at the last pop).
+        // What the next events will touch, asked for now so that this one's
+        // work hides the wait (their slots were fetched at earlier pops): the
+        // host of the event after next, and the socket of the next, found
+        // through its host, asked for at the last step.
+        if let Some(SimEvent::Net(later)) = self.queue.peek_later()
+            && let Some(node) = later.destination()
+        {
+            self.net.prefetch_arrival(node);
+        }
         if let Some(SimEvent::Net(next)) = self.queue.peek()
             && let Some(node) = next.destination()
         {
-            self.net.prefetch_arrival(node);
+            self.net.prefetch_receiver(next);
             self.trace.prefetch_chain(node);
         }
         match event {
