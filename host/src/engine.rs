@@ -13,7 +13,7 @@
 //! deterministic, threads are off, and preemption uses fuel, never epochs.
 
 use crate::component::Shape;
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use serde::{Deserialize, Serialize};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -192,7 +192,34 @@ pub const PERFMAP_VAR: &str = "TG_WASM_PERFMAP";
 
 /// Builds the engine for a run of `instances` instances (plus one for
 /// `describe`) of a plan of `shape`.
-pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow::Result<Engine> {
+///
+/// When the process may not reserve the guarded layout's address space (a
+/// `ulimit -v`, a memory checker such as valgrind), the run takes the compact
+/// layout instead: slower compiled code, the same run.
+pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> Result<Engine, Error> {
+    let layout = MemoryLayout::for_run(instances, shape.memories, settings.memory_limit);
+    match build_with(settings, shape, instances, layout) {
+        Err(guarded) if layout == MemoryLayout::Guarded => {
+            tracing::debug!("guarded memory layout refused ({guarded:#}); taking the compact layout");
+            build_with(settings, shape, instances, MemoryLayout::Compact).map_err(|compact| {
+                Error::input(format!(
+                    "{instances} instances with a {} MiB memory limit need more address space than this \
+                     process may reserve ({}; is `ulimit -v` set?): lower --memory-limit or run fewer instances",
+                    settings.memory_limit >> 20,
+                    compact.root_cause()
+                ))
+            })
+        }
+        other => other.map_err(Error::from),
+    }
+}
+
+fn build_with(
+    settings: &EngineSettings,
+    shape: &Shape,
+    instances: u32,
+    layout: MemoryLayout,
+) -> anyhow::Result<Engine> {
     let slots = instances + 2;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
@@ -216,7 +243,7 @@ pub fn build(settings: &EngineSettings, shape: &Shape, instances: u32) -> anyhow
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .pagemap_scan(Enabled::Yes);
     }
-    let (reservation, guard) = match MemoryLayout::for_run(instances, shape.memories, settings.memory_limit) {
+    let (reservation, guard) = match layout {
         MemoryLayout::Guarded => (GUARDED_RESERVATION_BYTES.max(settings.memory_limit), GUARDED_GUARD_BYTES),
         MemoryLayout::Compact => (settings.memory_limit, COMPACT_GUARD_BYTES),
     };

@@ -160,6 +160,25 @@ fn a_plan_path_that_is_not_a_regular_file_is_refused_without_reading_it() {
     assert_bad_input(&tg_wasm(&["run", "/dev/zero"]), "is not a regular file");
 }
 
+/// Runs tg-wasm with at most `limit` bytes of address space (`ulimit -v`).
+fn tg_wasm_in_address_space(args: &[&str], limit: u64) -> Output {
+    let run = bounded::run_limited(Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args), libc::RLIMIT_AS, limit);
+    assert!(run.status.signal().is_none(), "{args:?} was killed by signal {:?}", run.status.signal());
+    Output { status: run.status, stdout: run.stdout, stderr: run.stderr }
+}
+
+#[test]
+fn a_process_short_of_address_space_runs_compact_or_is_told_what_to_lower() {
+    let placebo = plan("placebo").path.display().to_string();
+    let out_dir = tempdir().display().to_string();
+    // Five 4 GiB guarded reservations do not fit in 16 GiB; five of 128 MiB do.
+    let out = tg_wasm_in_address_space(&["run", &placebo, "-i", "3", "-o", &out_dir], 16 << 30);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    // Not even 32 compact ones fit in 2 GiB.
+    let out = tg_wasm_in_address_space(&["run", &placebo, "-i", "30", "-o", &out_dir], 2 << 30);
+    assert_bad_input(&out, "lower --memory-limit or run fewer instances");
+}
+
 #[test]
 fn more_instances_than_the_mapping_limit_are_refused_up_front() {
     let limit: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap().trim().parse().unwrap();

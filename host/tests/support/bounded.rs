@@ -47,13 +47,19 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(300);
 /// # Panics
 /// If it runs past [`TIME_LIMIT`] (it is killed first: a hang is a failure, not a stuck test).
 // The child is reaped by `wait4` (for its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 pub fn run_bounded(cmd: &mut Command, limit: u64) -> Bounded {
+    run_limited(cmd, libc::RLIMIT_DATA, limit)
+}
+
+/// Runs `cmd` with `resource` (an `RLIMIT_*`) limited to `limit` and returns
+/// how it ended and its peak RSS; hangs fail as for [`run_bounded`].
+#[allow(clippy::zombie_processes)]
+pub fn run_limited(cmd: &mut Command, resource: libc::__rlimit_resource_t, limit: u64) -> Bounded {
     // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent's.
     unsafe {
         cmd.pre_exec(move || {
             let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-            if libc::setrlimit(libc::RLIMIT_DATA, &rl) != 0 {
+            if libc::setrlimit(resource, &rl) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
