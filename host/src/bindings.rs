@@ -15,6 +15,7 @@ wasmtime::component::bindgen!({
         "tg:plan/sync.[method]subscription.next": async | trappable,
         "tg:plan/network.configure": async | trappable,
         "tg:plan/poll-set.wait": async | trappable,
+        "tg:plan/poll-set.wait-in-place": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -90,12 +90,65 @@ struct Fired {
     events: c_short,
 }
 
-/// `waited` as the canonical ABI returns it: a tag, then a list.
+/// `waited-in-place` as the canonical ABI returns it: a tag, then (at the
+/// payload's 4-byte alignment) `few-keys` or a list.
 #[repr(C)]
 struct Waited {
     tag: u8,
+    payload: Payload,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Payload {
+    few: FewKeys,
+    list: KeyList,
+}
+
+/// `few-keys`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct FewKeys {
+    count: u32,
+    keys: [u32; 4],
+}
+
+/// A `list<u32>` the host allocated in this memory; the receiver frees it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KeyList {
     ptr: *mut u32,
     len: usize,
+}
+
+impl Waited {
+    const fn new() -> Self {
+        Waited { tag: u8::MAX, payload: Payload { few: FewKeys { count: 0, keys: [0; 4] } } }
+    }
+
+    /// The answer's keys, `None` if it has none (`unsupported`, or a tag
+    /// this file does not know).
+    fn keys(&self) -> Option<(*const u32, usize)> {
+        // SAFETY: the tag says which field the host wrote.
+        unsafe {
+            match self.tag {
+                WAITED_FEW => {
+                    Some((self.payload.few.keys.as_ptr(), (self.payload.few.count as usize).min(self.payload.few.keys.len())))
+                }
+                WAITED_MANY | WAITED_DROPPED => Some((self.payload.list.ptr, self.payload.list.len)),
+                _ => None,
+            }
+        }
+    }
+}
+
+impl Drop for Waited {
+    fn drop(&mut self) {
+        if let WAITED_MANY | WAITED_DROPPED = self.tag {
+            // SAFETY: the host allocated the list with this memory's `cabi_realloc`.
+            unsafe { libc::free(self.payload.list.ptr as *mut c_void) };
+        }
+    }
 }
 
 /// `deadline`'s cases.
@@ -103,15 +156,17 @@ const DEADLINE_NONE: i32 = 0;
 const DEADLINE_FOREVER: i32 = 1;
 const DEADLINE_TIMEOUT: i32 = 2;
 
-const WAITED_READY: u8 = 0;
-const WAITED_DROPPED: u8 = 1;
+/// `waited-in-place`'s cases.
+const WAITED_FEW: u8 = 0;
+const WAITED_MANY: u8 = 1;
+const WAITED_DROPPED: u8 = 2;
 
 #[link(wasm_import_module = "tg:plan/poll-set@0.1.0")]
 unsafe extern "C" {
-    /// `wait: func(unwatch: list<u32>, watch: list<tuple<u32, borrow<pollable>>>,
-    /// deadline: deadline) -> waited`, lowered: `deadline` is its case and
-    /// the nanoseconds of `timeout-ns`.
-    #[link_name = "wait"]
+    /// `wait-in-place: func(unwatch: list<u32>, watch: list<tuple<u32,
+    /// borrow<pollable>>>, deadline: deadline) -> waited-in-place`, lowered:
+    /// `deadline` is its case and the nanoseconds of `timeout-ns`.
+    #[link_name = "wait-in-place"]
     fn poll_set_wait(
         unwatch: *const u32,
         unwatch_len: usize,
@@ -393,7 +448,7 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
             return Ok(state.event_count);
         }
         loop {
-            let mut waited = Waited { tag: 0, ptr: ptr::null_mut(), len: 0 };
+            let mut waited = Waited::new();
             poll_set_wait(
                 set.unwatch.ptr,
                 set.unwatch.len,
@@ -405,16 +460,14 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
             );
             set.unwatch.len = 0;
             set.watch.len = 0;
+            let Some((keys, len)) = waited.keys() else { return Err(Fallback::Always) };
             match waited.tag {
-                WAITED_READY => {
-                    let result = finish(set, &mut state, fds, waited.ptr, waited.len);
-                    libc::free(waited.ptr as *mut c_void);
+                WAITED_FEW | WAITED_MANY => {
+                    let result = finish(set, &mut state, fds, keys, len);
                     return result.map(|()| state.event_count).map_err(|f| fallback_after(set, f));
                 }
-                WAITED_DROPPED => {
-                    let result = redo_dropped(set, &mut state, fds, waited.ptr, waited.len);
-                    libc::free(waited.ptr as *mut c_void);
-                    match result {
+                _ => {
+                    match redo_dropped(set, &mut state, fds, keys, len) {
                         Ok(()) => {}
                         Err(Some(fallback)) => return Err(fallback_after(set, fallback)),
                         Err(None) => {
@@ -427,7 +480,6 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
                         return Ok(state.event_count);
                     }
                 }
-                _ => return Err(Fallback::Always),
             }
         }
     }
@@ -564,19 +616,17 @@ unsafe fn flush(set: &mut Set) -> Result<(), Fallback> {
     if set.unwatch.len == 0 && set.watch.len == 0 {
         return Ok(());
     }
-    let mut waited = Waited { tag: 0, ptr: ptr::null_mut(), len: 0 };
+    let mut waited = Waited::new();
     // SAFETY: the buffers hold `len` entries; the watched handles are the
     // descriptors' pollables, alive during this call.
     unsafe {
         poll_set_wait(set.unwatch.ptr, set.unwatch.len, set.watch.ptr, set.watch.len, DEADLINE_NONE, 0, &mut waited);
         set.unwatch.len = 0;
         set.watch.len = 0;
-        match waited.tag {
-            WAITED_READY => {}
-            WAITED_DROPPED => forget_dropped(set, waited.ptr, waited.len),
-            _ => return Err(Fallback::Always),
+        let Some((keys, len)) = waited.keys() else { return Err(Fallback::Always) };
+        if waited.tag == WAITED_DROPPED {
+            forget_dropped(set, keys, len);
         }
-        libc::free(waited.ptr as *mut c_void);
     }
     Ok(())
 }

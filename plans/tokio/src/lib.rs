@@ -16,12 +16,13 @@ mod http;
 mod idle;
 mod names;
 mod ping;
+mod ready;
 mod serving;
 mod sync;
 
 fn manifest() -> Manifest {
     let manifest = Manifest::new("tokio");
-    idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(manifest)))))))
+    ready::cases(idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(manifest))))))))
 }
 
 tg_sdk::export_plan!(manifest);
