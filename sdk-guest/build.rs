@@ -76,7 +76,7 @@ fn link_compat() -> Result<(), String> {
     let status = Command::new(&rustc)
         .args(["--crate-name", "tg_sdk_compat", "--crate-type", "lib", "--edition", "2024", "--target", &target])
         // No debug info and no embedded bitcode: the object is linked as is, after LTO.
-        .args(["-C", "opt-level=s", "-C", "panic=abort", "-C", "codegen-units=1", "-C", "debuginfo=0"])
+        .args(["-C", "opt-level=3", "-C", "panic=abort", "-C", "codegen-units=1", "-C", "debuginfo=0"])
         .args(["-C", "embed-bitcode=no"])
         .arg(format!("--emit=obj={}", object.display()))
         .arg(&source)
