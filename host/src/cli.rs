@@ -316,8 +316,8 @@ pub struct RunOptions {
     /// Run the instances on N threads of this process [default: one per core available]. Gives
     /// the digest of one thread. Needs a lookahead, like --workers: a sync latency above zero
     /// (e.g. --sync-latency 1ms), and links at least that slow; a run without one runs on one
-    /// thread (it says so when N was given), and a run whose packets turn out faster is run
-    /// again on one thread.
+    /// thread (it says so when N was given, or the run has 1000 instances or more), and a run
+    /// whose packets turn out faster is run again on one thread.
     #[arg(long, value_name = "N", conflicts_with_all = ["workers", "check_determinism"],
           value_parser = parse_threads)]
     pub threads: Option<u32>,

@@ -186,6 +186,33 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
 }
 
 #[test]
+fn a_large_run_left_on_one_core_for_want_of_a_lookahead_is_told_how_to_use_them_all() {
+    let placebo = plan("placebo").path;
+    let placebo = placebo.to_str().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (code, stderr, _) = tg_wasm(&["run", placebo, "-i", "1000"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if cores > 1 {
+        assert_eq!(lines.len(), 1, "one line, not {stderr:?}");
+        assert!(lines[0].contains(&format!("1000 instances run on one of {cores} cores")), "{stderr}");
+        assert!(lines[0].contains("--sync-latency 1ms") && lines[0].contains("changes the run"), "{stderr}");
+    } else {
+        assert!(lines.is_empty(), "one core: nothing to say, not {stderr:?}");
+    }
+    // Smaller runs, runs with a lookahead, and runs whose threads were chosen are not told.
+    for args in [
+        &["run", placebo, "-i", "999"][..],
+        &["run", placebo, "-i", "1000", "--sync-latency", "1ms"],
+        &["run", placebo, "-i", "1000", "--threads", "1"],
+    ] {
+        let (code, stderr, _) = tg_wasm(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim(), "", "{args:?}");
+    }
+}
+
+#[test]
 fn threads_that_can_split_the_run_give_its_digest_from_the_command_line() {
     let network = plan("network").path;
     let run = ["run", network.to_str().unwrap(), "-t", "round-trips", "-i", "6", "-p", "rounds=3", "--sync-latency"];

@@ -16,7 +16,7 @@ use crate::error::{Error, InputError};
 use crate::outputs::{self, RunDirectory};
 use crate::run::observe::Observer;
 use crate::run::split::{SplitSettings, run_split};
-use crate::run::threads::{ThreadPlan, plan_threads};
+use crate::run::threads::{OneThreadBecause, ThreadPlan, plan_threads};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
 use crate::sync::SyncSetting;
 use std::path::PathBuf;
@@ -61,6 +61,11 @@ impl RunOptions<'_> {
     }
 }
 
+/// Instances from which a run left on one thread for want of a lookahead is
+/// told so as a warning: smaller runs end in a second or two whatever the
+/// threads, and most have no lookahead, so telling them would be noise.
+const LARGE_RUN: u32 = 1000;
+
 /// How many threads a run in one process may use (`--threads`). Any number
 /// gives the digest of one; more than one needs a lookahead, and a run
 /// without one runs on one thread (see [`crate::run::threads`]).
@@ -81,6 +86,20 @@ impl Threads {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         match plan_threads(run, self.count.unwrap_or(cores), self.lookahead, sync) {
             Ok(plan) => plan,
+            Err((OneThreadBecause::NoLookahead, plan))
+                if self.count.is_none() && run.spec().instance_count() >= LARGE_RUN =>
+            {
+                // Left at information level, this is where a large run's
+                // time goes unexplained: the headline DHT run takes twice
+                // as long on one core of two.
+                tracing::warn!(
+                    "{} instances run on one of {cores} cores: the run has no lookahead (its sync latency is \
+                     zero). --sync-latency 1ms, with links at least that slow, lets it use every core; every sync \
+                     operation then takes 1 ms each way, which changes the run and its digest",
+                    run.spec().instance_count()
+                );
+                plan
+            }
             Err((why, plan)) => {
                 self.say(&why.to_string());
                 plan
