@@ -16,6 +16,8 @@
 //! per round trip; then one line per workload with the ratios. Run with
 //! `cargo bench -p tg-wasm --bench round_trips`; `TG_BENCH_ROUNDS` (default 3)
 //! sets the rounds, `TG_BENCH_ONLY=100x100` (comma-separated `NxM`) the workloads.
+//! A workload more instances than `vm.max_map_count` allows (10,000 under
+//! Linux's default) is skipped with a line saying so and how to raise it.
 
 mod support;
 
@@ -60,6 +62,15 @@ fn main() {
     let settings = settings();
     for (n, m) in WORKLOADS {
         if !only.is_empty() && !only.split(',').any(|w| w == format!("{n}x{m}")) {
+            continue;
+        }
+        // 10,000 instances need more mappings than Linux's default limit:
+        // the other workloads are still worth their figures.
+        if let Err(why) = tg_wasm::engine::check_mapping_limit(n) {
+            println!(
+                "{}",
+                serde_json::json!({"bench": "round-trips", "instances": n, "round_trips_each": m, "skipped": why.message()})
+            );
             continue;
         }
         let mut by_setting: Vec<Vec<Round>> = settings.iter().map(|_| Vec::new()).collect();
