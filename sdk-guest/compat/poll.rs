@@ -166,38 +166,7 @@ unsafe fn poll_with(state: &mut PollState, fds: *mut PollFd, nfds: usize, timeou
             if entry.is_null() {
                 return libc::fail(EBADF);
             }
-            let (data, vtable) = ((*entry).data, &*(*entry).vtable);
-            let events = (*pollfd).events;
-            if let Some(register) = vtable.poll_register {
-                if register(data, state as *mut PollState as *mut c_void, events) < 0 {
-                    return -1;
-                }
-                continue;
-            }
-            // Without a registration of its own a descriptor is its streams.
-            if events & !(POLLRDNORM | POLLWRNORM) != 0 {
-                return libc::fail(EOPNOTSUPP);
-            }
-            if events & POLLRDNORM != 0
-                && add_stream(
-                    state,
-                    data,
-                    vtable.get_read_stream,
-                    POLLRDNORM,
-                    libc::streams_method_input_stream_subscribe,
-                ) < 0
-            {
-                return -1;
-            }
-            if events & POLLWRNORM != 0
-                && add_stream(
-                    state,
-                    data,
-                    vtable.get_write_stream,
-                    POLLWRNORM,
-                    libc::streams_method_output_stream_subscribe,
-                ) < 0
-            {
+            if register(state, &*entry, (*pollfd).events) < 0 {
                 return -1;
             }
         }
@@ -237,6 +206,39 @@ unsafe fn poll_with(state: &mut PollState, fds: *mut PollFd, nfds: usize, timeou
         }
         state.event_count
     }
+}
+
+/// Registers `entry`'s pollables for `events` with `state` (whose current
+/// `pollfd` is the descriptor's): through the descriptor's own
+/// `poll_register`, or, without one, as its streams. 0, or -1 with `errno` set.
+///
+/// # Safety
+/// `entry` is a live descriptor-table entry; `state` is a `poll` call's.
+pub(crate) unsafe fn register(state: &mut PollState, entry: &libc::Entry, events: c_short) -> c_int {
+    // SAFETY: the vtable's functions take the entry's `data`.
+    unsafe {
+        let (data, vtable) = (entry.data, &*entry.vtable);
+        if let Some(register) = vtable.poll_register {
+            return if register(data, state as *mut PollState as *mut c_void, events) < 0 { -1 } else { 0 };
+        }
+        // Without a registration of its own a descriptor is its streams.
+        if events & !(POLLRDNORM | POLLWRNORM) != 0 {
+            return libc::fail(EOPNOTSUPP);
+        }
+        if events & POLLRDNORM != 0
+            && add_stream(state, data, vtable.get_read_stream, POLLRDNORM, libc::streams_method_input_stream_subscribe)
+                < 0
+        {
+            return -1;
+        }
+        if events & POLLWRNORM != 0
+            && add_stream(state, data, vtable.get_write_stream, POLLWRNORM, libc::streams_method_output_stream_subscribe)
+                < 0
+        {
+            return -1;
+        }
+    }
+    0
 }
 
 /// Waits on one of a descriptor's streams: subscribes once, keeping the

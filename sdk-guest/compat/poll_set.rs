@@ -38,12 +38,9 @@ use core::mem::size_of;
 use core::ptr;
 
 use crate::libc::{self, Handle};
-use crate::poll::{PollFd, PollState, Slot, add_stream};
+use crate::poll::{PollFd, PollState, Slot};
 
-const POLLRDNORM: c_short = 0x1;
-const POLLWRNORM: c_short = 0x2;
 const EBADF: c_int = 8;
-const EOPNOTSUPP: c_int = 58;
 
 /// A `pollfd` whose descriptor number is above this is left to the list
 /// `poll`: the cache is an array indexed by descriptor, and wasi-libc hands
@@ -543,41 +540,11 @@ unsafe fn register(
             libc::fail(EBADF);
             return Err(None);
         }
-        let (data, vtable) = ((*entry).data, &*(*entry).vtable);
         let events = (*pollfd).events;
         state.len = 0;
         state.pollfd = pollfd;
-        if let Some(register) = vtable.poll_register {
-            if register(data, state as *mut PollState as *mut c_void, events) < 0 {
-                return Err(None);
-            }
-        } else {
-            if events & !(POLLRDNORM | POLLWRNORM) != 0 {
-                libc::fail(EOPNOTSUPP);
-                return Err(None);
-            }
-            if events & POLLRDNORM != 0
-                && add_stream(
-                    state,
-                    data,
-                    vtable.get_read_stream,
-                    POLLRDNORM,
-                    libc::streams_method_input_stream_subscribe,
-                ) < 0
-            {
-                return Err(None);
-            }
-            if events & POLLWRNORM != 0
-                && add_stream(
-                    state,
-                    data,
-                    vtable.get_write_stream,
-                    POLLWRNORM,
-                    libc::streams_method_output_stream_subscribe,
-                ) < 0
-            {
-                return Err(None);
-            }
+        if crate::poll::register(state, &*entry, events) < 0 {
+            return Err(None);
         }
         let cached = set.cache.ptr.add(fd as usize);
         for s in 0..2usize {
