@@ -8,6 +8,9 @@ use tg_sdk::prelude::*;
 
 const INSTANCES: std::ops::RangeInclusive<u32> = 1..=100_000;
 
+/// The cases. Their panics' messages name the source lines they come from, and
+/// are part of the pinned digests (`host/tests/golden/hostile.toml`): a change
+/// that moves those lines moves the digests.
 fn manifest() -> Manifest {
     let case = |name, f, what| TestCase::new(name, f).describe(what).instances(INSTANCES);
     Manifest::new("hostile")
@@ -16,10 +19,7 @@ fn manifest() -> Manifest {
         .case(case("stack-overflow", stack_overflow, "recurses without bound"))
         .case(case("spin", spin, "loops forever without calling the host"))
         .case(case("abort", abort, "calls std::process::abort"))
-        .case(
-            case("exit", exit, "calls std::process::exit")
-                .param(Param::int("code", "3").describe("the exit status")),
-        )
+        .case(case("exit", exit, "calls std::process::exit").param(Param::int("code", "3").describe("the exit status")))
         .case(case("oom", oom, "allocates until memory runs out"))
         .case(case("bad-sync", bad_sync, "passes the sync service arguments it must refuse"))
         .case(case("escape", escape, "tries to read, list and write host files and read host variables"))

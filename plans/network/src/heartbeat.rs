@@ -19,9 +19,10 @@ pub fn cases(manifest: Manifest) -> Manifest {
             .instances(2..=1000)
             .param(Param::duration("interval", "100ms").describe("time between heartbeats"))
             .param(Param::duration("duration", "3s").describe("how long instance 0 sends"))
-            .param(Param::duration("latency", "0s").describe(
-                "one-way latency every instance configures first (0s: the unshaped default link)",
-            ))
+            .param(
+                Param::duration("latency", "0s")
+                    .describe("one-way latency every instance configures first (0s: the unshaped default link)"),
+            )
             .param(Param::string("inject", "none").describe(
                 "a fault instance 0 injects itself: `clog` (instance 1's path from beat 11 to 20) or \
                  `crash` (instance 1 after beat 10, restarted 500 ms later)",

@@ -15,13 +15,13 @@ const UDP_PORT: u16 = 7001;
 /// Round trips per client: enough to see a steady round-trip time.
 const ROUNDS: u32 = 10;
 
-mod misuse;
-mod parity;
-mod shaping;
-mod topology;
 mod heartbeat;
 mod mesh;
+mod misuse;
+mod parity;
 mod round_trips;
+mod shaping;
+mod topology;
 mod websocket;
 
 fn manifest() -> Manifest {
@@ -30,9 +30,10 @@ fn manifest() -> Manifest {
             TestCase::new("ping-pong", ping_pong)
                 .describe("instance 0 echoes over TCP and UDP; the others ping it and record the round trip")
                 .instances(2..=1000)
-                .param(Param::duration("latency", "0s").describe(
-                    "one-way latency every instance configures first (0s: the unshaped default link)",
-                )),
+                .param(
+                    Param::duration("latency", "0s")
+                        .describe("one-way latency every instance configures first (0s: the unshaped default link)"),
+                ),
         )
         .case(
             TestCase::new("many-connections", many_connections)
@@ -63,7 +64,9 @@ fn manifest() -> Manifest {
                 .describe("the probes host/tests/linux_parity.rs also runs on Linux; one message per probe")
                 .instances(1..=1),
         );
-    round_trips::cases(topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(manifest)))))))
+    round_trips::cases(topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(
+        manifest,
+    )))))))
 }
 
 /// The server's TCP address, found by name through `wasi:sockets/ip-name-lookup`.

@@ -131,4 +131,3 @@ fn round_trips(env: &RunEnv) -> tg_sdk::Result<()> {
     env.r().counter("resent", f64::from(resent));
     Ok(())
 }
-

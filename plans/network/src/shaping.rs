@@ -26,7 +26,9 @@ pub fn cases(manifest: Manifest) -> Manifest {
                 .instances(2..=2)
                 .param(Param::duration("latency", "100ms").describe("one-way latency of the first phase"))
                 .param(Param::duration("latency2", "10ms").describe("one-way latency after reconfiguring"))
-                .param(Param::duration("jitter", "0s").describe("jitter of both phases; 0 makes the check exact to 1%")),
+                .param(
+                    Param::duration("jitter", "0s").describe("jitter of both phases; 0 makes the check exact to 1%"),
+                ),
         )
         .case(
             TestCase::new("traffic-allowed", traffic_allowed)
@@ -48,7 +50,9 @@ pub fn cases(manifest: Manifest) -> Manifest {
         )
         .case(
             TestCase::new("bandwidth", bandwidth)
-                .describe("instance 1 sends `size` bytes over TCP on a `bandwidth` link; instance 0 measures throughput")
+                .describe(
+                    "instance 1 sends `size` bytes over TCP on a `bandwidth` link; instance 0 measures throughput",
+                )
                 .instances(2..=2)
                 .param(Param::int("bandwidth", 10_000_000).unit("bit/s").describe("link rate of both instances"))
                 .param(Param::size("size", "4MiB").describe("bytes to transfer"))
@@ -150,7 +154,9 @@ fn ping_pong_reconfigure(env: &RunEnv) -> tg_sdk::Result<()> {
             env.r().unit("ns").tag("latency", &tag).point("tcp-rtt", tcp_ns);
             env.r().unit("ns").tag("latency", &tag).point("udp-rtt", udp_ns);
             env.r().unit("ns").tag("latency", &tag).point("connect-time", connect_ns);
-            env.record_message(format!("latency={tag} tcp-rtt-ns={tcp_ns} udp-rtt-ns={udp_ns} connect-ns={connect_ns}"));
+            env.record_message(format!(
+                "latency={tag} tcp-rtt-ns={tcp_ns} udp-rtt-ns={udp_ns} connect-ns={connect_ns}"
+            ));
             let expected = 2.0 * latency.as_nanos() as f64;
             // Jitter moves each one-way trip by up to ±jitter; without it the
             // round trip is exact and 1% is the acceptance bound.

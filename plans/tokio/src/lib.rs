@@ -22,7 +22,9 @@ mod sync;
 
 fn manifest() -> Manifest {
     let manifest = Manifest::new("tokio");
-    ready::cases(idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(manifest))))))))
+    ready::cases(idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(
+        manifest,
+    ))))))))
 }
 
 tg_sdk::export_plan!(manifest);
