@@ -4,7 +4,13 @@
 //!
 //! The builder is pure Rust; turning it into the WIT `manifest` record that
 //! `describe` returns is the only place it meets the bindings.
+//!
+//! Every instance builds the whole manifest to find the case it runs, so
+//! names and descriptions given as literals are kept as references to them:
+//! building one copies no text, and reads none of the plan's descriptions
+//! (pages of its memory image every instance would otherwise hold).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::RangeInclusive;
 
@@ -69,67 +75,67 @@ impl fmt::Display for ParamType {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
-    name: String,
+    name: Cow<'static, str>,
     ty: ParamType,
     default: Option<String>,
-    description: String,
-    unit: Option<String>,
+    description: Cow<'static, str>,
+    unit: Option<Cow<'static, str>>,
 }
 
 impl Param {
     /// A parameter of type `ty` whose value is `default` unless the run sets it.
-    pub fn new(name: impl Into<String>, ty: ParamType, default: impl fmt::Display) -> Self {
-        Param { name: name.into(), ty, default: Some(default.to_string()), description: String::new(), unit: None }
+    pub fn new(name: impl Into<Cow<'static, str>>, ty: ParamType, default: impl fmt::Display) -> Self {
+        Param { name: name.into(), ty, default: Some(default.to_string()), description: Cow::Borrowed(""), unit: None }
     }
 
     /// A parameter without a default: a run that does not set it makes reading it panic.
-    pub fn required(name: impl Into<String>, ty: ParamType) -> Self {
-        Param { name: name.into(), ty, default: None, description: String::new(), unit: None }
+    pub fn required(name: impl Into<Cow<'static, str>>, ty: ParamType) -> Self {
+        Param { name: name.into(), ty, default: None, description: Cow::Borrowed(""), unit: None }
     }
 
     /// A string parameter.
-    pub fn string(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn string(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::String, default)
     }
 
     /// An integer parameter.
-    pub fn int(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn int(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Int, default)
     }
 
     /// A float parameter.
-    pub fn float(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn float(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Float, default)
     }
 
     /// A boolean parameter.
-    pub fn bool(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn bool(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Bool, default)
     }
 
     /// A duration parameter; `default` is written like `"250ms"`.
-    pub fn duration(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn duration(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Duration, default)
     }
 
     /// A byte-size parameter; `default` is written like `"64KiB"`.
-    pub fn size(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn size(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Size, default)
     }
 
     /// A JSON parameter; `default` is a JSON document.
-    pub fn json(name: impl Into<String>, default: impl fmt::Display) -> Self {
+    pub fn json(name: impl Into<Cow<'static, str>>, default: impl fmt::Display) -> Self {
         Param::new(name, ParamType::Json, default)
     }
 
     /// Sets the description shown by `tg-wasm describe`.
-    pub fn describe(mut self, description: impl Into<String>) -> Self {
+    pub fn describe(mut self, description: impl Into<Cow<'static, str>>) -> Self {
         self.description = description.into();
         self
     }
 
     /// Sets the unit the value is expressed in, for display.
-    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+    pub fn unit(mut self, unit: impl Into<Cow<'static, str>>) -> Self {
         self.unit = Some(unit.into());
         self
     }
@@ -174,8 +180,8 @@ impl Param {
 /// ```
 #[derive(Clone)]
 pub struct TestCase {
-    name: String,
-    description: String,
+    name: Cow<'static, str>,
+    description: Cow<'static, str>,
     instances: RangeInclusive<u32>,
     params: Vec<Param>,
     run: CaseFn,
@@ -184,12 +190,12 @@ pub struct TestCase {
 impl TestCase {
     /// A case named `name`, run by `run`, for any number of instances from 1
     /// up, with no parameters.
-    pub fn new(name: impl Into<String>, run: CaseFn) -> Self {
-        TestCase { name: name.into(), description: String::new(), instances: 1..=u32::MAX, params: Vec::new(), run }
+    pub fn new(name: impl Into<Cow<'static, str>>, run: CaseFn) -> Self {
+        TestCase { name: name.into(), description: Cow::Borrowed(""), instances: 1..=u32::MAX, params: Vec::new(), run }
     }
 
     /// Sets the description shown by `tg-wasm describe`.
-    pub fn describe(mut self, description: impl Into<String>) -> Self {
+    pub fn describe(mut self, description: impl Into<Cow<'static, str>>) -> Self {
         self.description = description.into();
         self
     }
@@ -258,13 +264,13 @@ impl fmt::Debug for TestCase {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Manifest {
-    name: String,
+    name: Cow<'static, str>,
     cases: Vec<TestCase>,
 }
 
 impl Manifest {
     /// A manifest for the plan `name`, with no test cases yet.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
         Manifest { name: name.into(), cases: Vec::new() }
     }
 
@@ -292,13 +298,13 @@ impl Manifest {
     /// The WIT record `describe` returns.
     pub(crate) fn to_wit(&self) -> wit::Manifest {
         wit::Manifest {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             test_cases: self
                 .cases
                 .iter()
                 .map(|case| wit::TestCaseSpec {
-                    name: case.name.clone(),
-                    description: case.description.clone(),
+                    name: case.name.to_string(),
+                    description: case.description.to_string(),
                     instances: wit::InstanceBounds { min: *case.instances.start(), max: *case.instances.end() },
                     params: case.params.iter().map(Param::to_wit).collect(),
                 })
@@ -310,7 +316,7 @@ impl Manifest {
 impl Param {
     fn to_wit(&self) -> wit::ParamSpec {
         wit::ParamSpec {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             type_: match self.ty {
                 ParamType::String => wit::ParamType::String,
                 ParamType::Int => wit::ParamType::Int,
@@ -321,8 +327,8 @@ impl Param {
                 ParamType::Json => wit::ParamType::Json,
             },
             default: self.default.clone(),
-            description: self.description.clone(),
-            unit: self.unit.clone(),
+            description: self.description.to_string(),
+            unit: self.unit.as_deref().map(str::to_string),
         }
     }
 }
