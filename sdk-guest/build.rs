@@ -78,6 +78,8 @@ fn link_compat() -> Result<(), String> {
         // No debug info and no embedded bitcode: the object is linked as is, after LTO.
         .args(["-C", "opt-level=3", "-C", "panic=abort", "-C", "codegen-units=1", "-C", "debuginfo=0"])
         .args(["-C", "embed-bitcode=no"])
+        // 128-bit compares of `poll`'s array (`compat/poll_set.rs`); wasmtime enables SIMD by default.
+        .args(["-C", "target-feature=+simd128"])
         .arg(format!("--emit=obj={}", object.display()))
         .arg(&source)
         .status()
