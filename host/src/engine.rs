@@ -35,8 +35,9 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 128 << 20;
 
 /// The default fuel budget. A tight loop burns it in about half a CPU-second
 /// (`plans/hostile`'s `spin`), so a runaway instance is stopped quickly; a
-/// rust-libp2p node needs up to 7.5 × 10^9 in a 100-node network and more
-/// than this in a 200-node one, where `--fuel` must be raised.
+/// rust-libp2p node needs up to 7.5 × 10^9 in a 100-node network; every node
+/// of a 200-node one fits, but half of a 300-node one need more, and there
+/// `--fuel` must be raised.
 pub const DEFAULT_FUEL: u64 = 10_000_000_000;
 
 /// Most elements a table of one instance may hold, in the store's limits and
