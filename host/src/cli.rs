@@ -8,6 +8,7 @@ use std::time::Duration;
 use tg_wasm::engine;
 use tg_wasm::limits::HostLimits;
 use tg_wasm::params;
+use tg_wasm::run::memory::MemoryBudget;
 
 /// Run Testground-style test plans as thousands of deterministic WebAssembly
 /// instances in one process, on virtual time.
@@ -263,9 +264,16 @@ pub struct RunOptions {
     /// Largest linear memory per instance (e.g. 64MiB).
     #[arg(long, default_value = "128MiB", value_parser = parse_memory_limit)]
     pub memory_limit: u64,
+    /// Resident memory the whole run may hold (e.g. 16GiB), `auto` or `off`. A run that grows
+    /// past it stops as a timed-out one does, its results written, and exits 1 saying so,
+    /// instead of being killed by the system with nothing written. `auto`: 90% of this
+    /// machine's memory, or of its cgroup's limit when lower. Split runs' workers are not
+    /// watched.
+    #[arg(long, value_name = "SIZE", default_value = "auto", value_parser = MemoryBudget::parse)]
+    pub max_memory: MemoryBudget,
     /// CPU budget per instance, in fuel units (about one per wasm instruction). The default
     /// stops an endless loop within about half a CPU-second; real protocol stacks need more
-    /// from a few hundred instances on (a rust-libp2p node of a 200-node network: over 10^10).
+    /// from a few hundred instances on (a rust-libp2p node of a 300-node network: over 10^10).
     #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
     /// Payload bytes all topics of the run may hold together: every message is kept for the

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tg_wasm::engine::EngineSettings;
 use tg_wasm::error::{Error, InputError};
 use tg_wasm::limits::HostLimits;
+use tg_wasm::run::memory::MemoryWatch;
 use tg_wasm::run::split::{SplitSettings, WorkerSettings, lifeline};
 use tg_wasm::run::{CompositionRef, GroupRequest, NetworkSpec, RunSpec, ScheduledFault};
 use tg_wasm::session::{self, Mode, Threads};
@@ -311,6 +312,7 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         wall_timeout: args.timeout,
         keep_trace: args.trace,
         interrupt: Some(interrupt.clone()),
+        memory: None,
         faults: shape.faults,
         network: NetworkSpec { ipv6: shape.network.ipv6 || args.ipv6, ..shape.network },
         composition: shape.composition,
@@ -346,6 +348,10 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         _ => None,
     };
     let split = matches!(mode, Mode::Workers(_));
+    // The instances of a split run live in its workers: this process holds none to watch.
+    let memory = args.max_memory.bytes().filter(|_| !split).map(MemoryWatch::start);
+    let mut spec = spec;
+    spec.memory = memory.as_ref().map(MemoryWatch::flag);
     let options = session::RunOptions {
         out: out.clone(),
         mode,
@@ -362,7 +368,17 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         }
         Err(e) => return Err(e),
     };
-    finish_run(args, &out, &finished, &interrupt)
+    let code = finish_run(args, &out, &finished, &interrupt)?;
+    // Last, under the summary: what stopped the run and what to do.
+    if let Some(watch) = memory.as_ref().filter(|w| w.exceeded()) {
+        eprintln!(
+            "error: the run was stopped when it held {} MiB of memory, over its budget of {} MiB (--max-memory): \
+             run fewer instances, lower --memory-limit, or give it more memory with --max-memory",
+            watch.peak() >> 20,
+            watch.budget() >> 20,
+        );
+    }
+    Ok(code)
 }
 
 /// Prints the summary, then writes the JUnit file, and decides the exit

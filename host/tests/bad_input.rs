@@ -132,7 +132,7 @@ fn bad_parameters_and_counts_are_refused() {
 #[test]
 fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them() {
     let placebo = plan("placebo").path.display().to_string();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["-i", "-5"], "-5 is negative"),
         (&["-s", "-1"], "-1 is negative"),
         (&["--fuel", "-3"], "-3 is negative"),
@@ -141,6 +141,8 @@ fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them()
         (&["--check-determinism=0"], "0 run(s) leave nothing to compare; give 2 or more"),
         (&["--memory-limit", "0"], "is less than one wasm page (64KiB)"),
         (&["--memory-limit", "64KiB"], "does not fit this run's limits"),
+        (&["--max-memory", "0"], "is not a memory budget: give a size (e.g. 16GiB), auto or off"),
+        (&["--max-memory", "lots"], "is not a memory budget"),
     ];
     for (args, needle) in cases {
         let out = tempdir().display().to_string();

@@ -106,6 +106,35 @@ fn diagnostics_into_a_pipe_carry_no_colour_codes() {
 }
 
 #[test]
+fn a_run_that_outgrows_its_memory_budget_stops_with_its_results_and_says_what_to_do() {
+    // 5000 suspended placebo instances hold about 400 MiB; tg-wasm itself, about 40. A budget of
+    // 100 MiB stops the run while it starts them, instead of letting it grow.
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tempdir().join("run");
+    let args = ["run", &placebo, "-t", "sleep", "-i", "5000", "--max-memory", "100MiB", "--progress", "off"];
+    let run = Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).arg("-o").arg(&out).output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "a stopped run failed");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("over its budget of 100 MiB (--max-memory)") && last.contains("run fewer instances"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["end"], "memory-budget");
+    let outcomes = std::fs::read_to_string(out.join("outcomes.jsonl")).unwrap();
+    assert_eq!(outcomes.lines().count(), 5000, "every instance's outcome is written");
+    assert!(outcomes.lines().all(|l| l.contains("the run went over its memory budget")), "{}", &outcomes[..300]);
+    // `off` lifts it: the same run ends by itself.
+    let unbounded = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", &placebo, "-t", "sleep", "-i", "50", "--max-memory", "off", "--progress", "off", "-o"])
+        .arg(out.with_extension("off"))
+        .output()
+        .unwrap();
+    assert_eq!(unbounded.status.code(), Some(0), "{}", String::from_utf8_lossy(&unbounded.stderr));
+}
+
+#[test]
 fn without_a_terminal_a_long_run_prints_plain_progress_lines() {
     // stderr is a file, as in CI; the run spins (with fuel for far longer) until a 5 s wall-clock limit ends it.
     let wasm = plan("hostile").path.display().to_string();

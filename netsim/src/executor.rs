@@ -36,6 +36,10 @@ pub struct RunLimits {
     pub wall_deadline: Option<Instant>,
     /// Stop as soon as this flag is set (Ctrl-C).
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Stop as soon as this flag is set: the process went over its memory
+    /// budget (the host watches it). Like the wall deadline, it only ever
+    /// ends a run.
+    pub memory: Option<Arc<AtomicBool>>,
 }
 
 /// Why [`Executor::run`] returned.
@@ -51,6 +55,8 @@ pub enum RunEnd {
     WallTimeout,
     /// [`RunLimits::interrupt`] was set.
     Interrupted,
+    /// [`RunLimits::memory`] was set: the process went over its memory budget.
+    MemoryBudget,
     /// The sync backend failed (see [`crate::Sim::sync_failure`]); the
     /// message says why. No sync operation can complete any more.
     SyncFailed(String),
@@ -62,8 +68,8 @@ pub enum RunEnd {
 
 impl RunEnd {
     /// Its name in summaries and reports: `completed`, `deadlock`,
-    /// `virtual-timeout`, `wall-timeout`, `interrupted`, `sync-failed`,
-    /// `split-failed`.
+    /// `virtual-timeout`, `wall-timeout`, `interrupted`, `memory-budget`,
+    /// `sync-failed`, `split-failed`.
     pub fn name(&self) -> &'static str {
         match self {
             RunEnd::Completed => "completed",
@@ -71,6 +77,7 @@ impl RunEnd {
             RunEnd::VirtualTimeout => "virtual-timeout",
             RunEnd::WallTimeout => "wall-timeout",
             RunEnd::Interrupted => "interrupted",
+            RunEnd::MemoryBudget => "memory-budget",
             RunEnd::SyncFailed(_) => "sync-failed",
             RunEnd::SplitFailed(_) => "split-failed",
         }
@@ -86,6 +93,7 @@ impl std::fmt::Display for RunEnd {
             RunEnd::VirtualTimeout => f.write_str("virtual time limit reached"),
             RunEnd::WallTimeout => f.write_str("wall-clock time limit reached"),
             RunEnd::Interrupted => f.write_str("run interrupted"),
+            RunEnd::MemoryBudget => f.write_str("the run went over its memory budget"),
             RunEnd::SyncFailed(reason) => write!(f, "sync service failed: {reason}"),
             RunEnd::SplitFailed(reason) => write!(f, "the run's workers fell out of step: {reason}"),
         }
@@ -412,6 +420,9 @@ impl<T> Executor<T> {
         if limits.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
             return Some(RunEnd::Interrupted);
         }
+        if limits.memory.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+            return Some(RunEnd::MemoryBudget);
+        }
         if limits.wall_deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(RunEnd::WallTimeout);
         }
@@ -484,6 +495,16 @@ mod tests {
             RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(5)), ..RunLimits::default() };
         assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::VirtualTimeout);
         assert_eq!(exec.cancel_unfinished(), vec![NodeId(0)]);
+    }
+
+    #[test]
+    fn the_memory_flag_stops_the_run_as_over_its_budget() {
+        let sim = sim(1);
+        let mut exec = Executor::<()>::new(sim.clone());
+        exec.spawn(NodeId(0), Box::pin(std::future::pending()));
+        let limits = RunLimits { memory: Some(Arc::new(AtomicBool::new(true))), ..RunLimits::default() };
+        assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::MemoryBudget);
+        assert_eq!(RunEnd::MemoryBudget.name(), "memory-budget");
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, 
             inputs.tg_wasm_version
         ));
     }
-    if recorded.end == "wall-timeout" || recorded.end == "interrupted" {
+    if matches!(recorded.end.as_str(), "wall-timeout" | "interrupted" | "memory-budget") {
         notes.push(format!(
             "the recorded run ended early ({}), at a point real time chose; the replay runs to the end",
             recorded.end

@@ -248,6 +248,7 @@ pub(super) fn execute(
         virtual_deadline: spec.virtual_timeout.map(|d| SimTime::ZERO + d),
         wall_deadline: spec.wall_timeout.map(|d| started + d),
         interrupt: spec.interrupt.clone(),
+        memory: spec.memory.clone(),
     };
     let limits_in_force =
         LimitsInForce { memory_limit: prepared.settings.memory_limit, fuel, sockets: spec.limits.sockets };
@@ -384,11 +385,14 @@ impl<F> RunSupervisor<'_, F> {
 
 /// Whether a run that ended so leaves its waiting instances `stalled`: they
 /// waited on something nothing would complete (a deadlock), or they were
-/// still waiting when a limit or an interrupt stopped the run. When the sync
+/// still waiting when a limit (time or memory) or an interrupt stopped the run. When the sync
 /// service or a split run's transport failed, the run broke under them:
 /// they are `crashed`, for that reason.
 fn stalls(end: &RunEnd) -> bool {
-    matches!(end, RunEnd::Deadlock | RunEnd::VirtualTimeout | RunEnd::WallTimeout | RunEnd::Interrupted)
+    matches!(
+        end,
+        RunEnd::Deadlock | RunEnd::VirtualTimeout | RunEnd::WallTimeout | RunEnd::Interrupted | RunEnd::MemoryBudget
+    )
 }
 
 fn record_end(sim: &SimHandle, node: NodeId, outcome: Outcome, reason: &str) {

@@ -8,8 +8,9 @@
 //! tallies them ([`summary`]). Beside it: [`spec`] and [`record`] (the inputs,
 //! and their `run.json` form), [`faults`] (a fault timeline), [`network`]
 //! (the data network's layout a composition describes), [`observe`]
-//! (sampling a run's progress), [`threads`] (one run on several threads)
-//! and [`split`] (one run across worker processes).
+//! (sampling a run's progress), [`memory`] (the budget the whole run may
+//! hold), [`threads`] (one run on several threads) and [`split`] (one run
+//! across worker processes).
 //!
 //! This layer does not write the run directory ([`crate::outputs`]), render
 //! anything for people ([`crate::report`]), or choose how to run
@@ -17,6 +18,7 @@
 
 pub mod execute;
 pub mod faults;
+pub mod memory;
 pub mod network;
 pub mod observe;
 pub mod outcome;

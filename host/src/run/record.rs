@@ -239,6 +239,7 @@ impl RecordedRun {
             wall_timeout: None,
             keep_trace: false,
             interrupt: None,
+            memory: None,
             faults: self.faults.clone(),
             network: self.network.clone(),
             composition: self.composition.clone(),

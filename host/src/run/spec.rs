@@ -70,6 +70,9 @@ pub struct RunSpec {
     pub keep_trace: bool,
     /// Set by Ctrl-C to end the run early.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Set when the process goes over its memory budget
+    /// ([`super::memory::MemoryWatch`]), to end the run early.
+    pub memory: Option<Arc<AtomicBool>>,
     /// Faults to inject, in any order (each carries its virtual time).
     pub faults: Vec<super::ScheduledFault>,
     /// The data network's layout: group subnets, NATs, inbound filters, regions, IPv6.
@@ -105,6 +108,7 @@ impl RunSpec {
             wall_timeout: None,
             keep_trace: false,
             interrupt: None,
+            memory: None,
             faults: Vec::new(),
             network: super::NetworkSpec::default(),
             composition: None,

@@ -109,7 +109,8 @@ pub struct RunSummary {
     /// The earliest instance to end without succeeding, if any: failed and
     /// crashed ones before stalled ones, which end when the run stops.
     pub first_failure: Option<FirstFailure>,
-    /// How the run ended: `completed`, `deadlock`, `virtual-timeout`, `wall-timeout`, `interrupted`.
+    /// How the run ended: `completed`, `deadlock`, `virtual-timeout`, `wall-timeout`, `interrupted`,
+    /// `memory-budget`.
     pub end: &'static str,
     /// Up to 20 instances that were blocked when the run stopped early.
     pub blocked: Vec<BlockedSummary>,

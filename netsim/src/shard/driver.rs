@@ -43,6 +43,7 @@ pub fn run_shard<T>(
             let stop = match local_end {
                 Some(RunEnd::WallTimeout) => Some(ShardStop::WallTimeout),
                 Some(RunEnd::Interrupted) => Some(ShardStop::Interrupted),
+                Some(RunEnd::MemoryBudget) => Some(ShardStop::MemoryBudget),
                 Some(RunEnd::SyncFailed(why) | RunEnd::SplitFailed(why)) => Some(ShardStop::Failed(why)),
                 // A window ends only for the reasons above; the others are decided across shards below.
                 Some(other) => Some(ShardStop::Failed(format!("a shard's window ended as {other:?}"))),
@@ -96,6 +97,7 @@ pub fn run_shard<T>(
             return match stop {
                 ShardStop::WallTimeout => RunEnd::WallTimeout,
                 ShardStop::Interrupted => RunEnd::Interrupted,
+                ShardStop::MemoryBudget => RunEnd::MemoryBudget,
                 ShardStop::Failed(why) => RunEnd::SplitFailed(why),
             };
         }

@@ -37,6 +37,8 @@ pub enum ShardStop {
     WallTimeout,
     /// It was interrupted (Ctrl-C).
     Interrupted,
+    /// Its process went over its memory budget.
+    MemoryBudget,
     /// It cannot go on consistently; the message says why.
     Failed(String),
 }
