@@ -9,7 +9,7 @@
 //! printed is kept.
 
 use super::observe::{Observer, Progress};
-use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error};
+use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error, stopped_reason};
 use super::prepare::{PreparedPlan, instance_store};
 use super::spec::RunSpec;
 use crate::error::{Error, InputError};
@@ -277,8 +277,7 @@ pub(super) fn execute(
     };
     let why = end.to_string();
     for b in &blocked {
-        let waits = if b.waits_on.is_empty() { "running".to_string() } else { b.waits_on.join("; ") };
-        let reason = format!("{why}; waiting on {waits}");
+        let reason = stopped_reason(&why, &b.waits_on);
         // The trace calls every instance the run stopped `crashed`, as it did
         // before `stalled` was told apart: how a report names an end must not
         // change a run's digest.

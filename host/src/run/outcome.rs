@@ -77,6 +77,16 @@ impl InstanceOutcome {
     }
 }
 
+/// Why the run stopped an instance, and what the instance was waiting on
+/// when it did (`waits`, joined; none: it was running, or ready to run).
+pub fn stopped_reason(why: &str, waits: &[String]) -> String {
+    if waits.is_empty() {
+        format!("{why}; it was still running")
+    } else {
+        format!("{why}; waiting on {}", waits.join("; "))
+    }
+}
+
 /// Limits an error message may name.
 pub struct LimitsInForce {
     /// Memory limit in bytes.

@@ -5,7 +5,7 @@
 //! Testground's rule.
 
 use super::execute::Execution;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, stopped_reason};
 use super::spec::RunSpec;
 use netsim::{BlockedInstance, RunEnd};
 use serde::Serialize;
@@ -181,10 +181,7 @@ impl RunSummary {
             }
             // Instances the run stopped are counted together by what they waited on, not by which socket or deadline.
             let (reason, waiting_for) = match blocked.get(&seq) {
-                Some(b) => {
-                    let waits = if b.waits_on_kind.is_empty() { "running".into() } else { b.waits_on_kind.join("; ") };
-                    (format!("{stopped}; waiting on {waits}"), b.waiting_for.as_slice())
-                }
+                Some(b) => (stopped_reason(&stopped, &b.waits_on_kind), b.waiting_for.as_slice()),
                 None => (outcome.reason.clone().unwrap_or_default(), &[][..]),
             };
             let entry = reasons[gi].entry((outcome.outcome, reason)).or_insert_with(|| Gathered {
