@@ -95,6 +95,29 @@ fn run_directory_holds_inputs_summary_and_instance_logs() {
 }
 
 #[test]
+fn the_first_run_on_a_fresh_machine_makes_the_compile_cache_and_warns_nothing() {
+    let placebo = plan("placebo").path.display().to_string();
+    let cache = tempdir().join("home/.cache/tg-wasm");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+            .args(["run", &placebo, "-t", "ok", "-i", "2", "-o", &tempdir().display().to_string()])
+            .env("TG_WASM_CACHE_DIR", &cache)
+            .output()
+            .expect("running tg-wasm")
+    };
+    let first = run();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("WARN"), "a missing cache directory is made, not warned about: {stderr}");
+    let cached: Vec<_> = std::fs::read_dir(&cache).expect("the cache directory was made").flatten().collect();
+    assert_eq!(cached.len(), 1, "one compiled plan, no temporary file left: {cached:?}");
+    assert!(cached[0].file_name().to_string_lossy().ends_with(".cwasm"));
+    // The second run loads what the first one wrote.
+    assert_eq!(run().status.code(), Some(0));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+}
+
+#[test]
 fn diagnostics_into_a_pipe_carry_no_colour_codes() {
     let placebo = plan("placebo");
     let out = tempdir().join("run");

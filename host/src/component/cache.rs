@@ -74,8 +74,15 @@ pub fn compile(engine: &Engine, component: &PlanComponent) -> Result<Component, 
         if let Some(e) = unreadable {
             tracing::warn!("replacing the unreadable cached component {}: {e}", path.display());
         }
-        if let Err(e) = crate::files::write_atomic(path, &compiled) {
-            tracing::warn!("could not cache the compiled plan at {}: {e}", path.display());
+        // The directory is made on first use: a fresh machine has none.
+        let written = match path.parent() {
+            Some(dir) => std::fs::create_dir_all(dir)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| crate::files::write_atomic(path, &compiled)),
+            None => crate::files::write_atomic(path, &compiled),
+        };
+        if let Err(e) = written {
+            tracing::warn!("could not cache the compiled plan at {}: {e:#}", path.display());
         }
     }
     Ok(loaded)
