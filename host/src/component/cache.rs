@@ -75,12 +75,11 @@ pub fn compile(engine: &Engine, component: &PlanComponent) -> Result<Component, 
             tracing::warn!("replacing the unreadable cached component {}: {e}", path.display());
         }
         // The directory is made on first use: a fresh machine has none.
-        let written = match path.parent() {
-            Some(dir) => std::fs::create_dir_all(dir)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| crate::files::write_atomic(path, &compiled)),
-            None => crate::files::write_atomic(path, &compiled),
-        };
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| crate::files::write_atomic(path, &compiled));
         if let Err(e) = written {
             tracing::warn!("could not cache the compiled plan at {}: {e:#}", path.display());
         }
