@@ -118,3 +118,23 @@ fn wstd_listener_and_client_at_exactly_the_links_round_trip() {
     let digests: Vec<String> = (0..5).map(|_| run(&s).0.digest).collect();
     assert!(digests.iter().all(|d| *d == summary.digest), "{digests:?}");
 }
+
+#[test]
+fn instances_past_their_socket_limit_fail_naming_it_on_both_sides_of_the_connections() {
+    // Instance 1 opens more connections to instance 0 than either may hold
+    // (1024 sockets each). As on Linux, the connections complete whether or
+    // not the listener accepts them; the listener's `accept` past its limit
+    // fails, as does the dialer's next socket, and each outcome names the
+    // limit, instead of a dial that times out and a listener left waiting.
+    for name in ["idle-sockets", "idle-sockets-poll"] {
+        let (summary, exec) = run(&case(name, 2, &[("idle", "1100"), ("latency", "1ms"), ("rounds", "1")]));
+        for (i, outcome) in exec.outcomes.iter().enumerate() {
+            assert_eq!(outcome.outcome, tg_wasm::run::Outcome::Failed, "{name}, instance {i}: {}", summary.render());
+            let reason = outcome.reason.as_deref().unwrap_or_default();
+            assert!(
+                reason.contains("limit of 1024 open sockets per instance (raise it with --max-sockets)"),
+                "{reason}"
+            );
+        }
+    }
+}

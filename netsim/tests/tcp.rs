@@ -287,3 +287,78 @@ fn backlog_limits_pending_connections() {
     run(&sim, vec![first, second, server]);
     assert_eq!(take(&results), vec![Err(NetError::Timeout)]);
 }
+
+#[test]
+fn connections_past_the_socket_limit_are_established_and_refused_at_accept_as_on_linux() {
+    // Each instance may hold 3 sockets. The server holds its listener and two
+    // accepted connections; four clients connect, two from each other instance,
+    // and send a byte on each.
+    let sim = world(3, 1, shaped(5, 0, 0.0));
+    sim.lock().net_mut().set_socket_limit(3);
+    let l = listen(&sim, 1, 80);
+    let connected: Slot<Vec<bool>> = Arc::new(Mutex::new(Some(Vec::new())));
+    let client = |node: u32| -> Task<()> {
+        let (s, done) = (sim.clone(), connected.clone());
+        Box::pin(async move {
+            for _ in 0..2 {
+                let c = connect(&s, node, sa(1, 80)).await;
+                if let Ok(c) = c {
+                    write_all(&s, c, b"x").await.unwrap();
+                }
+                done.lock().unwrap().as_mut().unwrap().push(c.is_ok());
+            }
+        })
+    };
+    let refused: Slot<(Result<(), NetError>, bool, Result<(), NetError>)> = slot();
+    let (s, r) = (sim.clone(), refused.clone());
+    let server: Task<()> = Box::pin(async move {
+        let first = accept(&s, l).await;
+        accept(&s, l).await;
+        // Every client has connected by now: the handshake does not wait for `accept`.
+        sleep(&s, 1, Duration::from_millis(100)).await;
+        let at_limit = s.lock().net_mut().tcp_accept(l).map(|_| ());
+        let noted = s.lock().net().socket_limit_hit(netsim::NodeId(1));
+        // Closed with a byte unread, the connection is reset and gone at once.
+        s.lock().with_net(|n, cx| n.close(cx, first));
+        let after_close = s.lock().net_mut().tcp_accept(l).map(|_| ());
+        *r.lock().unwrap() = Some((at_limit, noted, after_close));
+    });
+    run(&sim, vec![client(0), server, client(2)]);
+    assert_eq!(take(&connected), vec![true; 4], "every connect completes, as on Linux");
+    let (at_limit, noted, after_close) = take(&refused);
+    assert_eq!(at_limit, Err(NetError::NewSocketLimit), "the accept past the limit is refused");
+    assert!(noted, "the refusal is noted for the instance's outcome");
+    assert_eq!(after_close, Ok(()), "a socket closed makes room: the queued connection is accepted");
+}
+
+#[test]
+fn a_syn_ignored_while_as_many_connections_wait_as_the_limit_allows_succeeds_on_its_retry() {
+    // A limit of 3: the server holds its listener and two accepted connections,
+    // and three more may wait unaccepted. Four clients connect at once: the
+    // fourth SYN finds three waiting and is ignored; once two are accepted
+    // there is room, and its retry a second later connects.
+    let sim = world(5, 1, shaped(5, 0, 0.0));
+    sim.lock().net_mut().set_socket_limit(3);
+    let l = listen(&sim, 1, 80);
+    sim.lock().net_mut().tcp_set_backlog(l, 3).unwrap();
+    let connected: Slot<Vec<(u32, f64)>> = Arc::new(Mutex::new(Some(Vec::new())));
+    let client = |node: u32| -> Task<()> {
+        let (s, done) = (sim.clone(), connected.clone());
+        Box::pin(async move {
+            connect(&s, node, sa(1, 80)).await.unwrap();
+            done.lock().unwrap().as_mut().unwrap().push((node, ms(now(&s))));
+        })
+    };
+    let s = sim.clone();
+    let server: Task<()> = Box::pin(async move {
+        accept(&s, l).await;
+        accept(&s, l).await;
+    });
+    run(&sim, vec![client(0), server, client(2), client(3), client(4)]);
+    let mut connected = take(&connected);
+    connected.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let times: Vec<f64> = connected.iter().map(|c| c.1).collect();
+    assert_eq!(times.len(), 4, "every client connects: {connected:?}");
+    assert!(times[..3].iter().all(|&t| (t - 10.0).abs() < 0.5), "three at once: {connected:?}");
+    assert!(times[3] > 1000.0 && times[3] < 1100.0, "the fourth on its SYN's retry: {connected:?}");
+}

@@ -277,7 +277,7 @@ pub(super) fn execute(
     };
     let why = end.to_string();
     for b in &blocked {
-        let reason = stopped_reason(&why, &b.waits_on);
+        let reason = noting_socket_limit(&sim, b.node, limits_in_force.sockets, stopped_reason(&why, &b.waits_on));
         // The trace calls every instance the run stopped `crashed`, as it did
         // before `stalled` was told apart: how a report names an end must not
         // change a run's digest.
@@ -344,13 +344,11 @@ impl<F: Fn(NodeId) -> netsim::Task<InstanceResult>> netsim::Supervisor<InstanceR
             Err(e) => classify_error(&e, record.crash_reason(), self.limits),
         };
         let outcome = match outcome {
-            // A refused socket surfaces in the plan as a bare error code: say which limit it was.
-            InstanceOutcome { outcome, reason: Some(reason), at_ns }
-                if self.sim.lock().net().socket_limit_hit(node) =>
-            {
-                let note = crate::limits::socket_limit_note(self.limits.sockets);
-                InstanceOutcome { outcome, reason: Some(format!("{reason}; {note}")), at_ns }
-            }
+            InstanceOutcome { outcome, reason: Some(reason), at_ns } => InstanceOutcome {
+                outcome,
+                reason: Some(noting_socket_limit(self.sim, node, self.limits.sockets, reason)),
+                at_ns,
+            },
             other => other,
         };
         self.finish(node, outcome);
@@ -392,6 +390,17 @@ fn stalls(end: &RunEnd) -> bool {
         end,
         RunEnd::Deadlock | RunEnd::VirtualTimeout | RunEnd::WallTimeout | RunEnd::Interrupted | RunEnd::MemoryBudget
     )
+}
+
+/// `reason`, with the socket limit named when `node` was refused a socket
+/// for it: a refusal surfaces in the plan as a bare error code, or as a wait
+/// that never ends (a connection its peer could not accept).
+fn noting_socket_limit(sim: &SimHandle, node: NodeId, sockets: u32, reason: String) -> String {
+    if sim.lock().net().socket_limit_hit(node) {
+        format!("{reason}; {}", crate::limits::socket_limit_note(sockets))
+    } else {
+        reason
+    }
 }
 
 fn record_end(sim: &SimHandle, node: NodeId, outcome: Outcome, reason: &str) {

@@ -57,7 +57,13 @@ pub(crate) struct Host {
     next_udp_port: u16,
     next_tcp_port: u16,
     /// Most sockets it may have open ([`crate::Limits::sockets_per_node`]).
+    /// As on Linux, where the limit is on descriptors, connections a listener
+    /// has not handed out yet do not count: they count in `unaccepted`, which
+    /// the same number bounds, so the table holds at most twice the limit.
     pub(crate) socket_limit: u32,
+    /// Connections in the table that arrived on a listener and were not
+    /// accepted yet (in the handshake or in the accept queue).
+    unaccepted: u32,
     /// Whether a socket was refused for the limit: the host names it in the
     /// instance's outcome if the instance then fails.
     pub(crate) socket_limit_hit: bool,
@@ -85,6 +91,7 @@ impl Host {
             next_tcp_port: *EPHEMERAL_PORTS.start(),
             icmp_budget: BTreeMap::new(),
             socket_limit: crate::limits::DEFAULT_SOCKETS_PER_NODE,
+            unaccepted: 0,
             socket_limit_hit: false,
         }
     }
@@ -95,6 +102,7 @@ impl Host {
     pub(crate) fn crash(&mut self) -> usize {
         let lost = self.sockets.len();
         self.sockets.clear();
+        self.unaccepted = 0;
         self.udp_ports.clear();
         self.udp6_ports.clear();
         self.tcp_ports.clear();
@@ -138,16 +146,52 @@ impl Host {
         }
     }
 
+    /// Adds a socket the instance opened: refused past the limit.
     pub(crate) fn add_socket(&mut self, socket: Socket) -> Result<u32, NetError> {
-        if self.sockets.len() >= self.socket_limit as usize {
-            // A socket leak ends in `new-socket-limit`, as on Linux past `ulimit -n`, not in host memory.
+        self.check_socket_limit()?;
+        Ok(self.insert_socket(socket))
+    }
+
+    /// Adds a connection that arrived on a listener, not yet accepted; `None`
+    /// when as many wait already as the limit allows (the SYN is ignored, as
+    /// Linux ignores one for a full accept queue).
+    pub(crate) fn add_unaccepted(&mut self, socket: Socket) -> Option<u32> {
+        if self.unaccepted >= self.socket_limit {
+            return None;
+        }
+        self.unaccepted += 1;
+        Some(self.insert_socket(socket))
+    }
+
+    /// An unaccepted connection is handed to the instance: refused, and left
+    /// where it waits, while the instance holds as many sockets as the limit allows.
+    pub(crate) fn accept_unaccepted(&mut self) -> Result<(), NetError> {
+        self.check_socket_limit()?;
+        self.unaccepted -= 1;
+        Ok(())
+    }
+
+    /// An unaccepted connection left the table without being accepted.
+    pub(crate) fn forget_unaccepted(&mut self) {
+        self.unaccepted -= 1;
+    }
+
+    /// Whether the instance may hold one more socket. A socket leak ends in
+    /// `new-socket-limit`, as on Linux past `ulimit -n`, not in host memory.
+    fn check_socket_limit(&mut self) -> Result<(), NetError> {
+        let held = self.sockets.len() - self.unaccepted as usize;
+        if held >= self.socket_limit as usize {
             self.socket_limit_hit = true;
             return Err(NetError::NewSocketLimit);
         }
+        Ok(())
+    }
+
+    fn insert_socket(&mut self, socket: Socket) -> u32 {
         let n = self.next_socket;
         self.next_socket += 1;
         self.sockets.insert(n, socket);
-        Ok(n)
+        n
     }
 
     /// Takes `port` (or an ephemeral one if 0) for UDP socket `n` of `family`.

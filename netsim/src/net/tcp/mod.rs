@@ -106,6 +106,9 @@ pub(crate) struct TcpSocket {
     local: Option<SocketAddr>,
     role: Role,
     backlog: u32,
+    /// A connection that arrived on a listener and was not accepted yet: it
+    /// counts toward its host's unaccepted connections, not its open sockets.
+    unaccepted: bool,
     readers: WakerSet,
     writers: WakerSet,
 }
@@ -117,6 +120,7 @@ impl TcpSocket {
             local: None,
             role: Role::Fresh,
             backlog: DEFAULT_BACKLOG,
+            unaccepted: false,
             readers: WakerSet::default(),
             writers: WakerSet::default(),
         }
@@ -249,15 +253,27 @@ impl Network {
         Ok(())
     }
 
-    /// Takes the next established connection from listener `id`, or `WouldBlock`.
+    /// Takes the next established connection from listener `id`, or
+    /// `WouldBlock`; `NewSocketLimit`, leaving the connection queued, while
+    /// the instance holds as many sockets as its limit allows (Linux's
+    /// `EMFILE` from `accept` past `ulimit -n`).
     pub fn tcp_accept(&mut self, id: SocketId) -> Result<SocketId, NetError> {
         let s = self.tcp(id)?;
         let Role::Listener(l) = &mut s.role else { return Err(NetError::InvalidState) };
-        let n = l.ready.pop_front().ok_or(NetError::WouldBlock)?;
-        if let Some(Socket::Tcp(TcpSocket { role: Role::Conn(c), .. })) =
-            self.hosts[id.node.index()].sockets.get_mut(&n)
-        {
-            c.listener = None;
+        if l.ready.is_empty() {
+            return Err(NetError::WouldBlock);
+        }
+        let host = &mut self.hosts[id.node.index()];
+        host.accept_unaccepted()?;
+        let Some(Socket::Tcp(TcpSocket { role: Role::Listener(l), .. })) = host.sockets.get_mut(&id.n) else {
+            unreachable!("the listener was found above")
+        };
+        let n = l.ready.pop_front().expect("the queue is not empty");
+        if let Some(Socket::Tcp(child)) = host.sockets.get_mut(&n) {
+            child.unaccepted = false;
+            if let Role::Conn(c) = &mut child.role {
+                c.listener = None;
+            }
         }
         Ok(SocketId { node: id.node, n })
     }
@@ -562,16 +578,21 @@ impl Network {
             // Linux ignores a SYN when the queue is full; the client retries.
             return Err(DropReason::Backlog);
         }
-        l.half_open += 1;
         let mut out = Vec::new();
         let conn = Conn::passive(*local, remote, lid.n, cx.now, &mut out);
         let mut child = TcpSocket::new(family);
         child.local = Some(family.show(*local));
         child.role = Role::Conn(Box::new(conn));
+        child.unaccepted = true;
         let host = &mut self.hosts[lid.node.index()];
-        let Ok(n) = host.add_socket(Socket::Tcp(child)) else { return Err(DropReason::Backlog) };
+        // As many connections wait to be accepted as the socket limit allows: a full queue.
+        let Some(n) = host.add_unaccepted(Socket::Tcp(child)) else { return Err(DropReason::Backlog) };
         host.share_tcp_port(local.port());
         host.tcp_conns.insert((local.port(), remote), n);
+        // Counted once the connection exists, so that a refused SYN leaves no half-open count behind.
+        if let Ok(TcpSocket { role: Role::Listener(l), .. }) = self.tcp(lid) {
+            l.half_open += 1;
+        }
         self.tcp_flush(cx, SocketId { node: lid.node, n }, out);
         Ok(())
     }
@@ -734,6 +755,9 @@ impl Network {
     fn tcp_remove(&mut self, id: SocketId) {
         let host = &mut self.hosts[id.node.index()];
         let Some(Socket::Tcp(s)) = host.sockets.remove(&id.n) else { return };
+        if s.unaccepted {
+            host.forget_unaccepted();
+        }
         match &s.role {
             Role::Listener(_) => {
                 let table = host.listener_table(s.family);
