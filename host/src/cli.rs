@@ -286,8 +286,8 @@ pub struct RunOptions {
           value_parser = parse_count::<u64>)]
     pub max_sync_names: u64,
     /// Sockets one instance may have open at once, as `ulimit -n` on Linux: past it a new socket,
-    /// or accepting a connection, fails with new-socket-limit (connections waiting to be accepted
-    /// do not count).
+    /// or accepting a connection, fails with new-socket-limit (connections waiting to be accepted,
+    /// and closed ones still finishing, do not count).
     #[arg(long, value_name = "N", default_value_t = HostLimits::default().sockets, allow_negative_numbers = true,
           value_parser = parse_count::<u32>)]
     pub max_sockets: u32,

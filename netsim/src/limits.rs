@@ -22,9 +22,10 @@ pub struct Limits {
     pub sync_names: u64,
     /// Sockets one instance may have open at once. A TCP connection buffers up
     /// to [`crate::net::tcp::SEND_BUFFER`] + [`crate::net::tcp::RECV_BUFFER`] bytes, so
-    /// this bounds what an instance's sockets can hold. Connections waiting to
-    /// be accepted do not count, as on Linux; as many of them may wait, so an
-    /// instance's sockets hold at most twice what this many would.
+    /// this bounds what an instance's sockets can hold. As on Linux, connections
+    /// waiting to be accepted, and closed ones still finishing, do not count;
+    /// as many of each may exist, so the sockets of an instance are at most
+    /// three times this many.
     pub sockets_per_node: u32,
 }
 

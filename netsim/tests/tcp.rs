@@ -362,3 +362,68 @@ fn a_syn_ignored_while_as_many_connections_wait_as_the_limit_allows_succeeds_on_
     assert!(times[..3].iter().all(|&t| (t - 10.0).abs() < 0.5), "three at once: {connected:?}");
     assert!(times[3] > 1000.0 && times[3] < 1100.0, "the fourth on its SYN's retry: {connected:?}");
 }
+
+#[test]
+fn a_closed_connection_still_finishing_does_not_count_toward_the_socket_limit() {
+    // A limit of 2: the server holds its listener and one connection. It
+    // closes the first while the peer keeps its side open (the connection
+    // waits in FIN_WAIT2), and accepts the second at once, as on Linux,
+    // where `close` frees the descriptor whatever the connection still does.
+    let sim = world(3, 1, shaped(5, 0, 0.0));
+    sim.lock().net_mut().set_socket_limit(2);
+    let l = listen(&sim, 1, 80);
+    let client = |node: u32| -> Task<()> {
+        let s = sim.clone();
+        Box::pin(async move {
+            let c = connect(&s, node, sa(1, 80)).await.unwrap();
+            // Reads the server's end of stream, and keeps its own side open.
+            assert_eq!(read_to_end(&s, c).await.unwrap(), b"");
+        })
+    };
+    let accepted: Slot<Result<(), NetError>> = slot();
+    let (s, r) = (sim.clone(), accepted.clone());
+    let server: Task<()> = Box::pin(async move {
+        let first = accept(&s, l).await;
+        sleep(&s, 1, Duration::from_millis(50)).await;
+        s.lock().with_net(|n, cx| n.close(cx, first));
+        sleep(&s, 1, Duration::from_millis(50)).await;
+        let second = s.lock().net_mut().tcp_accept(l);
+        if let Ok(c) = second {
+            s.lock().with_net(|n, cx| n.close(cx, c));
+        }
+        *r.lock().unwrap() = Some(second.map(|_| ()));
+    });
+    run(&sim, vec![client(0), server, client(2)]);
+    assert_eq!(take(&accepted), Ok(()));
+}
+
+#[test]
+fn a_close_past_as_many_finishing_connections_as_the_limit_resets() {
+    // A limit of 2, so two closed connections may finish at once. The server
+    // accepts and closes three while their peers keep their sides open: the
+    // first two end with a FIN, the third with a reset.
+    let sim = world(4, 1, shaped(5, 0, 0.0));
+    sim.lock().net_mut().set_socket_limit(2);
+    let l = listen(&sim, 3, 80);
+    let ends: Slot<Vec<(u32, Result<Vec<u8>, NetError>)>> = Arc::new(Mutex::new(Some(Vec::new())));
+    let client = |node: u32| -> Task<()> {
+        let (s, ends) = (sim.clone(), ends.clone());
+        Box::pin(async move {
+            sleep(&s, node, Duration::from_millis(u64::from(node) * 100)).await;
+            let c = connect(&s, node, sa(3, 80)).await.unwrap();
+            let end = read_to_end(&s, c).await;
+            ends.lock().unwrap().as_mut().unwrap().push((node, end));
+        })
+    };
+    let s = sim.clone();
+    let server: Task<()> = Box::pin(async move {
+        for _ in 0..3 {
+            let c = accept(&s, l).await;
+            s.lock().with_net(|n, cx| n.close(cx, c));
+        }
+    });
+    run(&sim, vec![client(0), client(1), client(2), server]);
+    let mut ends = take(&ends);
+    ends.sort_by_key(|e| e.0);
+    assert_eq!(ends, vec![(0, Ok(Vec::new())), (1, Ok(Vec::new())), (2, Err(NetError::ConnectionReset))]);
+}

@@ -57,13 +57,18 @@ pub(crate) struct Host {
     next_udp_port: u16,
     next_tcp_port: u16,
     /// Most sockets it may have open ([`crate::Limits::sockets_per_node`]).
-    /// As on Linux, where the limit is on descriptors, connections a listener
-    /// has not handed out yet do not count: they count in `unaccepted`, which
-    /// the same number bounds, so the table holds at most twice the limit.
+    /// As on Linux, where the limit is on descriptors, connections the
+    /// instance does not hold do not count: those a listener has not handed
+    /// out yet (`unaccepted`) and those it closed that still finish their
+    /// exchange (`orphans`). The same number bounds each, so the table holds
+    /// at most three times the limit.
     pub(crate) socket_limit: u32,
     /// Connections in the table that arrived on a listener and were not
     /// accepted yet (in the handshake or in the accept queue).
     unaccepted: u32,
+    /// Connections the instance closed that are still in the table, sending
+    /// what was left and their FIN.
+    orphans: u32,
     /// Whether a socket was refused for the limit: the host names it in the
     /// instance's outcome if the instance then fails.
     pub(crate) socket_limit_hit: bool,
@@ -92,6 +97,7 @@ impl Host {
             icmp_budget: BTreeMap::new(),
             socket_limit: crate::limits::DEFAULT_SOCKETS_PER_NODE,
             unaccepted: 0,
+            orphans: 0,
             socket_limit_hit: false,
         }
     }
@@ -103,6 +109,7 @@ impl Host {
         let lost = self.sockets.len();
         self.sockets.clear();
         self.unaccepted = 0;
+        self.orphans = 0;
         self.udp_ports.clear();
         self.udp6_ports.clear();
         self.tcp_ports.clear();
@@ -176,10 +183,26 @@ impl Host {
         self.unaccepted -= 1;
     }
 
+    /// A connection the instance closes may stay to finish its exchange:
+    /// `false` when as many do already as the limit allows, and it is to be
+    /// reset instead, as Linux resets one past `tcp_max_orphans`.
+    pub(crate) fn adopt_orphan(&mut self) -> bool {
+        if self.orphans >= self.socket_limit {
+            return false;
+        }
+        self.orphans += 1;
+        true
+    }
+
+    /// An orphaned connection left the table.
+    pub(crate) fn forget_orphan(&mut self) {
+        self.orphans -= 1;
+    }
+
     /// Whether the instance may hold one more socket. A socket leak ends in
     /// `new-socket-limit`, as on Linux past `ulimit -n`, not in host memory.
     fn check_socket_limit(&mut self) -> Result<(), NetError> {
-        let held = self.sockets.len() - self.unaccepted as usize;
+        let held = self.sockets.len() - self.unaccepted as usize - self.orphans as usize;
         if held >= self.socket_limit as usize {
             self.socket_limit_hit = true;
             return Err(NetError::NewSocketLimit);

@@ -479,12 +479,15 @@ impl Network {
             Role::Conn(c) => match c.phase {
                 Phase::SynSent | Phase::Closed => self.tcp_remove(id),
                 Phase::SynReceived | Phase::Established => {
-                    if c.readable_bytes() > 0 || c.phase == Phase::SynReceived {
-                        // Closing with unread data resets the connection (RFC 2525 §2.17, as Linux does).
+                    // Closing with unread data resets the connection (RFC 2525 §2.17, as Linux
+                    // does), and so does closing one more than the host keeps finishing.
+                    let unread = c.readable_bytes() > 0 || c.phase == Phase::SynReceived;
+                    if unread || !self.hosts[id.node.index()].adopt_orphan() {
                         let _ = self.tcp_reset(cx, id);
                         self.tcp_remove(id);
                         return;
                     }
+                    let Ok(c) = self.conn(id) else { return };
                     c.orphan = true;
                     c.fin_queued = true;
                     let mut out = Vec::new();
@@ -757,6 +760,9 @@ impl Network {
         let Some(Socket::Tcp(s)) = host.sockets.remove(&id.n) else { return };
         if s.unaccepted {
             host.forget_unaccepted();
+        }
+        if matches!(&s.role, Role::Conn(c) if c.orphan) {
+            host.forget_orphan();
         }
         match &s.role {
             Role::Listener(_) => {
