@@ -17,6 +17,7 @@ use std::net::{
     Ipv4Addr, SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket,
 };
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use tg_sdk::prelude::*;
 use tokio::io::AsyncReadExt;
@@ -52,11 +53,24 @@ fn peer(seq: u8) -> Ipv4Addr {
     Ipv4Addr::new(16, 0, 0, 2 + seq)
 }
 
-fn idle_sockets(env: &RunEnv) -> tg_sdk::Result<()> {
+/// What both cases are given.
+struct Workload {
+    latency: Duration,
+    idle: usize,
+    rounds: i64,
+}
+
+/// The parameters, checked, once every link is shaped.
+fn workload(env: &RunEnv) -> tg_sdk::Result<Workload> {
+    let idle = env.int_param("idle");
+    let idle = usize::try_from(idle).map_err(|_| format!("idle is {idle}; it counts connections, 0 or more"))?;
     let latency = env.duration_param("latency");
-    let idle = env.int_param("idle") as usize;
-    let rounds = env.int_param("rounds");
     shape(env, latency)?;
+    Ok(Workload { latency, idle, rounds: env.int_param("rounds") })
+}
+
+fn idle_sockets(env: &RunEnv) -> tg_sdk::Result<()> {
+    let Workload { latency, idle, rounds } = workload(env)?;
     let sync = env.sync_async();
     runtime()?.block_on(async move {
         let udp = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, UDP_PORT)).await?;
@@ -99,10 +113,7 @@ async fn read_forever(mut stream: TcpStream) {
 }
 
 fn idle_sockets_poll(env: &RunEnv) -> tg_sdk::Result<()> {
-    let latency = env.duration_param("latency");
-    let idle = env.int_param("idle") as usize;
-    let rounds = env.int_param("rounds");
-    shape(env, latency)?;
+    let Workload { latency, idle, rounds } = workload(env)?;
     let sync = env.sync();
     let first = env.global_seq() == 0;
     let udp = StdUdpSocket::bind((Ipv4Addr::UNSPECIFIED, UDP_PORT))?;
