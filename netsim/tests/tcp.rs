@@ -309,7 +309,9 @@ fn connections_past_the_socket_limit_are_established_and_refused_at_accept_as_on
             }
         })
     };
-    let refused: Slot<(Result<(), NetError>, bool, Result<(), NetError>)> = slot();
+    // The accept at the limit, whether the refusal was noted, the accept after a close.
+    type AtLimit = (Result<(), NetError>, bool, Result<(), NetError>);
+    let refused: Slot<AtLimit> = slot();
     let (s, r) = (sim.clone(), refused.clone());
     let server: Task<()> = Box::pin(async move {
         let first = accept(&s, l).await;
@@ -405,7 +407,9 @@ fn a_close_past_as_many_finishing_connections_as_the_limit_resets() {
     let sim = world(4, 1, shaped(5, 0, 0.0));
     sim.lock().net_mut().set_socket_limit(2);
     let l = listen(&sim, 3, 80);
-    let ends: Slot<Vec<(u32, Result<Vec<u8>, NetError>)>> = Arc::new(Mutex::new(Some(Vec::new())));
+    // Each client's node and how its connection ended.
+    type Ends = Vec<(u32, Result<Vec<u8>, NetError>)>;
+    let ends: Slot<Ends> = Arc::new(Mutex::new(Some(Vec::new())));
     let client = |node: u32| -> Task<()> {
         let (s, ends) = (sim.clone(), ends.clone());
         Box::pin(async move {
