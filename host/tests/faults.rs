@@ -38,6 +38,14 @@ fn each_fault_class_is_a_crash_with_its_reason() {
 }
 
 #[test]
+fn a_budget_too_small_for_anything_ends_the_instances_not_the_plans_describe() {
+    // `describe` is tg-wasm asking the plan its manifest, with a budget of its own:
+    // the instances' budget, however small, is theirs to run out of.
+    let reason = crash_reason("spin", |s| s.engine.fuel = 1);
+    assert!(reason.contains("CPU budget exhausted: used all 1 fuel units"), "{reason}");
+}
+
+#[test]
 fn bad_host_call_arguments_are_errors_to_the_plan() {
     // The plan succeeds only if the sync service refused each bad argument.
     let (summary, _) = run(&spec(plan("hostile"), "bad-sync", 2, 0));

@@ -249,6 +249,14 @@ fn program_name(component: &PlanComponent) -> String {
     component.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "program".into())
 }
 
+/// The fuel `describe` may burn, whatever `--fuel` gives the instances: a
+/// manifest costs a few thousand units, and this budget (the default one)
+/// still stops an endless `describe` within about half a CPU-second. Charging
+/// it the instances' budget would make a small `--fuel` fail before any
+/// instance ran, with a trap in tg-wasm's own step instead of the instances'
+/// outcomes.
+pub const DESCRIBE_FUEL: u64 = engine::DEFAULT_FUEL;
+
 /// Instantiates the plan once, outside any run, and calls `describe`.
 fn describe(
     engine: &Engine,
@@ -284,14 +292,14 @@ fn describe(
         MetricSink::default(),
         limits,
     );
-    let (engine, pre, fuel) = (engine.clone(), pre.clone(), settings.fuel);
+    let (engine, pre) = (engine.clone(), pre.clone());
     let mut exec = Executor::new(sim);
     exec.spawn(
         node,
         Box::pin(async move {
             let mut store = Store::new(&engine, state);
             store.limiter(|s| &mut s.limits);
-            store.set_fuel(fuel)?;
+            store.set_fuel(DESCRIBE_FUEL)?;
             let plan = pre.instantiate_async(&mut store).await?;
             plan.call_describe(&mut store).await
         }),
@@ -300,6 +308,13 @@ fn describe(
     let end = exec.run(&RunLimits::default(), |_, r| result = Some(r));
     match (end, result) {
         (RunEnd::Completed, Some(Ok(m))) => Ok(m.into()),
+        (_, Some(Err(e))) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) => {
+            Err(InputError::new(format!(
+                "the plan's `describe` did not return within {DESCRIBE_FUEL} fuel units (an endless loop in \
+                 `describe`? it has this budget whatever --fuel gives the instances)"
+            ))
+            .into())
+        }
         (_, Some(Err(e))) => Err(InputError::new(format!(
             "the plan's `describe` failed: {}",
             record.crash_reason().unwrap_or_else(|| crate::text::one_line(&e))
