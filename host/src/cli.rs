@@ -255,7 +255,8 @@ pub struct RunOptions {
     #[arg(long)]
     pub json: bool,
     /// Also write the outcomes as JUnit XML to FILE, a test case per group, for CI reporters.
-    #[arg(long, value_name = "FILE")]
+    /// Missing directories on the way are created; an existing directory is refused up front.
+    #[arg(long, value_name = "FILE", value_parser = parse_junit_file)]
     pub junit: Option<PathBuf>,
     /// Progress while the run executes, on stderr: `auto` (a line redrawn in place on a terminal,
     /// a plain line every few seconds otherwise), `tty`, `plain` or `off`.
@@ -411,6 +412,19 @@ fn parse_memory_limit(s: &str) -> Result<u64, String> {
         bytes if bytes < WASM_PAGE_BYTES => Err(format!("{s:?} is less than one wasm page (64KiB)")),
         bytes => Ok(bytes),
     }
+}
+
+/// A JUnit file that can be written after the run: an existing directory
+/// never can, and finding that out after a long run would lose its report.
+fn parse_junit_file(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        return Err(format!(
+            "{s} is a directory; give a file for the JUnit XML, e.g. {}",
+            path.join("junit.xml").display()
+        ));
+    }
+    Ok(path)
 }
 
 fn parse_threads(s: &str) -> Result<u32, String> {

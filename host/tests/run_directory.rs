@@ -124,6 +124,17 @@ fn junit_into_a_missing_directory_is_written_and_an_unwritable_one_still_prints_
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
     assert!(text(&failed.stdout).contains("run directory:"), "the outcome is printed: {}", text(&failed.stdout));
     assert!(text(&failed.stderr).contains("a-file"), "{}", text(&failed.stderr));
+
+    // A directory can never become the file: refused before the run, not after it.
+    let refused =
+        tg_wasm(&["run", path, "-t", "ok", "-i", "2", "-o", o.to_str().unwrap(), "--junit", dir.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("is a directory; give a file for the JUnit XML"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!text(&refused.stdout).contains("run directory:"), "nothing ran: {}", text(&refused.stdout));
 }
 
 #[test]
