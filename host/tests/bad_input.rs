@@ -130,6 +130,22 @@ fn bad_parameters_and_counts_are_refused() {
 }
 
 #[test]
+fn a_negative_count_fails_the_instances_naming_the_parameter() {
+    // The host knows only that `iterations` is an int; the plan reads it as a count (tg-sdk's
+    // `count_param`), which refuses a negative one by name instead of clamping or wrapping it.
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tempdir().display().to_string();
+    let run = tg_wasm(&["run", &placebo, "-t", "spin", "-i", "2", "-p", "iterations=-1", "-o", &out]);
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("2 × failed")
+            && stdout.contains("`iterations` = \"-1\" is not a valid int: it counts something"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them() {
     let placebo = plan("placebo").path.display().to_string();
     let cases: [(&[&str], &str); 10] = [

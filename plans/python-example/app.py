@@ -12,7 +12,7 @@ from tg_sdk import Manifest, Param, TestCase, export_plan
 def barriers(env):
     """Every instance passes ``rounds`` barriers, all instances on each, and
     measures on virtual time how long each took."""
-    rounds = env.params.int("rounds")
+    rounds = env.params.count("rounds")
     everyone = env.test_instance_count
     for i in range(rounds):
         start = time.monotonic()
@@ -24,7 +24,7 @@ def barriers(env):
 def barrier_storm(env):
     """``plans/example``'s case of the same name, barrier for barrier: a
     composition can run both plans' instances on the same barriers."""
-    barriers = env.params.int("barriers")
+    barriers = env.params.count("barriers")
     for i in range(barriers):
         env.sync.signal_and_wait(f"storm-{i}", env.test_instance_count)
     env.r().counter("barriers-passed", barriers)
@@ -61,7 +61,7 @@ def udp_ping(env):
     it through a link of ``latency`` each way and checks each round trip
     took exactly twice that on the virtual clock."""
     latency = env.params.duration_ns("latency")
-    pings = env.params.int("pings")
+    pings = env.params.count("pings")
     env.network.configure(latency=f"{latency}ns", callback_state="shaped")
     env.sync.barrier("shaped", env.test_instance_count)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -114,6 +114,19 @@ impl Params {
         self.typed(name, ParamType::Int, |v| v.trim().parse::<i64>())
     }
 
+    /// `name` as a count: a whole number, 0 or more, that fits `T` (`u32`,
+    /// `usize`, `u64`, …). A negative value is refused by name here rather
+    /// than by a bare "out of range integral type conversion" in the plan.
+    pub fn count<T: TryFrom<i64>>(&self, name: &str) -> Result<T, ParamError> {
+        self.typed(name, ParamType::Int, |v| {
+            let n = v.trim().parse::<i64>().map_err(|e| e.to_string())?;
+            if n < 0 {
+                return Err("it counts something, so it must be 0 or more".to_string());
+            }
+            T::try_from(n).map_err(|_| format!("it is too large (at most {})", max_of::<T>()))
+        })
+    }
+
     /// `name` as a float.
     pub fn float(&self, name: &str) -> Result<f64, ParamError> {
         self.typed(name, ParamType::Float, |v| v.trim().parse::<f64>())
@@ -138,6 +151,19 @@ impl Params {
     pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T, ParamError> {
         self.typed(name, ParamType::Json, |v| serde_json::from_str::<T>(v))
     }
+}
+
+/// The largest `i64` that fits `T`, found by halving: `T` is any integer type.
+fn max_of<T: TryFrom<i64>>() -> i64 {
+    let (mut fits, mut above) = (0i64, i64::MAX);
+    if T::try_from(above).is_ok() {
+        return above;
+    }
+    while above - fits > 1 {
+        let mid = fits + (above - fits) / 2;
+        if T::try_from(mid).is_ok() { fits = mid } else { above = mid }
+    }
+    fits
 }
 
 #[cfg(test)]
@@ -191,6 +217,20 @@ mod tests {
         let message = err.to_string();
         assert!(message.starts_with("parameter `duration` = \"soon\" is not a valid duration: "), "{message}");
         assert!(matches!(params(&[("count", "3.5")]).int("count"), Err(ParamError::Invalid { .. })));
+    }
+
+    #[test]
+    fn counts_refuse_negative_and_oversized_values_by_name() {
+        assert_eq!(params(&[]).count::<u32>("count").unwrap(), 3);
+        assert_eq!(params(&[("count", "0")]).count::<usize>("count").unwrap(), 0);
+        let negative = params(&[("count", "-1")]).count::<u32>("count").unwrap_err().to_string();
+        assert_eq!(
+            negative,
+            "parameter `count` = \"-1\" is not a valid int: it counts something, so it must be 0 or more"
+        );
+        let large = params(&[("count", "4294967296")]).count::<u32>("count").unwrap_err().to_string();
+        assert!(large.ends_with("it is too large (at most 4294967295)"), "{large}");
+        assert!(matches!(params(&[("count", "x")]).count::<u64>("count"), Err(ParamError::Invalid { .. })));
     }
 
     #[test]

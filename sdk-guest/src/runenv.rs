@@ -136,6 +136,11 @@ impl RunEnv {
         self.params.int(name)
     }
 
+    /// Parameter `name` as a count (0 or more, fitting `T`), or why not.
+    pub fn try_count_param<T: TryFrom<i64>>(&self, name: &str) -> Result<T, ParamError> {
+        self.params.count(name)
+    }
+
     /// Parameter `name` as a float, or why not.
     pub fn try_float_param(&self, name: &str) -> Result<f64, ParamError> {
         self.params.float(name)
@@ -177,6 +182,15 @@ impl RunEnv {
     #[track_caller]
     pub fn int_param(&self, name: &str) -> i64 {
         must(self.params.int(name))
+    }
+
+    /// Parameter `name` as a count (0 or more, fitting `T`).
+    ///
+    /// # Panics
+    /// If the parameter is neither set nor defaulted, or is not such a count.
+    #[track_caller]
+    pub fn count_param<T: TryFrom<i64>>(&self, name: &str) -> T {
+        must(self.params.count(name))
     }
 
     /// Parameter `name` as a float.

@@ -52,6 +52,9 @@ class Parameters(unittest.TestCase):
             params.string("name")
         with self.assertRaisesRegex(ParamError, "is not a valid int"):
             Params([("rounds", "many")], declared).int("rounds")
+        self.assertEqual(params.count("rounds"), 3)
+        with self.assertRaisesRegex(ParamError, "it counts something, so it must be 0 or more"):
+            Params([("rounds", "-1")], declared).count("rounds")
 
     def test_a_default_of_the_wrong_type_is_refused_when_declared(self):
         with self.assertRaises(units.ParseError):

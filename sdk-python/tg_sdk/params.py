@@ -50,6 +50,15 @@ class Params:
     def int(self, name):
         return self._read(name, "int", int)
 
+    def count(self, name):
+        """An int that counts something: 0 or more, or a ParamError naming it."""
+        n = self.int(name)
+        if n < 0:
+            raise ParamError(
+                f"parameter `{name}` = {self.get(name)!r} is not a valid int: it counts something, so it must be 0 or more"
+            )
+        return n
+
     def float(self, name):
         return self._read(name, "float", float)
 

@@ -81,18 +81,18 @@ struct Settings {
 impl Settings {
     fn read(env: &RunEnv) -> tg_sdk::Result<Settings> {
         let p = env.params();
-        let k = usize::try_from(p.int("bucket_size")?)?;
-        let alpha = usize::try_from(p.int("alpha")?)?;
+        let k = p.count::<usize>("bucket_size")?;
+        let alpha = p.count::<usize>("alpha")?;
         ensure!(k >= 1 && alpha >= 1, "bucket_size and alpha must be at least 1");
         let n = env.test_instance_count();
         Ok(Settings {
             n,
             seq: env.global_seq(),
             k,
-            n_bootstrap: u32::try_from(p.int("n_bootstrap")?)?.clamp(1, n),
+            n_bootstrap: p.count::<u32>("n_bootstrap")?.clamp(1, n),
             join_spread: p.duration("join_spread")?,
             latency: p.duration("latency")?,
-            refresh_lookups: u32::try_from(p.int("refresh_lookups")?)?,
+            refresh_lookups: p.count::<u32>("refresh_lookups")?,
             second_self_lookup: p.bool("second_self_lookup")?,
             lookup: LookupConfig { alpha, k, rpc_timeout: p.duration("rpc_timeout")?, timeout: p.duration("timeout")? },
         })
@@ -237,7 +237,7 @@ fn tally(env: &RunEnv, node: &mut Node, s: &Settings, ok: u32, failed: u32) -> t
 
 fn find_peers(env: &RunEnv) -> tg_sdk::Result<()> {
     let s = Settings::read(env)?;
-    let wanted = usize::try_from(env.params().int("n_find_peers")?)?;
+    let wanted = env.params().count::<usize>("n_find_peers")?;
     let (mut node, mut rng) = join(env, &s)?;
     let (mut ok, mut failed) = (0, 0);
     for seq in pick(&mut rng, s.n, Some(s.seq), wanted) {
@@ -262,8 +262,8 @@ fn find_peers(env: &RunEnv) -> tg_sdk::Result<()> {
 
 fn find_providers(env: &RunEnv) -> tg_sdk::Result<()> {
     let s = Settings::read(env)?;
-    let records = u32::try_from(env.params().int("record_count")?)?;
-    let wanted = usize::try_from(env.params().int("n_find_peers")?)?;
+    let records = env.params().count::<u32>("record_count")?;
+    let wanted = env.params().count::<usize>("n_find_peers")?;
     let (mut node, mut rng) = join(env, &s)?;
 
     // Provide: record i belongs to instance i mod N.

@@ -32,7 +32,7 @@ fn manifest() -> Manifest {
 fn barrier_storm(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
     let all = u64::from(env.test_instance_count());
-    let barriers = env.params().int("barriers")?;
+    let barriers: i64 = env.params().count("barriers")?;
     for i in 0..barriers {
         sync.signal_and_wait(&format!("storm-{i}"), all)?;
     }
@@ -43,7 +43,7 @@ fn barrier_storm(env: &RunEnv) -> tg_sdk::Result<()> {
 /// Topic throughput: N × M messages published, each read by all N instances.
 fn pubsub_storm(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
-    let messages = u64::try_from(env.params().int("messages")?)?;
+    let messages = env.params().count::<u64>("messages")?;
     let seq = u64::from(env.global_seq());
     for m in 0..messages {
         sync.publish("storm", &(seq * messages + m).to_le_bytes())?;

@@ -34,7 +34,7 @@ pub fn case(manifest: Manifest) -> Manifest {
 }
 
 fn handshakes(env: &RunEnv) -> tg_sdk::Result<()> {
-    let count = u32::try_from(env.int_param("count"))?;
+    let count: u32 = env.try_count_param("count")?;
     runtime()?.block_on(async {
         let (dialer_key, listener_key) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
         let mut dialer = upgrade(MemoryTransport::default(), &dialer_key)?;

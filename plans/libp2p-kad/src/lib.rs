@@ -113,7 +113,7 @@ impl Settings {
     fn read(env: &RunEnv) -> tg_sdk::Result<Settings> {
         let p = env.params();
         let positive = |name: &str| -> tg_sdk::Result<NonZeroUsize> {
-            NonZeroUsize::new(usize::try_from(p.int(name)?)?).ok_or_else(|| format!("{name} must be at least 1").into())
+            NonZeroUsize::new(p.count::<usize>(name)?).ok_or_else(|| format!("{name} must be at least 1").into())
         };
         let k = positive("bucket_size")?;
         let alpha = positive("alpha")?;
@@ -123,7 +123,7 @@ impl Settings {
             n,
             seq: env.global_seq(),
             k: k.get(),
-            n_bootstrap: u32::try_from(p.int("n_bootstrap")?)?.clamp(1, n),
+            n_bootstrap: p.count::<u32>("n_bootstrap")?.clamp(1, n),
             latency: p.duration("latency")?,
             join_spread: p.duration("join_spread")?,
             second_bootstrap: p.bool("second_bootstrap")?,
@@ -303,8 +303,8 @@ fn runtime() -> tg_sdk::Result<tokio::runtime::Runtime> {
 }
 
 fn find_peers(env: &RunEnv) -> tg_sdk::Result<()> {
-    let wanted = usize::try_from(env.params().int("n_find_peers")?)?;
-    let attempts = u32::try_from(env.params().int("lookup_attempts")?)?;
+    let wanted = env.params().count::<usize>("n_find_peers")?;
+    let attempts = env.params().count::<u32>("lookup_attempts")?;
     ensure!(attempts >= 1, "lookup_attempts must be at least 1");
     run_case(env, |s, mut phases| async move {
         let mut node = join(env, &s, &mut phases).await?;

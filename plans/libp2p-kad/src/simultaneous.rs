@@ -35,7 +35,7 @@ pub fn case(manifest: Manifest) -> Manifest {
 
 fn simultaneous_open(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let port = u16::try_from(env.int_param("port"))?;
+    let port: u16 = env.try_count_param("port")?;
     env.network()
         .configure(&NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() })?;
     let me = env.network().data_address();

@@ -173,7 +173,7 @@ fn punch_udp(env: &RunEnv) -> tg_sdk::Result<()> {
 
 fn udp_peer(env: &RunEnv) -> tg_sdk::Result<()> {
     let (pair, partner) = pair_of(env)?;
-    let rounds = env.int_param("rounds");
+    let rounds: i64 = env.try_count_param("rounds")?;
     let interval = env.duration_param("interval");
     let observer = observer()?;
     env.sync().barrier("observing", 1)?;

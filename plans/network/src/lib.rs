@@ -137,7 +137,7 @@ fn ping_pong(env: &RunEnv) -> tg_sdk::Result<()> {
 
 fn many_connections(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
-    let connections: u32 = env.params().int("connections")?.try_into()?;
+    let connections: u32 = env.params().count("connections")?;
     if env.global_seq() == 0 {
         let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
         sync.signal_entry("listening")?;

@@ -24,7 +24,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 fn mesh(env: &RunEnv) -> tg_sdk::Result<()> {
     let n = env.test_instance_count();
     let me = env.global_seq();
-    let k = (env.int_param("connections") as u32).min(n - 1);
+    let k = env.try_count_param::<u32>("connections")?.min(n - 1);
     let sync = env.sync();
     let listener = TcpListener::bind(("0.0.0.0", PORT))?;
     sync.signal_and_wait("listening", u64::from(n))?;

@@ -72,7 +72,7 @@ fn round_of(m: &[u8]) -> Option<u32> {
 
 fn round_trips(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let rounds = env.int_param("rounds") as u32;
+    let rounds: u32 = env.try_count_param("rounds")?;
     let resend = env.duration_param("resend");
     let n = env.test_instance_count();
     env.network().configure(&NetworkConfig {

@@ -359,7 +359,7 @@ fn send_all(addr: SocketAddr, data: &[u8]) -> tg_sdk::Result<()> {
 
 fn bandwidth(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
-    let rate: u64 = env.params().int("bandwidth")?.try_into()?;
+    let rate: u64 = env.params().count("bandwidth")?;
     let size = env.params().size("size")?;
     let latency = env.params().duration("latency")?;
     let shape = LinkShape { bandwidth: rate, ..LinkShape::with_latency(latency) };
@@ -385,7 +385,7 @@ fn bandwidth(env: &RunEnv) -> tg_sdk::Result<()> {
 fn lossy(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
     let loss = env.params().float("loss")?;
-    let datagrams: u64 = env.params().int("datagrams")?.try_into()?;
+    let datagrams: u64 = env.params().count("datagrams")?;
     let size = env.params().size("size")?;
     let latency = env.params().duration("latency")?;
     let shape = LinkShape { loss, ..LinkShape::with_latency(latency) };

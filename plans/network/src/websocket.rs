@@ -25,7 +25,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 
 fn websocket(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
-    let messages: u32 = env.params().int("messages")?.try_into()?;
+    let messages: u32 = env.params().count("messages")?;
     let latency = env.params().duration("latency")?;
     env.network().configure(&NetworkConfig {
         default: LinkShape::with_latency(latency),

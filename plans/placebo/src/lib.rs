@@ -127,7 +127,7 @@ fn random(env: &RunEnv) -> tg_sdk::Result<()> {
 const SPIN_REPORTS: i64 = 4;
 
 fn spin(env: &RunEnv) -> tg_sdk::Result<()> {
-    let iterations = env.int_param("iterations").max(0);
+    let iterations: i64 = env.try_count_param("iterations")?;
     // Seeded by the instance, so every instance computes something different.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(env.global_seq());
     let step = (iterations / SPIN_REPORTS).max(1);
@@ -144,7 +144,7 @@ fn spin(env: &RunEnv) -> tg_sdk::Result<()> {
 }
 
 fn metrics(env: &RunEnv) -> tg_sdk::Result<()> {
-    let points = env.int_param("points");
+    let points: i64 = env.try_count_param("points")?;
     let scale = env.float_param("scale");
     // A fixed LCG (Knuth's MMIX constants) seeded by the instance: a spread of
     // values that is the same on every run, with no host call per value.

@@ -33,7 +33,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 
 fn echo(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let rounds = env.int_param("rounds");
+    let rounds: i64 = env.try_count_param("rounds")?;
     shape(env, latency)?;
     let sync = env.sync_async();
     let clients = u64::from(env.test_instance_count() - 1);

@@ -38,7 +38,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 
 fn http(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let requests = env.int_param("requests");
+    let requests: i64 = env.try_count_param("requests")?;
     shape(env, latency)?;
     let sync = env.sync_async();
     let clients = u64::from(env.test_instance_count() - 1);

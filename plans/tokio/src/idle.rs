@@ -62,11 +62,10 @@ struct Workload {
 
 /// The parameters, checked, once every link is shaped.
 fn workload(env: &RunEnv) -> tg_sdk::Result<Workload> {
-    let idle = env.int_param("idle");
-    let idle = usize::try_from(idle).map_err(|_| format!("idle is {idle}; it counts connections, 0 or more"))?;
+    let idle = env.try_count_param("idle")?;
     let latency = env.duration_param("latency");
     shape(env, latency)?;
-    Ok(Workload { latency, idle, rounds: env.int_param("rounds") })
+    Ok(Workload { latency, idle, rounds: env.try_count_param("rounds")? })
 }
 
 fn idle_sockets(env: &RunEnv) -> tg_sdk::Result<()> {

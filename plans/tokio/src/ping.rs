@@ -61,7 +61,7 @@ fn round_of(m: &[u8]) -> Option<u32> {
 
 fn udp_ping(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let rounds = env.int_param("rounds") as u32;
+    let rounds: u32 = env.try_count_param("rounds")?;
     shape(env, latency)?;
     let sync = env.sync_async();
     let n = u64::from(env.test_instance_count());
@@ -96,7 +96,7 @@ fn udp_ping(env: &RunEnv) -> tg_sdk::Result<()> {
 
 fn udp_ping_std(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let rounds = env.int_param("rounds") as u32;
+    let rounds: u32 = env.try_count_param("rounds")?;
     shape(env, latency)?;
     let sync = env.sync();
     let socket = StdUdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT))?;

@@ -33,7 +33,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 
 fn ready_at_once(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let sockets = u16::try_from(env.int_param("sockets")).map_err(|_| "`sockets` must be below 65536")?;
+    let sockets: u16 = env.try_count_param("sockets")?;
     shape(env, latency)?;
     let sync = env.sync_async();
     runtime()?.block_on(async move {

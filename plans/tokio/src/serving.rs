@@ -33,7 +33,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 
 fn barrier_while_serving(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let requests = env.int_param("requests") as u64;
+    let requests: u64 = env.try_count_param("requests")?;
     shape(env, latency)?;
     let sync = env.sync_async();
     let clients = u64::from(env.test_instance_count() - 1);

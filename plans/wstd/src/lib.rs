@@ -32,7 +32,7 @@ tg_sdk::export_plan!(manifest);
 
 fn echo(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
-    let rounds = env.int_param("rounds");
+    let rounds: i64 = env.try_count_param("rounds")?;
     let sync = env.sync();
     let n = u64::from(env.test_instance_count());
     env.network().configure(&NetworkConfig {
