@@ -374,7 +374,8 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         eprintln!(
             "error: the run was stopped when it held {} MiB of memory, over its budget of {} MiB (--max-memory): \
              run fewer instances, lower --memory-limit, or give it more memory with --max-memory",
-            watch.peak() >> 20,
+            // Up for the peak, down for the budget: a peak a few KiB over must not read as equal.
+            watch.peak().div_ceil(1 << 20),
             watch.budget() >> 20,
         );
     }

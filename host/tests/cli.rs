@@ -143,6 +143,8 @@ fn a_run_that_outgrows_its_memory_budget_stops_with_its_results_and_says_what_to
         last.contains("over its budget of 100 MiB (--max-memory)") && last.contains("run fewer instances"),
         "{stderr}"
     );
+    let held: u64 = last.split("held ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(held > 100, "the peak reads as over the budget: {last}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["end"], "memory-budget");
     let outcomes = std::fs::read_to_string(out.join("outcomes.jsonl")).unwrap();
