@@ -20,10 +20,11 @@
 //!
 //! Memory is the growth of the resident set (`kib_per_instance`, what `ps`
 //! and `/usr/bin/time` count), with what it is made of: `shared_kib`, pages
-//! mapped unchanged from a file — the plan's copy-on-write memory image,
-//! which every instance maps and reads, one physical page for all of them
-//! (the resident set counts it once per instance; `pss_kib` divides it among
-//! them); `host_heap_kib`, the host's `malloc` heap (wasmtime's store and
+//! mapped unchanged from a file — a plan's copy-on-write memory image, which
+//! every instance maps and reads, one physical page for all of them (the
+//! resident set counts it once per instance; `pss_kib` divides it among
+//! them); none for `placebo`, whose image is small enough to be copied into
+//! each instance (`tg_wasm::engine::COPIED_IMAGE_MAX`); `host_heap_kib`, the host's `malloc` heap (wasmtime's store and
 //! instance, the instance's state and task); and `rest_kib`, the other
 //! pages: the instances' own linear memory pages, tables and fiber stacks.
 //!

@@ -59,6 +59,7 @@ fn main() {
     let rounds: usize = std::env::var("TG_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
     let only = std::env::var("TG_BENCH_ONLY").unwrap_or_default();
     let wasm = build("network");
+    let shape = tg_wasm::component::Shape::of(&std::fs::read(&wasm).expect("reading the plan")).expect("a component");
     let settings = settings();
     for (n, m) in WORKLOADS {
         if !only.is_empty() && !only.split(',').any(|w| w == format!("{n}x{m}")) {
@@ -66,7 +67,7 @@ fn main() {
         }
         // 10,000 instances need more mappings than Linux's default limit:
         // the other workloads are still worth their figures.
-        if let Err(why) = tg_wasm::engine::check_mapping_limit(n) {
+        if let Err(why) = tg_wasm::engine::check_mapping_limit(n, &shape) {
             println!(
                 "{}",
                 serde_json::json!({"bench": "round-trips", "instances": n, "round_trips_each": m, "skipped": why.message()})

@@ -200,12 +200,14 @@ fn a_process_short_of_address_space_runs_compact_or_is_told_what_to_lower() {
 #[test]
 fn more_instances_than_the_mapping_limit_are_refused_up_front() {
     let limit: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap().trim().parse().unwrap();
-    let too_many = tg_wasm::engine::mappings_needed(0);
+    let placebo = plan("placebo").path;
+    let shape = tg_wasm::component::Shape::of(&std::fs::read(&placebo).unwrap()).unwrap();
+    let base = tg_wasm::engine::mappings_needed(0, &shape);
     // Enough instances to need more mappings than the kernel allows here, within the address space.
-    let n = ((limit.saturating_sub(too_many)) / tg_wasm::engine::MAPPINGS_PER_INSTANCE + 100).min(400_000);
-    let placebo = plan("placebo").path.display().to_string();
+    let n = ((limit.saturating_sub(base)) / tg_wasm::engine::mappings_per_instance(&shape) + 100).min(400_000);
+    let placebo = placebo.display().to_string();
     let out = tg_wasm(&["run", &placebo, "-i", &n.to_string(), "--memory-limit", "16MiB"]);
-    if tg_wasm::engine::mappings_needed(n as u32) > limit {
+    if tg_wasm::engine::mappings_needed(n as u32, &shape) > limit {
         assert_bad_input(&out, "sysctl -w vm.max_map_count=");
     }
 }

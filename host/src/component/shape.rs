@@ -1,5 +1,6 @@
 //! What a component needs from the instance pool: how many core instances,
-//! memories and tables one instance of it creates, and its largest table.
+//! memories and tables one instance of it creates, its largest table, and
+//! its largest memory image (the bytes its data segments write).
 //!
 //! The pooling allocator reserves every slot up front, so the engine is
 //! sized from the plan itself: a Rust plan (three core instances, one
@@ -22,13 +23,17 @@ pub struct Shape {
     pub tables: u32,
     /// The largest initial size of those tables, in elements.
     pub largest_table: u64,
+    /// The most bytes one core module's data segments write into memory: the
+    /// image each of its instances starts from.
+    pub largest_image: u64,
 }
 
 impl Shape {
     /// What the engine is sized for when it need not be larger: a Rust
     /// `wasm32-wasip2` component with room to spare (it has 3 core
     /// instances, 1 memory, 2 tables of a few hundred elements).
-    pub const FLOOR: Shape = Shape { core_instances: 4, memories: 1, tables: 2, largest_table: 10_000 };
+    pub const FLOOR: Shape =
+        Shape { core_instances: 4, memories: 1, tables: 2, largest_table: 10_000, largest_image: 0 };
 
     /// The shape of the component in `bytes`, at least [`Shape::FLOOR`].
     /// Each core instance counts the memories and tables its module
@@ -38,7 +43,7 @@ impl Shape {
         let invalid = |e: wasmparser::BinaryReaderError| InputError::new(format!("is not a valid component: {e}"));
         // One frame per component or module being read, innermost last.
         let mut frames: Vec<Frame> = Vec::new();
-        let mut counted = Shape { core_instances: 0, memories: 0, tables: 0, largest_table: 0 };
+        let mut counted = Shape { core_instances: 0, memories: 0, tables: 0, largest_table: 0, largest_image: 0 };
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(invalid)? {
                 Payload::Version { encoding, .. } => frames.push(Frame {
@@ -60,6 +65,14 @@ impl Shape {
                         }
                     }
                 }
+                Payload::DataSection(reader) => {
+                    for data in reader {
+                        let data = data.map_err(invalid)?;
+                        if let Some(frame) = frames.last_mut() {
+                            frame.defines.image += data.data.len() as u64;
+                        }
+                    }
+                }
                 Payload::InstanceSection(reader) => {
                     for instance in reader {
                         counted.core_instances += 1;
@@ -70,6 +83,7 @@ impl Shape {
                             counted.memories += defines.memories;
                             counted.tables += defines.tables;
                             counted.largest_table = counted.largest_table.max(defines.largest_table);
+                            counted.largest_image = counted.largest_image.max(defines.image);
                         }
                     }
                 }
@@ -93,6 +107,7 @@ impl Shape {
             memories: self.memories.max(floor.memories),
             tables: self.tables.max(floor.tables),
             largest_table: self.largest_table.max(floor.largest_table),
+            largest_image: self.largest_image.max(floor.largest_image),
         }
     }
 }
@@ -103,6 +118,8 @@ struct Defines {
     memories: u32,
     tables: u32,
     largest_table: u64,
+    /// Bytes its data segments write.
+    image: u64,
 }
 
 /// A component or module being read, and the modules a component defined so far.
@@ -118,11 +135,18 @@ impl Frame {
             memories: a.memories.max(m.memories),
             tables: a.tables.max(m.tables),
             largest_table: a.largest_table.max(m.largest_table),
+            image: a.image.max(m.image),
         })
     }
 }
 
 impl Shape {
+    /// What covers every one of `shapes` (the components of one run), at
+    /// least [`Shape::FLOOR`].
+    pub fn covering_all(shapes: impl IntoIterator<Item = Shape>) -> Shape {
+        shapes.into_iter().fold(Shape::FLOOR, Shape::covering)
+    }
+
     /// What covers both `self` and `other`: components of one run share a
     /// pool, so each slot must hold the largest of them.
     pub fn covering(self, other: Shape) -> Shape {
@@ -131,6 +155,7 @@ impl Shape {
             memories: self.memories.max(other.memories),
             tables: self.tables.max(other.tables),
             largest_table: self.largest_table.max(other.largest_table),
+            largest_image: self.largest_image.max(other.largest_image),
         }
     }
 }
@@ -149,8 +174,8 @@ mod tests {
     fn a_component_is_counted_through_its_nested_modules() {
         let component = wat::parse_str(
             r#"(component
-                 (core module $a (memory 1) (table 20000 funcref) (table 1 funcref))
-                 (core module $b (memory 1) (memory 2))
+                 (core module $a (memory 1) (table 20000 funcref) (table 1 funcref) (data (i32.const 0) "abc"))
+                 (core module $b (memory 1) (memory 2) (data (i32.const 8) "abcdefg") (data (i32.const 64) "x"))
                  (core instance (instantiate $a))
                  (core instance (instantiate $b))
                  (core instance (instantiate $b)))"#,
@@ -160,7 +185,8 @@ mod tests {
         // $b is instantiated twice: its two memories twice over.
         assert_eq!(
             shape,
-            Shape { core_instances: 3, memories: 5, tables: 2, largest_table: 20_000 }.at_least(Shape::FLOOR)
+            Shape { core_instances: 3, memories: 5, tables: 2, largest_table: 20_000, largest_image: 8 }
+                .at_least(Shape::FLOOR)
         );
     }
 

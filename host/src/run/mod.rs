@@ -65,9 +65,9 @@ impl Run {
             return Err(InputError::new("a run needs at least one instance (--instances 1 or more)").into());
         }
         let components = spec.components();
-        let memories = components.iter().map(|c| c.shape.memories).max().unwrap_or(1);
-        crate::engine::check_address_space(hosted, memories, spec.engine.memory_limit)?;
-        crate::engine::check_mapping_limit(hosted)?;
+        let shape = crate::component::Shape::covering_all(components.iter().map(|c| c.shape));
+        crate::engine::check_address_space(hosted, shape.memories, spec.engine.memory_limit)?;
+        crate::engine::check_mapping_limit(hosted, &shape)?;
         let prepared = prepare::prepare_all(&components, &spec.engine, hosted.max(1))?;
         check_request(&spec, &prepared)?;
         let placements = execute::placements(&spec, &prepared)?;

@@ -190,7 +190,7 @@ pub fn prepare_all(
     settings: &EngineSettings,
     instances: u32,
 ) -> Result<PreparedPlan, Error> {
-    let shape = components.iter().fold(Shape::FLOOR, |s, c| s.covering(c.shape));
+    let shape = Shape::covering_all(components.iter().map(|c| c.shape));
     let engine = engine::build(settings, &shape, instances)?;
     let linker = linker(&engine)?;
     let mut prepared = Vec::with_capacity(components.len());
