@@ -111,7 +111,7 @@ impl Params {
 
     /// `name` as a signed integer.
     pub fn int(&self, name: &str) -> Result<i64, ParamError> {
-        self.typed(name, ParamType::Int, |v| v.trim().parse::<i64>())
+        self.typed(name, ParamType::Int, parse_int)
     }
 
     /// `name` as a count: a whole number, 0 or more, that fits `T` (`u32`,
@@ -119,7 +119,7 @@ impl Params {
     /// than by a bare "out of range integral type conversion" in the plan.
     pub fn count<T: TryFrom<i64>>(&self, name: &str) -> Result<T, ParamError> {
         self.typed(name, ParamType::Int, |v| {
-            let n = v.trim().parse::<i64>().map_err(|e| e.to_string())?;
+            let n = parse_int(v).map_err(|e| e.to_string())?;
             if n < 0 {
                 return Err("it counts something, so it must be 0 or more".to_string());
             }
@@ -151,6 +151,11 @@ impl Params {
     pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T, ParamError> {
         self.typed(name, ParamType::Json, |v| serde_json::from_str::<T>(v))
     }
+}
+
+/// An int parameter's value, as `int` and `count` read it.
+fn parse_int(value: &str) -> Result<i64, std::num::ParseIntError> {
+    value.trim().parse()
 }
 
 /// The largest `i64` that fits `T`, found by halving: `T` is any integer type.
