@@ -231,3 +231,41 @@ fn a_tokio_plan_whose_rustflags_lack_tokio_unstable_is_told_what_to_add() {
     assert_bad_input(&out, "needs `--cfg tokio_unstable`");
     assert!(String::from_utf8_lossy(&out.stderr).contains(".cargo/config.toml"), "names the file");
 }
+
+#[test]
+fn a_sync_latency_past_the_end_of_virtual_time_stops_the_run_on_any_number_of_threads() {
+    // A million hours (114 years) of sync latency: the example's barriers
+    // take twelve of them, more than the virtual clock holds (584 years). On
+    // one thread the run used to go on at the clock's last instant and pass;
+    // split into windows it never got past that instant.
+    let example = plan("example").path;
+    let mut digests = Vec::new();
+    for threads in ["1", "2"] {
+        let out_dir = tempdir();
+        let args = [
+            "run",
+            example.to_str().unwrap(),
+            "-i",
+            "3",
+            "--sync-latency",
+            "1000000h",
+            "--threads",
+            threads,
+            "--json",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        let out = tg_wasm(&args);
+        assert_eq!(out.status.code(), Some(1), "{threads} threads: {}", String::from_utf8_lossy(&out.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a summary");
+        assert_eq!(summary["end"], "virtual-timeout", "{summary}");
+        assert_eq!(summary["groups"][0]["stalled"], 3, "{summary}");
+        let reason = summary["groups"][0]["reasons"][0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("past the end of the virtual clock") && reason.contains("the sync service's reply"),
+            "{reason}"
+        );
+        digests.push(summary["digest"].clone());
+    }
+    assert_eq!(digests[0], digests[1], "one digest on one thread and on two");
+}

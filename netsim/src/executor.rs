@@ -29,7 +29,8 @@ pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// When to stop a run that has not finished by itself.
 #[derive(Clone, Debug, Default)]
 pub struct RunLimits {
-    /// Stop before processing an event later than this virtual time.
+    /// Stop before processing an event later than this virtual time; without
+    /// one, at the end of virtual time ([`RunLimits::deadline`]).
     pub virtual_deadline: Option<SimTime>,
     /// Stop once the host's clock passes this instant. Only ever ends a run; it
     /// never influences the order of events.
@@ -42,6 +43,16 @@ pub struct RunLimits {
     pub memory: Option<Arc<AtomicBool>>,
 }
 
+impl RunLimits {
+    /// The last virtual instant an event may be processed at: the virtual
+    /// deadline, and never past [`SimTime::LAST`], so that a run whose events
+    /// overflow the clock ends instead of processing them all at its last
+    /// instant (or, split into windows, never getting past it).
+    pub fn deadline(&self) -> SimTime {
+        self.virtual_deadline.map_or(SimTime::LAST, |d| d.min(SimTime::LAST))
+    }
+}
+
 /// Why [`Executor::run`] returned.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunEnd {
@@ -49,7 +60,8 @@ pub enum RunEnd {
     Completed,
     /// Tasks remain, none can run, and no event is pending.
     Deadlock,
-    /// The next event lies past [`RunLimits::virtual_deadline`].
+    /// The next event lies past [`RunLimits::deadline`]: the virtual
+    /// deadline, or the end of virtual time.
     VirtualTimeout,
     /// [`RunLimits::wall_deadline`] passed.
     WallTimeout,
@@ -369,7 +381,7 @@ impl<T> Executor<T> {
                     (Some(t), Some(end)) if t >= end => return Pause::WindowDone,
                     (None, Some(_)) => return Pause::WindowDone,
                     (None, None) => return Pause::End(RunEnd::Deadlock),
-                    (Some(t), None) if limits.virtual_deadline.is_some_and(|d| t > d) => {
+                    (Some(t), None) if t > limits.deadline() => {
                         return Pause::End(RunEnd::VirtualTimeout);
                     }
                     _ => {
@@ -495,6 +507,24 @@ mod tests {
             RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(5)), ..RunLimits::default() };
         assert_eq!(exec.run(&limits, |_, _| {}), RunEnd::VirtualTimeout);
         assert_eq!(exec.cancel_unfinished(), vec![NodeId(0)]);
+    }
+
+    #[test]
+    fn an_event_past_the_end_of_virtual_time_ends_the_run_instead_of_happening() {
+        // A sleep whose deadline overflows the clock lands on `SimTime::MAX`,
+        // where nothing happens: the run stops there as out of virtual time,
+        // with the sleeper still waiting, rather than waking it at the end of
+        // time as if the sleep had been served.
+        let sim = sim(2);
+        let mut exec = Executor::new(sim.clone());
+        let (a, b) = (sim.clone(), sim.clone());
+        exec.spawn(NodeId(0), Box::pin(async move { a.sleep(NodeId(0), Duration::from_secs(3)).await }));
+        exec.spawn(NodeId(1), Box::pin(async move { b.sleep(NodeId(1), Duration::MAX).await }));
+        assert_eq!(exec.run(&RunLimits::default(), |_, _| {}), RunEnd::VirtualTimeout);
+        assert_eq!(sim.lock().now(), SimTime::ZERO + Duration::from_secs(3), "the sleep that fits was served");
+        assert_eq!(exec.unfinished(), vec![NodeId(1)]);
+        let deadline = RunLimits { virtual_deadline: Some(SimTime::MAX), ..RunLimits::default() }.deadline();
+        assert_eq!(deadline, SimTime::LAST, "no deadline reaches past the clock's end");
     }
 
     #[test]

@@ -25,7 +25,15 @@ impl SimTime {
     /// The start of every run.
     pub const ZERO: SimTime = SimTime(0);
     /// The furthest representable instant (about 584 years of virtual time).
+    /// It is where a sum that overflows lands ([`SimTime::saturating_add`]),
+    /// so nothing happens there: [`SimTime::LAST`] is the last instant an
+    /// event is processed at.
     pub const MAX: SimTime = SimTime(u64::MAX);
+    /// The end of virtual time: the last instant at which an event happens.
+    /// A timer or a latency that would take an event past it (to
+    /// [`SimTime::MAX`]) ends the run as a virtual timeout instead of piling
+    /// every later event onto one instant.
+    pub const LAST: SimTime = SimTime(u64::MAX - 1);
 
     /// The instant `nanos` nanoseconds after the start of the run.
     pub const fn from_nanos(nanos: u64) -> SimTime {

@@ -259,6 +259,69 @@ fn a_virtual_timeout_stops_every_shard_where_the_whole_run_stops() {
 }
 
 #[test]
+fn a_run_whose_events_pass_the_end_of_virtual_time_ends_there_split_or_whole() {
+    // A sync latency of 400 years: an operation reaches the service at 400
+    // years and its reply would come back after the clock's end (584 years).
+    // Windows as long as the latency used to reach the end of time and stay
+    // there, never moving on.
+    let latency = Duration::from_secs(400 * 365 * 24 * 3600);
+    let cfg = SimConfig { sync_latency: latency, ..config(4, 5) };
+    let run = |sim: &SimHandle, node: u32| -> Task<u64> {
+        let sim = sim.clone();
+        Box::pin(async move {
+            sync(&sim, NodeId(node), SyncOp::SignalAndWait { state: "first".into(), target: 4 }).await;
+            sync(&sim, NodeId(node), SyncOp::SignalAndWait { state: "second".into(), target: 4 }).await
+        })
+    };
+    let sim = SimHandle::new(Sim::new(cfg.clone()));
+    let mut exec = Executor::new(sim.clone());
+    for node in 0..4 {
+        exec.spawn(NodeId(node), run(&sim, node));
+    }
+    assert_eq!(exec.run(&RunLimits::default(), |_, _| {}), RunEnd::VirtualTimeout);
+    let whole_now = sim.lock().now();
+    assert_eq!(whole_now, SimTime::ZERO + latency);
+    let blocked = sim.lock().blocked(&exec.unfinished());
+    assert_eq!(blocked.len(), 4);
+    for b in &blocked {
+        assert_eq!(b.waits_on_kind, vec!["the sync service's reply".to_string()], "{b:?}");
+    }
+    // On a thread of its own, so that a run that never ends fails the test
+    // instead of hanging it.
+    let (done, ends) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let links = MemoryLink::group(2);
+        let ends: Vec<(RunEnd, SimTime)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = links
+                .into_iter()
+                .enumerate()
+                .map(|(index, mut link)| {
+                    let cfg = cfg.clone();
+                    scope.spawn(move || {
+                        let layout = ShardLayout::new(index as u32, 2, 4).unwrap();
+                        let mut world = Sim::new(cfg);
+                        world.split(layout);
+                        let sim = SimHandle::new(world);
+                        let mut exec = Executor::new(sim.clone());
+                        for node in layout.nodes() {
+                            exec.spawn(NodeId(node), run(&sim, node));
+                        }
+                        let mut supervisor = Restarting { sim: sim.clone(), n: 4, results: &mut Vec::new() };
+                        let end = run_shard(&mut exec, &mut link, latency, &RunLimits::default(), &mut supervisor);
+                        let now = sim.lock().now();
+                        (end, now)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("shard thread")).collect()
+        });
+        let _ = done.send(ends);
+    });
+    let ends = ends.recv_timeout(Duration::from_secs(60)).expect("the split run ended");
+    assert_eq!(ends, vec![(RunEnd::VirtualTimeout, whole_now); 2]);
+}
+
+#[test]
 fn a_deadlock_is_found_by_all_shards_at_the_same_time() {
     // Ten instances wait for eleven at the barrier.
     let run = |sim: &SimHandle, node: u32| -> Task<u64> {

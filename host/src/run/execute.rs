@@ -9,7 +9,7 @@
 //! printed is kept.
 
 use super::observe::{Observer, Progress};
-use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error, stopped_reason};
+use super::outcome::{InstanceOutcome, LimitsInForce, Outcome, classify_error, stopped_reason, why_stopped};
 use super::prepare::{PreparedPlan, instance_store};
 use super::spec::RunSpec;
 use crate::error::{Error, InputError};
@@ -275,7 +275,7 @@ pub(super) fn execute(
         let sim = sim.lock();
         (sim.blocked(&unfinished), sim.now())
     };
-    let why = end.to_string();
+    let why = why_stopped(&end, spec.virtual_timeout);
     for b in &blocked {
         let reason = noting_socket_limit(&sim, b.node, limits_in_force.sockets, stopped_reason(&why, &b.waits_on));
         // The trace calls every instance the run stopped `crashed`, as it did

@@ -8,7 +8,9 @@
 //! carries a reason a person can act on, and every outcome the virtual time
 //! it came at, so that a report can put the first failure first.
 
+use netsim::RunEnd;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use wasmtime::Trap;
 
 /// The ends of an instance: Testground's three, and `stalled`.
@@ -74,6 +76,19 @@ impl InstanceOutcome {
     /// The same outcome, ended at virtual time `at`.
     pub fn at(self, at: netsim::SimTime) -> InstanceOutcome {
         InstanceOutcome { at_ns: at.as_nanos(), ..self }
+    }
+}
+
+/// Why the run stopped, in the words an instance it stopped is given: the
+/// run's end, with the end of the virtual clock named when the limit reached
+/// was the clock's own (no `--virtual-timeout`: a latency or a timer took an
+/// event past it).
+pub fn why_stopped(end: &RunEnd, virtual_timeout: Option<Duration>) -> String {
+    match end {
+        RunEnd::VirtualTimeout if virtual_timeout.is_none() => {
+            "virtual time ran out: an event was due past the end of the virtual clock (about 584 years)".to_string()
+        }
+        _ => end.to_string(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! Testground's rule.
 
 use super::execute::Execution;
-use super::outcome::{Outcome, stopped_reason};
+use super::outcome::{Outcome, stopped_reason, why_stopped};
 use super::spec::RunSpec;
 use netsim::{BlockedInstance, RunEnd};
 use serde::Serialize;
@@ -157,7 +157,7 @@ impl RunSummary {
         let group_index: BTreeMap<&str, usize> =
             spec.groups.iter().enumerate().map(|(i, g)| (g.id.as_str(), i)).collect();
         let blocked: BTreeMap<u32, &BlockedInstance> = execution.blocked.iter().map(|b| (b.node.0, b)).collect();
-        let stopped = execution.end.to_string();
+        let stopped = why_stopped(&execution.end, spec.virtual_timeout);
         let mut reasons: Vec<BTreeMap<(Outcome, String), Gathered>> = vec![BTreeMap::new(); groups.len()];
         let mut first_failure: Option<(u64, bool, u32)> = None;
         for (placement, outcome) in execution.placements.iter().zip(&execution.outcomes) {

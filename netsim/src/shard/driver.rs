@@ -27,12 +27,12 @@ pub fn run_shard<T>(
     assert!(!lookahead.is_zero(), "a split run needs a positive lookahead");
     let sim = exec.sim().clone();
     let layout = sim.lock().layout().expect("run_shard needs a split Sim (Sim::split)");
+    let deadline = limits.deadline();
     let mut start = SimTime::ZERO;
     for window in 0u64.. {
-        let mut end = start + lookahead;
-        if let Some(deadline) = limits.virtual_deadline {
-            end = end.min(deadline + Duration::from_nanos(1));
-        }
+        // The deadline is at most `SimTime::LAST`, so a window ends no later
+        // than `SimTime::MAX`, where nothing happens: every window moves on.
+        let end = (start + lookahead).min(deadline + Duration::from_nanos(1));
         sim.lock().set_window_end(end);
         let local_end = exec.run_window(limits, end, supervisor);
 
@@ -116,7 +116,7 @@ pub fn run_shard<T>(
                 s.settle_clock(latest_now);
                 return RunEnd::Deadlock;
             }
-            Some(t) if limits.virtual_deadline.is_some_and(|d| t > d) => {
+            Some(t) if t > deadline => {
                 s.settle_clock(latest_now);
                 return RunEnd::VirtualTimeout;
             }

@@ -161,6 +161,9 @@ impl Sim {
     pub(super) fn reply(&mut self, ticket: Ticket, reply: Result<u64, SyncError>) {
         let at = self.now + self.config.sync_latency;
         self.queue.schedule(at, NodeId::SIM, SimEvent::SyncReply { ticket, reply });
+        // Until the reply arrives (and wakes it) the instance waits on it: a
+        // run stopped meanwhile says so rather than finding it waiting on nothing.
+        self.add_wait(ticket.node, WaitReason::SyncReply { due: at });
     }
 
     /// Whether `op` stays within the run's limits, counting it if it does. Checked
@@ -255,6 +258,8 @@ impl Sim {
 
     pub(super) fn release(&mut self, ticket: Ticket, state: &str, target: u64) {
         self.trace.record(self.now, ticket.node, "sync.barrier.pass", format_args!("state={state:?} target={target}"));
+        // The barrier is passed: what the instance waits on now is the reply.
+        self.forget_wait(ticket.node, |w| matches!(w, WaitReason::Barrier { state: s, .. } if s == state));
         self.timeline.barrier_pass(self.now, state);
         let seq = self.pending.get(&ticket).and_then(|p| p.signalled).unwrap_or(0);
         self.reply(ticket, Ok(seq));

@@ -18,6 +18,9 @@ pub enum WaitReason {
     Subscription { topic: String, cursor: usize },
     /// A timer.
     Timer { until: SimTime },
+    /// The sync service's answer to an operation, on its way (the sync
+    /// latency): the operation is done, the instance has not heard yet.
+    SyncReply { due: SimTime },
     /// A condition of a socket, e.g. `what` = "tcp read". Described only when
     /// a report needs it: instances note their waits on every poll, and one
     /// with a thousand idle connections notes a thousand.
@@ -54,6 +57,14 @@ impl Sim {
     pub fn add_wait(&mut self, node: NodeId, reason: WaitReason) {
         if let Some(w) = self.waits.get_mut(node.index()) {
             w.push(reason);
+        }
+    }
+
+    /// Forgets the waits of `node` that `done` says are over, before it is
+    /// polled again (a barrier it waited on passed).
+    pub(super) fn forget_wait(&mut self, node: NodeId, done: impl Fn(&WaitReason) -> bool) {
+        if let Some(w) = self.waits.get_mut(node.index()) {
+            w.retain(|reason| !done(reason));
         }
     }
 
@@ -122,7 +133,10 @@ impl Sim {
                 .filter(|&peer| peer != node)
                 .into_iter()
                 .collect(),
-            WaitReason::Subscription { .. } | WaitReason::Timer { .. } | WaitReason::Other(_) => Vec::new(),
+            WaitReason::Subscription { .. }
+            | WaitReason::Timer { .. }
+            | WaitReason::SyncReply { .. }
+            | WaitReason::Other(_) => Vec::new(),
         }
     }
 
@@ -133,6 +147,7 @@ impl Sim {
             WaitReason::Barrier { .. } | WaitReason::Other(_) => self.describe_wait(reason),
             WaitReason::Subscription { topic, .. } => format!("subscription {topic:?}"),
             WaitReason::Timer { .. } => "a timer".to_string(),
+            WaitReason::SyncReply { .. } => "the sync service's reply".to_string(),
             WaitReason::Socket { what, .. } => (*what).to_string(),
         }
     }
@@ -146,7 +161,12 @@ impl Sim {
                 let published = self.topic_visible.get(topic).map_or(0, Vec::len);
                 format!("subscription {topic:?}: waiting for message {} ({published} published)", cursor + 1)
             }
+            WaitReason::Timer { until } if *until == SimTime::MAX => "timer past the end of virtual time".to_string(),
             WaitReason::Timer { until } => format!("timer until {until}"),
+            WaitReason::SyncReply { due } if *due == SimTime::MAX => {
+                "the sync service's reply, due past the end of virtual time".to_string()
+            }
+            WaitReason::SyncReply { due } => format!("the sync service's reply, due at {due}"),
             WaitReason::Socket { id, what } => format!("{what} on socket {id}"),
             WaitReason::Other(what) => what.clone(),
         }
