@@ -451,9 +451,16 @@ fn parse_count<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("{s:?} is not a whole number in range"))
 }
 
+/// A duration of the command line: one that fits the nanoseconds tg-wasm
+/// counts time in (virtual time, and the run's record of its limits), about
+/// 584 years.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.starts_with('-') {
         return Err(format!("{s} is negative; durations are 0 or more (e.g. 250ms, 1.5s, 10m)"));
     }
-    params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))
+    let d = params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))?;
+    if u64::try_from(d.as_nanos()).is_err() {
+        return Err(format!("{s} is longer than tg-wasm counts time (about 584 years)"));
+    }
+    Ok(d)
 }
