@@ -414,14 +414,14 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     let mut group_plans = Vec::with_capacity(c.groups.len());
     let mut groups = Vec::with_capacity(c.groups.len());
     for (g, instances) in c.groups.into_iter().zip(counts) {
-        group_plans.push(g.plan.map(resolve));
+        group_plans.push(g.plan.map(resolve).transpose()?);
         let args = g.args;
         groups.push(GroupRequest { id: g.id, instances, params: texts(g.params), component: None, args });
     }
     // Lay the network out once now, so what cannot be is bad input before anything runs.
     network.topology(&groups)?;
     let plan = match (c.global.plan, group_plans.iter().flatten().next()) {
-        (Some(plan), _) => resolve(plan),
+        (Some(plan), _) => resolve(plan)?,
         (None, Some(first)) if group_plans.iter().all(Option::is_some) => first.clone(),
         (None, _) => {
             return Err(InputError::new("[global] has no plan: give one, or a plan in every group (groups.plan)"));

@@ -250,7 +250,7 @@ fn run(command: RunCommand) -> Result<ExitCode, Error> {
                 eprintln!("{note}");
             }
             let cwd = std::env::current_dir().context("finding the current directory")?;
-            let plan = testground::find_plan(&plan, &cwd);
+            let plan = testground::find_plan(&plan, &cwd)?;
             execute(RunShape::single(plan, testcase, instances)?.with_params(&test_params)?, &options)
         }
         Some(TestgroundRun::Composition(args)) => {

@@ -138,32 +138,43 @@ pub fn composition_field(field: &str) -> Option<Handling> {
 /// seen from `base`: `base/NAME` itself if it exists; else, for a bare name,
 /// the nearest of `base` or an ancestor that is called NAME (a composition in
 /// `<plan>/compositions/`), holds `NAME`, or holds `plans/NAME`; else
-/// `$TESTGROUND_HOME/plans/NAME`. When none exists, `base/NAME`, whose
-/// absence the loader reports.
-pub fn find_plan(plan: &Path, base: &Path) -> PathBuf {
+/// `$TESTGROUND_HOME/plans/NAME`. A path that is not a bare name is taken as
+/// it is (the loader reports what is wrong with it); a bare name found
+/// nowhere is bad input that says where it was looked for.
+pub fn find_plan(plan: &Path, base: &Path) -> Result<PathBuf, InputError> {
     let direct = if plan.is_absolute() { plan.to_path_buf() } else { base.join(plan) };
     let bare = plan.components().count() == 1 && plan.extension().is_none();
     if exists(&direct) || !bare {
-        return direct;
+        return Ok(direct);
     }
     let absolute = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
     for dir in absolute.ancestors() {
         if dir.file_name() == plan.file_name() && crate::builder::is_plan_dir(dir) {
-            return dir.to_path_buf();
+            return Ok(dir.to_path_buf());
         }
         for candidate in [dir.join(plan), dir.join("plans").join(plan)] {
             if exists(&candidate) {
-                return candidate;
+                return Ok(candidate);
             }
         }
     }
-    if let Some(home) = std::env::var_os("TESTGROUND_HOME") {
+    let home = std::env::var_os("TESTGROUND_HOME");
+    if let Some(home) = &home {
         let candidate = PathBuf::from(home).join("plans").join(plan);
         if exists(&candidate) {
-            return candidate;
+            return Ok(candidate);
         }
     }
-    direct
+    let name = plan.display();
+    let home = match home {
+        Some(home) => format!("nor in {}", PathBuf::from(home).join("plans").display()),
+        None => "and $TESTGROUND_HOME is not set".to_string(),
+    };
+    Err(InputError::new(format!(
+        "no plan {name:?}: no plan directory or component {name} or plans/{name} in {} or a directory above it, \
+         {home}; give the plan's path",
+        absolute.display()
+    )))
 }
 
 /// A plan directory, or a component file.
@@ -200,12 +211,19 @@ mod tests {
         std::fs::create_dir_all(plan.join("compositions")).unwrap();
         std::fs::write(plan.join("Cargo.toml"), "").unwrap();
         // From the plan's own compositions/ directory, from the repository root, and from inside plans/.
-        assert_eq!(find_plan(Path::new("network"), &plan.join("compositions")), plan);
-        assert_eq!(find_plan(Path::new("network"), &root), root.join("plans").join("network"));
-        assert_eq!(find_plan(Path::new("network"), &root.join("plans")), plan);
-        // Not found, or a path: taken as it is, for the loader to report.
-        assert_eq!(find_plan(Path::new("nope"), &root), root.join("nope"));
-        assert_eq!(find_plan(Path::new("x/network"), &root), root.join("x/network"));
+        let found = |name: &str, base: &Path| find_plan(Path::new(name), base).map_err(|e| e.message().to_string());
+        assert_eq!(found("network", &plan.join("compositions")), Ok(plan.clone()));
+        assert_eq!(found("network", &root), Ok(root.join("plans").join("network")));
+        assert_eq!(found("network", &root.join("plans")), Ok(plan.clone()));
+        // A path is taken as it is, for the loader to report; a bare name
+        // found nowhere says where it was looked for.
+        assert_eq!(found("x/network", &root), Ok(root.join("x/network")));
+        let nowhere = found("nope", &root).unwrap_err();
+        assert!(
+            nowhere.starts_with("no plan \"nope\": ") && nowhere.contains(&root.display().to_string()),
+            "{nowhere}"
+        );
+        assert!(nowhere.contains("plans/nope") && nowhere.contains("TESTGROUND_HOME"), "{nowhere}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
