@@ -228,6 +228,24 @@ fn split(config: SimConfig, shards: u32, lookahead: Duration, limits: &RunLimits
     Observed { end, digest: combine_digests(&digests), events: parts.iter().map(|p| p.2).sum(), now, results, records }
 }
 
+/// Shard `index` of `shards` of a run of `config`'s instances, each running `task`.
+fn shard(
+    config: SimConfig,
+    index: u32,
+    shards: u32,
+    task: impl Fn(&SimHandle, u32) -> Task<u64>,
+) -> (SimHandle, Executor<u64>) {
+    let layout = ShardLayout::new(index, shards, config.instances).unwrap();
+    let mut world = Sim::new(config);
+    world.split(layout);
+    let sim = SimHandle::new(world);
+    let mut exec = Executor::new(sim.clone());
+    for node in layout.nodes() {
+        exec.spawn(NodeId(node), task(&sim, node));
+    }
+    (sim, exec)
+}
+
 fn assert_same(a: &Observed, b: &Observed, what: &str) {
     if let Some(d) = netsim::first_divergence(&a.records, &b.records) {
         panic!("{what}: first divergence at record {}: {:?} vs {:?}", d.index, d.left, d.right);
@@ -298,14 +316,7 @@ fn a_run_whose_events_pass_the_end_of_virtual_time_ends_there_split_or_whole() {
                 .map(|(index, mut link)| {
                     let cfg = cfg.clone();
                     scope.spawn(move || {
-                        let layout = ShardLayout::new(index as u32, 2, 4).unwrap();
-                        let mut world = Sim::new(cfg);
-                        world.split(layout);
-                        let sim = SimHandle::new(world);
-                        let mut exec = Executor::new(sim.clone());
-                        for node in layout.nodes() {
-                            exec.spawn(NodeId(node), run(&sim, node));
-                        }
+                        let (sim, mut exec) = shard(cfg, index as u32, 2, run);
                         let mut supervisor = Restarting { sim: sim.clone(), n: 4, results: &mut Vec::new() };
                         let end = run_shard(&mut exec, &mut link, latency, &RunLimits::default(), &mut supervisor);
                         let now = sim.lock().now();
@@ -344,14 +355,7 @@ fn a_deadlock_is_found_by_all_shards_at_the_same_time() {
         for (index, mut link) in links.into_iter().enumerate() {
             let cfg = cfg.clone();
             scope.spawn(move || {
-                let layout = ShardLayout::new(index as u32, 4, 10).unwrap();
-                let mut world = Sim::new(cfg);
-                world.split(layout);
-                let sim = SimHandle::new(world);
-                let mut exec = Executor::new(sim.clone());
-                for node in layout.nodes() {
-                    exec.spawn(NodeId(node), run(&sim, node));
-                }
+                let (sim, mut exec) = shard(cfg, index as u32, 4, run);
                 let end = run_shard(
                     &mut exec,
                     &mut link,
