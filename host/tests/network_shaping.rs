@@ -140,3 +140,20 @@ fn a_websocket_library_talks_between_instances() {
     eprintln!("WebSocket echo {} ns, handshake {:?} ns", rtt[0], metric(&exec, "websocket-handshake", None));
     assert_within("WebSocket echo", rtt[0], 50e6, 0.01);
 }
+
+#[test]
+fn sizes_no_buffer_can_hold_and_an_unlimited_bandwidth_are_refused_by_the_plan_saying_so() {
+    let cases: [(&str, &[(&str, &str)], &str); 3] = [
+        ("bandwidth", &[("bandwidth", "0")], "`bandwidth` = 0 leaves the link unlimited"),
+        ("bulk", &[("size", "100TB")], "`size` = 100000000000000 bytes: this case sends it as one buffer"),
+        ("lossy", &[("size", "3GiB")], "a wasm32 instance holds at most 2147483647 bytes in one"),
+    ];
+    for (case, params, needle) in cases {
+        let (summary, exec) = run(&network_spec(case, 2, 0, params));
+        assert!(!summary.success(), "{case}: {}", summary.render());
+        for outcome in &exec.outcomes {
+            let reason = outcome.reason.as_deref().unwrap_or_default();
+            assert!(reason.contains(needle), "{case}: {reason}");
+        }
+    }
+}

@@ -167,9 +167,25 @@ fn pattern(offset: u64) -> u8 {
     (offset % 251) as u8
 }
 
+/// The `size` parameter of a case that sends it as one buffer (and keeps
+/// what it receives in another): refused past what one allocation of a
+/// wasm32 instance can be (2 GiB), rather than failing as a capacity
+/// overflow deep in `Vec`. Below that, the memory limit is what stops it,
+/// and says so.
+pub(crate) fn buffer_size(env: &RunEnv) -> tg_sdk::Result<u64> {
+    let size = env.params().size("size")?;
+    ensure!(
+        isize::try_from(size).is_ok(),
+        "parameter `size` = {size} bytes: this case sends it as one buffer, and a wasm32 instance holds at most \
+         {} bytes in one; give less (with --memory-limit above twice the size)",
+        isize::MAX
+    );
+    Ok(size)
+}
+
 fn bulk(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
-    let size = env.params().size("size")?;
+    let size = buffer_size(env)?;
     if env.global_seq() == 0 {
         let listener = TcpListener::bind(("0.0.0.0", TCP_PORT))?;
         sync.signal_entry("listening")?;

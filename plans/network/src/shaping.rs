@@ -360,7 +360,12 @@ fn send_all(addr: SocketAddr, data: &[u8]) -> tg_sdk::Result<()> {
 fn bandwidth(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
     let rate: u64 = env.params().count("bandwidth")?;
-    let size = env.params().size("size")?;
+    // A link's bandwidth 0 is no limit: nothing to measure the rate against.
+    ensure!(
+        rate > 0,
+        "parameter `bandwidth` = 0 leaves the link unlimited, which this case cannot measure; give a rate in bit/s"
+    );
+    let size = crate::buffer_size(env)?;
     let latency = env.params().duration("latency")?;
     let shape = LinkShape { bandwidth: rate, ..LinkShape::with_latency(latency) };
     configure_all(env, shape, RoutingPolicy::AllowAll, "configured")?;
@@ -386,7 +391,7 @@ fn lossy(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
     let loss = env.params().float("loss")?;
     let datagrams: u64 = env.params().count("datagrams")?;
-    let size = env.params().size("size")?;
+    let size = crate::buffer_size(env)?;
     let latency = env.params().duration("latency")?;
     let shape = LinkShape { loss, ..LinkShape::with_latency(latency) };
     configure_all(env, shape, RoutingPolicy::AllowAll, "configured")?;
