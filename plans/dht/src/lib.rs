@@ -84,6 +84,11 @@ impl Settings {
         let k = p.count::<usize>("bucket_size")?;
         let alpha = p.count::<usize>("alpha")?;
         ensure!(k >= 1 && alpha >= 1, "bucket_size and alpha must be at least 1");
+        let rpc_timeout = p.duration("rpc_timeout")?;
+        // With no time for an answer, every request would time out at the
+        // instant it is sent, and a join would retry forever without the
+        // clock moving.
+        ensure!(!rpc_timeout.is_zero(), "rpc_timeout must be above 0s: an answer takes at least 2 × latency");
         let n = env.test_instance_count();
         Ok(Settings {
             n,
@@ -94,7 +99,7 @@ impl Settings {
             latency: p.duration("latency")?,
             refresh_lookups: p.count::<u32>("refresh_lookups")?,
             second_self_lookup: p.bool("second_self_lookup")?,
-            lookup: LookupConfig { alpha, k, rpc_timeout: p.duration("rpc_timeout")?, timeout: p.duration("timeout")? },
+            lookup: LookupConfig { alpha, k, rpc_timeout, timeout: p.duration("timeout")? },
         })
     }
 }
