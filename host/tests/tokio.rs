@@ -41,6 +41,13 @@ fn a_task_awaiting_a_barrier_lets_another_serve_and_wakes_at_the_barriers_instan
     assert!(summary.success(), "{}", summary.render());
     let served: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "served-during-barrier").map(|m| m.value).collect();
     assert_eq!(served, vec![19.0 * 3.0], "instance 0 served every request while it awaited the barrier");
+    // Without a request there is nothing to show: refused as such, not
+    // reported as requests that went unanswered.
+    let (summary, exec) = run(&case("barrier-while-serving", 2, &[("requests", "0")]));
+    assert!(!summary.success());
+    for outcome in &exec.outcomes {
+        assert!(outcome.reason.as_deref().unwrap_or_default().contains("requests must be at least 1"), "{outcome:?}");
+    }
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 fn barrier_while_serving(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
     let requests: u64 = env.try_count_param("requests")?;
+    ensure!(requests >= 1, "requests must be at least 1: the case shows requests served while a barrier waits");
     shape(env, latency)?;
     let sync = env.sync_async();
     let clients = u64::from(env.test_instance_count() - 1);
