@@ -371,21 +371,38 @@ pub struct ResolvedComposition {
     pub network: NetworkSpec,
 }
 
-/// Reads and resolves the composition at `path`.
+/// How a composition's plans are looked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PlanLookup {
+    /// A bare name found nowhere is bad input, saying where it was looked for:
+    /// the composition is about to run.
+    MustFind,
+    /// A bare name found nowhere is taken as a path next to the composition,
+    /// for whoever opens it to report: the text is only being read.
+    AsGiven,
+}
+
+/// Reads and resolves the composition at `path`, to run it: a plan named by
+/// a bare name must be found ([`testground::find_plan`]).
 pub fn load(path: &Path) -> Result<ResolvedComposition, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read composition {}: {e}", path.display())))?;
     let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut c =
-        parse(&text, base).map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.message())))?;
+    let mut c = parse_with(&text, base, PlanLookup::MustFind)
+        .map_err(|e| InputError::new(format!("composition {}: {}", path.display(), e.message())))?;
     for note in &mut c.notes {
         *note = format!("composition {}: {note}", path.display());
     }
     Ok(c)
 }
 
-/// Parses composition `text`; relative plan paths are resolved against `base`.
+/// Parses composition `text`; relative plan paths are resolved against `base`
+/// (a plan that is not there is for whoever opens it to report).
 pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError> {
+    parse_with(text, base, PlanLookup::AsGiven)
+}
+
+fn parse_with(text: &str, base: &Path, lookup: PlanLookup) -> Result<ResolvedComposition, InputError> {
     if let Some(line) = text.lines().position(|l| l.contains("{{")) {
         return Err(InputError::new(format!(
             "line {}: Go templates ({{{{ … }}}}) are Testground's and are not expanded here: \
@@ -410,7 +427,10 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     let counts = instance_counts(&c)?;
     let faults = faults(&c, &counts)?;
     let network = network(&c)?;
-    let resolve = |plan: PathBuf| testground::find_plan(&plan, base);
+    let resolve = |plan: PathBuf| match testground::find_plan(&plan, base) {
+        Err(_) if lookup == PlanLookup::AsGiven => Ok(base.join(&plan)),
+        found => found,
+    };
     let mut group_plans = Vec::with_capacity(c.groups.len());
     let mut groups = Vec::with_capacity(c.groups.len());
     for (g, instances) in c.groups.into_iter().zip(counts) {

@@ -166,5 +166,12 @@ fn testground_fields_we_cannot_honour_are_refused_saying_what_instead() {
     // Plain `run` given Testground's flags points at `run single`.
     let plain = tg_wasm(&dir, &["run", "--plan", "placebo"]);
     assert_bad_input(&plain, &["tg-wasm run single -p PLAN"]);
+    // A plan name found nowhere, on the command line and in a composition,
+    // says where it was looked for.
+    let home = repo().join("plans");
+    let looked = ["no plan \"nosuch\"", "plans/nosuch", "a directory above it", &home.display().to_string()];
+    assert_bad_input(&tg_wasm(&dir, &["run", "single", "-p", "nosuch", "-t", "ok"]), &looked);
+    std::fs::write(dir.join("testground.toml"), TESTGROUND_COMPOSITION.replace("\"placebo\"", "\"nosuch\"")).unwrap();
+    assert_bad_input(&tg_wasm(&dir, &["run", "composition", "-f", "testground.toml"]), &looked);
     std::fs::remove_dir_all(&dir).unwrap();
 }
