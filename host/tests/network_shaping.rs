@@ -143,7 +143,9 @@ fn a_websocket_library_talks_between_instances() {
 
 #[test]
 fn sizes_no_buffer_can_hold_and_an_unlimited_bandwidth_are_refused_by_the_plan_saying_so() {
-    let cases: [(&str, &[(&str, &str)], &str); 3] = [
+    // A case, its parameters, and what every instance's reason says.
+    type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Refusal; 3] = [
         ("bandwidth", &[("bandwidth", "0")], "`bandwidth` = 0 leaves the link unlimited"),
         ("bulk", &[("size", "100TB")], "`size` = 100000000000000 bytes: this case sends it as one buffer"),
         ("lossy", &[("size", "3GiB")], "a wasm32 instance holds at most 2147483647 bytes in one"),
