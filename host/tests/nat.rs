@@ -96,3 +96,21 @@ fn the_expected_matrix_is_the_readme_table() {
         }
     }
 }
+
+#[test]
+fn peers_refuse_an_interval_of_zero_instead_of_spinning_at_one_instant() {
+    // punch-tcp with interval 0 redialled at one instant: 40 s of wall time
+    // for 1 s of virtual time, the progress line stuck at 0 s.
+    for case in ["punch-tcp", "punch-udp"] {
+        let mut spec = RunSpec::single_group(plan("nat"), case, 3);
+        spec.groups[0].params.insert("interval".into(), "0s".into());
+        let (summary, exec) = run(&spec);
+        assert!(!summary.success(), "{case}");
+        assert_eq!(exec.virtual_time.as_nanos(), 0, "{case}: refused before any try");
+        let refused = exec
+            .outcomes
+            .iter()
+            .filter(|o| o.reason.as_deref().is_some_and(|r| r.contains("interval must be above 0s")));
+        assert_eq!(refused.count(), 2, "{case}: both peers refuse; the observer has nothing to do");
+    }
+}

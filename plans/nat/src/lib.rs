@@ -171,10 +171,19 @@ fn punch_udp(env: &RunEnv) -> tg_sdk::Result<()> {
     outcome
 }
 
+/// The time between tries, refused at zero: a peer that never waits between
+/// tries redials or re-sends at one instant, and virtual time stops while it
+/// spins.
+fn interval_param(env: &RunEnv) -> tg_sdk::Result<Duration> {
+    let interval = env.duration_param("interval");
+    ensure!(!interval.is_zero(), "interval must be above 0s: a peer that never waits between tries only spins");
+    Ok(interval)
+}
+
 fn udp_peer(env: &RunEnv) -> tg_sdk::Result<()> {
     let (pair, partner) = pair_of(env)?;
     let rounds: i64 = env.try_count_param("rounds")?;
-    let interval = env.duration_param("interval");
+    let interval = interval_param(env)?;
     let observer = observer()?;
     env.sync().barrier("observing", 1)?;
     let socket = UdpSocket::bind(("0.0.0.0", PUNCH_PORT))?;
@@ -320,7 +329,7 @@ fn punch_tcp(env: &RunEnv) -> tg_sdk::Result<()> {
 fn tcp_peer(env: &RunEnv) -> tg_sdk::Result<()> {
     let (pair, partner) = pair_of(env)?;
     let patience = env.duration_param("patience");
-    let interval = env.duration_param("interval");
+    let interval = interval_param(env)?;
     let observer = observer()?;
     env.sync().barrier("observing", 1)?;
     let net = instance_network();
