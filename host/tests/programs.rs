@@ -47,6 +47,8 @@ fn a_programs_exit_status_panic_or_trap_is_its_outcome_with_a_reason() {
         ("panic", "crashed", "panicked at program/src/main.rs"),
         ("missing-variable", "crashed", "PEER_ADDRESS is not set"),
         ("trap", "crashed", "unreachable"),
+        // No case given: a program is run with `default`, and this one says what it knows.
+        ("default", "failed", "this program's cases are environment, ok,"),
     ];
     for (case, outcome, reason) in expected {
         let dir = tempdir();

@@ -40,7 +40,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("unknown test case {other:?}");
+            eprintln!(
+                "unknown test case {other:?}; this program's cases are environment, ok, exit-3, main-error, panic, \
+                 trap, missing-variable, sleep (give one with -t)"
+            );
             ExitCode::from(2)
         }
     }
