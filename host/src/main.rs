@@ -61,18 +61,24 @@ fn main() -> ExitCode {
 
 /// Testground's command line was parsed by Go, which takes a long flag with
 /// one dash: `testground run single … -tp k=v`. Within `run single` and `run
-/// composition`, `-tp` is `--tp` here too (clap would read it as `-t p`).
+/// composition`, `-tp` is `--tp` here too (clap would read it as `-t p`). In
+/// plain `run`, where `-t p` could be meant, it is `--tp` when a parameter
+/// follows (`-tp k=v`, `-tp=k=v`): a test case is not written `p=…` and a
+/// plan not `k=v`, and read as `-t p` they failed as an unexpected subcommand.
 fn go_style_flags(mut argv: Vec<OsString>) -> Vec<OsString> {
-    let testground = argv
-        .windows(2)
-        .any(|w| w[0] == "run" && ["single", "s", "composition", "c"].contains(&w[1].to_str().unwrap_or("")));
-    if testground {
-        for arg in &mut argv {
-            if let Some(rest) =
-                arg.to_str().and_then(|a| a.strip_prefix("-tp")).filter(|r| r.is_empty() || r.starts_with('='))
-            {
-                *arg = format!("--tp{rest}").into();
-            }
+    let Some(run) = argv.iter().position(|a| a == "run") else { return argv };
+    let testground =
+        argv.get(run + 1).and_then(|a| a.to_str()).is_some_and(|a| ["single", "s", "composition", "c"].contains(&a));
+    for i in run + 1..argv.len() {
+        let Some(rest) = argv[i].to_str().and_then(|a| a.strip_prefix("-tp")) else { continue };
+        let is_param = |a: Option<&str>| a.is_some_and(|a| a.contains('='));
+        let go_style = match rest.strip_prefix('=') {
+            Some(value) => testground || is_param(Some(value)),
+            None if rest.is_empty() => testground || is_param(argv.get(i + 1).and_then(|a| a.to_str())),
+            None => false,
+        };
+        if go_style {
+            argv[i] = format!("--tp{rest}").into();
         }
     }
     argv

@@ -71,6 +71,22 @@ fn run_single_takes_testgrounds_flags() {
     assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
     assert_eq!(json(&out.join("run.json"))["global_params"]["duration"], "7s");
     assert_eq!(json(&out.join("summary.json"))["groups"][0]["ok"], 2);
+
+    // Plain `run` takes Go's one-dash `-tp` too when a parameter follows it; `-t p` stays a test case.
+    let placebo = repo().join("plans/placebo.wasm").display().to_string();
+    for (tp, param) in [("-tp", "duration=9s"), ("-tp=duration=11s", "")] {
+        let plain: Vec<&str> = ["run", &placebo, "-t", "sleep", "-i", "1", tp, param, "--out", &out_arg]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let ran = tg_wasm(&out_dir, &plain);
+        assert_eq!(ran.status.code(), Some(0), "{plain:?}: {}", stderr(&ran));
+        let expected = if param.is_empty() { "11s" } else { "9s" };
+        assert_eq!(json(&out.join("run.json"))["global_params"]["duration"], expected, "{plain:?}");
+    }
+    let case_p = tg_wasm(&out_dir, &["run", &placebo, "-tp", "--out", &out_arg]);
+    assert_eq!(case_p.status.code(), Some(2), "{}", stderr(&case_p));
+    assert!(stderr(&case_p).contains("test case \"p\""), "{}", stderr(&case_p));
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
 
