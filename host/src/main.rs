@@ -378,11 +378,15 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
     // Last, under the summary: what stopped the run and what to do.
     if let Some(watch) = memory.as_ref().filter(|w| w.exceeded()) {
         eprintln!(
-            "error: the run was stopped when it held {} MiB of memory, over its budget of {} MiB (--max-memory): \
+            "error: the run was stopped when it held {} MiB of memory, over its budget of {} (--max-memory): \
              run fewer instances, lower --memory-limit, or give it more memory with --max-memory",
             // Up for the peak, down for the budget: a peak a few KiB over must not read as equal.
             watch.peak().div_ceil(1 << 20),
-            watch.budget() >> 20,
+            match watch.budget() {
+                1 => "1 byte".to_string(),
+                budget if budget < 1 << 20 => format!("{budget} bytes"),
+                budget => format!("{} MiB", budget >> 20),
+            },
         );
     }
     Ok(code)

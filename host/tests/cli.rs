@@ -157,6 +157,15 @@ fn a_run_that_outgrows_its_memory_budget_stops_with_its_results_and_says_what_to
         .output()
         .unwrap();
     assert_eq!(unbounded.status.code(), Some(0), "{}", String::from_utf8_lossy(&unbounded.stderr));
+    // A budget under a MiB reads as what was given, not as "0 MiB".
+    let tiny = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", &placebo, "-t", "ok", "--max-memory", "1000", "--progress", "off", "-o"])
+        .arg(out.with_extension("tiny"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&tiny.stderr);
+    assert_eq!(tiny.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("over its budget of 1000 bytes (--max-memory)"), "{stderr}");
 }
 
 #[test]
