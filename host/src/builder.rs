@@ -42,7 +42,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
     }
     if !is_plan_dir(dir) {
         return Err(InputError::new(format!(
-            "{} is not a plan directory (no Cargo.toml or app.py in it)",
+            "{} is not a plan directory (no Cargo.toml or app.py in it); give a plan directory or a plan component (.wasm)",
             dir.display()
         ))
         .into());
@@ -274,6 +274,10 @@ pub fn resolve_plan(path: &Path) -> Result<PathBuf, Error> {
             path.display()
         ))
         .into());
+    }
+    if path.is_dir() {
+        // Neither a crate nor a Python plan: say so, not that a directory is no file.
+        return build(path);
     }
     if !path.exists() && path.extension().is_some_and(|e| e == "wasm") {
         let dir = path.with_extension("");

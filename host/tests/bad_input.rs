@@ -179,6 +179,12 @@ fn a_plan_path_that_is_not_a_regular_file_is_refused_without_reading_it() {
     assert!(made.success());
     assert_bad_input(&tg_wasm(&["run", fifo.to_str().unwrap()]), "is not a regular file");
     assert_bad_input(&tg_wasm(&["run", "/dev/zero"]), "is not a regular file");
+    // A directory with no plan in it is said to be one, for run and describe alike.
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for command in ["run", "describe"] {
+        assert_bad_input(&tg_wasm(&[command, empty.to_str().unwrap()]), "is not a plan directory (no Cargo.toml");
+    }
 }
 
 /// Runs tg-wasm with at most `limit` bytes of address space (`ulimit -v`).

@@ -267,6 +267,14 @@ fn crate_name(dir: &Path) -> Result<String, InputError> {
     if RESERVED.contains(&name) {
         return Err(InputError::new(format!("{name:?} is reserved by Rust and cannot name a crate; choose another")));
     }
+    // Every plan depends on tg-sdk 0.1.0, and a plan crate is 0.1.0 too: one
+    // lockfile cannot hold two packages of one name and version, and in code
+    // `tg_sdk` and `tg-sdk` are one crate. (Other dependencies' names build.)
+    if name.replace('_', "-").eq_ignore_ascii_case("tg-sdk") {
+        return Err(InputError::new(format!(
+            "{name:?} is the name of the SDK every plan depends on, which a plan cannot share; choose another (e.g. {name}-plan)"
+        )));
+    }
     Ok(name.to_string())
 }
 
@@ -343,6 +351,12 @@ mod tests {
             assert!(crate_name(Path::new(bad)).is_err(), "{bad}");
         }
         assert!(crate_name(Path::new("std")).unwrap_err().message().contains("reserved"));
+        // Named like the SDK: the lockfile or the code could not tell them apart.
+        for name in ["tg-sdk", "TG_SDK"] {
+            let refused = crate_name(Path::new(name)).unwrap_err();
+            assert!(refused.message().contains("the SDK every plan depends on"), "{name}: {}", refused.message());
+        }
+        assert_eq!(crate_name(Path::new("tokio")).unwrap(), "tokio", "a tokio plan named tokio builds");
     }
 
     #[test]
