@@ -199,6 +199,23 @@ fn an_unreachable_redis_is_bad_input_on_the_command_line() {
 }
 
 #[test]
+fn a_database_the_server_does_not_have_is_refused_saying_so() {
+    let server = RedisServer::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["run", "plans/example", "--instances", "2", "--sync"])
+        .arg(format!("{}/999999", server.url().strip_suffix("/0").expect("a URL of database 0")))
+        .arg("--out")
+        .arg(tempdir())
+        .current_dir(support::plans_dir().join(".."))
+        .output()
+        .expect("running tg-wasm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the connection") && stderr.contains("DB index is out of range"), "{stderr}");
+    assert!(!stderr.contains("is redis-server running"), "the server is running: {stderr}");
+}
+
+#[test]
 fn a_run_that_loses_redis_exits_non_zero_from_the_command_line() {
     let server = Arc::new(Mutex::new(RedisServer::start()));
     let url = server.lock().unwrap().url();

@@ -109,6 +109,26 @@ pub enum RedisSetupError {
         /// What failed.
         source: RedisError,
     },
+    /// The server answered but would not take the connection as set up:
+    /// a database number past its `databases`, a wrong password.
+    #[error("Redis at {addr} refused the connection: {source} (check the URL's database number and password)")]
+    Refused {
+        /// The server's address.
+        addr: String,
+        /// Its answer.
+        source: RedisError,
+    },
+}
+
+impl RedisSetupError {
+    /// Unreachable when the connection failed, refused when the server said no.
+    fn connecting(addr: String, source: RedisError) -> RedisSetupError {
+        if transient(&source) {
+            RedisSetupError::Unreachable { addr, source }
+        } else {
+            RedisSetupError::Refused { addr, source }
+        }
+    }
 }
 
 /// A Redis call that failed for good: not retryable, or still failing after
@@ -156,7 +176,7 @@ impl RedisLink {
         let addr = client.get_connection_info().addr().to_string();
         let mut link = RedisLink { client, con: None, policy, addr };
         let pong: Result<String, RedisError> = link.connection().and_then(|con| redis::cmd("PING").query(con));
-        pong.map_err(|source| RedisSetupError::Unreachable { addr: link.addr.clone(), source })?;
+        pong.map_err(|source| RedisSetupError::connecting(link.addr.clone(), source))?;
         Ok(link)
     }
 
@@ -291,7 +311,7 @@ impl RedisBackend {
         link.call("marking the run's start", |con| {
             redis::cmd("SET").arg(&run_key).arg(1).arg("EX").arg(KEY_TTL_SECS).query::<()>(con)
         })
-        .map_err(|e| RedisSetupError::Unreachable { addr, source: e.error })?;
+        .map_err(|e| RedisSetupError::connecting(addr, e.error))?;
         Ok(RedisBackend {
             link,
             ops_key: format!("{prefix}ops"),
