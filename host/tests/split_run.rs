@@ -458,6 +458,34 @@ fn sigint_or_sigterm_to_the_coordinator_alone_is_forwarded_to_its_workers() {
     }
 }
 
+/// Ctrl-C while a shard waits for a worker elsewhere: no result can be merged,
+/// so the run ends at once saying so, and no worker claims the shard later.
+#[test]
+fn ctrl_c_with_a_shard_no_worker_claimed_ends_at_once_and_withdraws_it() {
+    let server = RedisServer::start();
+    let dir = tempdir();
+    let mut child = Command::new(TG_WASM)
+        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
+        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers", "1", "-o"])
+        .arg(&dir)
+        .current_dir(support::plans_dir().join(".."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while worker_pid(server.port, 0).is_none() || server.query::<u64>(&["LLEN", "tg:shard:queue"]).unwrap_or(0) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the run did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted while 1 of 2 shards still waited for a `tg-wasm worker`"), "{stderr}");
+    assert_eq!(server.dbsize(), 0, "the unclaimed shard's ticket is withdrawn");
+}
+
 /// A coordinator killed outright leaves no worker running its shard for nobody.
 #[test]
 fn workers_stop_within_a_second_of_losing_their_coordinator() {

@@ -437,17 +437,21 @@ impl JobBoard {
         }
     }
 
+    /// Withdraws the claim tickets of `run` that no worker has taken, so that
+    /// none will; returns how many there were.
+    pub fn unqueue(&mut self, run: &str) -> Result<u64, JobError> {
+        RunKeys::new(run)?;
+        let mut unqueue = redis::cmd("EVAL");
+        unqueue.arg(UNQUEUE).arg(2).arg(QUEUE).arg(QUEUE_BELL).arg(format!("{run}/"));
+        self.link.call(&format!("removing the tickets of run {run}"), |con| unqueue.query(con)).map_err(JobError::Lost)
+    }
+
     /// Deletes every key of `run` and its unclaimed tickets; returns how many
     /// keys were deleted. Tickets go first, so that no worker claims a shard
     /// of a run being deleted.
     pub fn cleanup(&mut self, run: &str) -> Result<u64, JobError> {
         let keys = RunKeys::new(run)?;
-        let mut unqueue = redis::cmd("EVAL");
-        unqueue.arg(UNQUEUE).arg(2).arg(QUEUE).arg(QUEUE_BELL).arg(format!("{run}/"));
-        let tickets: u64 = self
-            .link
-            .call(&format!("removing the tickets of run {run}"), |con| unqueue.query(con))
-            .map_err(JobError::Lost)?;
+        let tickets = self.unqueue(run)?;
         let pattern = format!("{}*", keys.prefix());
         let mut cursor: u64 = 0;
         let mut deleted = 0;

@@ -55,6 +55,13 @@ enum Stop {
     /// Ctrl-C, and the workers' reports did not come in time.
     #[error("interrupted, and not every worker reported within {0:?}")]
     Interrupted(Duration),
+    /// Ctrl-C while shards still waited for a worker: a run missing a shard
+    /// cannot be merged, so the others' reports are not waited for.
+    #[error(
+        "interrupted while {unclaimed} of {workers} shards still waited for a `tg-wasm worker` to claim them; \
+         the run has no results"
+    )]
+    Unclaimed { unclaimed: u64, workers: u32 },
 }
 
 impl Workers<'_> {
@@ -118,8 +125,9 @@ impl SplitSettings {
 }
 
 /// Asks every worker of run `key` to stop at its next window: local ones on
-/// their pipe (heard at once, even mid-window), all of them through Redis.
-fn forward_stop(url: &str, key: &str, lifelines: &mut [ChildStdin]) {
+/// their pipe (heard at once, even mid-window), all of them through Redis;
+/// withdraws the shards no worker has claimed and returns how many there were.
+fn forward_stop(url: &str, key: &str, lifelines: &mut [ChildStdin]) -> u64 {
     tracing::warn!("interrupted: asking the workers to stop and send what they have");
     for pipe in lifelines.iter_mut() {
         // A worker that already exited cannot be told, and needs not be.
@@ -130,8 +138,15 @@ fn forward_stop(url: &str, key: &str, lifelines: &mut [ChildStdin]) {
             if let Err(e) = board.request_stop(key) {
                 tracing::warn!("could not ask the workers elsewhere to stop: {e}");
             }
+            board.unqueue(key).unwrap_or_else(|e| {
+                tracing::warn!("could not withdraw the shards no worker claimed: {e}");
+                0
+            })
         }
-        Err(e) => tracing::warn!("could not ask the workers elsewhere to stop: {e}"),
+        Err(e) => {
+            tracing::warn!("could not ask the workers elsewhere to stop: {e}");
+            0
+        }
     }
 }
 
@@ -184,6 +199,7 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
     let (children, lifelines) = (&mut workers.children, &mut workers.lifelines);
     let interrupt = spec.interrupt.clone();
     let mut interrupted_at = None;
+    let mut unclaimed = 0;
     // A signal to this process alone (a supervisor's SIGINT or SIGTERM) is
     // forwarded: the workers stop at their next window and report, so the run
     // directory gets what happened until then. A terminal's Ctrl-C reaches them
@@ -194,9 +210,12 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
             Workers::check(children)?;
             if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
                 let since = *interrupted_at.get_or_insert_with(|| {
-                    forward_stop(&settings.url, &key, lifelines);
+                    unclaimed = forward_stop(&settings.url, &key, lifelines);
                     std::time::Instant::now()
                 });
+                if unclaimed > 0 {
+                    return Err(Stop::Unclaimed { unclaimed, workers: settings.workers }.into());
+                }
                 if since.elapsed() > INTERRUPT_GRACE {
                     return Err(Stop::Interrupted(INTERRUPT_GRACE).into());
                 }
