@@ -61,9 +61,11 @@ fn bootstrap_network_fills_every_routing_table() {
 fn parameters_a_lookup_cannot_work_with_fail_every_instance_at_once() {
     // rpc_timeout 0 used to make a join retry forever at one instant: the
     // clock never moved, and only the fuel budget ended the run.
-    for (name, value, needle) in
-        [("rpc_timeout", "0s", "rpc_timeout must be above 0s"), ("bucket_size", "0", "must be at least 1")]
-    {
+    for (name, value, needle) in [
+        ("rpc_timeout", "0s", "rpc_timeout must be above 0s"),
+        ("bucket_size", "0", "must be at least 1"),
+        ("n_bootstrap", "0", "n_bootstrap must be at least 1"),
+    ] {
         let mut s = spec(plan("dht"), "find-peers", 4, 0);
         s.groups[0].params.insert(name.into(), value.into());
         let (summary, exec) = run(&s);

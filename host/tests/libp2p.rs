@@ -95,6 +95,19 @@ fn two_dials_from_listening_ports_that_cross_complete_as_one_connection() {
 }
 
 #[test]
+fn no_bootstrapper_is_refused_before_anything_runs() {
+    let (summary, exec) = run(&case("find-peers", 3, &[("n_bootstrap", "0")]));
+    assert!(!summary.success());
+    assert_eq!(exec.virtual_time.as_nanos(), 0, "refused before anything ran");
+    for outcome in &exec.outcomes {
+        assert!(
+            outcome.reason.as_deref().unwrap_or_default().contains("n_bootstrap must be at least 1"),
+            "{outcome:?}"
+        );
+    }
+}
+
+#[test]
 fn a_node_that_cannot_listen_fails_with_the_reason_and_nobody_waits_for_it() {
     // Only instance 0 has this address: the others cannot listen on it.
     let (summary, exec) = run(&case("find-peers", 4, &[("listen_addr", "/ip4/16.0.0.2/tcp/4001")]));

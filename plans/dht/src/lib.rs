@@ -30,7 +30,10 @@ fn common(case: TestCase) -> TestCase {
         .param(Param::int("bucket_size", 20).describe("k: contacts per k-bucket, and nodes a lookup converges on"))
         .param(Param::int("alpha", 3).describe("requests a lookup keeps in flight"))
         .param(Param::duration("latency", "50ms").describe("one-way latency each node adds to what it sends"))
-        .param(Param::int("n_bootstrap", 3).describe("bootstrapper instances (global seq 0..n_bootstrap)"))
+        .param(
+            Param::int("n_bootstrap", 3)
+                .describe("bootstrapper instances (global seq 0..n_bootstrap; at least 1, all instances if fewer)"),
+        )
         .param(Param::duration("timeout", "60s").describe("how long one lookup may take"))
         .param(Param::duration("rpc_timeout", "1s").describe("how long one RPC may take before it counts as lost"))
         .param(
@@ -78,6 +81,14 @@ struct Settings {
     lookup: LookupConfig,
 }
 
+/// How many instances bootstrap: as asked, and all of them when fewer are
+/// run (the default, 3, works for a run of 2); none would leave every join
+/// with nobody to ask.
+fn bootstrappers(asked: u32, instances: u32) -> tg_sdk::Result<u32> {
+    ensure!(asked >= 1, "n_bootstrap must be at least 1: a node joins by asking a bootstrapper");
+    Ok(asked.min(instances))
+}
+
 impl Settings {
     fn read(env: &RunEnv) -> tg_sdk::Result<Settings> {
         let p = env.params();
@@ -94,7 +105,7 @@ impl Settings {
             n,
             seq: env.global_seq(),
             k,
-            n_bootstrap: p.count::<u32>("n_bootstrap")?.clamp(1, n),
+            n_bootstrap: bootstrappers(p.count::<u32>("n_bootstrap")?, n)?,
             join_spread: p.duration("join_spread")?,
             latency: p.duration("latency")?,
             refresh_lookups: p.count::<u32>("refresh_lookups")?,
