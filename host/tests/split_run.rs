@@ -464,7 +464,7 @@ fn sigint_or_sigterm_to_the_coordinator_alone_is_forwarded_to_its_workers() {
 fn ctrl_c_with_a_shard_no_worker_claimed_ends_at_once_and_withdraws_it() {
     let server = RedisServer::start();
     let dir = tempdir();
-    let mut child = Command::new(TG_WASM)
+    let child = Command::new(TG_WASM)
         .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
         .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers", "1", "-o"])
         .arg(&dir)
