@@ -458,9 +458,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.starts_with('-') {
         return Err(format!("{s} is negative; durations are 0 or more (e.g. 250ms, 1.5s, 10m)"));
     }
-    let d = params::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 250ms, 1.5s, 10m)"))?;
-    if u64::try_from(d.as_nanos()).is_err() {
-        return Err(format!("{s} is longer than tg-wasm counts time (about 584 years)"));
-    }
-    Ok(d)
+    // tg-units holds durations to what virtual time counts, u64 nanoseconds.
+    tg_units::parse_duration(s)
+        .map_err(|e| if e.is_out_of_range() { e.to_string() } else { format!("{e} (e.g. 250ms, 1.5s, 10m)") })
 }

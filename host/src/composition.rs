@@ -571,8 +571,10 @@ fn delay(place: &str, d: &Delay) -> Result<Duration, InputError> {
         return Err(InputError::new(format!("{place}: {text} is negative; a latency is at least 0")));
     }
     match d {
-        Delay::Text(t) => crate::params::parse_duration(t)
-            .ok_or_else(|| InputError::new(format!("{place}: {t:?} is not a duration such as \"38ms\""))),
+        Delay::Text(t) => tg_units::parse_duration(t).map_err(|e| {
+            let hint = if e.is_out_of_range() { "" } else { "; give a duration such as \"38ms\"" };
+            InputError::new(format!("{place}: {e}{hint}"))
+        }),
         Delay::Millis(ms) if ms.is_finite() => Ok(Duration::from_secs_f64(ms / 1000.0)),
         Delay::Millis(ms) => Err(InputError::new(format!("{place}: {ms} is not a number of milliseconds"))),
     }
@@ -718,8 +720,10 @@ fn faults(c: &Composition, counts: &[u32]) -> Result<Vec<ScheduledFault>, InputE
     let mut out = Vec::with_capacity(c.events.len());
     for (i, e) in c.events.iter().enumerate() {
         let place = format!("event #{} ({} at {})", i + 1, e.action, e.at);
-        let at = crate::params::parse_duration(&e.at)
-            .ok_or_else(|| InputError::new(format!("{place}: `at` must be a duration such as 2s or 1500ms")))?;
+        let at = tg_units::parse_duration(&e.at).map_err(|err| {
+            let hint = if err.is_out_of_range() { "" } else { "; `at` must be a duration such as 2s or 1500ms" };
+            InputError::new(format!("{place}: {err}{hint}"))
+        })?;
         let group = |id: &String| {
             ranges.get(id.as_str()).cloned().ok_or_else(|| {
                 let known: Vec<&str> = ranges.keys().copied().collect();
@@ -883,10 +887,12 @@ mod tests {
         let bad = |event: &str| {
             parse_err(&format!("{HEAD}[[groups]]\nid = \"a\"\ninstances = {{ count = 2 }}\n[[events]]\n{event}"))
         };
-        assert!(
-            bad("at = \"soon\"\naction = \"crash\"\ninstances = [0]\n")
-                .contains("event #1 (crash at soon): `at` must be a duration")
-        );
+        assert!(bad("at = \"soon\"\naction = \"crash\"\ninstances = [0]\n").contains(
+            "event #1 (crash at soon): invalid duration \"soon\": expected a number; `at` must be a duration"
+        ));
+        assert!(bad("at = \"6000000h\"\naction = \"crash\"\ninstances = [0]\n").ends_with(
+            "invalid duration \"6000000h\": longer than tg-wasm counts time (u64 nanoseconds, about 584 years)"
+        ));
         assert!(bad("at = \"1s\"\naction = \"explode\"\n").contains("unknown action \"explode\""));
         assert!(bad("at = \"1s\"\naction = \"clog\"\ngroups = [\"a\"]\n").contains("exactly two groups"));
         assert!(bad("at = \"1s\"\naction = \"crash\"\ninstances = [9]\n").contains("instance 9 does not exist"));

@@ -80,6 +80,13 @@ pub fn resolve(
                 )));
             }
         };
+        if spec.kind == ParamKind::Duration
+            && let Err(e) = tg_units::parse_duration(&value)
+            && e.is_out_of_range()
+        {
+            // Well written, too long: examples of the syntax would not help.
+            return Err(InputError::new(format!("{place}: parameter {:?}: {e}", spec.name)));
+        }
         if !value_fits(spec.kind, &value) {
             return Err(InputError::new(format!(
                 "{place}: parameter {:?} must be of type {} (e.g. {}), got {value:?}",
@@ -169,6 +176,11 @@ mod tests {
         given.insert("n".into(), "three".into());
         let err = resolve(&case(), &given, "--param").unwrap_err().message().to_string();
         assert!(err.contains("must be of type int"), "{err}");
+        given.insert("n".into(), "3".into());
+        // A duration past what virtual time counts would wrap in the plan's libc.
+        given.insert("wait".into(), "100000000h".into());
+        let err = resolve(&case(), &given, "--param").unwrap_err().message().to_string();
+        assert!(err.contains("\"wait\"") && err.contains("about 584 years"), "{err}");
     }
 
     #[test]

@@ -148,11 +148,16 @@ fn a_negative_count_fails_the_instances_naming_the_parameter() {
 #[test]
 fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them() {
     let placebo = plan("placebo").path.display().to_string();
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["-i", "-5"], "-5 is negative"),
+        // A plan's own duration too: std's sleep on wasip2 wrapped it (11,000 years slept 300).
+        (&["-t", "sleep", "-p", "duration=100000000h"], "parameter \"duration\": invalid duration"),
         // Past u64 nanoseconds: the run's record of its limits could not be read back.
-        (&["--timeout", "1000000000h"], "1000000000h is longer than tg-wasm counts time (about 584 years)"),
-        (&["--virtual-timeout", "6000000h"], "6000000h is longer than tg-wasm counts time"),
+        (
+            &["--timeout", "1000000000h"],
+            "\"1000000000h\": longer than tg-wasm counts time (u64 nanoseconds, about 584 years)",
+        ),
+        (&["--virtual-timeout", "6000000h"], "\"6000000h\": longer than tg-wasm counts time"),
         (&["-s", "-1"], "-1 is negative"),
         (&["--fuel", "-3"], "-3 is negative"),
         (&["--sync-latency", "-1s"], "-1s is negative; durations are 0 or more"),

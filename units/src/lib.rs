@@ -18,17 +18,26 @@ use std::time::Duration;
 
 /// Why a value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(String);
+pub struct ParseError {
+    message: String,
+    out_of_range: bool,
+}
 
 impl ParseError {
     fn new(message: impl Into<String>) -> Self {
-        ParseError(message.into())
+        ParseError { message: message.into(), out_of_range: false }
+    }
+
+    /// Whether the value was well formed but too large to hold, so that a
+    /// caller need not show examples of the syntax.
+    pub fn is_out_of_range(&self) -> bool {
+        self.out_of_range
     }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -123,12 +132,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
             "" => return Err(invalid("missing unit (one of ns, us, ms, s, m, h)")),
             other => return Err(invalid(&format!("unknown unit {other:?} (expected ns, us, ms, s, m, h)"))),
         };
-        let part = number.scale(unit_nanos).ok_or_else(|| invalid("out of range"))?;
-        nanos = nanos.checked_add(part).ok_or_else(|| invalid("out of range"))?;
+        // Virtual time is u64 nanoseconds: a longer duration could not be
+        // slept, waited for or recorded, and would wrap where a guest's libc takes it.
+        let too_long = || ParseError {
+            out_of_range: true,
+            ..invalid("longer than tg-wasm counts time (u64 nanoseconds, about 584 years)")
+        };
+        let part = number.scale(unit_nanos).ok_or_else(too_long)?;
+        nanos = nanos.checked_add(part).filter(|&n| n <= u128::from(u64::MAX)).ok_or_else(too_long)?;
         s = rest;
     }
-    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| invalid("out of range"))?;
-    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 /// Parses a byte count the way go-humanize's `ParseBytes` does: a decimal
@@ -221,6 +235,13 @@ mod tests {
         }
         let message = parse_duration("3 parsecs").unwrap_err().to_string();
         assert!(message.contains("3 parsecs"), "{message}");
+        // Up to u64 nanoseconds, what virtual time counts in; one more is refused.
+        assert_eq!(parse_duration("18446744073709551615ns").unwrap(), Duration::from_nanos(u64::MAX));
+        let past = parse_duration("18446744073709551616ns").unwrap_err();
+        assert!(past.to_string().contains("about 584 years") && past.is_out_of_range(), "{past}");
+        assert!(parse_duration("100000000h").unwrap_err().is_out_of_range(), "11,000 years");
+        assert!(parse_duration("99999999999999999999999h").unwrap_err().is_out_of_range());
+        assert!(!parse_duration("10").unwrap_err().is_out_of_range());
     }
 
     #[test]
