@@ -187,7 +187,17 @@ fn diff_of_two_seeds_shows_their_first_divergent_event() {
     assert_eq!(d.before[0].kind, "instance.start");
     assert_eq!((d.left[0].node, d.left[0].kind.as_str()), (Some(0), "stdout"));
     assert_ne!(d.left[0].detail, d.right[0].detail);
-    assert!(diff.render().contains("first divergence at event #1 (virtual time 0.000000000s, instance 0)"));
+    let text = diff.render();
+    assert!(text.contains("first divergence at event #1 (virtual time 0.000000000s, instance 0)"), "{text}");
+    // Each run is named by what it ran; the same case needs no note.
+    assert!(
+        text.contains(": placebo random, seed 1: success") && text.contains(": placebo random, seed 2: "),
+        "{text}"
+    );
+    assert!(!text.contains("note:"), "{text}");
+    let (other_case, _) = run_in_dir(&traced(spec(plan("placebo"), "ok", 4, 1)));
+    let text = replay::diff_runs(&a, &other_case).unwrap().render();
+    assert!(text.contains("note: these are runs of different test cases (placebo random and placebo ok)"), "{text}");
 
     let same = replay::diff_runs(&a, &a).unwrap();
     assert!(same.identical() && same.events_compared > 0);

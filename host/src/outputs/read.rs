@@ -56,6 +56,15 @@ pub struct RecordedSummary {
     /// Why the run directory is incomplete, if it is.
     #[serde(default)]
     pub incomplete: Option<String>,
+    /// The plan's name.
+    #[serde(default)]
+    pub plan: String,
+    /// The test case run.
+    #[serde(default)]
+    pub test_case: String,
+    /// The run's seed.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// Reads `summary.json` of run directory `dir`, if there is one. A summary

@@ -32,9 +32,22 @@ impl RunDiff {
         let names = self.dirs.each_ref().map(|d| d.display().to_string());
         for (name, summary) in names.iter().zip(&self.summaries) {
             if let Some(s) = summary {
-                let _ =
-                    writeln!(out, "{name}: {} ({}), digest {}, {} events", s.outcome, s.end, s.digest, s.trace_events);
+                let _ = writeln!(
+                    out,
+                    "{name}: {} {}, seed {}: {} ({}), digest {}, {} events",
+                    s.plan, s.test_case, s.seed, s.outcome, s.end, s.digest, s.trace_events
+                );
             }
+        }
+        if let [Some(a), Some(b)] = &self.summaries
+            && (&a.plan, &a.test_case) != (&b.plan, &b.test_case)
+        {
+            // Most likely two directories picked by mistake: say so before the first event does.
+            let _ = writeln!(
+                out,
+                "note: these are runs of different test cases ({} {} and {} {}); their traces differ from the start",
+                a.plan, a.test_case, b.plan, b.test_case
+            );
         }
         match &self.divergence {
             None => {
