@@ -310,6 +310,7 @@ pub struct RunOptions {
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// Run N times [default N: 2] and fail if the trace digests differ, showing the first divergent event.
+    /// Every run uses the threads a run without the check would (see --threads).
     #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "2",
           value_parser = parse_determinism_runs)]
     pub check_determinism: Option<u32>,
@@ -328,8 +329,7 @@ pub struct RunOptions {
     /// (e.g. --sync-latency 1ms), and links at least that slow; a run without one runs on one
     /// thread (it says so when N was given, or the run has 1000 instances or more), and a run
     /// whose packets turn out faster is run again on one thread.
-    #[arg(long, value_name = "N", conflicts_with_all = ["workers", "check_determinism"],
-          value_parser = parse_threads)]
+    #[arg(long, value_name = "N", conflicts_with = "workers", value_parser = parse_threads)]
     pub threads: Option<u32>,
     /// The longest time window of a run split across threads or workers [default: the sync
     /// latency]; above zero and at most the sync latency (--workers refuses another value,

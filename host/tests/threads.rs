@@ -231,3 +231,27 @@ fn threads_that_can_split_the_run_give_its_digest_from_the_command_line() {
     assert_eq!(code, Some(2));
     assert!(said.contains("--threads 0 runs nothing"), "{said}");
 }
+
+/// `--check-determinism` checks the run as it runs without it: on the threads
+/// asked, every repetition alike, and a fall back to one thread said once.
+#[test]
+fn check_determinism_runs_every_repetition_on_the_threads_asked() {
+    let network = plan("network").path;
+    let network = network.to_str().unwrap();
+    let split = ["run", network, "-t", "round-trips", "-i", "6", "-p", "rounds=3", "--sync-latency", "10ms"];
+    let (_, _, one) = tg_wasm(&[&split[..], &["--threads", "1"]].concat());
+    let (code, stderr, checked) = tg_wasm(&[&split[..], &["--threads", "2", "--check-determinism=3"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("determinism check passed: 3 runs gave digest {}", one["digest"].as_str().unwrap())
+    );
+    // Unshaped links are faster than the lookahead: the first run falls back, the others start on one thread.
+    let fast = ["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms", "--threads", "2"];
+    let (code, stderr, _) = tg_wasm(&[&fast[..], &["--check-determinism=3"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 2, "the fall back once, then the verdict: {stderr}");
+    assert!(lines[0].contains("sooner than the window of a split run allows"), "{stderr}");
+    assert!(lines[1].starts_with("determinism check passed: 3 runs"), "{stderr}");
+}

@@ -11,7 +11,6 @@ use crate::divergence::{TraceDivergence, first_divergence};
 use crate::error::Error;
 use crate::outputs::{self, RunDirectory};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
-use crate::sync::SyncSetting;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -55,9 +54,14 @@ impl DeterminismCheck {
     }
 }
 
-/// Runs `spec` `runs` times (at least 2), the first into `out` as a normal run,
-/// and compares the digests. Returns the first run's summary and execution.
-pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execution, DeterminismCheck), Error> {
+/// Runs `spec` `runs` times (at least 2) with `execute`, the first into `out`
+/// as a normal run, and compares the digests. Returns the first run's summary and execution.
+pub fn check(
+    spec: RunSpec,
+    out: &Path,
+    runs: u32,
+    mut execute: impl FnMut(&Run) -> Result<Execution, Error>,
+) -> Result<(RunSummary, Execution, DeterminismCheck), Error> {
     let runs = runs.max(2);
     let interrupt = spec.interrupt.clone();
     let mut first_spec = spec;
@@ -70,7 +74,7 @@ pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execut
     let taken = RunDirectory::take(out)?;
     let out = taken.path();
     outputs::write_inputs(out, first_run.spec())?;
-    let first = first_run.execute(None, &SyncSetting::Embedded)?;
+    let first = execute(&first_run)?;
     let mut summary = first_run.summarize(&first);
     outputs::write_results(out, &mut summary, &first);
     let reference = first.trace.as_deref().unwrap_or_default();
@@ -80,7 +84,7 @@ pub fn check(spec: RunSpec, out: &Path, runs: u32) -> Result<(RunSummary, Execut
             break;
         }
         let run = Run::prepare(again.clone(), n)?;
-        let execution = run.execute(None, &SyncSetting::Embedded)?;
+        let execution = execute(&run)?;
         check.digests.push(execution.digest.clone());
         if execution.digest != first.digest && check.divergence.is_none() {
             let records = execution.trace.as_deref().unwrap_or_default();

@@ -141,12 +141,7 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let threads = options.threads.plan(&run, &options.sync);
             let dir = RunDirectory::take(&options.out)?;
             outputs::write_inputs(dir.path(), run.spec())?;
-            let execution = match threads.threads {
-                1 => run.execute(options.observer, &options.sync)?,
-                _ => run.execute_on_threads(threads, options.observer, |why| {
-                    options.threads.say(&format!("{why}; running it again on one thread"))
-                })?,
-            };
+            let (execution, _) = execute_in_process(&run, threads, options.observer, options)?;
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None })
@@ -157,7 +152,16 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
                     InputError::new("--check-determinism runs with the embedded sync service; drop --sync").into()
                 );
             }
-            let (summary, execution, check) = determinism::check(spec, &options.out, *runs)?;
+            // Every run on the threads the first ended up on: the check is of
+            // the run as it runs without it, and says only once why it uses one.
+            let mut threads = None;
+            let execute = |run: &Run| {
+                let plan = threads.unwrap_or_else(|| options.threads.plan(run, &options.sync));
+                let (execution, used) = execute_in_process(run, plan, None, options)?;
+                threads = Some(used);
+                Ok(execution)
+            };
+            let (summary, execution, check) = determinism::check(spec, &options.out, *runs, execute)?;
             Ok(Finished { summary, execution, determinism: Some(check) })
         }
         Mode::Workers(settings) => {
@@ -178,4 +182,24 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             Ok(Finished { summary, execution, determinism: None })
         }
     }
+}
+
+/// Executes `run` in this process on `plan`'s threads; a threaded run that
+/// cannot go on split (a packet faster than the lookahead) runs again on one,
+/// saying why. Returns the execution and the threads it ended up on.
+fn execute_in_process(
+    run: &Run,
+    plan: ThreadPlan,
+    observer: Option<&dyn Observer>,
+    options: &RunOptions<'_>,
+) -> Result<(Execution, ThreadPlan), Error> {
+    if plan.threads == 1 {
+        return Ok((run.execute(observer, &options.sync)?, plan));
+    }
+    let mut used = plan;
+    let execution = run.execute_on_threads(plan, observer, |why| {
+        options.threads.say(&format!("{why}; running it again on one thread"));
+        used = ThreadPlan::ONE;
+    })?;
+    Ok((execution, used))
 }
