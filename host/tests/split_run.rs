@@ -137,6 +137,20 @@ fn a_worker_started_elsewhere_claims_the_shard_left_for_it() {
     assert_eq!(server.dbsize(), 0);
 }
 
+#[test]
+fn a_worker_told_to_join_a_run_that_is_not_there_says_so_and_leaves_nothing_behind() {
+    let server = RedisServer::start();
+    let joined =
+        Command::new(TG_WASM).args(["worker", "--sync", &server.url(), "--join", "nosuch/0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&joined.stderr);
+    assert_eq!(joined.status.code(), Some(2), "bad input: {stderr}");
+    assert!(
+        stderr.contains("run nosuch is not in Redis") && stderr.contains("check the worker's --sync URL"),
+        "{stderr}"
+    );
+    assert_eq!(server.dbsize(), 0, "no report, no abort for a run nobody waits on");
+}
+
 fn tg_wasm(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(TG_WASM)
         .args(args)

@@ -7,7 +7,7 @@ use crate::component::PlanComponent;
 use crate::error::{Error, InputError};
 use crate::run::Run;
 use crate::run::record::RecordedRun;
-use crate::shard::{JobBoard, MailboxPolicy, ShardMailbox, ShardTicket};
+use crate::shard::{JobBoard, JobError, MailboxPolicy, PublishedRun, ShardMailbox, ShardTicket};
 use crate::sync::redis::RetryPolicy;
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
@@ -79,7 +79,14 @@ pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
     };
     let span = tracing::info_span!("worker", run = %run, shard = index);
     let _entered = span.enter();
-    let outcome = run_claimed(settings, &mut board, &run, index);
+    let published = match board.fetch_run(&run) {
+        Ok(published) => published,
+        // No coordinator waits on a run that is not there: nobody to tell,
+        // and a report would only leave keys behind.
+        Err(e @ JobError::NotFound { .. }) => return Err(InputError::new(e.to_string()).into()),
+        Err(e) => Err(e).context("fetching the run")?,
+    };
+    let outcome = run_claimed(settings, &run, index, published);
     let report = match outcome {
         Ok(result) => WorkerReport::Ran(Box::new(result)),
         Err(e) => {
@@ -105,8 +112,12 @@ pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
     Ok(WorkerDone::Ran { run, index, success })
 }
 
-fn run_claimed(settings: &WorkerSettings, board: &mut JobBoard, run: &str, index: u32) -> Result<ShardResult, Error> {
-    let published = board.fetch_run(run).context("fetching the run")?;
+fn run_claimed(
+    settings: &WorkerSettings,
+    run: &str,
+    index: u32,
+    published: PublishedRun,
+) -> Result<ShardResult, Error> {
     let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
     let recorded = RecordedRun::parse(&inputs.run_json).context("reading the run's run.json")?;
     let component = PlanComponent::from_bytes(PathBuf::from(format!("{run}/plan.wasm")), published.plan_wasm)?;
