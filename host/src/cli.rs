@@ -59,8 +59,9 @@ pub enum Command {
         run_dir: PathBuf,
         /// A second run directory, to compare the first with.
         other: Option<PathBuf>,
-        /// Where the comparison goes [default: compare.html].
-        #[arg(long, value_name = "FILE", requires = "other")]
+        /// Where the comparison goes [default: compare.html]; missing directories on the way are
+        /// created. A single run's report is always <RUN_DIR>/report.html.
+        #[arg(long, value_name = "FILE", requires = "other", value_parser = parse_comparison_file)]
         out: Option<PathBuf>,
     },
     /// Re-run a recorded run from its directory and check that it gives the recorded trace digest.
@@ -417,12 +418,20 @@ fn parse_memory_limit(s: &str) -> Result<u64, String> {
 /// A JUnit file that can be written after the run: an existing directory
 /// never can, and finding that out after a long run would lose its report.
 fn parse_junit_file(s: &str) -> Result<PathBuf, String> {
+    output_file(s, "the JUnit XML", "junit.xml")
+}
+
+/// Where `report A B` writes the comparison: a file, not a directory.
+fn parse_comparison_file(s: &str) -> Result<PathBuf, String> {
+    output_file(s, "the comparison", "compare.html")
+}
+
+/// A file to write `what` into, refused up front if it is a directory
+/// (missing directories on the way are created when it is written).
+fn output_file(s: &str, what: &str, example: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(s);
     if path.is_dir() {
-        return Err(format!(
-            "{s} is a directory; give a file for the JUnit XML, e.g. {}",
-            path.join("junit.xml").display()
-        ));
+        return Err(format!("{s} is a directory; give a file for {what}, e.g. {}", path.join(example).display()));
     }
     Ok(path)
 }

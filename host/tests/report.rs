@@ -437,4 +437,14 @@ fn two_runs_side_by_side() {
     let dom = render_in_chromium(&page, &dir.join("profile"), Some(&screenshot_dir().join("compare.png")));
     assert!(attribute(&dom, "data-plots-total") > 0);
     assert_eq!(attribute(&dom, "data-plots-drawn"), attribute(&dom, "data-plots-total"), "every plot is drawn");
+    // A comparison goes into a file: missing directories are made, a directory is refused up front.
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let nested = dir.join("pages/of/comparisons.html");
+    let out = tg_wasm(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", nested.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&nested).unwrap(), html, "the same page");
+    let out = tg_wasm(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", a.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is a directory; give a file for the comparison"), "{stderr}");
 }

@@ -188,10 +188,15 @@ impl ReadBack {
 
 /// Writes the run's outcomes as JUnit XML to `path`, creating its directory.
 pub fn write_junit(path: &Path, summary: &RunSummary) -> anyhow::Result<()> {
+    write_creating_dirs(path, junit::render(summary).as_bytes())
+}
+
+/// Writes a file named on the command line, creating missing directories on the way.
+fn write_creating_dirs(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    crate::files::write_atomic(path, junit::render(summary).as_bytes())
+    crate::files::write_atomic(path, bytes)
 }
 
 /// Rebuilds `report.html` in run directory `dir` from `summary.json`,
@@ -225,6 +230,6 @@ pub fn compare_reports(a: &Path, b: &Path, out: &Path) -> Result<(), Error> {
         &rb.data(&logs_b, &series[1], &times[1]),
         (&names.0, &names.1),
     );
-    crate::files::write_atomic(out, page.as_bytes())?;
+    write_creating_dirs(out, page.as_bytes())?;
     Ok(())
 }
