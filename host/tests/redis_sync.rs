@@ -182,35 +182,31 @@ fn killing_redis_mid_run_ends_the_run_with_partial_results() {
     assert!(!exec.states.is_empty(), "barriers passed before the failure are recorded");
 }
 
-#[test]
-fn an_unreachable_redis_is_bad_input_on_the_command_line() {
-    let port = redis_server::free_port();
+/// `tg-wasm run plans/example -i 2 --sync URL`: its exit code and stderr.
+fn run_with_sync_url(url: &str) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
-        .args(["run", "plans/example", "--instances", "2", "--sync"])
-        .arg(format!("redis://127.0.0.1:{port}"))
-        .arg("--out")
+        .args(["run", "plans/example", "--instances", "2", "--sync", url, "--out"])
         .arg(tempdir())
         .current_dir(support::plans_dir().join(".."))
         .output()
         .expect("running tg-wasm");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn an_unreachable_redis_is_bad_input_on_the_command_line() {
+    let port = redis_server::free_port();
+    let (code, stderr) = run_with_sync_url(&format!("redis://127.0.0.1:{port}"));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(&format!("cannot reach Redis at 127.0.0.1:{port}")), "{stderr}");
 }
 
 #[test]
 fn a_database_the_server_does_not_have_is_refused_saying_so() {
     let server = RedisServer::start();
-    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
-        .args(["run", "plans/example", "--instances", "2", "--sync"])
-        .arg(format!("{}/999999", server.url().strip_suffix("/0").expect("a URL of database 0")))
-        .arg("--out")
-        .arg(tempdir())
-        .current_dir(support::plans_dir().join(".."))
-        .output()
-        .expect("running tg-wasm");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) =
+        run_with_sync_url(&format!("{}/999999", server.url().strip_suffix("/0").expect("a URL of database 0")));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("refused the connection") && stderr.contains("DB index is out of range"), "{stderr}");
     assert!(!stderr.contains("is redis-server running"), "the server is running: {stderr}");
 }
