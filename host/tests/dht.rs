@@ -48,6 +48,10 @@ fn find_providers_finds_the_owner_of_every_record() {
     assert!(summary.success(), "{}", summary.render());
     assert_eq!(result(&summary, "providers-found").sum, Some(150.0 * 5.0));
     assert_eq!(result(&summary, "time-to-provide").count, 100, "record_count = 100 records provided");
+    // The smallest network: each node stores the other's records, and finds them in its own store.
+    let (two, _) = run(&spec(plan("dht"), "find-providers", 2, 0));
+    assert!(two.success(), "{}", two.render());
+    assert_eq!(result(&two, "providers-found").sum, Some(2.0 * 5.0));
 }
 
 #[test]

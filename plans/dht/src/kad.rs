@@ -587,6 +587,16 @@ impl Node {
             result.found = true;
             return Ok(result);
         }
+        // A provider record this node stores itself answers at once, as
+        // go-libp2p-kad-dht's provider store does: in a network of two, the
+        // other node stores every record this one looks up, and nobody else has it.
+        if goal == Goal::Providers
+            && let Some(providers) = self.providers.get(&target).filter(|p| !p.is_empty())
+        {
+            result.found = true;
+            result.providers = providers.clone();
+            return Ok(result);
+        }
         // Candidates by distance to the target; the distance is the key, so
         // each node appears once.
         let mut candidates: BTreeMap<Id, Candidate> = BTreeMap::new();
