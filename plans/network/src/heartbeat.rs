@@ -33,7 +33,10 @@ pub fn cases(manifest: Manifest) -> Manifest {
 fn heartbeat(env: &RunEnv) -> tg_sdk::Result<()> {
     let interval = env.duration_param("interval");
     let duration = env.duration_param("duration");
-    let beats = (duration.as_nanos() / interval.as_nanos().max(1)) as u32;
+    // No time between beats would send them all at one instant, forever.
+    ensure!(!interval.is_zero(), "interval must be above 0s: heartbeats are sent that far apart");
+    let beats = u32::try_from(duration.as_nanos() / interval.as_nanos())
+        .map_err(|_| format!("duration / interval is more than {} heartbeats; send fewer", u32::MAX))?;
     let latency = env.duration_param("latency");
     if !latency.is_zero() {
         env.network().wait_initialized();

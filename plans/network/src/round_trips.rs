@@ -74,6 +74,8 @@ fn round_trips(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
     let rounds: u32 = env.try_count_param("rounds")?;
     let resend = env.duration_param("resend");
+    // A ping resent at the instant it was sent would be resent forever without the clock moving.
+    ensure!(!resend.is_zero(), "resend must be above 0s: a pong takes at least 2 × latency");
     let n = env.test_instance_count();
     env.network().configure(&NetworkConfig {
         default: LinkShape::with_latency(latency),

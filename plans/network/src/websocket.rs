@@ -26,6 +26,7 @@ pub fn cases(manifest: Manifest) -> Manifest {
 fn websocket(env: &RunEnv) -> tg_sdk::Result<()> {
     let sync = env.sync();
     let messages: u32 = env.params().count("messages")?;
+    ensure!(messages >= 1, "messages must be at least 1: the echo time is their mean");
     let latency = env.params().duration("latency")?;
     env.network().configure(&NetworkConfig {
         default: LinkShape::with_latency(latency),
