@@ -165,8 +165,9 @@ fn a_websocket_library_talks_between_instances() {
 fn parameters_a_case_cannot_measure_with_are_refused_by_the_plan_saying_so() {
     // A case, its parameters, and what every instance's reason says.
     type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Refusal; 8] = [
+    let cases: [Refusal; 9] = [
         ("bandwidth", &[("bandwidth", "0")], "`bandwidth` = 0 leaves the link unlimited"),
+        ("bandwidth", &[("size", "0")], "size must be above 0"),
         ("bulk", &[("size", "100TB")], "`size` = 100000000000000 bytes: this case sends it as one buffer"),
         ("lossy", &[("size", "3GiB")], "a wasm32 instance holds at most 2147483647 bytes in one"),
         // Rates over nothing used to fail as "NaN%"; zero waits spun at one instant until the fuel ran out.

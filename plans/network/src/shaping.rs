@@ -404,6 +404,7 @@ fn bandwidth(env: &RunEnv) -> tg_sdk::Result<()> {
         "parameter `bandwidth` = 0 leaves the link unlimited, which this case cannot measure; give a rate in bit/s"
     );
     let size = crate::buffer_size(env)?;
+    ensure!(size > 0, "size must be above 0: the rate is measured over the bytes sent");
     let latency = env.params().duration("latency")?;
     let shape = LinkShape { bandwidth: rate, ..LinkShape::with_latency(latency) };
     configure_all(env, shape, RoutingPolicy::AllowAll, "configured")?;
