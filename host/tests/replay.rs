@@ -210,7 +210,12 @@ fn diff_of_two_seeds_shows_their_first_divergent_event() {
 fn check_determinism_runs_n_times_and_agrees() {
     let dir = tempdir().join("run");
     let s = spec(plan("example"), "sync", 20, 4);
-    let (summary, _, check) = tg_wasm::session::determinism::check(s, &dir, 3).unwrap();
+    let options = tg_wasm::session::RunOptions {
+        mode: tg_wasm::session::Mode::CheckDeterminism { runs: 3 },
+        ..tg_wasm::session::RunOptions::new(&dir)
+    };
+    let finished = tg_wasm::session::run(s, &options).unwrap();
+    let (summary, check) = (finished.summary, finished.determinism.expect("a determinism check"));
     assert!(summary.success());
     assert_eq!(check.digests.len(), 3);
     assert!(check.deterministic() && check.divergence.is_none(), "{}", check.render());

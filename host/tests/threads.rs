@@ -246,6 +246,7 @@ fn check_determinism_runs_every_repetition_on_the_threads_asked() {
         stderr.trim(),
         format!("determinism check passed: 3 runs gave digest {}", one["digest"].as_str().unwrap())
     );
+    assert_eq!(checked["digest"], one["digest"], "the summary is the first run's");
     // Unshaped links are faster than the lookahead: the first run falls back, the others start on one thread.
     let fast = ["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms", "--threads", "2"];
     let (code, stderr, _) = tg_wasm(&[&fast[..], &["--check-determinism=3"]].concat());
