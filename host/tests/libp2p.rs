@@ -95,15 +95,20 @@ fn two_dials_from_listening_ports_that_cross_complete_as_one_connection() {
 }
 
 #[test]
-fn no_bootstrapper_is_refused_before_anything_runs() {
-    let (summary, exec) = run(&case("find-peers", 3, &[("n_bootstrap", "0")]));
-    assert!(!summary.success());
-    assert_eq!(exec.virtual_time.as_nanos(), 0, "refused before anything ran");
-    for outcome in &exec.outcomes {
-        assert!(
-            outcome.reason.as_deref().unwrap_or_default().contains("n_bootstrap must be at least 1"),
-            "{outcome:?}"
-        );
+fn parameters_the_cases_cannot_work_with_are_refused_before_anything_runs() {
+    // No bootstrapper leaves every join with nobody to ask; with no latency the
+    // simultaneous dials cannot cross, and the second used to fail as "Address not available".
+    let refusals: [(&str, u32, (&str, &str), &str); 2] = [
+        ("find-peers", 3, ("n_bootstrap", "0"), "n_bootstrap must be at least 1"),
+        ("simultaneous-open", 2, ("latency", "0s"), "latency must be above 0s"),
+    ];
+    for (name, instances, param, needle) in refusals {
+        let (summary, exec) = run(&case(name, instances, &[param]));
+        assert!(!summary.success(), "{name}");
+        assert_eq!(exec.virtual_time.as_nanos(), 0, "{name}: refused before anything ran");
+        for outcome in &exec.outcomes {
+            assert!(outcome.reason.as_deref().unwrap_or_default().contains(needle), "{name}: {outcome:?}");
+        }
     }
 }
 

@@ -35,6 +35,10 @@ pub fn case(manifest: Manifest) -> Manifest {
 
 fn simultaneous_open(env: &RunEnv) -> tg_sdk::Result<()> {
     let latency = env.duration_param("latency");
+    // With no time in flight the dials cannot cross: the first SYN reaches the
+    // other listener before the other side dials, and that dial then finds its
+    // address pair taken by the connection being accepted (EADDRNOTAVAIL, as on Linux).
+    ensure!(!latency.is_zero(), "latency must be above 0s: simultaneous dials cross only while the SYNs are in flight");
     let port: u16 = env.try_count_param("port")?;
     env.network()
         .configure(&NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() })?;
