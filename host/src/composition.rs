@@ -568,14 +568,22 @@ fn delay(place: &str, d: &Delay) -> Result<Duration, InputError> {
         Delay::Millis(ms) => (format!("{ms}"), *ms < 0.0),
     };
     if negative {
-        return Err(InputError::new(format!("{place}: {text} is negative; a latency is at least 0")));
+        return Err(InputError::new(format!("{place}: {text} is negative; durations are 0 or more")));
     }
     match d {
         Delay::Text(t) => tg_units::parse_duration(t).map_err(|e| {
             let hint = if e.is_out_of_range() { "" } else { "; give a duration such as \"38ms\"" };
             InputError::new(format!("{place}: {e}{hint}"))
         }),
-        Delay::Millis(ms) if ms.is_finite() => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        // Past u64 nanoseconds (or `Duration` itself) a float has no duration: refused, not a panic.
+        Delay::Millis(ms) if ms.is_finite() => Duration::try_from_secs_f64(ms / 1000.0)
+            .ok()
+            .filter(|d| u64::try_from(d.as_nanos()).is_ok())
+            .ok_or_else(|| {
+                InputError::new(format!(
+                    "{place}: {ms:?} ms is longer than tg-wasm counts time (u64 nanoseconds, about 584 years)"
+                ))
+            }),
         Delay::Millis(ms) => Err(InputError::new(format!("{place}: {ms} is not a number of milliseconds"))),
     }
 }

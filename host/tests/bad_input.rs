@@ -107,6 +107,10 @@ fn malformed_network_sections_are_refused_naming_the_place() {
         ("unknown-nat-type.toml", "group \"home\": nat.type \"moderate\" is not a NAT type; types are full-cone"),
         ("region-matrix-not-square.toml", "[[network.regions]] #2 (\"us\"): latency has 1 entries but there are 2"),
         ("region-negative-latency.toml", "[[network.regions]] #1 (\"eu\"): latency[1]: -40ms is negative"),
+        (
+            "region-latency-past-the-clock.toml",
+            "[[network.regions]] #1 (\"eu\"): latency[0]: 1e300 ms is longer than tg-wasm counts time",
+        ),
     ];
     for (file, needle) in cases {
         assert_bad_input(&tg_wasm(&["run", "--composition", corpus(file).to_str().unwrap()]), needle);
