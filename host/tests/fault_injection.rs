@@ -104,6 +104,22 @@ fn crash_then_restart_runs_the_instance_again() {
     assert_replays(&dir);
 }
 
+#[test]
+fn restarting_a_running_instance_crashes_it_and_starts_it_again() {
+    // It used to do nothing, silently: only a crashed or finished instance was restarted.
+    let restart = "[[events]]\nat = \"1s\"\naction = \"restart\"\ninstances = [1]\n";
+    let crash_and_restart = "[[events]]\nat = \"1s\"\naction = \"crash\"\ninstances = [1]\n\
+                             [[events]]\nat = \"1s\"\naction = \"restart\"\ninstances = [1]\n";
+    let (dir, restarted, summary) = heartbeat_run(restart);
+    assert_eq!(summary["outcome"], "success", "{summary}");
+    let log = std::fs::read_to_string(dir.join("instances/1/stdout.log")).unwrap();
+    assert_eq!(log.matches("started at").count(), 2, "one start, then one restart:\n{log}");
+    let (_, crashed, _) = heartbeat_run(crash_and_restart);
+    let beats = |b: &[(u32, u64)]| b.iter().map(|b| b.0).collect::<Vec<_>>();
+    assert_eq!(beats(&restarted), beats(&crashed), "the same as a crash and a restart at that instant");
+    assert_replays(&dir);
+}
+
 /// Runs heartbeat with instance 0 injecting `inject` itself through the network API.
 fn self_injected(inject: &str) -> Vec<u32> {
     let mut s = support::spec(plan("network"), "heartbeat", 3, 0);

@@ -417,6 +417,12 @@ impl<T> Executor<T> {
                 }
             }
             InstanceControl::Restart => {
+                if self.tasks[i].is_some() {
+                    // A running instance restarts as a supervisor restarts a
+                    // process: it crashes (its sockets vanish as in a crash), then starts.
+                    self.sim.lock().with_net(|net, cx| net.crash_node(cx, node));
+                    self.control(node, InstanceControl::Crash, supervisor);
+                }
                 if self.tasks[i].is_none()
                     && let Some(task) = supervisor.restart(node)
                 {
