@@ -149,6 +149,17 @@ fn a_worker_told_to_join_a_run_that_is_not_there_says_so_and_leaves_nothing_behi
         "{stderr}"
     );
     assert_eq!(server.dbsize(), 0, "no report, no abort for a run nobody waits on");
+
+    // A run that is there but unreadable (a coordinator of another version) is reported to it.
+    for (key, value) in [("spec", "{}"), ("plan", "x"), ("count", "two")] {
+        server.query::<()>(&["SET", &format!("tg:shard:other:{key}"), value]).unwrap();
+    }
+    let joined = Command::new(TG_WASM).args(["worker", "--sync", &server.url(), "--join", "other/0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&joined.stderr);
+    assert_eq!(joined.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("are the coordinator and the workers the same tg-wasm version?"), "{stderr}");
+    let abort: Option<String> = server.query(&["GET", "tg:shard:other:abort"]).unwrap();
+    assert!(abort.is_some_and(|a| a.contains("same tg-wasm version")), "the coordinator is told why");
 }
 
 fn tg_wasm(args: &[&str]) -> (Option<i32>, String) {

@@ -79,14 +79,14 @@ pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
     };
     let span = tracing::info_span!("worker", run = %run, shard = index);
     let _entered = span.enter();
-    let published = match board.fetch_run(&run) {
-        Ok(published) => published,
+    let outcome = match board.fetch_run(&run) {
+        Ok(published) => run_claimed(settings, &run, index, published),
         // No coordinator waits on a run that is not there: nobody to tell,
         // and a report would only leave keys behind.
         Err(e @ JobError::NotFound { .. }) => return Err(InputError::new(e.to_string()).into()),
-        Err(e) => Err(e).context("fetching the run")?,
+        // Anything else (a run this version cannot read) is reported, so the run ends saying why.
+        Err(e) => Err(Error::from(anyhow::Error::from(e).context("fetching the run"))),
     };
-    let outcome = run_claimed(settings, &run, index, published);
     let report = match outcome {
         Ok(result) => WorkerReport::Ran(Box::new(result)),
         Err(e) => {
