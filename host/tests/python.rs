@@ -140,7 +140,7 @@ fn failures_and_exceptions_end_instances_as_failed_and_crashed_with_their_reason
         return;
     }
     let app = r#"
-from tg_sdk import Failure, Manifest, TestCase, export_plan
+from tg_sdk import Failure, Manifest, Param, TestCase, export_plan
 
 def fail(env):
     raise Failure("the peer answered 3, expected 4")
@@ -152,10 +152,14 @@ def crash(env):
     import json
     json.loads(b"{")
 
+def count(env):
+    env.params.count("n")
+
 manifest = (Manifest("outcomes")
     .case(TestCase("fail", fail))
     .case(TestCase("check", check))
-    .case(TestCase("crash", crash)))
+    .case(TestCase("crash", crash))
+    .case(TestCase("count", count).param(Param.int("n", -1))))
 WitWorld = export_plan(manifest)
 "#;
     let (_, out) = build_variant(app);
@@ -165,6 +169,8 @@ WitWorld = export_plan(manifest)
         ("fail", "failed", "the peer answered 3, expected 4"),
         ("check", "failed", "wrong count"),
         ("crash", "crashed", "JSONDecodeError"),
+        // A parameter the plan cannot use fails it, as a Rust plan's `?` on the SDK's error does.
+        ("count", "failed", "it counts something, so it must be 0 or more"),
     ];
     for (case, outcome, reason) in expected {
         let dir = tempdir().join(case);

@@ -2,13 +2,17 @@
 ``tg:plan`` world, built from a ``Manifest``.
 
 What a case does decides its outcome: returning succeeds; raising
-``Failure`` (or failing an ``assert``) fails the instance with that message;
-any other exception crashes it, with the exception's type, message and
-place as the reason and its traceback on the instance's stderr.
+``Failure`` (or failing an ``assert``, or reading a parameter that does not
+hold what it must: ``ParamError``) fails the instance with that message, as a
+Rust plan's error does; any other exception crashes it, with the exception's
+type, message and place as the reason and its traceback on the instance's
+stderr.
 """
 
 import sys
 import traceback
+
+from .params import ParamError
 
 
 class Failure(Exception):
@@ -63,7 +67,7 @@ def export_plan(manifest):
             env = RunEnv(case)
             try:
                 case.run(env)
-            except (Failure, AssertionError) as e:
+            except (Failure, AssertionError, ParamError) as e:
                 raise Err(str(e) or type(e).__name__ + _where(e)) from None
             except Exception as e:
                 reason = f"{type(e).__name__}: {e}{_where(e)}"

@@ -27,7 +27,9 @@ _SIZE_UNITS = {
 }
 
 _U64_MAX = (1 << 64) - 1
-_MAX_DURATION_NS = _U64_MAX * 1_000_000_000 + 999_999_999
+# Virtual time counts u64 nanoseconds (about 584 years): a longer duration
+# could not be slept or waited for.
+_MAX_DURATION_NS = _U64_MAX
 
 
 class ParseError(ValueError):
@@ -96,7 +98,7 @@ def parse_duration_ns(text):
             raise invalid(f"unknown unit {unit!r} (expected ns, us, ms, s, m, h)")
         nanos += _scale(integer, fraction, _DURATION_UNITS[unit])
     if nanos > _MAX_DURATION_NS:
-        raise invalid("out of range")
+        raise invalid("longer than tg-wasm counts time (u64 nanoseconds, about 584 years)")
     return nanos
 
 
