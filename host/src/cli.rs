@@ -468,6 +468,5 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("{s} is negative; durations are 0 or more (e.g. 250ms, 1.5s, 10m)"));
     }
     // tg-units holds durations to what virtual time counts, u64 nanoseconds.
-    tg_units::parse_duration(s)
-        .map_err(|e| if e.is_out_of_range() { e.to_string() } else { format!("{e} (e.g. 250ms, 1.5s, 10m)") })
+    tg_units::parse_duration(s).map_err(|e| e.with_hint(" (e.g. 250ms, 1.5s, 10m)"))
 }

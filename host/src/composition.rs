@@ -571,10 +571,8 @@ fn delay(place: &str, d: &Delay) -> Result<Duration, InputError> {
         return Err(InputError::new(format!("{place}: {text} is negative; durations are 0 or more")));
     }
     match d {
-        Delay::Text(t) => tg_units::parse_duration(t).map_err(|e| {
-            let hint = if e.is_out_of_range() { "" } else { "; give a duration such as \"38ms\"" };
-            InputError::new(format!("{place}: {e}{hint}"))
-        }),
+        Delay::Text(t) => tg_units::parse_duration(t)
+            .map_err(|e| InputError::new(format!("{place}: {}", e.with_hint("; give a duration such as \"38ms\"")))),
         // Past u64 nanoseconds (or `Duration` itself) a float has no duration: refused, not a panic.
         Delay::Millis(ms) if ms.is_finite() => Duration::try_from_secs_f64(ms / 1000.0)
             .ok()
@@ -729,8 +727,7 @@ fn faults(c: &Composition, counts: &[u32]) -> Result<Vec<ScheduledFault>, InputE
     for (i, e) in c.events.iter().enumerate() {
         let place = format!("event #{} ({} at {})", i + 1, e.action, e.at);
         let at = tg_units::parse_duration(&e.at).map_err(|err| {
-            let hint = if err.is_out_of_range() { "" } else { "; `at` must be a duration such as 2s or 1500ms" };
-            InputError::new(format!("{place}: {err}{hint}"))
+            InputError::new(format!("{place}: {}", err.with_hint("; `at` must be a duration such as 2s or 1500ms")))
         })?;
         let group = |id: &String| {
             ranges.get(id.as_str()).cloned().ok_or_else(|| {

@@ -33,6 +33,12 @@ impl ParseError {
     pub fn is_out_of_range(&self) -> bool {
         self.out_of_range
     }
+
+    /// The message with `hint` (about the syntax) after it, unless the value
+    /// was well formed and only too large, where such a hint would not help.
+    pub fn with_hint(&self, hint: &str) -> String {
+        if self.out_of_range { self.message.clone() } else { format!("{}{hint}", self.message) }
+    }
 }
 
 impl fmt::Display for ParseError {
@@ -242,6 +248,9 @@ mod tests {
         assert!(parse_duration("100000000h").unwrap_err().is_out_of_range(), "11,000 years");
         assert!(parse_duration("99999999999999999999999h").unwrap_err().is_out_of_range());
         assert!(!parse_duration("10").unwrap_err().is_out_of_range());
+        // A syntax hint follows a malformed value, not one that is only too long.
+        assert!(parse_duration("10").unwrap_err().with_hint(" (e.g. 1s)").ends_with(" (e.g. 1s)"));
+        assert!(past.with_hint(" (e.g. 1s)").ends_with("about 584 years)"));
     }
 
     #[test]
