@@ -44,12 +44,16 @@ fn main() -> ExitCode {
         1 => "warn,tg_wasm=debug",
         _ => "debug,cranelift_codegen=info,wasmtime_cranelift=info",
     };
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into a file or a CI log.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    if cli.verbose == 0 && std::env::var_os("RUST_LOG").is_none() {
+        subscriber.event_format(tg_wasm::report::console::Plain).init();
+    } else {
+        subscriber.init();
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -1,6 +1,7 @@
-//! How a run is shown to people: `report.html`, JUnit XML, and the live
-//! progress line on a terminal.
+//! How a run is shown to people: `report.html`, JUnit XML, the live
+//! progress line on a terminal, and how diagnostics read there.
 //!
+//! - [`console`]: the one-line `warning: …` format of diagnostics.
 //! - [`html`]: `report.html`, self-contained, plots drawn as inline SVG.
 //! - [`junit`]: JUnit XML for CI reporters, a test case per group.
 //! - [`progress`]: the terminal line that shows a run while it executes.
@@ -9,13 +10,13 @@
 //! the views of its files; nothing feeds back into the simulation, and
 //! nothing here writes files: the run directory is [`crate::outputs`]'s.
 
+pub mod console;
 pub mod html;
 pub mod junit;
 pub mod progress;
 
 use serde::{Deserialize, Serialize};
 
-/// One line of `states.jsonl`.
 /// One line of `outcomes.jsonl`: how one instance ended, and when.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutcomeLine {
@@ -32,6 +33,7 @@ pub struct OutcomeLine {
     pub at_ns: u64,
 }
 
+/// One line of `states.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StateLine {
     /// Virtual time, ns.
