@@ -91,7 +91,7 @@ fn a_split_run_keeps_the_whole_runs_trace_outputs_and_metrics() {
     s.keep_trace = true;
     let (_, whole) = support::run_with(&s, &tempdir(), &SyncSetting::Embedded);
     let (_, parts) = split(&s, &settings(&server, 4));
-    let (a, b) = (whole.trace.as_deref().unwrap(), parts.trace.as_deref().unwrap());
+    let (a, b) = (whole.trace.as_ref().unwrap(), parts.trace.as_ref().unwrap());
     if let Some(d) = netsim::first_divergence(a, b) {
         panic!("the traces differ at record {}: {:?} vs {:?}", d.index, d.left, d.right);
     }

@@ -11,6 +11,9 @@
 //! the simulation and the host record what happens.
 
 mod chain;
+mod records;
+
+pub use records::{RecordView, Records};
 
 use crate::event::EventKey;
 use crate::node::NodeId;
@@ -135,20 +138,6 @@ fn encode(out: &mut Vec<u8>, t: u64, node: NodeId, kind: &str, detail: &str) {
     out.extend_from_slice(detail.as_bytes());
 }
 
-/// The record `encode` wrote into `bytes`.
-fn decode(bytes: &[u8]) -> TraceRecord {
-    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let node = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    let kind_end = 20 + u64_at(12) as usize;
-    let text = |range: std::ops::Range<usize>| String::from_utf8_lossy(&bytes[range]).into_owned();
-    TraceRecord {
-        t: u64_at(0),
-        node: (node != NodeId::SIM.0).then_some(node),
-        kind: text(20..kind_end),
-        detail: text(kind_end + 8..bytes.len()),
-    }
-}
-
 /// The records made in the current window of a split run, not yet known to
 /// happen before the run's end: their encodings end to end in one buffer, so
 /// that holding a record costs a copy, not an allocation.
@@ -177,7 +166,7 @@ pub struct Trace {
     chains: Vec<Option<Chain>>,
     sim_chain: Option<Chain>,
     events: u64,
-    records: Option<Vec<TraceRecord>>,
+    records: Option<Records>,
     detail: String,
     encoded: Vec<u8>,
     /// In a split run: the current window's records, folded in when the
@@ -199,7 +188,7 @@ impl Trace {
             chains: Vec::new(),
             sim_chain: None,
             events: 0,
-            records: keep_records.then(Vec::new),
+            records: keep_records.then(Records::default),
             detail: String::new(),
             encoded: Vec::new(),
             window: None,
@@ -269,7 +258,7 @@ impl Trace {
         let chain = chain_of(&mut self.chains, &mut self.sim_chain, self.scope.nodes.start, node);
         let record = chain.absorb_with(|out| write_record(out, t, node, kind, detail));
         if let Some(records) = &mut self.records {
-            records.push(decode(record));
+            records.push(record);
         }
         chain.records += 1;
         self.events += 1;
@@ -287,7 +276,7 @@ impl Trace {
             let chain = chain_of(&mut self.chains, &mut self.sim_chain, self.scope.nodes.start, node);
             let record = chain.absorb_with(|out| write_record(out, t, node, kind, |d| d.text(detail)));
             if let Some(records) = &mut self.records {
-                records.push(decode(record));
+                records.push(record);
             }
             chain.records += 1;
             self.events += 1;
@@ -306,7 +295,7 @@ impl Trace {
         chain.records += 1;
         self.events += 1;
         if let Some(records) = &mut self.records {
-            records.push(decode(encoded));
+            records.push(encoded);
         }
     }
 
@@ -368,15 +357,15 @@ impl Trace {
     }
 
     /// The kept records, if the trace was created to keep them, in the order they were made.
-    pub fn records(&self) -> Option<&[TraceRecord]> {
-        self.records.as_deref()
+    pub fn records(&self) -> Option<&Records> {
+        self.records.as_ref()
     }
 
-    /// Takes the kept records out of the trace, in run order (see [`sort_records`]).
-    pub fn take_records(&mut self) -> Option<Vec<TraceRecord>> {
+    /// Takes the kept records out of the trace, in run order (see [`Records::sort`]).
+    pub fn take_records(&mut self) -> Option<Records> {
         self.records.as_mut().map(|r| {
             let mut r = std::mem::take(r);
-            sort_records(&mut r);
+            r.sort();
             r
         })
     }
@@ -469,13 +458,6 @@ fn chain_of<'a>(
     chains[i].get_or_insert_with(Chain::default)
 }
 
-/// Puts records in run order: by time, then node (the simulation last), each
-/// node's records in the order it made them. Only this order is the same
-/// however a run is split across processes, so written traces use it.
-pub fn sort_records(records: &mut [TraceRecord]) {
-    records.sort_by_key(|r| (r.t, r.node.unwrap_or(u32::MAX)));
-}
-
 /// The first place where two traces differ.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Divergence {
@@ -488,12 +470,13 @@ pub struct Divergence {
 }
 
 /// Finds the first record where `a` and `b` differ, `None` if they are equal.
-pub fn first_divergence(a: &[TraceRecord], b: &[TraceRecord]) -> Option<Divergence> {
-    let index = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+pub fn first_divergence(a: &Records, b: &Records) -> Option<Divergence> {
+    let index = a.iter().zip(b.iter()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
     if index == a.len() && index == b.len() {
         return None;
     }
-    Some(Divergence { index, left: a.get(index).cloned(), right: b.get(index).cloned() })
+    let owned = |r: &Records| r.get(index).map(|v| v.to_record());
+    Some(Divergence { index, left: owned(a), right: owned(b) })
 }
 
 #[cfg(test)]
@@ -547,7 +530,7 @@ mod tests {
         held.commit(Some(key(5, 0)));
         assert_eq!((held.len(), held.digest_hex()), (direct.len(), direct.digest_hex()));
         assert_eq!(held.records(), direct.records());
-        assert_eq!(held.records().unwrap()[2].node, None, "the simulation's records decode as such");
+        assert_eq!(held.records().unwrap().get(2).unwrap().node, None, "the simulation's records decode as such");
     }
 
     #[test]
@@ -593,7 +576,10 @@ mod tests {
             assert!(traces.iter().all(|t| t.digest_hex() == digest), "{n}");
             assert_eq!(traces[0].records(), traces[1].records());
             assert_eq!(traces[0].records(), traces[3].records());
-            assert_eq!(traces[0].records().unwrap()[0].detail, format!("tcp {n} {} sim", NodeId(n as u32)));
+            assert_eq!(
+                traces[0].records().unwrap().get(0).unwrap().detail,
+                format!("tcp {n} {} sim", NodeId(n as u32))
+            );
         }
     }
 
@@ -609,11 +595,18 @@ mod tests {
 
     #[test]
     fn divergence_finds_first_difference_and_length_mismatch() {
-        let a = vec![rec(1, "x"), rec(2, "y")];
-        let b = vec![rec(1, "x"), rec(2, "z")];
-        assert_eq!(first_divergence(&a, &b).unwrap().index, 1);
+        let kept = |kinds: &[&str]| {
+            let mut trace = Trace::new(true);
+            for (t, kind) in kinds.iter().enumerate() {
+                trace.record(SimTime::from_nanos(t as u64 + 1), NodeId(0), kind, format_args!(""));
+            }
+            trace.take_records().unwrap()
+        };
+        let (a, b) = (kept(&["x", "y"]), kept(&["x", "z"]));
+        let d = first_divergence(&a, &b).unwrap();
+        assert_eq!((d.index, d.left, d.right), (1, Some(rec(2, "y")), Some(rec(2, "z"))));
         assert_eq!(first_divergence(&a, &a), None);
-        let d = first_divergence(&a, &a[..1]).unwrap();
+        let d = first_divergence(&a, &kept(&["x"])).unwrap();
         assert_eq!((d.index, d.right), (1, None));
     }
 }

@@ -9,7 +9,7 @@ use netsim::net::{LinkShape, NetworkConfig};
 use netsim::shard::{MemoryLink, ShardLayout, run_shard};
 use netsim::{
     Executor, Fault, NodeDigest, NodeId, PathAction, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, Supervisor,
-    SyncOp, Task, TraceRecord, combine_digests,
+    SyncOp, Task, combine_digests,
 };
 use std::future::poll_fn;
 use std::pin::pin;
@@ -155,7 +155,7 @@ struct Observed {
     events: u64,
     now: SimTime,
     results: Vec<(u32, u64)>,
-    records: Vec<TraceRecord>,
+    records: netsim::trace::Records,
 }
 
 fn whole(config: SimConfig, limits: &RunLimits) -> Observed {
@@ -223,8 +223,11 @@ fn split(config: SimConfig, shards: u32, lookahead: Duration, limits: &RunLimits
     digests.sort_by_key(|d| d.node);
     let mut results: Vec<(u32, u64)> = parts.iter().flat_map(|p| p.4.clone()).collect();
     results.sort();
-    let mut records: Vec<TraceRecord> = parts.iter().flat_map(|p| p.5.clone()).collect();
-    netsim::trace::sort_records(&mut records);
+    let mut records = netsim::trace::Records::default();
+    for p in &parts {
+        records.append(p.5.clone());
+    }
+    records.sort();
     Observed { end, digest: combine_digests(&digests), events: parts.iter().map(|p| p.2).sum(), now, results, records }
 }
 

@@ -30,8 +30,8 @@ pub fn write_instances(dir: &Path, execution: &Execution) -> anyhow::Result<()> 
     }
     if let Some(trace) = &execution.trace {
         crate::files::write_with(&dir.join(super::TRACE_FILE), |out| {
-            for record in trace {
-                serde_json::to_writer(&mut *out, record)?;
+            for record in trace.iter() {
+                serde_json::to_writer(&mut *out, &record)?;
                 out.write_all(b"\n")?;
             }
             Ok(())

@@ -158,7 +158,7 @@ pub fn replay(dir: &Path, interrupt: Option<Arc<AtomicBool>>) -> Result<Replay, 
     } else {
         let original = dir.join(TRACE_FILE);
         let divergence = match (&execution.trace, original.is_file()) {
-            (Some(replayed), true) => first_divergence(read_trace(&original)?, replayed.iter().cloned().map(Ok))?,
+            (Some(replayed), true) => first_divergence(read_trace(&original)?, replayed.to_records().map(Ok))?,
             _ => None,
         };
         Verdict::Diverged(divergence)

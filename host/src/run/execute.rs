@@ -17,9 +17,8 @@ use crate::instance::{GroupEnv, InstanceLimits, InstanceRecord, InstanceState, P
 use crate::metrics::{MetricPoint, MetricSink};
 use crate::sync::SyncSetting;
 use netsim::shard::{ShardLayout, ShardLink};
-use netsim::{
-    BlockedInstance, Executor, NodeDigest, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime, TraceRecord,
-};
+use netsim::trace::Records;
+use netsim::{BlockedInstance, Executor, NodeDigest, NodeId, RunEnd, RunLimits, Sim, SimConfig, SimHandle, SimTime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,7 +47,7 @@ pub struct Execution {
     /// Number of traced events.
     pub trace_events: u64,
     /// The trace records, if kept.
-    pub trace: Option<Vec<TraceRecord>>,
+    pub trace: Option<Records>,
     /// Virtual time when the run ended.
     pub virtual_time: SimTime,
     /// Wall time the run took (instances only, not preparation).

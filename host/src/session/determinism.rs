@@ -11,6 +11,7 @@ use crate::divergence::{TraceDivergence, first_divergence};
 use crate::error::Error;
 use crate::outputs::{self, RunDirectory};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
+use netsim::trace::Records;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -77,7 +78,8 @@ pub fn check(
     let first = execute(&first_run)?;
     let mut summary = first_run.summarize(&first);
     outputs::write_results(out, &mut summary, &first);
-    let reference = first.trace.as_deref().unwrap_or_default();
+    let none = Records::default();
+    let reference = first.trace.as_ref().unwrap_or(&none);
     let mut check = DeterminismCheck { digests: vec![first.digest.clone()], divergence: None };
     for k in 2..=runs {
         if interrupt.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
@@ -87,9 +89,8 @@ pub fn check(
         let execution = execute(&run)?;
         check.digests.push(execution.digest.clone());
         if execution.digest != first.digest && check.divergence.is_none() {
-            let records = execution.trace.as_deref().unwrap_or_default();
-            let found =
-                first_divergence(reference.iter().cloned().map(Ok::<_, Error>), records.iter().cloned().map(Ok))?;
+            let records = execution.trace.as_ref().unwrap_or(&none);
+            let found = first_divergence(reference.to_records().map(Ok::<_, Error>), records.to_records().map(Ok))?;
             let dir = out.join(format!("determinism-{k}"));
             outputs::write_inputs(&dir, run.spec())?;
             outputs::write_results(&dir, &mut run.summarize(&execution), &execution);

@@ -67,7 +67,7 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
         whole.node_digests.extend(part.node_digests);
         whole.trace_events += part.trace_events;
         whole.trace = whole.trace.zip(part.trace).map(|(mut all, mine)| {
-            all.extend(mine);
+            all.append(mine);
             all
         });
         whole.wall_time = whole.wall_time.max(part.wall_time);
@@ -79,7 +79,7 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
     whole.node_digests.sort_by_key(|d| d.node);
     whole.digest = netsim::combine_digests(&whole.node_digests);
     if let Some(trace) = &mut whole.trace {
-        netsim::trace::sort_records(trace);
+        trace.sort();
     }
     // One order for points recorded at the same instant by instances on different shards.
     whole.metrics.sort_by_key(|p| (p.at, p.node));
