@@ -23,7 +23,7 @@
 use super::config::Filter;
 use super::firewall::Arrival;
 use super::nat::{Proto, Refusal};
-use super::packet::{Body, Flags, Packet, Segment};
+use super::packet::{Body, Flags, Packet};
 use super::rule::{self, DropReason, Verdict};
 use super::table::Owner;
 use super::{Ev, NetCtx, NetError, Network, addr};
@@ -361,16 +361,7 @@ impl Network {
                     self.icmp_port_unreachable(cx, node, packet.dst, packet.src_node, packet.src);
                 }
                 Body::Tcp(seg) => {
-                    let rst =
-                        Segment { flags: Flags::RST | Flags::ACK, seq: 0, ack: seg.seq + 1, wnd: 0, data: Vec::new() };
-                    let reply = Packet {
-                        src_node: node,
-                        dst_node: NodeId::SIM,
-                        src: packet.dst,
-                        dst: packet.src,
-                        body: Body::Tcp(rst),
-                        corrupted: false,
-                    };
+                    let reply = Packet::stack_reply(node, packet.dst, packet.src, Body::Tcp(seg.reset_reply()));
                     let _ = self.transmit(cx, reply);
                 }
                 Body::Icmp(_) => {}

@@ -63,6 +63,19 @@ pub struct Segment {
     pub data: Vec<u8>,
 }
 
+impl Segment {
+    /// The RST a host answers this segment with when nothing takes it (a
+    /// closed port, a firewall's REJECT): at the sequence the segment
+    /// acknowledged, acknowledging everything it occupied — its payload, and
+    /// one each for a SYN and a FIN (RFC 793 §3.4). Whatever its numbers,
+    /// the connection that gets it is reset.
+    pub(crate) fn reset_reply(&self) -> Segment {
+        let occupied =
+            self.data.len() as u64 + u64::from(self.flags.has(Flags::SYN)) + u64::from(self.flags.has(Flags::FIN));
+        Segment { flags: Flags::RST | Flags::ACK, seq: self.ack, ack: self.seq + occupied, wnd: 0, data: Vec::new() }
+    }
+}
+
 /// An ICMP error message. The packet carrying it goes from the address that
 /// could not be reached to the sender of the datagram it answers, so its
 /// addresses say which socket the error is for.
@@ -122,6 +135,12 @@ impl Packet {
         }
     }
 
+    /// An answer host `from`'s stack makes itself (a reset, an ICMP error) to
+    /// a packet `to` received at `at`: from `at` back to `to`, routed as any.
+    pub(crate) fn stack_reply(from: NodeId, at: SocketAddr, to: SocketAddr, body: Body) -> Packet {
+        Packet { src_node: from, dst_node: NodeId::SIM, src: at, dst: to, body, corrupted: false }
+    }
+
     /// Flips one bit of the payload chosen by `pick`; a packet without payload is unchanged.
     pub fn corrupt(&mut self, pick: u64) {
         let data = match &mut self.body {
@@ -132,6 +151,22 @@ impl Packet {
         if !data.is_empty() {
             let bit = pick % (data.len() as u64 * 8);
             data[(bit / 8) as usize] ^= 1 << (bit % 8);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_acknowledges_everything_the_segment_occupied_at_the_sequence_it_acknowledged() {
+        let seg = |flags: Flags, data: &[u8]| Segment { flags, seq: 100, ack: 7, wnd: 1000, data: data.to_vec() };
+        for (answered, ack) in
+            [(seg(Flags::SYN, b""), 101), (seg(Flags::ACK, b"hello"), 105), (seg(Flags::FIN | Flags::ACK, b"bye"), 104)]
+        {
+            let rst = answered.reset_reply();
+            assert_eq!((rst.flags, rst.seq, rst.ack, rst.wnd, rst.data.len()), (Flags::RST | Flags::ACK, 7, ack, 0, 0));
         }
     }
 }

@@ -528,21 +528,7 @@ impl Network {
             }
             _ => {
                 if !seg.flags.has(Flags::RST) {
-                    let rst = Segment {
-                        flags: Flags::RST | Flags::ACK,
-                        seq: seg.ack,
-                        ack: seg.seq + seg.data.len() as u64 + u64::from(seg.flags.has(Flags::SYN | Flags::FIN)),
-                        wnd: 0,
-                        data: Vec::new(),
-                    };
-                    let reply = Packet {
-                        src_node: node,
-                        dst_node: NodeId::SIM,
-                        src: packet.dst,
-                        dst: packet.src,
-                        body: Body::Tcp(rst),
-                        corrupted: false,
-                    };
+                    let reply = Packet::stack_reply(node, packet.dst, packet.src, Body::Tcp(seg.reset_reply()));
                     let _ = self.transmit(cx, reply);
                 }
                 Err(DropReason::NoPort)
