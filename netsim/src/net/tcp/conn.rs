@@ -259,14 +259,7 @@ impl Conn {
             Phase::Closed => return fx,
             Phase::SynSent => {
                 if seg.flags.has(Flags::SYN | Flags::ACK) {
-                    self.phase = Phase::Established;
-                    self.handshake_done(now, &seg);
-                    let ack = self.segment(Flags::ACK, 0, Vec::new());
-                    out.push(ack);
-                    fx.established = true;
-                    fx.readable = true;
-                    fx.writable = true;
-                    self.output(now, out);
+                    self.establish_acking(now, &seg, out, &mut fx);
                 } else if seg.flags.has(Flags::SYN) {
                     // Simultaneous open (RFC 793 §3.4): the peer dialled us as we dialled
                     // it. Answer its SYN with a SYN-ACK and wait for its SYN-ACK.
@@ -280,14 +273,7 @@ impl Conn {
                 if seg.flags.has(Flags::SYN | Flags::ACK) && self.listener.is_none() {
                     // The other half of a simultaneous open: its SYN-ACK acknowledges
                     // our SYN. Established; acknowledge its SYN in turn.
-                    self.phase = Phase::Established;
-                    self.handshake_done(now, &seg);
-                    let ack = self.segment(Flags::ACK, 0, Vec::new());
-                    out.push(ack);
-                    fx.established = true;
-                    fx.readable = true;
-                    fx.writable = true;
-                    self.output(now, out);
+                    self.establish_acking(now, &seg, out, &mut fx);
                     return fx;
                 }
                 if seg.flags.has(Flags::SYN) {
@@ -320,6 +306,19 @@ impl Conn {
         self.on_data(seg, out, &mut fx);
         self.output(now, out);
         fx
+    }
+
+    /// A SYN-ACK completed our side of the handshake: established, its SYN
+    /// acknowledged, and whatever waited to be sent goes out.
+    fn establish_acking(&mut self, now: SimTime, seg: &Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
+        self.phase = Phase::Established;
+        self.handshake_done(now, seg);
+        let ack = self.segment(Flags::ACK, 0, Vec::new());
+        out.push(ack);
+        fx.established = true;
+        fx.readable = true;
+        fx.writable = true;
+        self.output(now, out);
     }
 
     fn handshake_done(&mut self, now: SimTime, seg: &Segment) {
