@@ -222,6 +222,23 @@ mod tests {
         Resource::new_borrow(r.rep())
     }
 
+    /// What one instance's store holds for its sockets: its resource table and pollables.
+    struct Side {
+        node: NodeId,
+        table: ResourceTable,
+        pollables: Pollables,
+    }
+
+    impl Side {
+        fn new(node: u32) -> Side {
+            Side { node: NodeId(node), table: ResourceTable::new(), pollables: Pollables::new(NodeId(node)) }
+        }
+
+        fn view<'a>(&'a mut self, sim: &'a SimHandle, sync_events: &'a Arc<SyncEvents>) -> SocketsView<'a> {
+            SocketsView { node: self.node, sim, table: &mut self.table, pollables: &mut self.pollables, sync_events }
+        }
+    }
+
     /// The adapter adds no time of its own: a connect through it completes one
     /// round trip of the configured link after it starts.
     #[test]
@@ -229,16 +246,9 @@ mod tests {
         let latency = Duration::from_millis(5);
         let net = NetworkConfig { default: LinkShape::with_latency(latency), ..NetworkConfig::default() };
         let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, net, ..SimConfig::default() }));
-        let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
         let events = SyncEvents::new().0;
-        let (mut server_pollables, mut client_pollables) = (Pollables::new(NodeId(0)), Pollables::new(NodeId(1)));
-        let mut server = SocketsView {
-            node: NodeId(0),
-            sim: &sim,
-            table: &mut server_table,
-            pollables: &mut server_pollables,
-            sync_events: &events,
-        };
+        let (mut server_side, mut client_side) = (Side::new(0), Side::new(1));
+        let mut server = server_side.view(&sim, &events);
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let any = from_addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000)));
@@ -247,13 +257,7 @@ mod tests {
         server.start_listen(borrow(&listener)).unwrap().unwrap();
         server.finish_listen(borrow(&listener)).unwrap().unwrap();
 
-        let mut client = SocketsView {
-            node: NodeId(1),
-            sim: &sim,
-            table: &mut client_table,
-            pollables: &mut client_pollables,
-            sync_events: &events,
-        };
+        let mut client = client_side.view(&sim, &events);
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let remote = from_addr(SocketAddr::V4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000)));
@@ -324,16 +328,9 @@ mod tests {
     #[test]
     fn the_pollable_is_ready_for_a_pending_finish_then_waits_for_a_connection() {
         let sim = SimHandle::new(Sim::new(SimConfig { instances: 2, ..SimConfig::default() }));
-        let (mut server_table, mut client_table) = (ResourceTable::new(), ResourceTable::new());
         let events = SyncEvents::new().0;
-        let (mut server_pollables, mut client_pollables) = (Pollables::new(NodeId(0)), Pollables::new(NodeId(1)));
-        let mut server = SocketsView {
-            node: NodeId(0),
-            sim: &sim,
-            table: &mut server_table,
-            pollables: &mut server_pollables,
-            sync_events: &events,
-        };
+        let (mut server_side, mut client_side) = (Side::new(0), Side::new(1));
+        let mut server = server_side.view(&sim, &events);
         let network = server.instance_network().unwrap();
         let listener = server.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let any = from_addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000)));
@@ -345,13 +342,7 @@ mod tests {
         server.finish_listen(borrow(&listener)).unwrap().unwrap();
         assert!(!tcp_ready(&mut server, &listener), "nothing to accept yet");
 
-        let mut client = SocketsView {
-            node: NodeId(1),
-            sim: &sim,
-            table: &mut client_table,
-            pollables: &mut client_pollables,
-            sync_events: &events,
-        };
+        let mut client = client_side.view(&sim, &events);
         let network = client.instance_network().unwrap();
         let socket = client.create_tcp_socket(IpAddressFamily::Ipv4).unwrap().unwrap();
         let remote = from_addr(SocketAddr::V4(SocketAddrV4::new(netsim::net::addr_of(NodeId(0)), 7000)));
