@@ -364,6 +364,8 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
     spec.memory = memory.as_ref().map(MemoryWatch::flag);
     let options = session::RunOptions {
         out: out.clone(),
+        // The default name is tg-wasm's: a run started in the same second gets the next one.
+        fresh_out: args.out.is_none(),
         mode,
         sync: args.sync.clone(),
         threads: Threads { count: args.threads, lookahead: args.lookahead },
@@ -378,7 +380,7 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         }
         Err(e) => return Err(e),
     };
-    let code = finish_run(args, &out, &finished, &interrupt)?;
+    let code = finish_run(args, &finished.dir, &finished, &interrupt)?;
     // Last, under the summary: what stopped the run and what to do.
     if let Some(watch) = memory.as_ref().filter(|w| w.exceeded()) {
         eprintln!(

@@ -95,6 +95,37 @@ fn concurrent_runs_on_one_out_never_mix_their_files() {
 }
 
 #[test]
+fn concurrent_runs_without_out_each_get_a_directory_of_their_own() {
+    // Started together, in one directory, they name their default run
+    // directories alike (`runs/<second>-<plan>-<case>`): none may be refused for it.
+    let placebo = plan("placebo");
+    let cwd = tempdir();
+    let runs: Vec<_> = (0..4u64)
+        .map(|seed| {
+            Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+                .args(["run", placebo.path.to_str().unwrap(), "-t", "sleep", "-i", "200", "-s", &seed.to_string()])
+                .current_dir(&cwd)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut seeds = Vec::new();
+    for (seed, run) in runs.into_iter().enumerate() {
+        let out = run.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let dir = stdout.lines().find_map(|l| l.strip_prefix("run directory: ")).expect("the run directory is printed");
+        assert_eq!(seed_of(&cwd.join(dir).join("summary.json")), seed as u64, "{dir} is this run's");
+        seeds.push(dir.to_string());
+    }
+    seeds.sort();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 4, "four runs, four directories: {seeds:?}");
+}
+
+#[test]
 fn junit_into_a_missing_directory_is_written_and_an_unwritable_one_still_prints_the_outcome() {
     let placebo = plan("placebo");
     let path = placebo.path.to_str().unwrap();

@@ -40,16 +40,11 @@ pub fn write_instances(dir: &Path, execution: &Execution) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`.
+/// The default run directory: `runs/<UTC timestamp>-<plan file stem>-<case>`,
+/// a name [`super::RunDirectory::take_new`] numbers (`…-2`, `…-3`) when
+/// another run has it.
 pub fn default_dir(spec: &RunSpec) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
     let stem = spec.component.path.file_stem().and_then(|s| s.to_str()).unwrap_or("plan");
-    let base = format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case);
-    let mut dir = PathBuf::from("runs").join(&base);
-    let mut n = 1;
-    while dir.exists() {
-        n += 1;
-        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
-    }
-    dir
+    PathBuf::from("runs").join(format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case))
 }

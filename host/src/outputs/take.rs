@@ -32,6 +32,17 @@ const RUN_ENTRIES: &[&str] = &[
     "replay",
 ];
 
+/// How many numbered names [`RunDirectory::take_new`] tries: more runs of
+/// one plan and case than start within one second anywhere.
+const MAX_SIBLINGS: u32 = 10_000;
+
+/// `base` with `-<n>` after its last component.
+fn sibling(base: &Path, n: u32) -> PathBuf {
+    let mut name = base.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("-{n}"));
+    base.with_file_name(name)
+}
+
 /// Run directories of a determinism check's later runs are `determinism-<n>`.
 const DETERMINISM_PREFIX: &str = "determinism-";
 
@@ -61,6 +72,33 @@ impl RunDirectory {
         let taken = RunDirectory { path: path.to_path_buf(), lock: lock(path)? };
         clear_earlier_run(path)?;
         Ok(taken)
+    }
+
+    /// Takes a new directory named after `base`: `base` itself, else
+    /// `base-2`, `base-3`, … — the first one this process creates. For a
+    /// name tg-wasm chose (the default `runs/<time>-<plan>-<case>`), which
+    /// runs started in the same second choose alike: each gets one of its
+    /// own instead of all but one being refused.
+    pub fn take_new(base: &Path) -> Result<RunDirectory, Error> {
+        let cannot = |path: &Path, e: std::io::Error| {
+            InputError::new(format!("cannot create run directory {}: {e}; choose another --out", path.display()))
+        };
+        if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| cannot(parent, e))?;
+        }
+        for n in 1..=MAX_SIBLINGS {
+            let path = if n == 1 { base.to_path_buf() } else { sibling(base, n) };
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDirectory { lock: lock(&path)?, path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(cannot(&path, e).into()),
+            }
+        }
+        Err(InputError::new(format!(
+            "{} and {MAX_SIBLINGS} numbered siblings all exist; choose another --out",
+            base.display()
+        ))
+        .into())
     }
 
     /// The directory.
@@ -199,6 +237,25 @@ mod tests {
         drop(first);
         assert!(!dir.join(LOCK_FILE).exists());
         RunDirectory::take(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_directory_is_never_one_another_run_has_or_had() {
+        let root = scratch("new");
+        let base = root.join("runs").join("2026-12-07T040657-placebo-sleep");
+        // A finished run's directory, kept as it is.
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(base.join("summary.json"), "{}").unwrap();
+        let racers: Vec<RunDirectory> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| RunDirectory::take_new(&base).unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut names: Vec<String> =
+            racers.iter().map(|d| d.path().file_name().unwrap().to_string_lossy().into_owned()).collect();
+        names.sort();
+        let expected: Vec<String> = (2..=5).map(|n| format!("2026-12-07T040657-placebo-sleep-{n}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(std::fs::read_to_string(base.join("summary.json")).unwrap(), "{}");
     }
 
     #[test]

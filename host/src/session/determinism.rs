@@ -13,7 +13,7 @@ use crate::outputs::{self, RunDirectory};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
 use netsim::trace::Records;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The default number of runs of `--check-determinism`: the fewest that can disagree.
 pub const DEFAULT_RUNS: u32 = 2;
@@ -55,14 +55,16 @@ impl DeterminismCheck {
     }
 }
 
-/// Runs `spec` `runs` times (at least 2) with `execute`, the first into `out`
-/// as a normal run, and compares the digests. Returns the first run's summary and execution.
+/// Runs `spec` `runs` times (at least 2) with `execute`, the first into the
+/// run directory `take_dir` takes once the inputs are checked, as a normal
+/// run, and compares the digests. Returns the first run's summary and
+/// execution, the check, and the run directory.
 pub fn check(
     spec: RunSpec,
-    out: &Path,
+    take_dir: impl FnOnce() -> Result<RunDirectory, Error>,
     runs: u32,
     mut execute: impl FnMut(&Run) -> Result<Execution, Error>,
-) -> Result<(RunSummary, Execution, DeterminismCheck), Error> {
+) -> Result<(RunSummary, Execution, DeterminismCheck, PathBuf), Error> {
     let runs = runs.max(2);
     let interrupt = spec.interrupt.clone();
     let mut first_spec = spec;
@@ -72,7 +74,7 @@ pub fn check(
     again.wall_timeout = None;
     let n = first_spec.instance_count();
     let first_run = Run::prepare(first_spec, n)?;
-    let taken = RunDirectory::take(out)?;
+    let taken = take_dir()?;
     let out = taken.path();
     outputs::write_inputs(out, first_run.spec())?;
     let first = execute(&first_run)?;
@@ -99,5 +101,5 @@ pub fn check(
             }
         }
     }
-    Ok((summary, first, check))
+    Ok((summary, first, check, out.to_path_buf()))
 }

@@ -38,6 +38,10 @@ pub enum Mode {
 pub struct RunOptions<'a> {
     /// The run directory.
     pub out: PathBuf,
+    /// `out` is a name tg-wasm chose, not the user: if it exists, or another
+    /// run takes it first, the run takes `out-2`, `out-3`, … instead
+    /// ([`RunDirectory::take_new`]); [`Finished::dir`] says which.
+    pub fresh_out: bool,
     /// How the instances are executed.
     pub mode: Mode,
     /// Where sync states and topics are kept.
@@ -53,6 +57,7 @@ impl RunOptions<'_> {
     pub fn new(out: impl Into<PathBuf>) -> RunOptions<'static> {
         RunOptions {
             out: out.into(),
+            fresh_out: false,
             mode: Mode::OneProcess,
             sync: SyncSetting::Embedded,
             threads: Threads::ONE,
@@ -126,6 +131,15 @@ pub struct Finished {
     pub execution: Execution,
     /// The determinism check, in that mode.
     pub determinism: Option<DeterminismCheck>,
+    /// The run directory the run wrote.
+    pub dir: PathBuf,
+}
+
+impl RunOptions<'_> {
+    /// Takes the run directory, as [`RunOptions::fresh_out`] says.
+    fn take_dir(&self) -> Result<RunDirectory, Error> {
+        if self.fresh_out { RunDirectory::take_new(&self.out) } else { RunDirectory::take(&self.out) }
+    }
 }
 
 /// Runs `spec` as `options` say and writes its run directory, which it holds
@@ -139,12 +153,12 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let n = spec.instance_count();
             let run = Run::prepare(spec, n)?;
             let threads = options.threads.plan(&run, &options.sync);
-            let dir = RunDirectory::take(&options.out)?;
+            let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
             let (execution, _) = execute_in_process(&run, threads, options.observer, options)?;
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
-            Ok(Finished { summary, execution, determinism: None })
+            Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
         }
         Mode::CheckDeterminism { runs } => {
             if options.sync != SyncSetting::Embedded {
@@ -161,8 +175,8 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
                 threads = Some(used);
                 Ok(execution)
             };
-            let (summary, execution, check) = determinism::check(spec, &options.out, *runs, execute)?;
-            Ok(Finished { summary, execution, determinism: Some(check) })
+            let (summary, execution, check, dir) = determinism::check(spec, || options.take_dir(), *runs, execute)?;
+            Ok(Finished { summary, execution, determinism: Some(check), dir })
         }
         Mode::Workers(settings) => {
             if !matches!(options.sync, SyncSetting::Redis(_)) {
@@ -174,12 +188,12 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             settings.check(&spec)?;
             // The coordinator hosts no instance: its engine only describes the plan.
             let run = Run::prepare(spec, 0)?;
-            let dir = RunDirectory::take(&options.out)?;
+            let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
             let execution = run_split(&run, settings)?;
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
-            Ok(Finished { summary, execution, determinism: None })
+            Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
         }
     }
 }
