@@ -112,10 +112,8 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
             ))
         })?;
     let dest = output_path(&dir);
-    // Copy then rename: a run reading the component meanwhile sees the old file or the new one, never half of one.
-    let partial = dest.with_extension(format!("wasm.partial{}", std::process::id()));
-    std::fs::copy(&built, &partial).with_context(|| format!("copying {} to {}", built.display(), partial.display()))?;
-    std::fs::rename(&partial, &dest).with_context(|| format!("moving the built plan to {}", dest.display()))?;
+    crate::files::copy_atomic(&built, &dest)
+        .with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
     Ok(dest)
 }
 

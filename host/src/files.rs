@@ -22,6 +22,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_with(path, |out| Ok(out.write_all(bytes)?))
 }
 
+/// Copies `from` to `to` atomically: a reader of `to` (a run loading the
+/// plan a build replaces) sees the old file or the new, never half of one.
+pub fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let mut source = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
+    write_with(to, |out| {
+        std::io::copy(&mut source, out).with_context(|| format!("reading {}", from.display()))?;
+        Ok(())
+    })
+}
+
 /// Writes `path` atomically with what `f` writes, buffered.
 pub fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let tmp = temporary(path);
@@ -75,5 +85,20 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_copy_replaces_the_file_and_a_failed_one_leaves_it_and_nothing_else() {
+        let dir = dir("copy");
+        let (built, plan) = (dir.join("built.wasm"), dir.join("plan.wasm"));
+        std::fs::write(&built, b"new component").unwrap();
+        std::fs::write(&plan, b"old component").unwrap();
+        copy_atomic(&built, &plan).unwrap();
+        assert_eq!(std::fs::read(&plan).unwrap(), b"new component");
+        // A source that cannot be read (a directory) fails the copy before anything is replaced.
+        let err = copy_atomic(&dir, &plan).unwrap_err();
+        assert!(format!("{err:#}").contains(&dir.display().to_string()), "{err:#}");
+        assert_eq!(std::fs::read(&plan).unwrap(), b"new component");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary left beside the plan");
     }
 }
