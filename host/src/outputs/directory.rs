@@ -46,5 +46,29 @@ pub fn write_instances(dir: &Path, execution: &Execution) -> anyhow::Result<()> 
 pub fn default_dir(spec: &RunSpec) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
     let stem = spec.component.path.file_stem().and_then(|s| s.to_str()).unwrap_or("plan");
-    PathBuf::from("runs").join(format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case))
+    PathBuf::from("runs").join(dir_name(&format!("{}-{stem}-{}", stamp.trim_end_matches('Z'), spec.test_case)))
+}
+
+/// `name` as one directory name: a plan declares its test cases' names, and
+/// one such as `../x` or `a/b` must not place the run outside `runs/`.
+fn dir_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_name_makes_one_directory_name_inside_runs() {
+        for (name, expected) in [
+            ("2026-12-07T040657-placebo-sleep", "2026-12-07T040657-placebo-sleep"),
+            ("2026-12-07T040657-plan-../../x", "2026-12-07T040657-plan-.._.._x"),
+            ("t-plan-a/b\\c d", "t-plan-a_b_c_d"),
+        ] {
+            let dir = PathBuf::from("runs").join(dir_name(name));
+            assert_eq!(dir, PathBuf::from("runs").join(expected));
+            assert_eq!(dir.components().count(), 2, "{dir:?}");
+        }
+    }
 }
