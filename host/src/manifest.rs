@@ -134,18 +134,20 @@ impl Manifest {
 
     /// A human-readable description of the plan, for `tg-wasm describe`.
     pub fn render(&self) -> String {
+        use crate::text::terminal;
         use std::fmt::Write as _;
-        let mut out = format!("plan {}\n", self.name);
+        let mut out = format!("plan {}\n", terminal(&self.name));
         for c in &self.test_cases {
-            let _ = writeln!(out, "\n  case {} ({}..={} instances)", c.name, c.min_instances, c.max_instances);
+            let _ =
+                writeln!(out, "\n  case {} ({}..={} instances)", terminal(&c.name), c.min_instances, c.max_instances);
             if !c.description.is_empty() {
-                let _ = writeln!(out, "    {}", c.description);
+                let _ = writeln!(out, "    {}", terminal(&c.description));
             }
             for p in &c.params {
                 let default = p.default.as_deref().map_or("required".to_string(), |d| format!("default {d}"));
                 let unit = p.unit.as_deref().map(|u| format!(" [{u}]")).unwrap_or_default();
-                let _ =
-                    writeln!(out, "    --param {}=<{}>{unit}  ({default})  {}", p.name, p.kind.as_str(), p.description);
+                let line = format!("--param {}=<{}>{unit}  ({default})  {}", p.name, p.kind.as_str(), p.description);
+                let _ = writeln!(out, "    {}", terminal(&line));
             }
         }
         out

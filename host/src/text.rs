@@ -1,5 +1,6 @@
 //! Text for people: numbers and durations as reports print them, errors on
-//! one line, and escaping for the XML and HTML files a run writes.
+//! one line, and escaping for the terminal and for the XML and HTML files a
+//! run writes.
 //!
 //! One function per job, shared by the terminal summary, `report.html`, the
 //! JUnit file and error messages, so that they print the same things alike.
@@ -31,6 +32,26 @@ pub fn duration_ns(ns: u64) -> String {
         1_000_000..1_000_000_000 => format!("{} ms", num(n / 1e6)),
         _ => format!("{} s", num(n / 1e9)),
     }
+}
+
+/// `s` for a line on a terminal: its control characters — a line break, a
+/// carriage return, the escape that starts a sequence recolouring or
+/// clearing the screen — written as escapes (`\n`, `\u{1b}`). A plan
+/// chooses its names, descriptions and failure messages; on the terminal
+/// they stay on their line and are only shown. The files keep them whole.
+pub fn terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Escapes `s` for XML text and attribute values.
@@ -80,6 +101,12 @@ pub fn truncate(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_terminal_line_shows_control_characters_as_escapes_and_keeps_the_rest() {
+        assert!(matches!(terminal("time-to-find µs"), std::borrow::Cow::Borrowed("time-to-find µs")));
+        assert_eq!(terminal("a\nb\r\u{1b}[2J\t"), r"a\nb\r\u{1b}[2J\t");
+    }
 
     #[test]
     fn numbers_read_well() {

@@ -126,3 +126,40 @@ fn a_group_id_longer_than_any_format_width_runs_and_is_summarized() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.lines().any(|l| l.starts_with(&id) && l.split_whitespace().nth(1) == Some("2")), "{stdout:.300}");
 }
+
+#[test]
+fn names_with_control_characters_stay_on_their_line_of_the_summary() {
+    // A group id (here) or a plan's failure message or metric name may hold a
+    // line break or the escape that clears a terminal: the summary shows them
+    // escaped, on their line, and the JSON summary keeps them whole.
+    let placebo = plan("placebo");
+    let dir = tempdir();
+    let file = dir.join("evil.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"one-panics\"\n[[groups]]\nid = \"evil\\u001b[2J\\nnext\"\ninstances = {{ count = 2 }}\n",
+            placebo.path
+        ),
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let out_dir = dir.join(if json { "json" } else { "text" });
+        let mut args = vec!["run", "--composition", file.to_str().unwrap(), "-o", out_dir.to_str().unwrap()];
+        args.extend(json.then_some("--json"));
+        Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(&args).output().unwrap()
+    };
+    let text = run(false);
+    assert_eq!(text.status.code(), Some(1), "{}", String::from_utf8_lossy(&text.stderr));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains("\nnext"), "{stdout}");
+    let escaped = r"evil\u{1b}[2J\nnext";
+    let row: Vec<&str> =
+        stdout.lines().find(|l| l.starts_with(escaped)).expect("the group's row").split_whitespace().collect();
+    assert_eq!(row, [escaped, "0", "0", "1", "1", "2"], "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with(&format!("  {escaped}: 1 × crashed"))), "{stdout}");
+    assert!(stdout.contains(&format!("({escaped}:0/2)")), "{stdout}");
+    let json = run(true);
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(summary["groups"][0]["id"], "evil\u{1b}[2J\nnext");
+}

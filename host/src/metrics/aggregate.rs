@@ -21,6 +21,7 @@
 //! This module computes; it does not read or write files.
 
 use super::{Category, Kind};
+use crate::text::terminal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -223,22 +224,27 @@ pub fn render_table(rows: &[MetricAggregate]) -> String {
     // format at all).
     const WIDEST_ALIGNED: usize = 40;
     let width = |w: usize, title: &str| w.max(title.len()).min(WIDEST_ALIGNED);
-    let name_w = width(rows.iter().map(|a| a.name.len()).max().unwrap_or(0), "metric");
-    let unit_w = width(rows.iter().map(|a| a.unit.as_deref().map_or(1, str::len)).max().unwrap_or(0), "unit");
-    let group_w = width(rows.iter().map(|a| a.group.len()).max().unwrap_or(0), "group");
+    // A plan names its metrics and units: shown, never obeyed, on the terminal.
+    let shown: Vec<_> = rows
+        .iter()
+        .map(|a| (terminal(&a.name), terminal(a.unit.as_deref().unwrap_or("-")), terminal(&a.group)))
+        .collect();
+    let name_w = width(shown.iter().map(|s| s.0.len()).max().unwrap_or(0), "metric");
+    let unit_w = width(shown.iter().map(|s| s.1.len()).max().unwrap_or(0), "unit");
+    let group_w = width(shown.iter().map(|s| s.2.len()).max().unwrap_or(0), "group");
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<name_w$}  {:<unit_w$}  {:<group_w$}  {:>8}  {:>10}  {:>10}  {:>10}  {:>10}",
         "metric", "unit", "group", "count", "mean", "p50", "p99", "max"
     );
-    for a in rows {
+    for (a, (name, unit, group)) in rows.iter().zip(&shown) {
         let _ = writeln!(
             out,
             "{:<name_w$}  {:<unit_w$}  {:<group_w$}  {:>8}  {:>10}  {:>10}  {:>10}  {:>10}",
-            a.name,
-            a.unit.as_deref().unwrap_or("-"),
-            a.group,
+            name,
+            unit,
+            group,
             a.count,
             cell(a.mean),
             cell(a.p50),

@@ -7,6 +7,7 @@
 use super::execute::Execution;
 use super::outcome::{Outcome, stopped_reason, why_stopped};
 use super::spec::RunSpec;
+use crate::text::terminal;
 use netsim::{BlockedInstance, RunEnd};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -272,22 +273,24 @@ impl RunSummary {
         // Columns line up for ids up to this long; a longer id pushes its row
         // right (and a width past u16::MAX would not format at all).
         const WIDEST_ALIGNED_ID: usize = 40;
-        let width = self.groups.iter().map(|g| g.id.len()).max().unwrap_or(5).clamp(5, WIDEST_ALIGNED_ID);
+        let ids: Vec<_> = self.groups.iter().map(|g| terminal(&g.id)).collect();
+        let width = ids.iter().map(|id| id.len()).max().unwrap_or(5).clamp(5, WIDEST_ALIGNED_ID);
         let _ = writeln!(
             out,
             "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
             "group", "ok", "failed", "crashed", "stalled", "total"
         );
-        for g in &self.groups {
+        for (g, id) in self.groups.iter().zip(&ids) {
             let _ = writeln!(
                 out,
                 "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
-                g.id, g.ok, g.failed, g.crashed, g.stalled, g.total
+                id, g.ok, g.failed, g.crashed, g.stalled, g.total
             );
         }
         out.push_str(&self.render_reasons());
         out.push_str(&crate::metrics::aggregate::render_table(&self.metrics.results));
-        let per_group: Vec<String> = self.groups.iter().map(|g| format!("{}:{}/{}", g.id, g.ok, g.total)).collect();
+        let per_group: Vec<String> =
+            self.groups.iter().zip(&ids).map(|(g, id)| format!("{id}:{}/{}", g.ok, g.total)).collect();
         let _ = writeln!(
             out,
             "run finished with outcome = {} ({}) — {} instances, {} virtual, {} events, {:.2} s wall",
@@ -310,7 +313,7 @@ impl RunSummary {
         all.sort_by_key(|a| reason_order(a.1));
         let mut out = String::new();
         for (g, r) in all {
-            let _ = writeln!(out, "  {}: {}", g.id, r.describe());
+            let _ = writeln!(out, "  {}: {}", terminal(&g.id), terminal(&r.describe()));
         }
         out
     }
