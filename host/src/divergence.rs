@@ -6,6 +6,7 @@
 //! trace from a run directory is [`crate::outputs::read`]'s, and running
 //! anything is the replay's and the determinism check's.
 
+use crate::text::terminal;
 use netsim::TraceRecord;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -36,7 +37,8 @@ impl TraceDivergence {
     }
 
     /// A readable account, naming the two traces `left_name` and `right_name`
-    /// (e.g. "expected" and "actual").
+    /// (e.g. "expected" and "actual"), for a terminal: a record's text, which
+    /// holds names a plan chose, shows its control characters escaped.
     pub fn render(&self, left_name: &str, right_name: &str) -> String {
         let mut out = String::new();
         let (t, node) = self.at();
@@ -50,20 +52,20 @@ impl TraceDivergence {
         let width = left_name.len().max(right_name.len()) + 1;
         for (name, side) in [(left_name, &self.left), (right_name, &self.right)] {
             let shown = side.first().map_or_else(|| "(trace ended here)".to_string(), |r| r.to_string());
-            let _ = writeln!(out, "  {:<width$} {shown}", format!("{name}:"));
+            let _ = writeln!(out, "  {:<width$} {}", format!("{name}:"), terminal(&shown));
         }
         if !self.before.is_empty() {
             let _ = writeln!(out, "  events before it (the same in both):");
             let first = self.index - self.before.len() as u64;
             for (i, r) in self.before.iter().enumerate() {
-                let _ = writeln!(out, "    #{} {r}", first + i as u64);
+                let _ = writeln!(out, "    #{} {}", first + i as u64, terminal(&r.to_string()));
             }
         }
         for (name, side) in [(left_name, &self.left), (right_name, &self.right)] {
             if side.len() > 1 {
                 let _ = writeln!(out, "  {name} continues:");
                 for (i, r) in side.iter().enumerate().skip(1) {
-                    let _ = writeln!(out, "    #{} {r}", self.index + i as u64);
+                    let _ = writeln!(out, "    #{} {}", self.index + i as u64, terminal(&r.to_string()));
                 }
             }
         }
@@ -141,6 +143,16 @@ mod tests {
         assert_eq!(d.at(), (6, Some(1)));
         let text = d.render("expected", "actual");
         assert!(text.contains("event #6") && text.contains("expected:") && text.contains("#5 "), "{text}");
+    }
+
+    #[test]
+    fn a_records_control_characters_show_escaped_on_their_line() {
+        let a = vec![rec(0, "x")];
+        let mut b = a.clone();
+        b[0].detail = "topic=\"a\nb\u{1b}[2J\"".into();
+        let text = first_divergence(ok(&a), ok(&b)).unwrap().unwrap().render("a", "b");
+        assert!(text.contains(r#"topic="a\nb\u{1b}[2J""#) && !text.contains('\u{1b}'), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 
     #[test]
