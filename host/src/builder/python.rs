@@ -95,7 +95,11 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         let last = said.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
         return Err(InputError::new(format!("building the Python plan in {} failed: {last}", dir.display())).into());
     }
-    std::fs::rename(&partial, &dest).with_context(|| format!("moving the built plan to {}", dest.display()))?;
+    std::fs::rename(&partial, &dest)
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&partial);
+        })
+        .with_context(|| format!("moving the built plan to {}", dest.display()))?;
     // A cache that cannot be written costs the next build time, nothing else.
     if let Some(built) = &built
         && let Some(parent) = built.parent()
