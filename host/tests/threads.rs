@@ -179,9 +179,14 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
         assert!(lines[0].starts_with("warning: --threads: ") && lines[0].contains(why), "{args:?}: {stderr}");
         assert_eq!(one["digest"], two["digest"], "{args:?}");
         assert_eq!(one["outcome"], "success", "{args:?}: {one}");
-        // The machine's default says nothing of it.
+        // The machine's default says nothing of it, but for a --lookahead the user gave that cannot work.
         let (_, stderr, default) = tg_wasm(args);
-        assert_eq!(stderr.trim(), "", "{args:?}");
+        if args.contains(&"--lookahead") {
+            assert!(stderr.trim().starts_with("warning: --lookahead: ") && stderr.contains(why), "{args:?}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        } else {
+            assert_eq!(stderr.trim(), "", "{args:?}");
+        }
         assert_eq!(default["digest"], one["digest"], "{args:?}");
     }
 }

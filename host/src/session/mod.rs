@@ -105,6 +105,12 @@ impl Threads {
                 );
                 plan
             }
+            // An explicit --lookahead that cannot work is the user's own
+            // setting ignored: said as a warning whatever the thread count.
+            Err((why @ OneThreadBecause::Lookahead(_), plan)) if self.count.is_none() => {
+                tracing::warn!("--lookahead: {why}");
+                plan
+            }
             Err((why, plan)) => {
                 self.say(&why.to_string());
                 plan
