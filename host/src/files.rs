@@ -5,6 +5,12 @@
 //! process so that two runs writing into one directory do not share one, and
 //! are renamed over the target once complete. A failed write leaves the
 //! target as it was and removes its temporary file.
+//!
+//! A target that is neither a file nor a directory — `/dev/null`, a named
+//! pipe a CI step reads from — is written into, as a shell redirection
+//! would: renaming over it would replace the device or the pipe with a
+//! plain file (`--junit /dev/null` run as root replaced the machine's
+//! `/dev/null`).
 
 use anyhow::Context as _;
 use std::io::Write as _;
@@ -22,6 +28,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_with(path, |out| Ok(out.write_all(bytes)?))
 }
 
+/// Writes what `f` writes into the special file `path` (a device, a pipe) as it is.
+fn write_into(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let file =
+        std::fs::OpenOptions::new().write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    f(&mut out).with_context(|| format!("writing {}", path.display()))?;
+    out.flush().with_context(|| format!("writing {}", path.display()))
+}
+
 /// Copies `from` to `to` atomically: a reader of `to` (a run loading the
 /// plan a build replaces) sees the old file or the new, never half of one.
 pub fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -34,6 +49,9 @@ pub fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// Writes `path` atomically with what `f` writes, buffered.
 pub fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return write_into(path, f);
+    }
     let tmp = temporary(path);
     let written = (|| {
         let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
@@ -85,6 +103,27 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_named_pipe_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let dir = dir("fifo");
+        let fifo = dir.join("junit.xml");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        // A reader already there (opened without waiting for a writer), as a CI step would be.
+        let mut reader = {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap()
+        };
+        write_atomic(&fifo, b"<testsuites/>").unwrap();
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "still a pipe");
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut got);
+        assert_eq!(got, b"<testsuites/>");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary beside it");
     }
 
     #[test]
