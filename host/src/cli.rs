@@ -256,7 +256,8 @@ pub struct RunOptions {
     #[arg(long)]
     pub json: bool,
     /// Also write the outcomes as JUnit XML to FILE, a test case per group, for CI reporters.
-    /// Missing directories on the way are created; an existing directory is refused up front; /dev/null or a named pipe is written into, not replaced.
+    /// Missing directories on the way are created; an existing directory is refused up front;
+    /// /dev/null or a named pipe is written into, not replaced.
     #[arg(long, value_name = "FILE", value_parser = parse_junit_file)]
     pub junit: Option<PathBuf>,
     /// Progress while the run executes, on stderr: `auto` (a line redrawn in place on a terminal,
