@@ -32,9 +32,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 fn write_into(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let file =
         std::fs::OpenOptions::new().write(true).open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut out = std::io::BufWriter::new(file);
+    fill(file, path, f).map(drop)
+}
+
+/// `file` (the file `path` names) holding what `f` writes, buffered and flushed.
+fn fill(
+    file: std::fs::File,
+    path: &Path,
+    f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<std::fs::File> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     f(&mut out).with_context(|| format!("writing {}", path.display()))?;
-    out.flush().with_context(|| format!("writing {}", path.display()))
+    out.flush().with_context(|| format!("writing {}", path.display()))?;
+    out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Copies `from` to `to` atomically: a reader of `to` (a run loading the
@@ -55,11 +65,7 @@ pub fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow
     let tmp = temporary(path);
     let written = (|| {
         let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        f(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
-        out.flush().with_context(|| format!("writing {}", tmp.display()))?;
-        let file =
-            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {}", tmp.display()))?;
+        let file = fill(file, &tmp, f)?;
         // A full disk can surface only when the data reaches it.
         file.sync_data().with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))

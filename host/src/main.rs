@@ -380,7 +380,7 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
         }
         Err(e) => return Err(e),
     };
-    let code = finish_run(args, &finished.dir, &finished, &interrupt)?;
+    let code = finish_run(args, &finished, &interrupt)?;
     // Last, under the summary: what stopped the run and what to do.
     if let Some(watch) = memory.as_ref().filter(|w| w.exceeded()) {
         eprintln!(
@@ -400,13 +400,8 @@ fn execute(mut shape: RunShape, args: &RunOptions) -> Result<ExitCode, Error> {
 
 /// Prints the summary, then writes the JUnit file, and decides the exit
 /// code: the outcome is printed whatever fails after the run.
-fn finish_run(
-    args: &RunOptions,
-    out: &Path,
-    finished: &session::Finished,
-    interrupt: &AtomicBool,
-) -> Result<ExitCode, Error> {
-    let summary = &finished.summary;
+fn finish_run(args: &RunOptions, finished: &session::Finished, interrupt: &AtomicBool) -> Result<ExitCode, Error> {
+    let (summary, out) = (&finished.summary, &finished.dir);
     if args.json {
         println!("{}", serde_json::to_string_pretty(summary).context("encoding the summary")?);
     } else {

@@ -36,6 +36,11 @@ const RUN_ENTRIES: &[&str] = &[
 /// one plan and case than start within one second anywhere.
 const MAX_SIBLINGS: u32 = 10_000;
 
+/// The refusal of a directory that could not be created.
+fn cannot_create(path: &Path, e: std::io::Error) -> InputError {
+    InputError::new(format!("cannot create run directory {}: {e}; choose another --out", path.display()))
+}
+
 /// `base` with `-<n>` after its last component.
 fn sibling(base: &Path, n: u32) -> PathBuf {
     let mut name = base.file_name().unwrap_or_default().to_os_string();
@@ -66,9 +71,7 @@ impl RunDirectory {
             ))
             .into());
         }
-        std::fs::create_dir_all(path).map_err(|e| {
-            InputError::new(format!("cannot create run directory {}: {e}; choose another --out", path.display()))
-        })?;
+        std::fs::create_dir_all(path).map_err(|e| cannot_create(path, e))?;
         let taken = RunDirectory { path: path.to_path_buf(), lock: lock(path)? };
         clear_earlier_run(path)?;
         Ok(taken)
@@ -80,18 +83,15 @@ impl RunDirectory {
     /// runs started in the same second choose alike: each gets one of its
     /// own instead of all but one being refused.
     pub fn take_new(base: &Path) -> Result<RunDirectory, Error> {
-        let cannot = |path: &Path, e: std::io::Error| {
-            InputError::new(format!("cannot create run directory {}: {e}; choose another --out", path.display()))
-        };
         if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| cannot(parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| cannot_create(parent, e))?;
         }
         for n in 1..=MAX_SIBLINGS {
             let path = if n == 1 { base.to_path_buf() } else { sibling(base, n) };
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(RunDirectory { lock: lock(&path)?, path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(cannot(&path, e).into()),
+                Err(e) => return Err(cannot_create(&path, e).into()),
             }
         }
         Err(InputError::new(format!(
