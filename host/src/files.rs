@@ -80,26 +80,26 @@ pub fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> anyhow
 mod tests {
     use super::*;
 
-    fn dir(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tg-wasm-files-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// An empty directory, removed with what the test wrote when dropped.
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("tg-wasm-files-").tempdir().unwrap()
     }
 
     #[test]
     fn a_write_replaces_the_file_and_leaves_nothing_beside_it() {
-        let dir = dir("replace");
+        let scratch = scratch();
+        let dir = scratch.path();
         let path = dir.join("summary.json");
         write_atomic(&path, b"old").unwrap();
         write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
     }
 
     #[test]
     fn a_failed_write_keeps_the_old_file_and_removes_its_temporary() {
-        let dir = dir("fail");
+        let scratch = scratch();
+        let dir = scratch.path();
         let path = dir.join("metrics.jsonl");
         write_atomic(&path, b"old").unwrap();
         let err = write_with(&path, |out| {
@@ -108,13 +108,14 @@ mod tests {
         });
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
     }
 
     #[test]
     fn a_named_pipe_is_written_into_not_replaced() {
         use std::os::unix::fs::FileTypeExt as _;
-        let dir = dir("fifo");
+        let scratch = scratch();
+        let dir = scratch.path();
         let fifo = dir.join("junit.xml");
         let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
@@ -129,21 +130,22 @@ mod tests {
         let mut got = Vec::new();
         let _ = std::io::Read::read_to_end(&mut reader, &mut got);
         assert_eq!(got, b"<testsuites/>");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary beside it");
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1, "no temporary beside it");
     }
 
     #[test]
     fn a_copy_replaces_the_file_and_a_failed_one_leaves_it_and_nothing_else() {
-        let dir = dir("copy");
+        let scratch = scratch();
+        let dir = scratch.path();
         let (built, plan) = (dir.join("built.wasm"), dir.join("plan.wasm"));
         std::fs::write(&built, b"new component").unwrap();
         std::fs::write(&plan, b"old component").unwrap();
         copy_atomic(&built, &plan).unwrap();
         assert_eq!(std::fs::read(&plan).unwrap(), b"new component");
         // A source that cannot be read (a directory) fails the copy before anything is replaced.
-        let err = copy_atomic(&dir, &plan).unwrap_err();
+        let err = copy_atomic(dir, &plan).unwrap_err();
         assert!(format!("{err:#}").contains(&dir.display().to_string()), "{err:#}");
         assert_eq!(std::fs::read(&plan).unwrap(), b"new component");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary left beside the plan");
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 2, "no temporary left beside the plan");
     }
 }

@@ -40,10 +40,10 @@ fn assert_bad_input(out: &Output, needle: &str) {
     assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
 }
 
-/// Compiles a corpus `.wat` file to a binary in a temporary directory.
-fn wat_file(name: &str) -> String {
+/// Compiles a corpus `.wat` file to a binary in `dir`.
+fn wat_file(dir: &Path, name: &str) -> String {
     let bytes = wat::parse_file(corpus(name)).expect("corpus WAT parses");
-    let path = tempdir().join(name.replace(".wat", ".wasm"));
+    let path = dir.join(name.replace(".wat", ".wasm"));
     std::fs::write(&path, bytes).unwrap();
     path.display().to_string()
 }
@@ -58,7 +58,8 @@ fn components_of_the_wrong_shape_are_refused() {
         ("older-wit.wat", "tg:plan/runenv@0.0.1"),
     ];
     for (file, needle) in cases {
-        assert_bad_input(&tg_wasm(&["run", &wat_file(file)]), needle);
+        let scratch = tempdir();
+        assert_bad_input(&tg_wasm(&["run", &wat_file(&scratch, file)]), needle);
     }
 }
 
@@ -120,7 +121,8 @@ fn malformed_network_sections_are_refused_naming_the_place() {
 #[test]
 fn bad_parameters_and_counts_are_refused() {
     let placebo = plan("placebo").path.display().to_string();
-    let out = tempdir().display().to_string();
+    let out_scratch = tempdir();
+    let out = out_scratch.display().to_string();
     assert_bad_input(
         &tg_wasm(&["run", &placebo, "-t", "sleep", "-p", "duration=soon", "-o", &out]),
         "must be of type duration",
@@ -138,7 +140,8 @@ fn a_negative_count_fails_the_instances_naming_the_parameter() {
     // The host knows only that `iterations` is an int; the plan reads it as a count (tg-sdk's
     // `count_param`), which refuses a negative one by name instead of clamping or wrapping it.
     let placebo = plan("placebo").path.display().to_string();
-    let out = tempdir().display().to_string();
+    let out_scratch = tempdir();
+    let out = out_scratch.display().to_string();
     let run = tg_wasm(&["run", &placebo, "-t", "spin", "-i", "2", "-p", "iterations=-1", "-o", &out]);
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -173,7 +176,8 @@ fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them()
         (&["--max-memory", "lots"], "is not a memory budget"),
     ];
     for (args, needle) in cases {
-        let out = tempdir().display().to_string();
+        let out_scratch = tempdir();
+        let out = out_scratch.display().to_string();
         let mut all = vec!["run", &placebo, "-o", &out];
         all.extend_from_slice(args);
         assert_bad_input(&tg_wasm(&all), needle);
@@ -206,7 +210,8 @@ fn tg_wasm_in_address_space(args: &[&str], limit: u64) -> Output {
 #[test]
 fn a_process_short_of_address_space_runs_compact_or_is_told_what_to_lower() {
     let placebo = plan("placebo").path.display().to_string();
-    let out_dir = tempdir().display().to_string();
+    let out_dir_scratch = tempdir();
+    let out_dir = out_dir_scratch.display().to_string();
     // Five 4 GiB guarded reservations do not fit in 16 GiB; five of 128 MiB do.
     let out = tg_wasm_in_address_space(&["run", &placebo, "-i", "3", "-o", &out_dir], 16 << 30);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));

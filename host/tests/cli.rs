@@ -97,7 +97,8 @@ fn run_directory_holds_inputs_summary_and_instance_logs() {
 #[test]
 fn the_first_run_on_a_fresh_machine_makes_the_compile_cache_and_warns_nothing() {
     let placebo = plan("placebo").path.display().to_string();
-    let cache = tempdir().join("home/.cache/tg-wasm");
+    let cache_scratch = tempdir();
+    let cache = cache_scratch.join("home/.cache/tg-wasm");
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
             .args(["run", &placebo, "-t", "ok", "-i", "2", "-o", &tempdir().display().to_string()])
@@ -120,7 +121,8 @@ fn the_first_run_on_a_fresh_machine_makes_the_compile_cache_and_warns_nothing() 
 #[test]
 fn diagnostics_into_a_pipe_carry_no_colour_codes() {
     let placebo = plan("placebo");
-    let out = tempdir().join("run");
+    let out_scratch = tempdir();
+    let out = out_scratch.join("run");
     let run = tg_wasm(&["-v", "run", placebo.path.to_str().unwrap(), "-t", "identity", "-o", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -133,7 +135,8 @@ fn a_run_that_outgrows_its_memory_budget_stops_with_its_results_and_says_what_to
     // 5000 suspended placebo instances hold about 400 MiB; tg-wasm itself, about 40. A budget of
     // 100 MiB stops the run while it starts them, instead of letting it grow.
     let placebo = plan("placebo").path.display().to_string();
-    let out = tempdir().join("run");
+    let out_scratch = tempdir();
+    let out = out_scratch.join("run");
     let args = ["run", &placebo, "-t", "sleep", "-i", "5000", "--max-memory", "100MiB", "--progress", "off"];
     let run = Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).arg("-o").arg(&out).output().unwrap();
     assert_eq!(run.status.code(), Some(1), "a stopped run failed");

@@ -4,13 +4,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use support::{plan, tempdir};
+use support::{TempDir, plan, tempdir};
 
 /// Writes a heartbeat composition (one sender, two receivers) with `events`, runs it, and
 /// returns the run directory and the beats instance 1 logged as (beat, arrival ms).
-fn heartbeat_run(events: &str) -> (PathBuf, Vec<(u32, u64)>, serde_json::Value) {
+fn heartbeat_run(events: &str) -> (TempDir, Vec<(u32, u64)>, serde_json::Value) {
     let network = plan("network");
     let dir = tempdir();
     let file = dir.join("faults.toml");
@@ -23,7 +23,7 @@ fn heartbeat_run(events: &str) -> (PathBuf, Vec<(u32, u64)>, serde_json::Value) 
         ),
     )
     .unwrap();
-    let out = dir.join("run");
+    let out = tempdir();
     let run = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
         .args(["run", "-c", file.to_str().unwrap(), "--json", "-o", out.to_str().unwrap()])
         .output()

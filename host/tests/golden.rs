@@ -123,7 +123,7 @@ fn check(plan_name: &str) {
             s.engine.fuel = fuel;
         }
         let dir = tempdir();
-        let finished = tg_wasm::session::run(s, &tg_wasm::session::RunOptions::new(&dir)).expect("the run starts");
+        let finished = tg_wasm::session::run(s, &tg_wasm::session::RunOptions::new(&*dir)).expect("the run starts");
         let _ = std::fs::remove_dir_all(&dir);
         let (digest, events) = (finished.summary.digest, finished.summary.trace_events);
         let what = format!("{plan_name}/{} × {} (seed {})", entry.case, entry.instances, entry.seed);

@@ -26,8 +26,9 @@ const RUN_ROOM: u64 = 256 * MIB;
 /// options, the child held to `data_limit`; returns the run and its summary.
 fn flood(case: &str, instances: u32, extra: &[&str], data_limit: u64) -> (Bounded, serde_json::Value) {
     let hostile = plan("hostile").path;
+    let out = tempdir();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tg-wasm"));
-    cmd.arg("run").arg(&hostile).args(["-t", case, "-i", &instances.to_string(), "--json", "-o"]).arg(tempdir());
+    cmd.arg("run").arg(&hostile).args(["-t", case, "-i", &instances.to_string(), "--json", "-o"]).arg(&out);
     cmd.args(extra);
     let run = run_bounded(&mut cmd, data_limit);
     let summary = serde_json::from_slice(&run.stdout)

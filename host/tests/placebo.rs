@@ -53,7 +53,7 @@ fn stall_ends_as_a_deadlock_naming_the_barrier_and_counts() {
 #[test]
 fn one_panic_comes_first_and_its_waiting_peers_are_stalled_on_it() {
     let dir = tempdir();
-    let finished = tg_wasm::session::run(spec(plan("placebo"), "one-panics", 5, 0), &RunOptions::new(&dir)).unwrap();
+    let finished = tg_wasm::session::run(spec(plan("placebo"), "one-panics", 5, 0), &RunOptions::new(&*dir)).unwrap();
     let (summary, exec) = (finished.summary, finished.execution);
     let g = &summary.groups[0];
     assert_eq!((g.ok, g.failed, g.crashed, g.stalled, g.total), (0, 0, 1, 4, 5), "{}", summary.render());

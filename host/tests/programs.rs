@@ -143,9 +143,10 @@ fn interop(out: &Path) -> Output {
 #[test]
 fn interop_shows_which_pairings_work_the_same_every_run_and_replay_checks_every_component() {
     let mut digests = Vec::new();
+    let scratch = tempdir();
     let mut last = PathBuf::new();
-    for _ in 0..5 {
-        last = tempdir().join("run");
+    for run in 0..5 {
+        last = scratch.join(format!("run-{run}"));
         let out = interop(&last);
         assert_eq!(out.status.code(), Some(1), "one pairing fails: {}", text(&out.stderr));
         let summary = summary_of(&out);

@@ -11,7 +11,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{plans_dir, tempdir};
+use support::{TempDir, plans_dir, tempdir};
 
 fn tg_wasm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tg-wasm")).args(args).output().expect("running tg-wasm")
@@ -36,13 +36,15 @@ fn toolchain_present() -> bool {
 }
 
 /// A copy of `plans/python-example` in a fresh directory with `app` as its
-/// app.py, built; returns the build's output.
-fn build_variant(app: &str) -> (PathBuf, Output) {
-    let dir = tempdir().join("variant");
+/// app.py, built; returns the directory holding the copy and its component
+/// (removed when dropped), the copy's path and the build's output.
+fn build_variant(app: &str) -> (TempDir, PathBuf, Output) {
+    let scratch = tempdir();
+    let dir = scratch.join("variant");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("app.py"), app).unwrap();
     let out = tg_wasm(&["build", dir.to_str().unwrap()]);
-    (dir, out)
+    (scratch, dir, out)
 }
 
 fn built_example() -> PathBuf {
@@ -65,7 +67,8 @@ fn the_python_example_passes_at_100_instances_and_its_digest_repeats() {
     assert!(text(&described.stdout).contains("case barriers"), "{}", text(&described.stdout));
     let mut digests = Vec::new();
     for _ in 0..5 {
-        let dir = tempdir().join("run");
+        let dir_scratch = tempdir();
+        let dir = dir_scratch.join("run");
         let out = tg_wasm(&[
             "run",
             plan.to_str().unwrap(),
@@ -101,7 +104,8 @@ fn the_other_python_cases_pass() {
     }
     let plan = built_example();
     for (case, n) in [("topic", "20"), ("sleep", "2"), ("udp-ping", "10")] {
-        let dir = tempdir().join(case);
+        let dir_scratch = tempdir();
+        let dir = dir_scratch.join(case);
         let out = tg_wasm(&["run", plan.to_str().unwrap(), "-t", case, "-i", n, "--json", "-o", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{case}: {}\n{}", text(&out.stdout), text(&out.stderr));
         if case == "udp-ping" {
@@ -125,7 +129,7 @@ fn a_syntax_error_or_a_failing_import_fails_the_build_naming_it() {
         ("import no_such_module\n", "No module named 'no_such_module'"),
     ];
     for (app, needle) in cases {
-        let (dir, out) = build_variant(app);
+        let (_scratch, dir, out) = build_variant(app);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         let last = stderr.trim_end().lines().last().unwrap_or_default();
@@ -162,7 +166,7 @@ manifest = (Manifest("outcomes")
     .case(TestCase("count", count).param(Param.int("n", -1))))
 WitWorld = export_plan(manifest)
 "#;
-    let (_, out) = build_variant(app);
+    let (_scratch, _, out) = build_variant(app);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = text(&out.stdout).trim().to_string();
     let expected = [
@@ -173,7 +177,8 @@ WitWorld = export_plan(manifest)
         ("count", "failed", "it counts something, so it must be 0 or more"),
     ];
     for (case, outcome, reason) in expected {
-        let dir = tempdir().join(case);
+        let dir_scratch = tempdir();
+        let dir = dir_scratch.join(case);
         let out = tg_wasm(&["run", &plan, "-t", case, "--json", "-o", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{case}: {}", text(&out.stderr));
         let summary = summary_of(&out);
@@ -218,7 +223,8 @@ fn rust_and_python_instances_pass_the_same_barriers_in_one_composition() {
     .unwrap();
     let mut digests = Vec::new();
     for _ in 0..5 {
-        let out_dir = tempdir().join("run");
+        let out_dir_scratch = tempdir();
+        let out_dir = out_dir_scratch.join("run");
         let out = tg_wasm(&["run", "-c", composition.to_str().unwrap(), "--json", "-o", out_dir.to_str().unwrap()]);
         // Each barrier waits for all 20: passing them means both plans' instances met on them.
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -186,7 +186,7 @@ fn killing_redis_mid_run_ends_the_run_with_partial_results() {
 fn run_with_sync_url(url: &str) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
         .args(["run", "plans/example", "--instances", "2", "--sync", url, "--out"])
-        .arg(tempdir())
+        .arg(&tempdir())
         .current_dir(support::plans_dir().join(".."))
         .output()
         .expect("running tg-wasm");
@@ -229,7 +229,7 @@ fn a_run_that_loses_redis_exits_non_zero_from_the_command_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
         .args(["run", "plans/example", "--testcase", "barrier-storm", "--instances", "20"])
         .args(["--param", "barriers=100000", "--timeout", "2m", "--sync", &url, "--out"])
-        .arg(tempdir())
+        .arg(&tempdir())
         .current_dir(support::plans_dir().join(".."))
         .output()
         .expect("running tg-wasm");

@@ -7,14 +7,14 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{plan, plans_dir, spec, tempdir};
+use support::{TempDir, plan, plans_dir, spec, tempdir};
 use tg_wasm::error::Error;
 use tg_wasm::replay::{self, ComponentSource, Verdict};
 use tg_wasm::run::{RunSpec, RunSummary};
 
 /// Runs `spec` into a fresh directory and returns the directory too.
-fn run_in_dir(spec: &RunSpec) -> (PathBuf, RunSummary) {
-    let dir = tempdir().join("run");
+fn run_in_dir(spec: &RunSpec) -> (TempDir, RunSummary) {
+    let dir = tempdir();
     let (summary, _) = support::run_with(spec, &dir, &tg_wasm::sync::SyncSetting::Embedded);
     (dir, summary)
 }
@@ -94,7 +94,7 @@ fn replay_reproduces_a_recorded_failure_and_its_digest() {
 #[test]
 fn replay_without_the_copy_uses_the_recorded_path() {
     // A private copy of the plan: the shared build output may be rebuilt meanwhile.
-    let file = private_copy("placebo");
+    let (_copy, file) = private_copy("placebo");
     let (dir, original) = run_in_dir(&spec(tg_wasm::component::load(&file).unwrap(), "random", 3, 5));
     std::fs::remove_file(dir.join("plan.wasm")).unwrap();
     let r = replay::replay(&dir, None).unwrap();
@@ -103,11 +103,13 @@ fn replay_without_the_copy_uses_the_recorded_path() {
     assert_eq!(r.summary.digest, original.digest);
 }
 
-/// A copy of plan `name`'s component in a fresh directory.
-fn private_copy(name: &str) -> PathBuf {
-    let file = tempdir().join(format!("{name}.wasm"));
+/// A copy of plan `name`'s component in a fresh directory (the directory,
+/// which holds the copy while it lives, and the copy's path).
+fn private_copy(name: &str) -> (TempDir, PathBuf) {
+    let dir = tempdir();
+    let file = dir.join(format!("{name}.wasm"));
     std::fs::write(&file, plan(name).bytes).unwrap();
-    file
+    (dir, file)
 }
 
 /// Replaces the bytes of the component the run in `dir` will be replayed from.
@@ -133,7 +135,7 @@ fn replay_refuses_a_modified_plan() {
     assert!(input_error(replay::replay(&dir, None).unwrap_err()).contains("refusing to replay"));
 
     // No copy, and the file at the recorded path rebuilt differently.
-    let file = private_copy("placebo");
+    let (_copy, file) = private_copy("placebo");
     let (dir, _) = run_in_dir(&spec(tg_wasm::component::load(&file).unwrap(), "ok", 2, 0));
     std::fs::remove_file(dir.join("plan.wasm")).unwrap();
     std::fs::write(&file, plan("example").bytes).unwrap();
@@ -208,7 +210,8 @@ fn diff_of_two_seeds_shows_their_first_divergent_event() {
 
 #[test]
 fn check_determinism_runs_n_times_and_agrees() {
-    let dir = tempdir().join("run");
+    let dir_scratch = tempdir();
+    let dir = dir_scratch.join("run");
     let s = spec(plan("example"), "sync", 20, 4);
     let options = tg_wasm::session::RunOptions {
         mode: tg_wasm::session::Mode::CheckDeterminism { runs: 3 },

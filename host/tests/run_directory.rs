@@ -39,7 +39,8 @@ fn seed_of(file: &Path) -> u64 {
 fn a_reused_out_holds_only_the_latest_runs_files() {
     let placebo = plan("placebo");
     let path = placebo.path.to_str().unwrap();
-    let out = tempdir().join("run");
+    let out_scratch = tempdir();
+    let out = out_scratch.join("run");
     let o = out.to_str().unwrap();
     let first = tg_wasm(&["run", path, "-t", "identity", "-i", "3", "--trace", "-s", "1", "-o", o]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
@@ -61,7 +62,8 @@ fn a_reused_out_holds_only_the_latest_runs_files() {
 fn concurrent_runs_on_one_out_never_mix_their_files() {
     let example = plan("example");
     let path = example.path.to_str().unwrap().to_string();
-    let out = tempdir().join("run");
+    let out_scratch = tempdir();
+    let out = out_scratch.join("run");
     for pair in 0..4u64 {
         let start = |seed: u64| {
             Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
@@ -201,7 +203,8 @@ fn out_that_cannot_be_a_run_directory_is_bad_input() {
 fn a_full_filesystem_gives_an_incomplete_directory_that_report_and_replay_refuse() {
     let placebo = plan("placebo");
     let size_kib = std::fs::metadata(&placebo.path).unwrap().len() / 1024 + 64;
-    let mount = tempdir().join("small");
+    let mount_scratch = tempdir();
+    let mount = mount_scratch.join("small");
     std::fs::create_dir_all(&mount).unwrap();
     // 2000 instances each write a stdout.log: far more than 64 KiB of pages.
     let script = format!(

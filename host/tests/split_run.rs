@@ -11,7 +11,7 @@ use redis_server::RedisServer;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{plan, spec, tempdir};
+use support::{TempDir, plan, spec, tempdir};
 use tg_wasm::run::split::SplitSettings;
 use tg_wasm::run::{Execution, RunSpec, RunSummary};
 use tg_wasm::session::{self, Mode, RunOptions};
@@ -31,10 +31,11 @@ fn settings(server: &RedisServer, workers: u32) -> SplitSettings {
 
 /// Runs `spec` split as `settings` say, through the session as `run --workers` does.
 fn split_in(spec: &RunSpec, settings: &SplitSettings) -> Result<session::Finished, tg_wasm::error::Error> {
+    let out = tempdir();
     let options = RunOptions {
         mode: Mode::Workers(settings.clone()),
         sync: SyncSetting::Redis(settings.url.clone()),
-        ..RunOptions::new(tempdir())
+        ..RunOptions::new(&*out)
     };
     session::run(spec.clone(), &options)
 }
@@ -166,7 +167,7 @@ fn tg_wasm(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(TG_WASM)
         .args(args)
         .arg("--out")
-        .arg(tempdir())
+        .arg(&tempdir())
         .current_dir(support::plans_dir().join(".."))
         .output()
         .expect("running tg-wasm");
@@ -392,7 +393,7 @@ fn a_plan_injecting_faults_itself_is_told_it_cannot_in_a_split_run() {
 /// A split `barrier-storm` run of 20 instances on 2 workers that does not end
 /// on its own, started as a command; returns it, its run directory and the
 /// workers' pids once both run their shards.
-fn endless_split_run(server: &RedisServer, own_group: bool) -> (std::process::Child, PathBuf, [u32; 2]) {
+fn endless_split_run(server: &RedisServer, own_group: bool) -> (std::process::Child, TempDir, [u32; 2]) {
     use std::os::unix::process::CommandExt as _;
     let dir = tempdir();
     let mut cmd = Command::new(TG_WASM);

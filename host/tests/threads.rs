@@ -61,11 +61,9 @@ fn on_workers(spec: &RunSpec, server: &RedisServer) -> (String, u64, String) {
         lookahead: None,
         worker_exe: PathBuf::from(TG_WASM),
     };
-    let options = RunOptions {
-        mode: Mode::Workers(settings),
-        sync: SyncSetting::Redis(server.url()),
-        ..RunOptions::new(tempdir())
-    };
+    let out = tempdir();
+    let options =
+        RunOptions { mode: Mode::Workers(settings), sync: SyncSetting::Redis(server.url()), ..RunOptions::new(&*out) };
     let finished = session::run(spec.clone(), &options).expect("the split run should start");
     (finished.summary.digest, finished.summary.sim_events, finished.summary.end.to_string())
 }

@@ -222,15 +222,17 @@ fn is_temporary(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tg-wasm-take-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A path that does not exist yet, in a directory removed with what
+    /// the test wrote when the first value is dropped.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::Builder::new().prefix("tg-wasm-take-").tempdir().unwrap();
+        let path = root.path().join("run");
+        (root, path)
     }
 
     #[test]
     fn a_second_take_while_the_first_holds_is_refused_and_succeeds_after() {
-        let dir = scratch("twice");
+        let (_scratch, dir) = scratch();
         let first = RunDirectory::take(&dir).unwrap();
         let refused = RunDirectory::take(&dir).unwrap_err();
         assert!(refused.is_input() && refused.to_string().contains("another tg-wasm run"), "{refused}");
@@ -241,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_new_directory_is_never_one_another_run_has_or_had() {
-        let root = scratch("new");
+        let (_scratch, root) = scratch();
         let base = root.join("runs").join("2026-12-07T040657-placebo-sleep");
         // A finished run's directory, kept as it is.
         std::fs::create_dir_all(&base).unwrap();
@@ -260,7 +262,7 @@ mod tests {
 
     #[test]
     fn racing_takers_never_hold_the_directory_together() {
-        let dir = scratch("race");
+        let (_scratch, dir) = scratch();
         std::fs::create_dir_all(&dir).unwrap();
         let holders = std::sync::atomic::AtomicUsize::new(0);
         let (taken, overlapped) = (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicBool::new(false));
@@ -288,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_lock_whose_holder_is_gone_is_taken_over() {
-        let dir = scratch("stale");
+        let (_scratch, dir) = scratch();
         std::fs::create_dir_all(&dir).unwrap();
         // Pids wrap far below this on Linux (pid_max ≤ 2^22).
         std::fs::write(dir.join(LOCK_FILE), "4294967294").unwrap();
@@ -299,7 +301,7 @@ mod tests {
 
     #[test]
     fn an_earlier_runs_files_are_cleared_and_others_kept() {
-        let dir = scratch("clear");
+        let (_scratch, dir) = scratch();
         std::fs::create_dir_all(dir.join("instances/0")).unwrap();
         std::fs::create_dir_all(dir.join("determinism-2")).unwrap();
         for f in ["run.json", "summary.json", "trace.jsonl", "metrics.jsonl.tmp77", "notes.txt"] {
@@ -314,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_directory_that_was_never_a_run_is_refused_untouched() {
-        let dir = scratch("foreign");
+        let (_scratch, dir) = scratch();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("Cargo.toml"), "x").unwrap();
         std::fs::write(dir.join("trace.jsonl"), "x").unwrap();
@@ -325,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_file_is_refused_as_a_run_directory() {
-        let dir = scratch("file");
+        let (_scratch, dir) = scratch();
         std::fs::write(&dir, "x").unwrap();
         let refused = RunDirectory::take(&dir).unwrap_err();
         assert!(refused.is_input() && refused.to_string().contains("not a directory"), "{refused}");

@@ -34,7 +34,7 @@ pub fn spec(plan: PlanComponent, case: &str, instances: u32, seed: u64) -> RunSp
 /// Runs `spec` in one process into a fresh temporary directory.
 pub fn run(spec: &RunSpec) -> (RunSummary, Execution) {
     let dir = tempdir();
-    let finished = tg_wasm::session::run(spec.clone(), &RunOptions::new(&dir)).expect("the run should start");
+    let finished = tg_wasm::session::run(spec.clone(), &RunOptions::new(&*dir)).expect("the run should start");
     (finished.summary, finished.execution)
 }
 
@@ -45,12 +45,33 @@ pub fn run_with(spec: &RunSpec, out: &std::path::Path, sync: &tg_wasm::sync::Syn
     (finished.summary, finished.execution)
 }
 
-/// A fresh, empty directory under the target directory.
-pub fn tempdir() -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("tg-wasm-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory, removed with everything in it when dropped,
+/// so a test run leaves nothing behind however its tests end.
+pub fn tempdir() -> TempDir {
+    TempDir(tempfile::Builder::new().prefix("tg-wasm-test-").tempdir().expect("creating a scratch directory"))
+}
+
+/// A scratch directory of [`tempdir`]: bind it for as long as the path is
+/// used. It is a path only by reference, so that handing it by value to
+/// something that takes a path (`Command::arg`, `current_dir`) does not
+/// compile instead of removing the directory before it is used.
+pub struct TempDir(tempfile::TempDir);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for &TempDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for &TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
 }
