@@ -195,6 +195,35 @@ fn out_that_cannot_be_a_run_directory_is_bad_input() {
     assert_eq!(std::fs::read_dir(&project).unwrap().count(), 1, "a project directory is left untouched");
 }
 
+#[test]
+fn replay_diff_and_report_given_something_else_than_a_run_directory_say_what_to_give() {
+    let placebo = plan("placebo");
+    let scratch = tempdir();
+    let run = scratch.join("run");
+    let r = run.to_str().unwrap();
+    let made = tg_wasm(&["run", placebo.path.to_str().unwrap(), "-t", "ok", "-i", "2", "--trace", "-o", r]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let (run_json, summary_json) = (run.join("run.json"), run.join("summary.json"));
+    let (other, missing) = (scratch.join("plain-file"), scratch.join("missing"));
+    std::fs::write(&other, "x").unwrap();
+    let given = |path: &std::path::Path| path.to_str().unwrap().to_string();
+    let of_the_run = format!("is a file of run directory {r}; give the directory");
+    let cases = [
+        (vec!["replay".into(), given(&run_json)], of_the_run.as_str()),
+        (vec!["diff".into(), r.into(), given(&run_json)], &of_the_run),
+        (vec!["report".into(), given(&summary_json)], &of_the_run),
+        (vec!["replay".into(), given(&missing)], "does not exist; give the directory a run wrote (its --out)"),
+        (vec!["diff".into(), given(&other), r.into()], "is a file, not a run directory"),
+        (vec!["report".into(), "/dev/null".into()], "/dev/null is not a directory"),
+    ];
+    for (args, needle) in cases {
+        let out = tg_wasm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle) && stderr.trim().lines().count() == 1, "{args:?}: {stderr}");
+    }
+}
+
 /// A run into a filesystem too small for its outputs: the summary is printed,
 /// the exit code is 3, the directory says it is incomplete, and `report` and
 /// `replay` refuse it. The filesystem is a tmpfs mounted in a user and mount

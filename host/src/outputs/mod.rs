@@ -27,7 +27,7 @@ use crate::metrics::aggregate::Sample;
 use crate::metrics::timeline::{self, TimeSeries};
 use crate::metrics::{Category, aggregate};
 use crate::report::{OutcomeLine, StateLine, html, junit};
-use crate::run::record::{COMPONENT_COPY, RUN_FILE, RecordedRun};
+use crate::run::record::{COMPONENT_COPY, RUN_FILE, RecordedRun, not_a_run_directory};
 use crate::run::{Execution, RunSpec, RunSummary};
 use anyhow::Context as _;
 use std::collections::BTreeSet;
@@ -143,6 +143,9 @@ struct ReadBack {
 impl ReadBack {
     fn read(dir: &Path) -> Result<ReadBack, Error> {
         let summary_path = dir.join(SUMMARY_FILE);
+        if !summary_path.is_file() && !dir.join(RUN_FILE).is_file() {
+            return Err(not_a_run_directory(dir, SUMMARY_FILE).into());
+        }
         let text = std::fs::read(&summary_path).map_err(|e| {
             InputError::new(format!(
                 "{} is not a run directory: cannot read {}: {e}",

@@ -3,7 +3,7 @@
 
 use super::{SUMMARY_FILE, TRACE_FILE};
 use crate::error::{Error, InputError};
-use crate::run::record::RUN_FILE;
+use crate::run::record::{RUN_FILE, not_a_run_directory};
 use anyhow::Context as _;
 use netsim::TraceRecord;
 use serde::Deserialize;
@@ -26,7 +26,7 @@ pub fn read_trace(path: &Path) -> Result<impl Iterator<Item = Result<TraceRecord
 /// The trace file of run directory `dir`, or bad input saying how to get one.
 pub fn trace_of(dir: &Path) -> Result<PathBuf, InputError> {
     if !dir.join(RUN_FILE).is_file() && !dir.join(SUMMARY_FILE).is_file() {
-        return Err(InputError::new(format!("{} is not a run directory (no run.json in it)", dir.display())));
+        return Err(not_a_run_directory(dir, RUN_FILE));
     }
     let path = dir.join(TRACE_FILE);
     if !path.is_file() {

@@ -22,6 +22,30 @@ use std::time::Duration;
 /// The file name of the record in a run directory.
 pub const RUN_FILE: &str = "run.json";
 
+/// The refusal of `dir` where a run directory is wanted, `missing` being the
+/// file it lacks: says what `dir` is instead, and for a file of a run
+/// directory (`runs/x/run.json`, a path completed one level too far), which
+/// directory to give.
+pub fn not_a_run_directory(dir: &Path, missing: &str) -> InputError {
+    const GIVE: &str = "give the directory a run wrote (its --out)";
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            InputError::new(format!("{shown} does not exist; {GIVE}"))
+        }
+        Err(e) => InputError::new(format!("{shown} cannot be read as a run directory ({e}); {GIVE}")),
+        Ok(meta) if meta.is_dir() => InputError::new(format!("{shown} is not a run directory (no {missing} in it)")),
+        Ok(meta) if !meta.is_file() => InputError::new(format!("{shown} is not a directory; {GIVE}")),
+        Ok(_) => match dir.parent().filter(|parent| parent.join(RUN_FILE).is_file()) {
+            Some(parent) => {
+                let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+                InputError::new(format!("{shown} is a file of run directory {}; give the directory", parent.display()))
+            }
+            None => InputError::new(format!("{shown} is a file, not a run directory; {GIVE}")),
+        },
+    }
+}
+
 /// The file name of the component copy kept in each run directory, so that a
 /// replay does not depend on the plan file still being where it was.
 pub const COMPONENT_COPY: &str = "plan.wasm";
@@ -198,9 +222,7 @@ impl RecordedRun {
     pub fn read(dir: &Path) -> Result<RecordedRun, Error> {
         let path = dir.join(RUN_FILE);
         if !path.is_file() {
-            return Err(
-                InputError::new(format!("{} is not a run directory (no {RUN_FILE} in it)", dir.display())).into()
-            );
+            return Err(not_a_run_directory(dir, RUN_FILE).into());
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         RecordedRun::parse(&text)
