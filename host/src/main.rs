@@ -101,8 +101,21 @@ fn one_line(e: &clap::Error, argv: &[OsString]) -> String {
     if let Some(hint) = testground_hint(argv) {
         line.push_str(&format!(" ({hint})"));
     }
-    line.push_str(" (see `tg-wasm --help`)");
+    line.push_str(&format!(" (see `{} --help`)", command_given(argv)));
     line
+}
+
+/// The (sub)command the arguments name, as typed (`tg-wasm run single`), for
+/// pointing at the help that lists the flag that was wrong.
+fn command_given(argv: &[OsString]) -> String {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut given = vec!["tg-wasm".to_string()];
+    for arg in argv.iter().skip(1).filter_map(|a| a.to_str()).filter(|a| !a.starts_with('-')) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else { break };
+        given.push(sub.get_name().to_string());
+        command = sub;
+    }
+    given.join(" ")
 }
 
 /// Whether plain `tg-wasm run` was given Testground's `run single` flags, and what to write instead.

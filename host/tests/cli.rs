@@ -202,3 +202,16 @@ fn without_a_terminal_a_long_run_prints_plain_progress_lines() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("progress: "));
 }
+
+#[test]
+fn a_flag_error_points_at_the_help_of_the_command_it_was_given_to() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--bogus"], "(see `tg-wasm --help`)"),
+        (&["run", "plans/placebo.wasm", "--seed", "-1"], "(see `tg-wasm run --help`)"),
+        (&["-v", "diff", "a"], "(see `tg-wasm diff --help`)"),
+        (&["run", "single", "--plan", "p", "--testcase", "ok", "--bogus"], "(see `tg-wasm run single --help`)"),
+    ];
+    for (args, needle) in cases {
+        assert_bad_input(&tg_wasm(args), needle);
+    }
+}
