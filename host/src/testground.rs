@@ -206,24 +206,24 @@ mod tests {
 
     #[test]
     fn a_bare_plan_name_is_found_where_testground_users_keep_plans() {
-        let root = std::env::temp_dir().join(format!("tg-wasm-find-plan-{}", std::process::id()));
+        let scratch = tempfile::Builder::new().prefix("tg-wasm-find-plan-").tempdir().unwrap();
+        let root = scratch.path();
         let plan = root.join("plans").join("network");
         std::fs::create_dir_all(plan.join("compositions")).unwrap();
         std::fs::write(plan.join("Cargo.toml"), "").unwrap();
         // From the plan's own compositions/ directory, from the repository root, and from inside plans/.
         let found = |name: &str, base: &Path| find_plan(Path::new(name), base).map_err(|e| e.message().to_string());
         assert_eq!(found("network", &plan.join("compositions")), Ok(plan.clone()));
-        assert_eq!(found("network", &root), Ok(root.join("plans").join("network")));
+        assert_eq!(found("network", root), Ok(root.join("plans").join("network")));
         assert_eq!(found("network", &root.join("plans")), Ok(plan.clone()));
         // A path is taken as it is, for the loader to report; a bare name
         // found nowhere says where it was looked for.
-        assert_eq!(found("x/network", &root), Ok(root.join("x/network")));
-        let nowhere = found("nope", &root).unwrap_err();
+        assert_eq!(found("x/network", root), Ok(root.join("x/network")));
+        let nowhere = found("nope", root).unwrap_err();
         assert!(
             nowhere.starts_with("no plan \"nope\": ") && nowhere.contains(&root.display().to_string()),
             "{nowhere}"
         );
         assert!(nowhere.contains("plans/nope") && nowhere.contains("TESTGROUND_HOME"), "{nowhere}");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

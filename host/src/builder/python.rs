@@ -198,14 +198,12 @@ mod tests {
 
     #[test]
     fn a_python_plan_is_an_app_module_without_a_cargo_package() {
-        let dir = std::env::temp_dir().join(format!("tg-wasm-python-plan-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        assert!(!is_python_plan(&dir));
+        let scratch = tempfile::Builder::new().prefix("tg-wasm-python-plan-").tempdir().unwrap();
+        let dir = scratch.path();
+        assert!(!is_python_plan(dir));
         std::fs::write(dir.join("app.py"), "").unwrap();
-        assert!(is_python_plan(&dir));
+        assert!(is_python_plan(dir));
         std::fs::write(dir.join("Cargo.toml"), "").unwrap();
-        assert!(!is_python_plan(&dir));
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!is_python_plan(dir));
     }
 }

@@ -331,10 +331,11 @@ pub fn create(dir: &Path, template: Template, sdk: &SdkSource) -> Result<Created
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tg-wasm-scaffold-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// Path `name` inside a directory removed with it when the first value is dropped.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::Builder::new().prefix("tg-wasm-scaffold-").tempdir().unwrap();
+        let path = root.path().join(name);
+        (root, path)
     }
 
     #[test]
@@ -363,7 +364,7 @@ mod tests {
     fn every_placeholder_is_filled_and_the_sdk_comes_from_the_checkout_by_default() {
         let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-guest").canonicalize().unwrap();
         for (name, template) in TEMPLATES {
-            let dir = scratch(name).join("demo");
+            let (_scratch, dir) = scratch("demo");
             let created = create(&dir, *template, &SdkSource::built_from().unwrap()).unwrap();
             for file in &created.files {
                 let text = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -376,44 +377,40 @@ mod tests {
             assert!(toolchain.contains("channel = \"1.") && toolchain.contains("wasm32-wasip2"), "{toolchain}");
             assert_eq!(manifest.contains("[patch.crates-io]"), *template == Template::Libp2p, "{name}");
             assert_eq!(dir.join(".cargo/config.toml").is_file(), *template != Template::Std, "{name}");
-            std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
         }
     }
 
     #[test]
     fn a_git_source_is_written_as_given() {
-        let dir = scratch("git").join("g");
+        let (_scratch, dir) = scratch("g");
         create(&dir, Template::Tokio, &SdkSource::Git("https://example.org/tg-wasm".into())).unwrap();
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         assert!(
             manifest.contains("tg-sdk = { git = \"https://example.org/tg-wasm\", features = [\"tokio\"] }"),
             "{manifest}"
         );
-        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn a_path_source_points_at_the_checkout_and_a_wrong_one_is_refused() {
         let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let dir = scratch("path").join("p");
+        let (_scratch, dir) = scratch("p");
         create(&dir, Template::Libp2p, &SdkSource::Path(checkout.clone())).unwrap();
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         let sdk = checkout.join("sdk-guest").canonicalize().unwrap();
         assert!(manifest.contains(&format!("path = {:?}", sdk.display().to_string())), "{manifest}");
         assert!(manifest.contains("compat-crates/if-watch"), "{manifest}");
-        let refused = create(&scratch("nowhere").join("p"), Template::Std, &SdkSource::Path("/nonexistent".into()));
+        let refused = create(&dir.with_file_name("nowhere"), Template::Std, &SdkSource::Path("/nonexistent".into()));
         assert!(refused.unwrap_err().message().contains("no tg-sdk there"));
-        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn a_directory_with_files_is_not_overwritten() {
-        let dir = scratch("full");
+        let (_scratch, dir) = scratch("full");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("keep.txt"), "mine").unwrap();
         let refused = create(&dir, Template::Std, &SdkSource::Git("https://example.org/tg-wasm".into())).unwrap_err();
         assert!(refused.message().ends_with("is not empty: tg-wasm new writes a plan into a new or empty directory"));
         assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "mine");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
