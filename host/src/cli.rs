@@ -322,11 +322,11 @@ pub struct RunOptions {
     #[arg(long, value_name = "N", conflicts_with = "check_determinism", allow_negative_numbers = true,
           value_parser = parse_count::<u32>)]
     pub workers: Option<u32>,
-    /// How many of the --workers this command starts itself [default: all]; the others must be
-    /// joined by `tg-wasm worker --sync URL` on other machines.
+    /// How many of the --workers this command starts itself, at most 256 [default: all]; the
+    /// others must be joined by `tg-wasm worker --sync URL` on other machines.
     #[arg(long, value_name = "K", requires = "workers", allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub local_workers: Option<u32>,
-    /// Run the instances on N threads of this process [default: one per core available]. Gives
+    /// Run the instances on N threads of this process, at most 256 [default: one per core available]. Gives
     /// the digest of one thread. Needs a lookahead, like --workers: a sync latency above zero
     /// (e.g. --sync-latency 1ms), and links at least that slow; a run without one runs on one
     /// thread (it says so when N was given, or the run has 1000 instances or more), and a run
@@ -438,8 +438,13 @@ fn output_file(s: &str, what: &str, example: &str) -> Result<PathBuf, String> {
 }
 
 fn parse_threads(s: &str) -> Result<u32, String> {
+    use tg_wasm::run::threads::MAX_THREADS;
     match parse_count::<u32>(s)? {
         0 => Err("--threads 0 runs nothing; give 1 or more".into()),
+        n if n > MAX_THREADS => Err(format!(
+            "--threads {n} is more than a run uses: at most {MAX_THREADS} (each thread holds a share of the \
+             run's tables, and threads past the cores only add to what they trade); one per core is fastest"
+        )),
         n => Ok(n),
     }
 }

@@ -260,3 +260,43 @@ fn check_determinism_runs_every_repetition_on_the_threads_asked() {
     assert!(lines[0].contains("sooner than the window of a split run allows"), "{stderr}");
     assert!(lines[1].starts_with("determinism check passed: 3 runs"), "{stderr}");
 }
+
+#[test]
+fn no_run_is_given_more_threads_than_one_process_uses() {
+    let mut s = support::spec(plan("example"), "sync", 300, 0);
+    s.sync_latency = LOOKAHEAD;
+    let run = Run::prepare(s, 300).unwrap();
+    let plan = tg_wasm::run::threads::plan_threads(&run, 100_000, None, &SyncSetting::Embedded).unwrap();
+    assert_eq!(plan.threads, tg_wasm::run::threads::MAX_THREADS, "{plan:?}");
+
+    // From the command line, asking for more is bad input, in one line.
+    let example = plan_path("example");
+    let args = ["run", &example, "-t", "sync", "-i", "300", "--sync-latency", "1ms", "--threads", "257"];
+    let (code, stderr, _) = tg_wasm(&args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--threads 257 is more than a run uses: at most 256"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn workers_beyond_what_one_machine_starts_are_refused_before_redis_is_reached() {
+    let example = plan_path("example");
+    // Nothing listens on port 1: the refusal must come before the connection is tried.
+    let sync = ["--sync-latency", "1ms", "--sync", "redis://127.0.0.1:1"];
+    let args = [&["run", &example, "-t", "sync", "-i", "400", "--workers", "300"][..], &sync[..]].concat();
+    let (code, stderr, _) = tg_wasm(&args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--workers 300 would start 300 worker processes on this machine"), "{stderr}");
+    assert!(stderr.contains("give --local-workers K"), "{stderr}");
+    // Starting a few here and leaving the rest to other machines is what it asks for.
+    let args =
+        [&["run", &example, "-t", "sync", "-i", "400", "--workers", "300", "--local-workers", "2"][..], &sync[..]]
+            .concat();
+    let (code, stderr, _) = tg_wasm(&args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot reach Redis at 127.0.0.1:1"), "{stderr}");
+}
+
+fn plan_path(name: &str) -> String {
+    plan(name).path.to_str().unwrap().to_string()
+}

@@ -30,6 +30,13 @@ pub struct SplitSettings {
     pub worker_exe: PathBuf,
 }
 
+/// The most worker processes one `run --workers` starts on this machine.
+/// Each is a tg-wasm process with its own engine and compiled component,
+/// about 23 MB before its first instance, so `--workers 5000` started here
+/// would want over 100 GB; workers past the cores only add windows to trade.
+/// More workers join from other machines (`tg-wasm worker`).
+pub const MAX_LOCAL_WORKERS: u32 = 256;
+
 /// How long after Ctrl-C the workers' reports are waited for.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
@@ -106,6 +113,15 @@ impl SplitSettings {
             return Err(InputError::new(format!(
                 "--local-workers {} is more than --workers {}",
                 self.local_workers, self.workers
+            ))
+            .into());
+        }
+        if self.local_workers > MAX_LOCAL_WORKERS {
+            return Err(InputError::new(format!(
+                "--workers {} would start {} worker processes on this machine, and at most {MAX_LOCAL_WORKERS} \
+                 start on one (each is a tg-wasm process of its own): give --local-workers K for the ones to start \
+                 here, and start the others elsewhere with `tg-wasm worker --sync URL`",
+                self.workers, self.local_workers
             ))
             .into());
         }
