@@ -304,7 +304,7 @@ pub struct Group {
 
 /// `instances = { count = N }` or `instances = { percentage = F }` (a fraction of `total_instances`).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table: { count = N } or { percentage = F }")]
 pub struct Instances {
     /// An absolute count.
     pub count: Option<i64>,
@@ -402,6 +402,17 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
     parse_with(text, base, PlanLookup::AsGiven)
 }
 
+/// A TOML error in one line: where (line, column and the line's text), then
+/// what, instead of the toml crate's several lines with a caret under the spot.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else { return e.message().to_string() };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let source = text.lines().nth(line - 1).unwrap_or_default().trim();
+    format!("line {line}, column {column} (`{source}`): {}", e.message().trim_end().replace('\n', "; "))
+}
+
 fn parse_with(text: &str, base: &Path, lookup: PlanLookup) -> Result<ResolvedComposition, InputError> {
     if let Some(line) = text.lines().position(|l| l.contains("{{")) {
         return Err(InputError::new(format!(
@@ -410,7 +421,7 @@ fn parse_with(text: &str, base: &Path, lookup: PlanLookup) -> Result<ResolvedCom
             line + 1
         )));
     }
-    let mut c: Composition = toml::from_str(text).map_err(|e| InputError::new(e.to_string().replace('\n', " ")))?;
+    let mut c: Composition = toml::from_str(text).map_err(|e| InputError::new(toml_error(text, &e)))?;
     let notes = testground_fields(&mut c)?;
     if c.groups.is_empty() {
         return Err(InputError::new("no [[groups]]: a composition needs at least one group"));
@@ -923,5 +934,18 @@ mod tests {
         assert!(parse_err(&format!("{HEAD}{group}{group}")).contains("both called \"g\""));
         assert!(parse_err(&format!("{HEAD}total_instances = 5\n{group}")).contains("total_instances is 5"));
         assert!(parse_err("[global\n").contains("line 1"));
+    }
+
+    #[test]
+    fn a_toml_error_is_one_line_naming_the_line_and_what_was_expected() {
+        let wrong = parse_err(&format!("{HEAD}[[groups]]\nid = \"g\"\ninstances = 3\n"));
+        assert_eq!(
+            wrong,
+            "line 6, column 13 (`instances = 3`): invalid type: integer `3`, expected a table: \
+             { count = N } or { percentage = F }"
+        );
+        let header = parse_err("[global\nplan = 3\n");
+        assert!(header.starts_with("line 1, column 8 (`[global`): invalid table header; expected"), "{header}");
+        assert!(!header.contains('\n'), "{header}");
     }
 }
