@@ -22,6 +22,11 @@ pub fn num(v: f64) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
+/// `n` things: "1 instance", "2 instances" (`noun` takes an `s` for more or none).
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A virtual duration in the largest unit that keeps it above 1.
 pub fn duration_ns(ns: u64) -> String {
     let n = ns as f64;
@@ -101,6 +106,12 @@ pub fn truncate(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        assert_eq!(count(1, "instance"), "1 instance");
+        assert_eq!((count(0, "event"), count(2, "record")), ("0 events".into(), "2 records".into()));
+    }
 
     #[test]
     fn a_terminal_line_shows_control_characters_as_escapes_and_keeps_the_rest() {

@@ -215,3 +215,12 @@ fn a_flag_error_points_at_the_help_of_the_command_it_was_given_to() {
         assert_bad_input(&tg_wasm(args), needle);
     }
 }
+
+#[test]
+fn the_closing_lines_count_one_instance_as_one() {
+    let placebo = plan("placebo").path.display().to_string();
+    let out = tempdir();
+    let run = tg_wasm(&["run", &placebo, "-t", "sleep", "-i", "1", "-o", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("— 1 instance, 3600.000000000s virtual, 1 event, "), "{stdout}");
+}

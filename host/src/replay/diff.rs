@@ -4,6 +4,7 @@
 use crate::divergence::{TraceDivergence, first_divergence};
 use crate::error::Error;
 use crate::outputs::read::{RecordedSummary, read_summary, read_trace, trace_of};
+use crate::text;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -34,8 +35,14 @@ impl RunDiff {
             if let Some(s) = summary {
                 let _ = writeln!(
                     out,
-                    "{name}: {} {}, seed {}: {} ({}), digest {}, {} events",
-                    s.plan, s.test_case, s.seed, s.outcome, s.end, s.digest, s.trace_events
+                    "{name}: {} {}, seed {}: {} ({}), digest {}, {}",
+                    s.plan,
+                    s.test_case,
+                    s.seed,
+                    s.outcome,
+                    s.end,
+                    s.digest,
+                    text::count(s.trace_events, "record")
                 );
             }
         }
@@ -51,7 +58,7 @@ impl RunDiff {
         }
         match &self.divergence {
             None => {
-                let _ = writeln!(out, "the traces are identical ({} events)", self.events_compared);
+                let _ = writeln!(out, "the traces are identical ({})", text::count(self.events_compared, "record"));
             }
             Some(d) => out.push_str(&d.render(&names[0], &names[1])),
         }

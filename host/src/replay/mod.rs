@@ -24,6 +24,7 @@ use crate::outputs::read::{read_summary, read_trace};
 use crate::run::RunSummary;
 use crate::run::record::RecordedRun;
 use crate::session::{self, RunOptions};
+use crate::text;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,20 +80,22 @@ impl Replay {
             Verdict::Reproduced => {
                 let _ = writeln!(
                     out,
-                    "replay reproduced the recorded run: outcome {}, digest {} ({} events)",
-                    self.summary.outcome, self.summary.digest, self.summary.trace_events
+                    "replay reproduced the recorded run: outcome {}, digest {} ({})",
+                    self.summary.outcome,
+                    self.summary.digest,
+                    text::count(self.summary.trace_events, "record")
                 );
             }
             Verdict::Diverged(divergence) => {
                 let _ = writeln!(
                     out,
-                    "replay DIVERGED from the recorded run:\n  recorded digest {} ({}, {} events)\n  replayed digest {} ({}, {} events)",
+                    "replay DIVERGED from the recorded run:\n  recorded digest {} ({}, {})\n  replayed digest {} ({}, {})",
                     self.recorded.digest,
                     self.recorded.outcome,
-                    self.recorded.trace_events,
+                    text::count(self.recorded.trace_events, "record"),
                     self.summary.digest,
                     self.summary.outcome,
-                    self.summary.trace_events
+                    text::count(self.summary.trace_events, "record")
                 );
                 match divergence {
                     Some(d) => out.push_str(&d.render("recorded", "replayed")),

@@ -28,7 +28,12 @@ fn failure_message(g: &GroupSummary) -> String {
     if g.stalled > 0 {
         parts.push(format!("{} stalled", g.stalled));
     }
-    format!("{} of {} instances did not succeed ({})", g.total - g.ok, g.total, parts.join(", "))
+    format!(
+        "{} of {} did not succeed ({})",
+        g.total - g.ok,
+        crate::text::count(u64::from(g.total), "instance"),
+        parts.join(", ")
+    )
 }
 
 /// Renders `summary` as a JUnit XML document.

@@ -51,7 +51,7 @@ pub fn observer(mode: ProgressMode, out: Box<dyn Write + Send>, out_is_terminal:
 pub fn line(s: &Snapshot) -> String {
     let state = s.last_state.as_ref().map(|(name, n)| format!(" · state {name:?} {n}")).unwrap_or_default();
     format!(
-        "{:.1} s · {} running, {} ok, {} failed, {} crashed of {} · {} virtual · {} events{state}",
+        "{:.1} s · {} running, {} ok, {} failed, {} crashed of {} · {} virtual · {}{state}",
         s.wall.as_secs_f64(),
         s.running(),
         s.ok,
@@ -59,7 +59,7 @@ pub fn line(s: &Snapshot) -> String {
         s.crashed,
         s.total,
         crate::text::duration_ns(s.virtual_ns),
-        s.events,
+        crate::text::count(s.events, "event"),
     )
 }
 

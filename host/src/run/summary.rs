@@ -7,7 +7,7 @@
 use super::execute::Execution;
 use super::outcome::{Outcome, stopped_reason, why_stopped};
 use super::spec::RunSpec;
-use crate::text::terminal;
+use crate::text::{self, terminal};
 use netsim::{BlockedInstance, RunEnd};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -293,15 +293,16 @@ impl RunSummary {
             self.groups.iter().zip(&ids).map(|(g, id)| format!("{id}:{}/{}", g.ok, g.total)).collect();
         let _ = writeln!(
             out,
-            "run finished with outcome = {} ({}) — {} instances, {} virtual, {} events, {:.2} s wall",
+            "run finished with outcome = {} ({}) — {}, {} virtual, {}, {:.2} s wall",
             self.outcome,
             per_group.join(", "),
-            self.instances,
+            text::count(u64::from(self.instances), "instance"),
             netsim::SimTime::from_nanos(self.virtual_time_ns),
-            self.sim_events,
+            text::count(self.sim_events, "event"),
             self.wall_time_s
         );
-        let _ = writeln!(out, "trace digest {} (seed {}, {} records)", self.digest, self.seed, self.trace_events);
+        let records = text::count(self.trace_events, "record");
+        let _ = writeln!(out, "trace digest {} (seed {}, {records})", self.digest, self.seed);
         out
     }
 
