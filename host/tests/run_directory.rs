@@ -196,6 +196,36 @@ fn out_that_cannot_be_a_run_directory_is_bad_input() {
 }
 
 #[test]
+fn a_run_refused_as_it_starts_leaves_no_run_directory() {
+    let example = plan("example");
+    let path = example.path.to_str().unwrap();
+    let scratch = tempdir();
+    // Nothing listens on port 1: found only when the run connects, after it took its directory.
+    let unreachable = ["--sync", "redis://127.0.0.1:1"];
+    let split = ["--workers", "2", "--sync-latency", "1ms"];
+    for (name, extra) in [("one-process", &[][..]), ("split", &split[..])] {
+        let out = scratch.join(name);
+        let args =
+            [&["run", path, "-t", "sync", "-i", "4", "-o", out.to_str().unwrap()][..], &unreachable, extra].concat();
+        let refused = tg_wasm(&args);
+        assert_eq!(refused.status.code(), Some(2), "{name}: {}", text(&refused.stderr));
+        assert!(
+            text(&refused.stderr).contains("cannot reach Redis at 127.0.0.1:1"),
+            "{name}: {}",
+            text(&refused.stderr)
+        );
+        assert!(!out.exists(), "{name}: {} was left behind", out.display());
+    }
+    // A directory the user made stays, empty as it was given.
+    let given = scratch.join("given");
+    std::fs::create_dir(&given).unwrap();
+    let refused =
+        tg_wasm(&[&["run", path, "-t", "sync", "-i", "4", "-o", given.to_str().unwrap()][..], &unreachable].concat());
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert_eq!(std::fs::read_dir(&given).unwrap().count(), 0, "the given directory is left as it was");
+}
+
+#[test]
 fn replay_diff_and_report_given_something_else_than_a_run_directory_say_what_to_give() {
     let placebo = plan("placebo");
     let scratch = tempdir();

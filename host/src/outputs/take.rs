@@ -58,6 +58,8 @@ pub struct RunDirectory {
     /// The lock file, open and locked: the operating system releases the
     /// lock when the process ends however it ends, so no lock is ever stale.
     lock: std::fs::File,
+    /// Whether this run created the directory (rather than reusing one).
+    created: bool,
 }
 
 impl RunDirectory {
@@ -71,8 +73,9 @@ impl RunDirectory {
             ))
             .into());
         }
+        let created = !path.is_dir();
         std::fs::create_dir_all(path).map_err(|e| cannot_create(path, e))?;
-        let taken = RunDirectory { path: path.to_path_buf(), lock: lock(path)? };
+        let taken = RunDirectory { path: path.to_path_buf(), lock: lock(path)?, created };
         clear_earlier_run(path)?;
         Ok(taken)
     }
@@ -89,7 +92,7 @@ impl RunDirectory {
         for n in 1..=MAX_SIBLINGS {
             let path = if n == 1 { base.to_path_buf() } else { sibling(base, n) };
             match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(RunDirectory { lock: lock(&path)?, path }),
+                Ok(()) => return Ok(RunDirectory { lock: lock(&path)?, path, created: true }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(cannot_create(&path, e).into()),
             }
@@ -104,6 +107,21 @@ impl RunDirectory {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Removes what the run wrote, and the directory if the run created it,
+    /// for a run refused after it took the directory (bad input found only
+    /// when the run starts, such as a Redis server that cannot be reached):
+    /// nothing that looks like a run is left where no run happened.
+    pub fn abandon(self) {
+        if let Ok(entries) = entries_of(&self.path) {
+            let _ = remove_run_entries(&self.path, &entries);
+        }
+        let _ = std::fs::remove_file(self.path.join(LOCK_FILE));
+        if self.created {
+            // Only if empty: whatever else is there was not this run's.
+            let _ = std::fs::remove_dir(&self.path);
+        }
     }
 }
 
@@ -183,18 +201,7 @@ fn still_named_by(file: &std::fs::File, path: &Path) -> bool {
 /// Removes an earlier run's files; refuses a directory that holds other
 /// files and was never a run directory.
 fn clear_earlier_run(dir: &Path) -> Result<(), Error> {
-    let entries: Vec<String> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != LOCK_FILE)
-        .collect();
-    let is_run_entry = |name: &str| {
-        RUN_ENTRIES.contains(&name)
-            || name.starts_with(DETERMINISM_PREFIX)
-            || (name.starts_with(crate::run::record::GROUP_COMPONENT_PREFIX) && name.ends_with(".wasm"))
-            || is_temporary(name)
-    };
+    let entries = entries_of(dir)?;
     let was_a_run = entries.iter().any(|n| n == super::RUN_FILE || n == super::SUMMARY_FILE);
     if let Some(foreign) = entries.iter().find(|n| !was_a_run && !is_run_entry(n)) {
         return Err(InputError::new(format!(
@@ -204,12 +211,35 @@ fn clear_earlier_run(dir: &Path) -> Result<(), Error> {
         ))
         .into());
     }
+    remove_run_entries(dir, &entries)
+}
+
+/// The names in `dir` but the lock file.
+fn entries_of(dir: &Path) -> Result<Vec<String>, Error> {
+    Ok(std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != LOCK_FILE)
+        .collect())
+}
+
+/// Removes those of `entries` (names in `dir`) that a run writes.
+fn remove_run_entries(dir: &Path, entries: &[String]) -> Result<(), Error> {
     for name in entries.iter().filter(|n| is_run_entry(n)) {
         let path = dir.join(name);
         let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
         removed.with_context(|| format!("removing the earlier run's {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Whether a run writes `name` into its directory.
+fn is_run_entry(name: &str) -> bool {
+    RUN_ENTRIES.contains(&name)
+        || name.starts_with(DETERMINISM_PREFIX)
+        || (name.starts_with(crate::run::record::GROUP_COMPONENT_PREFIX) && name.ends_with(".wasm"))
+        || is_temporary(name)
 }
 
 /// A temporary file of [`crate::files`], left by a process that was killed

@@ -149,8 +149,10 @@ impl RunOptions<'_> {
 }
 
 /// Runs `spec` as `options` say and writes its run directory, which it holds
-/// for itself meanwhile ([`RunDirectory`]). Every input error is found
-/// before anything is written; a run that starts always returns its summary,
+/// for itself meanwhile ([`RunDirectory`]). A run refused as bad input leaves
+/// no run directory: most refusals come before anything is written, and one
+/// found only as the run starts (a Redis server that cannot be reached)
+/// removes what was. A run that starts always returns its summary,
 /// however its instances end, and writes its results — where an output could
 /// not be written, the summary says `incomplete` and why.
 pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
@@ -161,7 +163,8 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let threads = options.threads.plan(&run, &options.sync);
             let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
-            let (execution, _) = execute_in_process(&run, threads, options.observer, options)?;
+            let ((execution, _), dir) =
+                unless_refused(execute_in_process(&run, threads, options.observer, options), dir)?;
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
@@ -196,11 +199,26 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let run = Run::prepare(spec, 0)?;
             let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
-            let execution = run_split(&run, settings)?;
+            let (execution, dir) = unless_refused(run_split(&run, settings), dir)?;
             let mut summary = run.summarize(&execution);
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
         }
+    }
+}
+
+/// `result` with the run directory to write it into; a refusal (bad input
+/// found only as the run starts: a Redis server that cannot be reached, a
+/// database it does not have) abandons the directory instead, so that where
+/// no run happened nothing looks like one.
+fn unless_refused<T>(result: Result<T, Error>, dir: RunDirectory) -> Result<(T, RunDirectory), Error> {
+    match result {
+        Ok(value) => Ok((value, dir)),
+        Err(e) if e.is_input() => {
+            dir.abandon();
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
 }
 
