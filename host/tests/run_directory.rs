@@ -216,6 +216,14 @@ fn a_run_refused_as_it_starts_leaves_no_run_directory() {
         );
         assert!(!out.exists(), "{name}: {} was left behind", out.display());
     }
+    // An earlier run's directory keeps that run: the refusal comes before it is cleared.
+    let earlier = scratch.join("earlier");
+    let made = tg_wasm(&["run", path, "-t", "sync", "-i", "4", "-o", earlier.to_str().unwrap()]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let refused =
+        tg_wasm(&[&["run", path, "-t", "sync", "-i", "4", "-o", earlier.to_str().unwrap()][..], &unreachable].concat());
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(earlier.join("summary.json").is_file(), "the earlier run's results are still there");
     // A directory the user made stays, empty as it was given.
     let given = scratch.join("given");
     std::fs::create_dir(&given).unwrap();

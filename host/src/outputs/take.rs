@@ -261,6 +261,23 @@ mod tests {
     }
 
     #[test]
+    fn an_abandoned_run_leaves_no_files_and_no_directory_it_made() {
+        let (_scratch, dir) = scratch();
+        let made = RunDirectory::take(&dir).unwrap();
+        std::fs::write(dir.join(super::super::RUN_FILE), "{}").unwrap();
+        std::fs::write(dir.join(super::super::COMPONENT_COPY), "wasm").unwrap();
+        made.abandon();
+        assert!(!dir.exists(), "the directory the run made is gone");
+
+        // A directory that was there before stays, emptied of the run's files only.
+        std::fs::create_dir_all(&dir).unwrap();
+        let given = RunDirectory::take(&dir).unwrap();
+        std::fs::write(dir.join(super::super::RUN_FILE), "{}").unwrap();
+        given.abandon();
+        assert!(dir.is_dir() && std::fs::read_dir(&dir).unwrap().count() == 0);
+    }
+
+    #[test]
     fn a_second_take_while_the_first_holds_is_refused_and_succeeds_after() {
         let (_scratch, dir) = scratch();
         let first = RunDirectory::take(&dir).unwrap();

@@ -161,6 +161,7 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let n = spec.instance_count();
             let run = Run::prepare(spec, n)?;
             let threads = options.threads.plan(&run, &options.sync);
+            options.sync.check()?;
             let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
             let ((execution, _), dir) =
@@ -197,6 +198,7 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             settings.check(&spec)?;
             // The coordinator hosts no instance: its engine only describes the plan.
             let run = Run::prepare(spec, 0)?;
+            options.sync.check()?;
             let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
             let (execution, dir) = unless_refused(run_split(&run, settings), dir)?;

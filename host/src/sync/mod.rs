@@ -35,6 +35,19 @@ impl SyncSetting {
         Ok(SyncSetting::Redis(s.to_string()))
     }
 
+    /// Checks, before anything is written, that the backend can be opened:
+    /// that a Redis server answers (and has the database asked for), with
+    /// the refusal [`SyncSetting::open`] would give later. A run refused
+    /// then would already have cleared an earlier run out of its `--out`.
+    pub fn check(&self) -> Result<(), InputError> {
+        match self {
+            SyncSetting::Embedded => Ok(()),
+            SyncSetting::Redis(url) => {
+                redis::RedisLink::open(url, redis::RetryPolicy::default()).map(drop).map_err(|e| refused(url, e))
+            }
+        }
+    }
+
     /// Opens the backend for the run identified by `run_id`.
     ///
     /// A Redis server that cannot be reached now is bad input (exit code 2):
@@ -44,9 +57,15 @@ impl SyncSetting {
             SyncSetting::Embedded => Ok(Box::new(SyncService::new())),
             SyncSetting::Redis(url) => redis::RedisBackend::connect(url, run_id, redis::RetryPolicy::default())
                 .map(|b| Box::new(b) as Box<dyn SyncBackend>)
-                .map_err(|e| InputError::new(format!("--sync {}: {e}", redis::redact(url)))),
+                .map_err(|e| refused(url, e)),
         }
     }
+}
+
+/// A Redis server that cannot serve the run: bad input (exit code 2), since
+/// nothing has run yet, saying where it looked.
+fn refused(url: &str, e: redis::RedisSetupError) -> InputError {
+    InputError::new(format!("--sync {}: {e}", redis::redact(url)))
 }
 
 #[cfg(test)]
