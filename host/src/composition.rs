@@ -406,9 +406,9 @@ pub fn parse(text: &str, base: &Path) -> Result<ResolvedComposition, InputError>
 /// what, instead of the toml crate's several lines with a caret under the spot.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let Some(span) = e.span() else { return e.message().to_string() };
-    let before = &text[..span.start.min(text.len())];
+    let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
     let source = text.lines().nth(line - 1).unwrap_or_default().trim();
     format!("line {line}, column {column} (`{source}`): {}", e.message().trim_end().replace('\n', "; "))
 }
@@ -944,6 +944,8 @@ mod tests {
             "line 6, column 13 (`instances = 3`): invalid type: integer `3`, expected a table: \
              { count = N } or { percentage = F }"
         );
+        // Columns count characters, not bytes.
+        assert!(parse_err("\"ü").starts_with("line 1, column 3 (`\"ü`): invalid basic string"), "{}", parse_err("\"ü"));
         let header = parse_err("[global\nplan = 3\n");
         assert!(header.starts_with("line 1, column 8 (`[global`): invalid table header; expected"), "{header}");
         assert!(!header.contains('\n'), "{header}");
