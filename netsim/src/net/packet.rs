@@ -57,8 +57,10 @@ pub struct Segment {
     pub seq: u64,
     /// Next offset the sender expects from the peer, plus one once the peer's FIN arrived.
     pub ack: u64,
-    /// Receive window the sender advertises, in bytes.
-    pub wnd: u64,
+    /// Receive window the sender advertises, in bytes: at most a receive
+    /// buffer ([`super::tcp::RECV_BUFFER`]), so 32 bits hold it, and a packet
+    /// is a word smaller for every event that carries one.
+    pub wnd: u32,
     /// Payload.
     pub data: Vec<u8>,
 }
@@ -113,6 +115,15 @@ pub struct Packet {
     /// checksum covers the header too); UDP has had a payload bit flipped.
     pub corrupted: bool,
 }
+
+/// The most a packet may take, in bytes. Every packet is moved by value
+/// into and out of the event queue; a value of more than 128 bytes is moved
+/// by a call to `memcpy`, one of at most that by a few inline vector moves.
+/// At 136 bytes (a 64-bit window) the packet bench processed 3.80 M UDP
+/// events a second, at 128 bytes 4.61 M (medians of 5 side by side).
+pub(crate) const MAX_PACKET_SIZE: usize = 128;
+
+const _: () = assert!(std::mem::size_of::<Packet>() <= MAX_PACKET_SIZE, "a packet outgrew MAX_PACKET_SIZE");
 
 impl Packet {
     /// Bytes on the wire at the IP layer: what links serialize and totals count.

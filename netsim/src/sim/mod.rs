@@ -79,6 +79,11 @@ enum SimEvent {
     Fault(Fault),
 }
 
+// An event is moved into and out of the queue as its packet is, and for the
+// same reason no bigger than one (see `net::packet::MAX_PACKET_SIZE`).
+const _: () =
+    assert!(std::mem::size_of::<SimEvent>() <= crate::net::packet::MAX_PACKET_SIZE, "an event outgrew MAX_PACKET_SIZE");
+
 impl From<NetEvent> for SimEvent {
     fn from(event: NetEvent) -> SimEvent {
         SimEvent::Net(event)

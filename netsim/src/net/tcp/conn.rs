@@ -177,7 +177,7 @@ impl Conn {
 
     fn send_syn(&mut self, now: SimTime, out: &mut Vec<Segment>) {
         let flags = if self.phase == Phase::SynSent { Flags::SYN } else { Flags::SYN | Flags::ACK };
-        out.push(Segment { flags, seq: 0, ack: 0, wnd: self.rcv_space(), data: Vec::new() });
+        out.push(Segment { flags, seq: 0, ack: 0, wnd: window(self.rcv_space()), data: Vec::new() });
         if self.retries == 0 {
             self.timing = Some((0, now));
         }
@@ -195,7 +195,7 @@ impl Conn {
     fn segment(&mut self, flags: Flags, seq: u64, data: Vec<u8>) -> Segment {
         let wnd = self.rcv_space();
         self.last_adv = wnd;
-        Segment { flags: flags | Flags::ACK, seq, ack: self.ack_no(), wnd, data }
+        Segment { flags: flags | Flags::ACK, seq, ack: self.ack_no(), wnd: window(wnd), data }
     }
 
     fn data_end(&self) -> u64 {
@@ -264,7 +264,7 @@ impl Conn {
                     // Simultaneous open (RFC 793 §3.4): the peer dialled us as we dialled
                     // it. Answer its SYN with a SYN-ACK and wait for its SYN-ACK.
                     self.phase = Phase::SynReceived;
-                    self.snd_wnd = seg.wnd;
+                    self.snd_wnd = u64::from(seg.wnd);
                     self.send_syn(now, out);
                 }
                 return fx;
@@ -322,7 +322,7 @@ impl Conn {
     }
 
     fn handshake_done(&mut self, now: SimTime, seg: &Segment) {
-        self.snd_wnd = seg.wnd;
+        self.snd_wnd = u64::from(seg.wnd);
         if let Some((_, sent)) = self.timing.take() {
             self.rtt.sample(now.duration_since(sent));
         }
@@ -334,7 +334,7 @@ impl Conn {
         let data_end = self.data_end();
         let acks_fin = self.fin_queued && self.fin_sent && seg.ack == data_end + 1;
         let ack = seg.ack.min(data_end);
-        self.snd_wnd = seg.wnd;
+        self.snd_wnd = u64::from(seg.wnd);
         if ack > self.snd_una || (acks_fin && !self.fin_acked) {
             let acked = ack - self.snd_una;
             self.snd_buf.drain(..acked as usize);
@@ -664,6 +664,12 @@ impl RecvBuffer {
         }
         out
     }
+}
+
+/// A window of at most [`RECV_BUFFER`] bytes as a segment carries it.
+fn window(bytes: u64) -> u32 {
+    const _: () = assert!(RECV_BUFFER <= u32::MAX as u64, "a segment's window is 32 bits");
+    bytes.min(RECV_BUFFER) as u32
 }
 
 #[cfg(test)]
