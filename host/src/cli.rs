@@ -277,6 +277,8 @@ pub struct RunOptions {
     /// CPU budget per instance, in fuel units (about one per wasm instruction). The default
     /// stops an endless loop within about half a CPU-second; real protocol stacks need more
     /// from a few hundred instances on (a rust-libp2p node of a 300-node network: over 10^10).
+    /// Each instance's use is `fuel_used` in outcomes.jsonl; the summary warns when one
+    /// burned more than half.
     #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
     pub fuel: u64,
     /// Payload bytes all topics of the run may hold together: every message is kept for the

@@ -86,6 +86,8 @@ pub struct InstanceRecord {
     pub messages: Mutex<Vec<RecordedMessage>>,
     /// Their bytes so far, against [`InstanceLimits::message_bytes`]; restarts included.
     pub message_bytes: std::sync::atomic::AtomicU64,
+    /// Fuel its stores burned, each counted when it is dropped; restarts included.
+    pub fuel_used: std::sync::atomic::AtomicU64,
 }
 
 impl InstanceRecord {
@@ -97,6 +99,7 @@ impl InstanceRecord {
             crash_reason: Mutex::new(None),
             messages: Mutex::new(Vec::new()),
             message_bytes: std::sync::atomic::AtomicU64::new(0),
+            fuel_used: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -115,3 +115,39 @@ fn virtual_timeout_ends_the_run_with_partial_results() {
     let reason = exec.outcomes[0].reason.clone().unwrap();
     assert!(reason.contains("virtual time limit") && reason.contains("timer"), "{reason}");
 }
+
+#[test]
+fn every_instance_reports_the_fuel_it_burned_and_a_run_near_its_budget_says_so() {
+    // The same code with the same inputs burns the same fuel in every instance.
+    let (summary, exec) = run(&spec(plan("placebo"), "ok", 3, 0));
+    let used: Vec<u64> = exec.records.iter().map(|r| r.fuel_used).collect();
+    assert!(used[0] > 0 && used.iter().all(|&u| u == used[0]), "{used:?}");
+    let busiest = summary.fuel.as_ref().expect("the busiest instance is named");
+    assert_eq!((busiest.instance, busiest.used), (0, used[0]));
+    assert!(!summary.render().contains("fuel:"), "far from the budget, nothing is said:\n{}", summary.render());
+
+    // Half again what the case needs: it passes, and the summary warns.
+    let mut tight = spec(plan("placebo"), "ok", 3, 0);
+    tight.engine.fuel = used[0] * 3 / 2;
+    let (summary, exec) = run(&tight);
+    assert!(summary.success(), "{}", summary.render());
+    assert_eq!(exec.records[2].fuel_used, used[0], "the budget does not change what is burned");
+    let warning = format!(
+        "fuel: instance 0 burned {} of its {} fuel units ({}%)",
+        used[0],
+        tight.engine.fuel,
+        used[0] * 100 / tight.engine.fuel
+    );
+    assert!(summary.render().contains(&warning), "{warning}\n{}", summary.render());
+
+    // Out of fuel: all of it burned, said once, by the crash reason.
+    let mut spin = spec(plan("placebo"), "spin", 2, 0);
+    spin.engine.fuel = 1_000_000;
+    let (summary, exec) = run(&spin);
+    assert!(exec.records.iter().all(|r| r.fuel_used == 1_000_000), "{:?}", exec.records[0].fuel_used);
+    assert!(!summary.render().contains("fuel: instance"), "{}", summary.render());
+
+    // Instances the run stopped while they waited are counted too.
+    let (_, exec) = run(&spec(plan("placebo"), "stall", 2, 0));
+    assert!(exec.records.iter().all(|r| r.fuel_used > 0), "{:?}", exec.records[0].fuel_used);
+}

@@ -126,6 +126,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("first_failure", "null"),
     ("blocked", "array"),
     ("blocked_count", "number"),
+    ("fuel", "object"),
     ("digest", "string"),
     ("trace_events", "number"),
     ("virtual_time_ns", "number"),
@@ -159,6 +160,9 @@ fn json_output_parses_and_has_the_documented_fields() {
     for (field, ty) in DOCUMENTED {
         assert!(schema.contains(&format!("| `{field}` | {ty}")), "docs/summary-schema.md documents {field} as {ty}");
         assert_eq!(json_type(&summary[field]), *ty, "{field}");
+    }
+    for field in ["instance", "used", "budget"] {
+        assert_eq!(json_type(&summary["fuel"][field]), "number", "fuel.{field}");
     }
     let documented: Vec<&str> = DOCUMENTED.iter().map(|(f, _)| *f).collect();
     for key in summary.as_object().unwrap().keys() {

@@ -155,12 +155,14 @@ pub fn outcome_lines(execution: &Execution) -> Vec<OutcomeLine> {
         .placements
         .iter()
         .zip(&execution.outcomes)
-        .map(|(p, o)| OutcomeLine {
+        .zip(&execution.records)
+        .map(|((p, o), r)| OutcomeLine {
             instance: p.node.0,
             group: p.group.id.clone(),
             outcome: o.outcome,
             reason: o.reason.clone(),
             at_ns: o.at_ns,
+            fuel_used: r.fuel_used,
         })
         .collect()
 }

@@ -31,6 +31,9 @@ pub struct OutcomeLine {
     pub reason: Option<String>,
     /// Virtual time it ended at, ns.
     pub at_ns: u64,
+    /// Fuel it burned, of its budget (`--fuel`); 0 in directories written before it was counted.
+    #[serde(default)]
+    pub fuel_used: u64,
 }
 
 /// One line of `states.jsonl`.

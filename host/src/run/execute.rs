@@ -82,6 +82,10 @@ pub struct InstanceOutput {
     pub stderr: Vec<u8>,
     /// Messages recorded with `record-message`, in order.
     pub messages: Vec<RecordedMessage>,
+    /// Fuel it burned, of the budget each of its stores had (`--fuel`); a
+    /// restarted instance's stores together.
+    #[serde(default)]
+    pub fuel_used: u64,
 }
 
 impl InstanceOutput {
@@ -90,6 +94,7 @@ impl InstanceOutput {
             stdout: record.stdout.contents(),
             stderr: record.stderr.contents(),
             messages: record.messages(),
+            fuel_used: record.fuel_used.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -233,8 +238,8 @@ pub(super) fn execute(
         let (case, sim) = (spec.test_case.clone(), sim.clone());
         Box::pin(async move {
             sim.lock().record(node, "instance.start", format_args!(""));
-            let mut store = store?;
-            entry.run(&mut store, &case).await
+            let mut store = FuelMeter { store: store?, budget: fuel };
+            entry.run(&mut store.store, &case).await
         })
     };
     // The instances' wall time includes building their states and stores.
@@ -323,6 +328,23 @@ pub(super) fn execute(
 }
 
 use super::prepare::InstanceResult;
+
+/// An instance's store that counts the fuel it burned into the instance's
+/// record when it is dropped: when its instance ends, however it ends, and
+/// also when the run stops it in the middle (a task cancelled at the end).
+struct FuelMeter {
+    store: wasmtime::Store<InstanceState>,
+    budget: u64,
+}
+
+impl Drop for FuelMeter {
+    fn drop(&mut self) {
+        // Fuel is always on in a run's engine; were it not, nothing was counted.
+        let left = self.store.get_fuel().unwrap_or(self.budget);
+        let used = self.budget.saturating_sub(left);
+        self.store.data().record.fuel_used.fetch_add(used, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Turns finished, crashed and restarted tasks into outcomes.
 struct RunSupervisor<'a, F> {

@@ -81,6 +81,43 @@ pub struct FirstFailure {
     pub at_ns: u64,
 }
 
+/// The instance that burned the most fuel, and of what budget: how close
+/// the run came to `--fuel`, which a larger run of the same plan may pass.
+#[derive(Clone, Debug, Serialize)]
+pub struct FuelUse {
+    /// Global seq (the lowest of a tie).
+    pub instance: u32,
+    /// Fuel it burned (a restarted instance's stores together).
+    pub used: u64,
+    /// Each store's budget (`--fuel`).
+    pub budget: u64,
+}
+
+impl FuelUse {
+    /// The busiest of `used` (fuel per instance, by global seq) against
+    /// `budget`; none if nothing was counted.
+    fn busiest(used: impl IntoIterator<Item = u64>, budget: u64) -> Option<FuelUse> {
+        let (instance, used) =
+            used.into_iter().enumerate().fold((0, 0), |best, (i, u)| if u > best.1 { (i, u) } else { best });
+        (used > 0).then_some(FuelUse { instance: instance as u32, used, budget })
+    }
+
+    /// A line for the terminal when the busiest instance burned more than
+    /// half its budget without running out (running out is its crash
+    /// reason already): a warning before a larger run crashes.
+    fn warning(&self) -> Option<String> {
+        (self.used > self.budget / 2 && self.used < self.budget).then(|| {
+            format!(
+                "fuel: instance {} burned {} of its {} fuel units ({}%); a longer or larger run may exhaust it (raise it with --fuel)",
+                self.instance,
+                self.used,
+                self.budget,
+                u128::from(self.used) * 100 / u128::from(self.budget.max(1))
+            )
+        })
+    }
+}
+
 /// An instance still blocked when the run stopped early.
 #[derive(Clone, Debug, Serialize)]
 pub struct BlockedSummary {
@@ -117,6 +154,8 @@ pub struct RunSummary {
     pub blocked: Vec<BlockedSummary>,
     /// Total blocked instances.
     pub blocked_count: usize,
+    /// The instance that burned the most fuel; none if no instance ran.
+    pub fuel: Option<FuelUse>,
     /// SHA-256 over the trace.
     pub digest: String,
     /// Events in the trace.
@@ -248,6 +287,7 @@ impl RunSummary {
                 .map(|b| BlockedSummary { instance: b.node.0, waits_on: b.waits_on.clone() })
                 .collect(),
             blocked_count: execution.blocked.len(),
+            fuel: FuelUse::busiest(execution.records.iter().map(|r| r.fuel_used), spec.engine.fuel),
             digest: execution.digest.clone(),
             trace_events: execution.trace_events,
             virtual_time_ns: execution.virtual_time.as_nanos(),
@@ -288,6 +328,9 @@ impl RunSummary {
             );
         }
         out.push_str(&self.render_reasons());
+        if let Some(warning) = self.fuel.as_ref().and_then(FuelUse::warning) {
+            let _ = writeln!(out, "{warning}");
+        }
         out.push_str(&crate::metrics::aggregate::render_table(&self.metrics.results));
         let per_group: Vec<String> =
             self.groups.iter().zip(&ids).map(|(g, id)| format!("{id}:{}/{}", g.ok, g.total)).collect();
