@@ -288,6 +288,15 @@ fn report_html_is_self_contained_draws_its_plots_and_regenerates() {
     }
     assert!(html.contains(">small (n=60)<") && html.contains(">large (n=700)<"), "legend per group");
     assert!(html.contains(">recorded<"), "the state timeline names the state");
+    // The instance tables say what each listed instance burned, of the budget.
+    assert!(html.contains("<th>fuel burned</th>"), "a fuel column");
+    let outcomes = std::fs::read_to_string(run_dir.join("outcomes.jsonl")).unwrap();
+    let burned: Vec<u64> = outcomes
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["fuel_used"].as_u64().unwrap())
+        .collect();
+    assert!(burned.iter().all(|&f| f > 0), "every instance's fuel is counted");
+    assert!(burned.iter().any(|f| html.contains(&format!("<td>{f} (0%)</td>"))), "a listed instance's fuel");
 
     // `tg-wasm report` rebuilds the same page from the directory's files.
     std::fs::remove_file(&report).unwrap();

@@ -356,7 +356,7 @@ fn ends_over_time(h: &mut String, data: &ReportData<'_>, faults: &[FaultSpan]) {
 fn instance_tables(h: &mut String, data: &ReportData<'_>) {
     let mut failed: Vec<&super::OutcomeLine> = data.outcomes.iter().filter(|l| l.outcome.as_str() != "ok").collect();
     failed.sort_by_key(|l| (l.at_ns, l.outcome.as_str() == "stalled", l.instance));
-    let head = "<tr><th>instance</th><th>group</th><th>outcome</th><th>ended at</th><th>reason</th><th>logs</th></tr>";
+    let head = "<tr><th>instance</th><th>group</th><th>outcome</th><th>ended at</th><th>fuel burned</th><th>reason</th><th>logs</th></tr>";
     if !failed.is_empty() {
         let _ = write!(h, "<h3>Instances that did not succeed ({}), earliest first</h3><table>{head}", failed.len());
         for l in failed.iter().take(FAILED_LISTED) {
@@ -385,15 +385,25 @@ fn instance_tables(h: &mut String, data: &ReportData<'_>) {
 fn instance_row(h: &mut String, data: &ReportData<'_>, l: &super::OutcomeLine) {
     let _ = write!(
         h,
-        "<tr id=\"instance-{seq}\"><td>{seq}</td><td>{}</td><td><span style=\"color:{}\">■</span> {}</td><td>{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
+        "<tr id=\"instance-{seq}\"><td>{seq}</td><td>{}</td><td><span style=\"color:{}\">■</span> {}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
         xml_escape(&l.group),
         outcome_color(l.outcome.as_str()),
         l.outcome.as_str(),
         duration_ns(l.at_ns),
+        fuel_burned(l.fuel_used, data.inputs.engine.fuel),
         xml_escape(&cut(l.reason.as_deref().unwrap_or(""))),
         log_links(data, l.instance),
         seq = l.instance
     );
+}
+
+/// Fuel an instance burned, with its share of the budget; a dash where it
+/// was not counted (directories written before it was).
+fn fuel_burned(used: u64, budget: u64) -> String {
+    if used == 0 {
+        return "—".to_string();
+    }
+    format!("{used} ({}%)", u128::from(used) * 100 / u128::from(budget.max(1)))
 }
 
 /// A metric as plotted: its name, kind and unit.
