@@ -279,7 +279,7 @@ pub struct RunOptions {
     /// from a few hundred instances on (a rust-libp2p node of a 300-node network: over 10^10).
     /// Each instance's use is `fuel_used` in outcomes.jsonl; the summary warns when one
     /// burned more than half.
-    #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_count::<u64>)]
+    #[arg(long, default_value_t = engine::DEFAULT_FUEL, allow_negative_numbers = true, value_parser = parse_fuel)]
     pub fuel: u64,
     /// Payload bytes all topics of the run may hold together: every message is kept for the
     /// whole run. A publish past it fails, naming this option.
@@ -446,6 +446,16 @@ fn parse_threads(s: &str) -> Result<u32, String> {
         n if n > MAX_THREADS => Err(format!(
             "--threads {n} is more than a run uses: at most {MAX_THREADS} (each thread holds a share of the \
              run's tables, and threads past the cores only add to what they trade); one per core is fastest"
+        )),
+        n => Ok(n),
+    }
+}
+
+fn parse_fuel(s: &str) -> Result<u64, String> {
+    match parse_count::<u64>(s)? {
+        0 => Err(format!(
+            "--fuel 0 lets no instance run a single instruction; give 1 or more (the default is {})",
+            engine::DEFAULT_FUEL
         )),
         n => Ok(n),
     }

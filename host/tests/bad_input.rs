@@ -155,7 +155,7 @@ fn a_negative_count_fails_the_instances_naming_the_parameter() {
 #[test]
 fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them() {
     let placebo = plan("placebo").path.display().to_string();
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 14] = [
         (&["-i", "-5"], "-5 is negative"),
         // A plan's own duration too: std's sleep on wasip2 wrapped it (11,000 years slept 300).
         (&["-t", "sleep", "-p", "duration=100000000h"], "parameter \"duration\": invalid duration"),
@@ -167,6 +167,7 @@ fn negative_and_meaningless_numbers_are_refused_saying_what_is_wrong_with_them()
         (&["--virtual-timeout", "6000000h"], "\"6000000h\": longer than tg-wasm counts time"),
         (&["-s", "-1"], "-1 is negative"),
         (&["--fuel", "-3"], "-3 is negative"),
+        (&["--fuel", "0"], "--fuel 0 lets no instance run a single instruction; give 1 or more"),
         (&["--sync-latency", "-1s"], "-1s is negative; durations are 0 or more"),
         (&["--timeout", "-2m"], "-2m is negative"),
         (&["--check-determinism=0"], "0 run(s) leave nothing to compare; give 2 or more"),

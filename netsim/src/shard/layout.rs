@@ -33,13 +33,18 @@ pub enum LayoutError {
         count: u32,
     },
     /// More shards than instances: some would host nothing.
-    #[error("{count} workers for {instances} instances: every worker needs at least one instance")]
+    #[error("{count} workers for {instances} instance{}: every worker needs at least one instance", plural(.instances))]
     TooManyShards {
         /// How many shards.
         count: u32,
         /// How many instances.
         instances: u32,
     },
+}
+
+/// The plural ending for `n` of something.
+fn plural(n: &u32) -> &'static str {
+    if *n == 1 { "" } else { "s" }
 }
 
 impl ShardLayout {
@@ -129,5 +134,9 @@ mod tests {
         assert!(ShardLayout::new(3, 3, 10).is_err());
         assert!(ShardLayout::new(0, 0, 10).is_err());
         assert_eq!(ShardLayout::new(0, 5, 4), Err(LayoutError::TooManyShards { count: 5, instances: 4 }));
+        assert_eq!(
+            ShardLayout::new(0, 2, 1).unwrap_err().to_string(),
+            "2 workers for 1 instance: every worker needs at least one instance"
+        );
     }
 }
