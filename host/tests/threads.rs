@@ -52,8 +52,9 @@ fn small_cases(plan_dir: &str) -> Vec<RunSpec> {
         .collect()
 }
 
-/// The digest, events and end of `spec` split across two worker processes.
-fn on_workers(spec: &RunSpec, server: &RedisServer) -> (String, u64, String) {
+/// The digest, events and end of `spec` split across two worker processes,
+/// and the busiest instance's fuel.
+fn on_workers(spec: &RunSpec, server: &RedisServer) -> (String, u64, String, Option<(u32, u64)>) {
     let settings = SplitSettings {
         url: server.url(),
         workers: 2,
@@ -65,7 +66,8 @@ fn on_workers(spec: &RunSpec, server: &RedisServer) -> (String, u64, String) {
     let options =
         RunOptions { mode: Mode::Workers(settings), sync: SyncSetting::Redis(server.url()), ..RunOptions::new(&*out) };
     let finished = session::run(spec.clone(), &options).expect("the split run should start");
-    (finished.summary.digest, finished.summary.sim_events, finished.summary.end.to_string())
+    let fuel = finished.summary.fuel.as_ref().map(|f| (f.instance, f.used));
+    (finished.summary.digest, finished.summary.sim_events, finished.summary.end.to_string(), fuel)
 }
 
 #[test]
@@ -95,13 +97,20 @@ fn one_two_and_three_threads_and_two_workers_give_one_digest_for_every_case_with
             assert_eq!(one.virtual_time, two.virtual_time, "{what}: 2 threads");
             let outcomes = |e: &tg_wasm::run::Execution| e.outcomes.iter().map(|o| o.outcome).collect::<Vec<_>>();
             assert_eq!(outcomes(&one), outcomes(&two), "{what}: 2 threads");
+            // What an instance computes does not depend on where it runs: nor does the fuel it burns.
+            let fuel = |e: &tg_wasm::run::Execution| e.records.iter().map(|r| r.fuel_used).collect::<Vec<_>>();
+            assert_eq!(fuel(&one), fuel(&two), "{what}: 2 threads");
             if n >= 3 {
                 let three = run.try_on_threads(on_threads(3), None).unwrap_or_else(|e| panic!("{what}: {e}"));
                 assert_eq!(one.digest, three.digest, "{what}: 3 threads");
                 assert_eq!(one.events, three.events, "{what}: 3 threads");
             }
-            let (digest, events, end) = on_workers(&s, &server);
+            let (digest, events, end, busiest) = on_workers(&s, &server);
             assert_eq!((&one.digest, one.events), (&digest, events), "{what}: 2 workers (ended {end})");
+            let fuel = fuel(&one);
+            let most = fuel.iter().copied().max().filter(|&u| u > 0);
+            let first = most.map(|m| (fuel.iter().position(|&u| u == m).unwrap() as u32, m));
+            assert_eq!(first, busiest, "{what}: 2 workers, the busiest instance's fuel");
         }
     }
     eprintln!("split on threads: {}\non one thread only:\n  {}", split.join(", "), whole_only.join("\n  "));
