@@ -27,6 +27,12 @@ pub fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// `part` as a whole-number percentage of `whole`, rounded down (of a
+/// `whole` of 0, as of 1); exact for any two `u64`s.
+pub fn percent(part: u64, whole: u64) -> u128 {
+    u128::from(part) * 100 / u128::from(whole.max(1))
+}
+
 /// A virtual duration in the largest unit that keeps it above 1.
 pub fn duration_ns(ns: u64) -> String {
     let n = ns as f64;
@@ -106,6 +112,13 @@ pub fn truncate(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percentage_is_rounded_down_and_exact_at_the_ends_of_u64() {
+        assert_eq!(percent(40133, 60199), 66);
+        assert_eq!(percent(u64::MAX, u64::MAX), 100);
+        assert_eq!(percent(7, 0), 700);
+    }
 
     #[test]
     fn one_of_a_thing_is_singular() {

@@ -112,7 +112,7 @@ impl FuelUse {
                 self.instance,
                 self.used,
                 self.budget,
-                u128::from(self.used) * 100 / u128::from(self.budget.max(1))
+                text::percent(self.used, self.budget)
             )
         })
     }

@@ -403,7 +403,7 @@ fn fuel_burned(used: u64, budget: u64) -> String {
     if used == 0 {
         return "—".to_string();
     }
-    format!("{used} ({}%)", u128::from(used) * 100 / u128::from(budget.max(1)))
+    format!("{used} ({}%)", crate::text::percent(used, budget))
 }
 
 /// A metric as plotted: its name, kind and unit.
