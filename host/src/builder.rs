@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 pub const PLAN_TARGET: &str = "wasm32-wasip2";
 
 mod python;
+mod toolchain;
 
 pub use python::{APP_MODULE, COMPONENTIZE_PY_VERSION};
 
@@ -72,13 +73,16 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .args(["build", "--release", "--target", PLAN_TARGET, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
-        // Run where the plan lives so its rust-toolchain.toml (with the wasm target) applies.
+        // Run where the plan lives so that its rust-toolchain.toml chooses the toolchain.
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .context("running cargo to build the plan (is cargo on PATH?)")?;
     if !output.status.success() {
+        if let Some(missing) = toolchain::missing_target(&cargo, &dir) {
+            return Err(InputError::new(missing).into());
+        }
         return Err(InputError::new(format!(
             "building the plan in {} failed (see cargo's messages above)",
             dir.display()
