@@ -281,6 +281,11 @@ fn build_with(
         .consume_fuel(true)
         .cranelift_nan_canonicalization(true)
         .relaxed_simd_deterministic(true)
+        // 64×64→128-bit multiplies in one instruction: a plan built with
+        // `+wide-arithmetic` (plans/libp2p-kad, the libp2p template) runs
+        // curve25519's 64-bit field arithmetic at native speed. Integer-only,
+        // so as deterministic as the rest.
+        .wasm_wide_arithmetic(true)
         // The wasm threads proposal stays off: this build of wasmtime has no `threads` feature.
         .max_wasm_stack(settings.max_wasm_stack)
         .async_stack_size(settings.max_wasm_stack + ASYNC_STACK_HEADROOM);

@@ -130,14 +130,16 @@ fn a_node_that_cannot_listen_fails_with_the_reason_and_nobody_waits_for_it() {
 }
 
 #[test]
-fn a_hundred_noise_handshakes_fit_in_four_billion_fuel() {
-    // The README's fuel figures assume about 32 M fuel per connection, both
-    // ends; this holds them to it, with 20% to spare.
+fn a_hundred_noise_handshakes_fit_in_one_point_three_billion_fuel() {
+    // The README's fuel figures assume about 11 M fuel per connection, both
+    // ends; this holds them to it, with 20% to spare. It takes the plan's
+    // build with wide arithmetic (plans/libp2p-kad/.cargo/config.toml):
+    // curve25519 on its 32-bit backend needs 25 M.
     let mut s = case("handshakes", 1, &[("count", "100")]);
-    s.engine.fuel = 4_000_000_000;
+    s.engine.fuel = 1_300_000_000;
     let (summary, _) = run(&s);
     assert!(summary.success(), "{}", summary.render());
-    s.engine.fuel = 2_000_000_000;
+    s.engine.fuel = 650_000_000;
     let (_, exec) = run(&s);
     let reason = exec.outcomes[0].reason.as_deref().unwrap_or("");
     assert!(reason.contains("CPU budget exhausted"), "half the budget is not enough: {reason}");

@@ -81,9 +81,12 @@ impl Template {
             ("README.md", include_str!("templates/common/README.md")),
             (".gitignore", include_str!("templates/common/gitignore")),
         ];
-        if self != Template::Std {
+        match self {
+            Template::Std => {}
             // tokio's networking on wasm32-wasip2 needs `--cfg tokio_unstable` for a plain cargo build.
-            files.push((".cargo/config.toml", include_str!("templates/tokio/cargo-config.toml")));
+            Template::Tokio => files.push((".cargo/config.toml", include_str!("templates/tokio/cargo-config.toml"))),
+            // The same, and wasm's wide arithmetic for curve25519's 64-bit backend.
+            Template::Libp2p => files.push((".cargo/config.toml", include_str!("templates/libp2p/cargo-config.toml"))),
         }
         files
     }
