@@ -9,15 +9,21 @@
 //! A plan that builds tokio's networking gets `--cfg tokio_unstable`, which
 //! tokio needs for it on `wasm32-wasip2`, unless its configuration already
 //! sets it; a plan that sets other rustflags without it is told what to add.
+//! A build that fails because the toolchain lacks `wasm32-wasip2` says how to
+//! add it ([`toolchain`]). Cargo's diagnostics are shown as they come, but
+//! for rustc's warning about a target feature the engine enables
+//! ([`messages`]).
 
 use crate::error::{Error, InputError};
 use anyhow::Context as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The target plans are built for.
 pub const PLAN_TARGET: &str = "wasm32-wasip2";
 
+mod messages;
 mod python;
 mod toolchain;
 
@@ -69,17 +75,24 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
             }
         }
     }
-    let output = command
-        .args(["build", "--release", "--target", PLAN_TARGET, "--message-format=json-render-diagnostics"])
+    // Diagnostics in color where Cargo would color them; `messages` shows them.
+    let format = if std::io::stderr().is_terminal() { "json-diagnostic-rendered-ansi" } else { "json" };
+    let mut child = command
+        .args(["build", "--release", "--target", PLAN_TARGET])
+        .arg(format!("--message-format={format}"))
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         // Run where the plan lives so that its rust-toolchain.toml chooses the toolchain.
         .current_dir(&dir)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .context("running cargo to build the plan (is cargo on PATH?)")?;
-    if !output.status.success() {
+    let stdout = child.stdout.take().context("reading cargo's messages")?;
+    let artifacts = messages::relay(std::io::BufReader::new(stdout), &mut std::io::stderr());
+    let status = child.wait().context("waiting for cargo to build the plan")?;
+    if !status.success() {
         if let Some(missing) = toolchain::missing_target(&cargo, &dir) {
             return Err(InputError::new(missing).into());
         }
@@ -97,13 +110,9 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .and_then(|n| n.as_str())
         .map(|n| n.replace('-', "_"))
         .context("the plan's Cargo.toml has no package name")?;
-    let built = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| {
-            m["reason"] == "compiler-artifact"
-                && m["target"]["name"].as_str().map(|n| n.replace('-', "_")) == Some(crate_name.clone())
-        })
+    let built = artifacts
+        .iter()
+        .filter(|m| m["target"]["name"].as_str().map(|n| n.replace('-', "_")) == Some(crate_name.clone()))
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))

@@ -224,3 +224,36 @@ fn the_closing_lines_count_one_instance_as_one() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("— 1 instance, 3600.000000000s virtual, 1 event, "), "{stdout}");
 }
+
+#[test]
+fn a_build_shows_the_plans_warnings_and_errors_but_not_the_unstable_feature_the_engine_enables() {
+    // A plan asking rustc for wide arithmetic, as the libp2p template does:
+    // rustc calls the feature unstable in every crate on every build.
+    let dir = tempdir();
+    let plan = dir.join("chatty");
+    std::fs::create_dir_all(plan.join("src")).unwrap();
+    std::fs::create_dir_all(plan.join(".cargo")).unwrap();
+    let manifest = "[package]\nname = \"chatty\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[workspace]\n";
+    write(&plan, "Cargo.toml", manifest.as_bytes());
+    write(
+        &plan,
+        ".cargo/config.toml",
+        b"[target.wasm32-wasip2]\nrustflags = [\"-Ctarget-feature=+wide-arithmetic\"]\n",
+    );
+    write(&plan, "src/lib.rs", b"pub fn f() {\n    let unused = 1;\n}\n");
+    let out = tg_wasm(&["build", plan.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(dir.join("chatty.wasm").is_file(), "the component is written beside the plan");
+    assert_eq!(stderr.matches("warning: unused variable: `unused`").count(), 1, "{stderr}");
+    assert!(!stderr.contains("unstable feature"), "{stderr}");
+
+    // A second build replays the warning (Cargo keeps a local crate's); an error is shown too.
+    write(&plan, "src/lib.rs", b"pub fn f() {\n    let unused = 1;\n}\npub fn g() -> u32 {\n    \"x\"\n}\n");
+    let out = tg_wasm(&["build", plan.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error[E0308]: mismatched types") && stderr.contains("unused variable"), "{stderr}");
+    assert!(!stderr.contains("unstable feature"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("failed (see cargo's messages above)"), "{stderr}");
+}
