@@ -88,7 +88,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("running cargo to build the plan (is cargo on PATH?)")?;
+        .map_err(|e| cargo_missing(&dir, e))?;
     let stdout = child.stdout.take().context("reading cargo's messages")?;
     let artifacts = messages::relay(std::io::BufReader::new(stdout), &mut std::io::stderr());
     let status = child.wait().context("waiting for cargo to build the plan")?;
@@ -128,6 +128,21 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
     crate::files::copy_atomic(&built, &dest)
         .with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
     Ok(dest)
+}
+
+/// Why Cargo could not be started to build the plan in `dir`: not installed
+/// (or not on PATH) is the user's to fix, like a missing componentize-py;
+/// anything else is a failure of the host.
+fn cargo_missing(dir: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return InputError::new(format!(
+            "{} is a plan crate, and building it needs cargo, which is not on PATH ({e}): install Rust with \
+             rustup (https://rustup.rs), or give a built component (.wasm)",
+            dir.display()
+        ))
+        .into();
+    }
+    anyhow::Error::new(e).context("running cargo to build the plan").into()
 }
 
 /// The cfg tokio's networking on `wasm32-wasip2` is behind.

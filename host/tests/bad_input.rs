@@ -293,3 +293,17 @@ fn a_sync_latency_past_the_end_of_virtual_time_stops_the_run_on_any_number_of_th
     }
     assert_eq!(digests[0], digests[1], "one digest on one thread and on two");
 }
+
+#[test]
+fn building_a_plan_without_cargo_on_path_says_what_to_install() {
+    let empty = tempdir();
+    let out = Command::new(env!("CARGO_BIN_EXE_tg-wasm"))
+        .args(["build", &support::plans_dir().join("example").display().to_string()])
+        // What a shell without Rust has: no cargo on PATH, no CARGO from a cargo that ran us.
+        .env("PATH", &*empty)
+        .env_remove("CARGO")
+        .output()
+        .expect("running tg-wasm");
+    assert_bad_input(&out, "building it needs cargo, which is not on PATH");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https://rustup.rs"), "names where to get it");
+}
