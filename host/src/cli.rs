@@ -39,8 +39,18 @@ pub enum Command {
     /// Example: tg-wasm new gossip && tg-wasm run gossip --instances 100
     New(NewArgs),
     /// Build a plan directory into a component (writes <dir>/../<name>.wasm).
+    ///
+    /// A Rust plan (a Cargo.toml with `crate-type = ["cdylib"]`) is built by cargo in release
+    /// mode for wasm32-wasip2, with its own .cargo/config.toml and rust-toolchain.toml; a plan on
+    /// tokio's networking gets `--cfg tokio_unstable` when its configuration lacks it. A Python
+    /// plan (an app.py) is built by componentize-py. `tg-wasm run DIR` builds the same way first.
+    ///
+    /// Needs: cargo and the wasm32-wasip2 target (`rustup target add wasm32-wasip2`), or
+    /// componentize-py for a Python plan. What is missing is named, with the command that adds it.
+    ///
+    /// Example: tg-wasm build plans/dht && tg-wasm run plans/dht.wasm --instances 1000
     Build {
-        /// The plan crate's directory, e.g. plans/placebo.
+        /// The plan's directory, e.g. plans/placebo.
         dir: PathBuf,
     },
     /// Print a plan's test cases and parameters.
