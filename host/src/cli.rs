@@ -410,6 +410,7 @@ pub struct WorkerArgs {
     pub wait: Duration,
     /// Standard input is a pipe from the `run` that started this worker (with --join): a stop
     /// byte on it interrupts the shard, and its end means the run is gone, so the worker exits.
+    /// Standard output is the way back: the shard's results go there when Redis cannot take them.
     #[arg(long, hide = true, requires = "join")]
     pub lifeline: bool,
 }

@@ -469,8 +469,10 @@ fn worker(args: WorkerArgs) -> Result<ExitCode, Error> {
             std::process::exit(EXIT_ORPHANED);
         });
     }
-    let settings = WorkerSettings { url: args.sync, join: args.join, wait: args.wait, interrupt };
-    Ok(match tg_wasm::run::split::run_worker(&settings)? {
+    // A local worker's standard output is the pipe its report takes if Redis cannot.
+    let report_pipe = args.lifeline.then(|| Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>);
+    let mut settings = WorkerSettings { url: args.sync, join: args.join, wait: args.wait, interrupt, report_pipe };
+    Ok(match tg_wasm::run::split::run_worker(&mut settings)? {
         tg_wasm::run::split::worker::WorkerDone::Ran { success: true, .. } => ExitCode::SUCCESS,
         tg_wasm::run::split::worker::WorkerDone::Ran { success: false, .. } => ExitCode::from(1),
         tg_wasm::run::split::worker::WorkerDone::NothingToDo => {

@@ -321,9 +321,11 @@ fn a_run_is_published_claimed_fetched_and_collected_and_cleanup_empties_the_serv
                 worker.push_result(&t.run, t.index, format!("result {}", t.index).as_bytes()).unwrap();
             });
         }
-        board.collect_results(run, 3, Duration::from_secs(10), None, || Ok(())).unwrap()
+        let mut results = vec![None; 3];
+        board.collect_results(run, &mut results, Duration::from_secs(10), None, || Ok(())).unwrap();
+        results
     });
-    assert_eq!(results, vec![b"result 0".to_vec(), b"result 1".to_vec(), b"result 2".to_vec()]);
+    assert_eq!(results, vec![Some(b"result 0".to_vec()), Some(b"result 1".to_vec()), Some(b"result 2".to_vec())]);
 
     assert!(board.cleanup(run).unwrap() > 0);
     // The other run's tickets and keys are untouched, and its unclaimed tickets go with it.
@@ -355,7 +357,7 @@ fn a_failed_check_while_collecting_aborts_the_run_for_every_shard() {
         let t = s.spawn(move || shard.exchange(0, vec![vec![]; 2]));
         wait_for("shard 0 waits", || llen(&server, &format!("tg:shard:{run}:inbox:1")) == 1);
         let mut turns = 0;
-        let collected = board.collect_results(run, 2, Duration::from_secs(60), None, || {
+        let collected = board.collect_results(run, &mut [None, None], Duration::from_secs(60), None, || {
             turns += 1;
             if turns < 3 { Ok(()) } else { Err("worker 1 exited with status 101".into()) }
         });

@@ -267,35 +267,75 @@ fn two_split_runs_sharing_one_redis_do_not_interfere() {
     assert_eq!(server.dbsize(), 0);
 }
 
+/// Runs barrier-storm split in two from the command line (one shard left for a
+/// `tg-wasm worker` started as if elsewhere, if `remote`), kills Redis once the
+/// workers traded windows, and returns the exit code, standard error, the run
+/// directory, the server's port and how long after the kill the run ended.
+fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16, Duration) {
+    let mut server = RedisServer::start();
+    let dir = tempdir();
+    let local = if remote { "1" } else { "2" };
+    let child = Command::new(TG_WASM)
+        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
+        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers", local, "-o"])
+        .arg(&dir)
+        .current_dir(support::plans_dir().join(".."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let elsewhere = remote.then(|| {
+        Command::new(TG_WASM)
+            .args(["worker", "--sync", &server.url(), "--wait", "60s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting a worker")
+    });
+    let started = Instant::now();
+    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.len() < 2) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    server.kill();
+    let killed = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = killed.elapsed();
+    if let Some(mut worker) = elsewhere {
+        assert_ne!(worker.wait().unwrap().code(), Some(0), "the worker elsewhere could not send its results");
+    }
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), dir, server.port, took)
+}
+
+/// The workers' results travel through Redis; local workers that cannot store
+/// theirs send them on their pipes, so the run directory has every instance,
+/// each crashed naming the server, and the run exits 1 as one that failed.
 #[test]
-fn losing_redis_mid_run_ends_a_split_run_within_seconds_naming_the_server() {
-    let server = std::sync::Arc::new(std::sync::Mutex::new(RedisServer::start()));
-    let (url, port) = {
-        let s = server.lock().unwrap();
-        (s.url(), s.port)
-    };
-    let mut s = with_sync_latency(spec(plan("example"), "barrier-storm", 20, 0));
-    s.global_params.insert("barriers".into(), "1000000".into());
-    let killer = {
-        let server = server.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            while worker_pid(port, 1).is_none() && started.elapsed() < Duration::from_secs(60) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            std::thread::sleep(Duration::from_millis(1500));
-            server.lock().unwrap().kill();
-            Instant::now()
-        })
-    };
-    let settings =
-        SplitSettings { url, workers: 2, local_workers: 2, lookahead: None, worker_exe: PathBuf::from(TG_WASM) };
-    let Err(err) = split_in(&s, &settings) else { panic!("the run cannot finish without Redis") };
-    let ended = Instant::now();
-    let killed = killer.join().unwrap();
-    assert!(ended.duration_since(killed) < Duration::from_secs(15), "ended {:?} after the kill", ended - killed);
-    let msg = err.to_string();
-    assert!(msg.contains(&format!("127.0.0.1:{port}")), "the message names the server: {msg}");
+fn losing_redis_mid_run_ends_a_split_run_within_seconds_with_every_local_workers_results() {
+    let (code, stderr, dir, port, took) = lose_redis_mid_split_run(false);
+    assert!(took < Duration::from_secs(20), "ended {took:?} after the kill");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("the workers sent their results on their pipes"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["end"], "split-failed", "{summary}");
+    let outcomes = std::fs::read_to_string(dir.join("outcomes.jsonl")).unwrap();
+    assert_eq!(outcomes.lines().count(), 20, "every worker's instances: {outcomes}");
+    for line in outcomes.lines() {
+        assert!(line.contains(&format!("Redis at 127.0.0.1:{port}")), "the reason names the server: {line}");
+    }
+}
+
+/// A shard run elsewhere has no pipe to the run: without Redis its results are
+/// lost, and the run says which, naming the server, rather than merging a part.
+#[test]
+fn losing_redis_with_a_shard_run_elsewhere_names_the_shard_whose_results_are_lost() {
+    let (code, stderr, dir, port, took) = lose_redis_mid_split_run(true);
+    assert!(took < Duration::from_secs(30), "ended {took:?} after the kill");
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("shard(s) [1] sent none on their pipes"), "{stderr}");
+    assert!(stderr.contains(&format!("Redis at 127.0.0.1:{port}")), "{stderr}");
+    assert!(!dir.join("outcomes.jsonl").exists(), "no partial run directory");
 }
 
 /// A server restarted empty mid-run has lost the frames in flight: every shard

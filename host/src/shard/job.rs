@@ -341,7 +341,10 @@ impl JobBoard {
             .map_err(JobError::Lost)
     }
 
-    /// Waits for the results of all `count` shards and returns them by shard index.
+    /// Waits until `results` (one slot per shard, by shard index) holds every
+    /// shard's result. What came in stays in `results` when this fails, so
+    /// that a caller with another way to reach the missing shards (a local
+    /// worker's pipe) can complete the run without the server.
     ///
     /// Between short waits it checks, in order: the run's abort key, the
     /// `interrupt` flag, the caller's `check` (which notices, say, a local
@@ -351,20 +354,20 @@ impl JobBoard {
     pub fn collect_results(
         &mut self,
         run: &str,
-        count: u32,
+        results: &mut [Option<Vec<u8>>],
         timeout: Duration,
         interrupt: Option<&AtomicBool>,
         mut check: impl FnMut() -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Result<Vec<Vec<u8>>, JobError> {
+    ) -> Result<(), JobError> {
         let keys = RunKeys::new(run)?;
         let started = Instant::now();
-        let mut results: Vec<Option<Vec<u8>>> = vec![None; count as usize];
+        let count = u32::try_from(results.len()).expect("at most u32::MAX shards");
         let mut block = false;
         let mut lost_at = None;
         loop {
             let missing: Vec<u32> = (0..count).filter(|&i| results[i as usize].is_none()).collect();
             if missing.is_empty() {
-                return Ok(results.into_iter().map(|r| r.expect("every result is in")).collect());
+                return Ok(());
             }
             let mut pipe = redis::pipe();
             if block {

@@ -1,18 +1,21 @@
 //! The process that splits a run: publishes it, starts the local workers,
-//! and collects and merges their results.
+//! and collects and merges their results (through Redis, or on the local
+//! workers' pipes when Redis is lost).
 
 use super::result::{ShardResult, WorkerReport, merge};
 use super::worker::SplitInputs;
 use crate::error::{Error, InputError};
 use crate::run::{Execution, Run, RunSpec};
-use crate::shard::JobBoard;
+use crate::shard::{JobBoard, JobError};
 use crate::sync::redis::{RetryPolicy, nonce, redact};
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// How a run is split.
 #[derive(Clone, Debug)]
@@ -40,6 +43,11 @@ pub const MAX_LOCAL_WORKERS: u32 = 256;
 /// How long after Ctrl-C the workers' reports are waited for.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
+/// How long, once Redis is lost, the local workers get to give up on it and
+/// send their reports on their pipes instead: each first exhausts its own
+/// retries, about 2 s for its window and 2 s more for its report.
+const LOST_REDIS_GRACE: Duration = Duration::from_secs(15);
+
 /// Worker exit codes that mean it sent its report before exiting (see `tg-wasm worker --help`).
 const REPORTED_EXIT_CODES: [i32; 5] = [0, 1, 2, 3, 130];
 
@@ -51,6 +59,9 @@ struct Workers<'a> {
     /// The write end of each local worker's pipe (see [`super::lifeline`]):
     /// open while the run lasts, closed by the kernel if this process dies.
     lifelines: Vec<ChildStdin>,
+    /// Everything each local worker wrote to its standard output: nothing,
+    /// unless Redis could not take its report.
+    outputs: Vec<JoinHandle<Vec<u8>>>,
 }
 
 /// Why the coordinator stops waiting for the workers' results.
@@ -82,6 +93,34 @@ impl Workers<'_> {
             }
         }
         Ok(())
+    }
+
+    /// After Redis was lost: waits (within [`LOST_REDIS_GRACE`], or until
+    /// `interrupt`) for the local workers to exit and puts the reports they
+    /// sent on their pipes into `frames`; returns the shards still missing.
+    fn reports_from_pipes(&mut self, frames: &mut [Option<Vec<u8>>], interrupt: Option<&AtomicBool>) -> Vec<usize> {
+        let started = Instant::now();
+        let mut exited = vec![false; self.children.len()];
+        while started.elapsed() < LOST_REDIS_GRACE && !interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
+            for (child, exited) in self.children.iter_mut().zip(&mut exited) {
+                *exited |= !matches!(child.try_wait(), Ok(None));
+            }
+            if exited.iter().all(|&e| e) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let outputs = std::mem::take(&mut self.outputs);
+        for ((output, exited), frame) in outputs.into_iter().zip(exited).zip(frames.iter_mut()) {
+            // A worker still running may yet write: its pipe is not read to an end that will not come.
+            if frame.is_none()
+                && exited
+                && let Ok(bytes) = output.join()
+            {
+                *frame = super::lifeline::read_report(&bytes).map(<[u8]>::to_vec);
+            }
+        }
+        (0..frames.len()).filter(|&i| frames[i].is_none()).collect()
     }
 }
 
@@ -199,15 +238,22 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
             redact(&settings.url)
         );
     }
-    let mut workers = Workers { board: &mut board, run: key.clone(), children: Vec::new(), lifelines: Vec::new() };
+    let mut workers = Workers {
+        board: &mut board,
+        run: key.clone(),
+        children: Vec::new(),
+        lifelines: Vec::new(),
+        outputs: Vec::new(),
+    };
     for index in 0..settings.local_workers {
         let mut child = Command::new(&settings.worker_exe)
             .args(["worker", "--sync", &settings.url, "--join", &format!("{key}/{index}"), "--lifeline"])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting worker {index} ({})", settings.worker_exe.display()))?;
         workers.lifelines.extend(child.stdin.take());
+        workers.outputs.extend(child.stdout.take().map(super::lifeline::drain));
         workers.children.push(child);
     }
     // A run with a wall-time limit ends within it; a minute more covers writing the results.
@@ -220,29 +266,45 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
     // forwarded: the workers stop at their next window and report, so the run
     // directory gets what happened until then. A terminal's Ctrl-C reaches them
     // directly too; hearing it twice changes nothing.
-    let frames = workers
-        .board
-        .collect_results(&key, settings.workers, timeout, None, || {
-            Workers::check(children)?;
-            if interrupt.as_deref().is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
-                let since = *interrupted_at.get_or_insert_with(|| {
-                    unclaimed = forward_stop(&settings.url, &key, lifelines);
-                    std::time::Instant::now()
-                });
-                if unclaimed > 0 {
-                    return Err(Stop::Unclaimed { unclaimed, workers: settings.workers }.into());
-                }
-                if since.elapsed() > INTERRUPT_GRACE {
-                    return Err(Stop::Interrupted(INTERRUPT_GRACE).into());
-                }
+    let mut frames = vec![None; settings.workers as usize];
+    let collected = workers.board.collect_results(&key, &mut frames, timeout, None, || {
+        Workers::check(children)?;
+        if interrupt.as_deref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+            let since = *interrupted_at.get_or_insert_with(|| {
+                unclaimed = forward_stop(&settings.url, &key, lifelines);
+                Instant::now()
+            });
+            if unclaimed > 0 {
+                return Err(Stop::Unclaimed { unclaimed, workers: settings.workers }.into());
             }
-            Ok(())
-        })
-        .context("collecting the workers' results")?;
+            if since.elapsed() > INTERRUPT_GRACE {
+                return Err(Stop::Interrupted(INTERRUPT_GRACE).into());
+            }
+        }
+        Ok(())
+    });
+    match collected {
+        Ok(()) => {}
+        // The shards' reports travel through Redis; a local worker that could
+        // not send its own there sent it on its pipe instead.
+        Err(lost @ (JobError::Lost(_) | JobError::KeysLost { .. })) => {
+            let missing = workers.reports_from_pipes(&mut frames, spec.interrupt.as_deref());
+            if !missing.is_empty() {
+                return Err(anyhow::Error::from(lost)
+                    .context(format!(
+                        "collecting the workers' results (shard(s) {missing:?} sent none on their pipes either)"
+                    ))
+                    .into());
+            }
+            tracing::warn!("the workers sent their results on their pipes, as Redis could not carry them: {lost}");
+        }
+        Err(e) => return Err(anyhow::Error::from(e).context("collecting the workers' results").into()),
+    }
     let mut results: Vec<ShardResult> = Vec::with_capacity(frames.len());
-    for (index, frame) in frames.iter().enumerate() {
+    for (index, frame) in frames.into_iter().enumerate() {
+        let frame = frame.expect("every shard's result is in");
         let report: WorkerReport =
-            serde_json::from_slice(frame).with_context(|| format!("reading worker {index}'s results"))?;
+            serde_json::from_slice(&frame).with_context(|| format!("reading worker {index}'s results"))?;
         match report {
             WorkerReport::Ran(result) => results.push(*result),
             WorkerReport::Failed { shard, error, bad_input } => {

@@ -7,13 +7,19 @@
 //! the coordinator exits, however it exits (SIGKILL included), so the worker
 //! reads end of file at once instead of running a shard nobody will collect.
 //!
-//! This module only watches the pipe; what a stop does is the run's interrupt
-//! flag's business, and what a worker does when orphaned is its caller's
-//! (`tg-wasm worker` aborts the run in Redis, for the workers elsewhere, and exits).
+//! The worker's standard output is a pipe back to the coordinator, silent
+//! while Redis carries the results. When Redis is lost at the end of a run
+//! the worker writes its report there instead ([`send_report`]), so a run
+//! whose shards are all local keeps every instance's outcome ([`read_report`]).
+//!
+//! This module only watches the pipes and frames the report; what a stop does
+//! is the run's interrupt flag's business, and what a worker does when
+//! orphaned is its caller's (`tg-wasm worker` aborts the run in Redis, for the
+//! workers elsewhere, and exits).
 
 use crate::shard::JobBoard;
 use crate::sync::redis::RetryPolicy;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,6 +49,42 @@ pub fn watch(mut pipe: impl Read + Send + 'static, interrupt: Arc<AtomicBool>, g
     if let Err(e) = spawned {
         tracing::warn!("cannot watch the coordinator's pipe: {e}");
     }
+}
+
+/// What starts a report on a worker's standard output, followed by the
+/// report's length in decimal and a newline, then the report itself: whatever
+/// else reaches that stream (nothing, today) cannot be mistaken for it.
+const REPORT_HEADER: &[u8] = b"tg-wasm shard report v1 ";
+
+/// Writes `report` (a worker's encoded [`super::result::WorkerReport`]) to
+/// `pipe`, framed for [`read_report`].
+pub fn send_report(pipe: &mut dyn Write, report: &[u8]) -> std::io::Result<()> {
+    pipe.write_all(REPORT_HEADER)?;
+    writeln!(pipe, "{}", report.len())?;
+    pipe.write_all(report)?;
+    pipe.flush()
+}
+
+/// The report in `output` (all a worker wrote to its standard output), if a
+/// whole one is there.
+pub fn read_report(output: &[u8]) -> Option<&[u8]> {
+    let start = output.windows(REPORT_HEADER.len()).position(|w| w == REPORT_HEADER)? + REPORT_HEADER.len();
+    let rest = &output[start..];
+    let newline = rest.iter().position(|&b| b == b'\n')?;
+    let len: usize = std::str::from_utf8(&rest[..newline]).ok()?.parse().ok()?;
+    rest[newline + 1..].get(..len)
+}
+
+/// Reads everything `pipe` (a worker's standard output) carries until the
+/// worker closes it, on a thread of its own so that a large report never
+/// waits on a full pipe; the thread returns what it read.
+pub fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut output = Vec::new();
+        // A broken pipe leaves what was read: a partial report is not read as one.
+        let _ = pipe.read_to_end(&mut output);
+        output
+    })
 }
 
 /// How long an orphaned worker spends telling the other shards: one try,
@@ -81,5 +123,18 @@ mod tests {
         watch(&[STOP][..], interrupt.clone(), move || tx.send(()).unwrap());
         rx.recv_timeout(Duration::from_secs(10)).expect("end of file calls `gone`");
         assert!(interrupt.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_report_reads_back_whole_and_a_cut_one_does_not() {
+        let report = b"{\"Ran\":\"...\"}\nwith a newline and tg-wasm shard report v1 9\n inside";
+        let mut output = b"something else first\n".to_vec();
+        send_report(&mut output, report).unwrap();
+        assert_eq!(read_report(&output), Some(&report[..]));
+        for cut in [1, report.len() / 2, output.len() - report.len() - 1] {
+            assert_eq!(read_report(&output[..output.len() - cut]), None, "cut {cut} bytes short");
+        }
+        assert_eq!(read_report(b""), None);
+        assert_eq!(read_report(b"tg-wasm shard report v1 x\n"), None);
     }
 }

@@ -61,6 +61,11 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
     let mut whole = shards.next().expect("a run has at least one shard");
     whole.placements = placements;
     for part in shards {
+        // Shards that lost their transport near the end may disagree: one that
+        // failed names what the run lost.
+        if whole.end == netsim::RunEnd::Completed {
+            whole.end = part.end;
+        }
         whole.outcomes.extend(part.outcomes);
         whole.records.extend(part.records);
         whole.blocked.extend(part.blocked);
@@ -84,4 +89,43 @@ pub fn merge(placements: Vec<Placement>, results: Vec<ShardResult>) -> Execution
     // One order for points recorded at the same instant by instances on different shards.
     whole.metrics.sort_by_key(|p| (p.at, p.node));
     whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netsim::{RunEnd, SimTime};
+    use std::time::Duration;
+
+    fn shard(index: u32, end: RunEnd) -> ShardResult {
+        let execution = Execution {
+            placements: Vec::new(),
+            outcomes: Vec::new(),
+            records: Vec::new(),
+            end,
+            blocked: Vec::new(),
+            digest: String::new(),
+            node_digests: Vec::new(),
+            trace_events: 0,
+            trace: None,
+            virtual_time: SimTime::ZERO,
+            wall_time: Duration::ZERO,
+            events: 0,
+            polls: 0,
+            metrics: Vec::new(),
+            states: Vec::new(),
+        };
+        ShardResult { layout: ShardLayout::new(index, 2, 2).unwrap(), execution }
+    }
+
+    #[test]
+    fn the_merged_run_ends_as_a_shard_that_failed_whichever_it_is() {
+        let lost = RunEnd::SplitFailed("Redis was lost".into());
+        for ends in [[RunEnd::Completed, lost.clone()], [lost.clone(), RunEnd::Completed]] {
+            let results = ends.into_iter().enumerate().map(|(i, end)| shard(i as u32, end)).collect();
+            assert_eq!(merge(Vec::new(), results).end, lost);
+        }
+        let results = vec![shard(0, RunEnd::Completed), shard(1, RunEnd::Completed)];
+        assert_eq!(merge(Vec::new(), results).end, RunEnd::Completed);
+    }
 }

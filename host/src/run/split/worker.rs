@@ -40,6 +40,9 @@ pub struct WorkerSettings {
     pub wait: Duration,
     /// Set by Ctrl-C.
     pub interrupt: Arc<AtomicBool>,
+    /// Where a local worker sends its report when Redis cannot take it: the
+    /// pipe to the `run` that started it (see [`super::lifeline`]).
+    pub report_pipe: Option<Box<dyn std::io::Write + Send>>,
 }
 
 /// What a worker did.
@@ -66,7 +69,7 @@ fn parse_join(join: &str) -> Result<(String, u32), InputError> {
 }
 
 /// Runs one shard and sends back its results; see the module documentation.
-pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
+pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     let redact = crate::sync::redis::redact(&settings.url);
     let mut board = JobBoard::connect(&settings.url, RetryPolicy::default())
         .map_err(|e| InputError::new(format!("--sync {redact}: {e}")))?;
@@ -105,7 +108,13 @@ pub fn run_worker(settings: &WorkerSettings) -> Result<WorkerDone, Error> {
         WorkerReport::Failed { .. } => false,
     };
     let bytes = serde_json::to_vec(&report).context("encoding the shard's results")?;
-    board.push_result(&run, index, &bytes).context("sending the shard's results")?;
+    if let Err(lost) = board.push_result(&run, index, &bytes) {
+        let Some(pipe) = settings.report_pipe.as_mut() else {
+            return Err(anyhow::Error::from(lost).context("sending the shard's results").into());
+        };
+        tracing::warn!("sending the shard's results on the coordinator's pipe, as Redis cannot take them: {lost}");
+        super::lifeline::send_report(pipe, &bytes).context("sending the shard's results on the coordinator's pipe")?;
+    }
     if let WorkerReport::Failed { error, bad_input, .. } = report {
         return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error).into() });
     }
