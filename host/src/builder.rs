@@ -12,7 +12,8 @@
 //! A build that fails because the toolchain lacks `wasm32-wasip2` says how to
 //! add it ([`toolchain`]). Cargo's diagnostics are shown as they come, but
 //! for rustc's warning about a target feature the engine enables
-//! ([`messages`]).
+//! ([`messages`]); a build that succeeded may be followed by a suggestion
+//! that makes the plan faster on the engine ([`advice`]).
 
 use crate::error::{Error, InputError};
 use anyhow::Context as _;
@@ -23,6 +24,7 @@ use std::process::{Command, Stdio};
 /// The target plans are built for.
 pub const PLAN_TARGET: &str = "wasm32-wasip2";
 
+mod advice;
 mod messages;
 mod python;
 mod toolchain;
@@ -90,7 +92,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .spawn()
         .map_err(|e| cargo_missing(&dir, e))?;
     let stdout = child.stdout.take().context("reading cargo's messages")?;
-    let artifacts = messages::relay(std::io::BufReader::new(stdout), &mut std::io::stderr());
+    let relayed = messages::relay(std::io::BufReader::new(stdout), &mut std::io::stderr());
     let status = child.wait().context("waiting for cargo to build the plan")?;
     if !status.success() {
         if let Some(missing) = toolchain::missing_target(&cargo, &dir) {
@@ -110,7 +112,11 @@ pub fn build(dir: &Path) -> Result<PathBuf, Error> {
         .and_then(|n| n.as_str())
         .map(|n| n.replace('-', "_"))
         .context("the plan's Cargo.toml has no package name")?;
-    let built = artifacts
+    if let Some(note) = advice::curve25519_backend(&relayed.build_scripts) {
+        tracing::warn!("{note}");
+    }
+    let built = relayed
+        .artifacts
         .iter()
         .filter(|m| m["target"]["name"].as_str().map(|n| n.replace('-', "_")) == Some(crate_name.clone()))
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())

@@ -18,15 +18,26 @@ use std::io::{BufRead, Write};
 /// tg-wasm's engine enables (see `engine.rs`).
 const ENGINE_FEATURES: &[&str] = &["wide-arithmetic"];
 
+/// What the builder keeps of Cargo's messages once the diagnostics are shown.
+#[derive(Debug, Default)]
+pub(super) struct Relayed {
+    /// The `compiler-artifact` messages: what was built, and where.
+    pub artifacts: Vec<serde_json::Value>,
+    /// The `build-script-executed` messages: among them, the cfgs build
+    /// scripts chose (see [`super::advice`]).
+    pub build_scripts: Vec<serde_json::Value>,
+}
+
 /// Shows the diagnostics among Cargo's `messages` on `shown_to` as they come
-/// and returns the `compiler-artifact` messages.
-pub(super) fn relay(messages: impl BufRead, shown_to: &mut impl Write) -> Vec<serde_json::Value> {
-    let mut artifacts = Vec::new();
+/// and returns the messages about what was built.
+pub(super) fn relay(messages: impl BufRead, shown_to: &mut impl Write) -> Relayed {
+    let mut relayed = Relayed::default();
     let mut shown = HashSet::new();
     for line in messages.lines().map_while(Result::ok) {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         match message["reason"].as_str() {
-            Some("compiler-artifact") => artifacts.push(message),
+            Some("compiler-artifact") => relayed.artifacts.push(message),
+            Some("build-script-executed") => relayed.build_scripts.push(message),
             Some("compiler-message") => {
                 let diagnostic = &message["message"];
                 let Some(rendered) = diagnostic["rendered"].as_str() else { continue };
@@ -39,7 +50,7 @@ pub(super) fn relay(messages: impl BufRead, shown_to: &mut impl Write) -> Vec<se
             _ => {}
         }
     }
-    artifacts
+    relayed
 }
 
 /// Whether `diagnostic` is rustc's warning that a target feature tg-wasm's
@@ -63,18 +74,21 @@ mod tests {
     }
 
     #[test]
-    fn diagnostics_are_shown_once_each_and_artifacts_returned() {
+    fn diagnostics_are_shown_once_each_and_artifacts_and_build_scripts_returned() {
         let unused = diagnostic("warning", "unused variable: `x`", "warning: unused variable: `x`\n");
         let error = diagnostic("error", "mismatched types", "error[E0308]: mismatched types\n");
         let artifact = json!({"reason": "compiler-artifact", "target": {"name": "plan"}}).to_string();
-        let input = [unused.as_str(), "not json", &artifact, &unused, &error, r#"{"reason":"build-finished"}"#];
+        let script = json!({"reason": "build-script-executed", "cfgs": ["x"]}).to_string();
+        let input =
+            [unused.as_str(), "not json", &artifact, &unused, &script, &error, r#"{"reason":"build-finished"}"#];
         let mut shown = Vec::new();
-        let artifacts = relay(input.join("\n").as_bytes(), &mut shown);
+        let Relayed { artifacts, build_scripts } = relay(input.join("\n").as_bytes(), &mut shown);
         assert_eq!(
             String::from_utf8(shown).unwrap(),
             "warning: unused variable: `x`\nerror[E0308]: mismatched types\n"
         );
         assert_eq!(artifacts, vec![serde_json::from_str::<serde_json::Value>(&artifact).unwrap()]);
+        assert_eq!(build_scripts, vec![serde_json::from_str::<serde_json::Value>(&script).unwrap()]);
     }
 
     #[test]
