@@ -267,6 +267,22 @@ fn two_split_runs_sharing_one_redis_do_not_interfere() {
     assert_eq!(server.dbsize(), 0);
 }
 
+/// `tg-wasm run` of a `barrier-storm` that does not end on its own (20
+/// instances, 2 workers, `local_workers` of them started by the run), into
+/// `dir`; its standard output is discarded and its standard error piped.
+fn endless_split_command(server: &RedisServer, local_workers: u32, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(TG_WASM);
+    cmd.args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
+        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers"])
+        .arg(local_workers.to_string())
+        .arg("-o")
+        .arg(dir)
+        .current_dir(support::plans_dir().join(".."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 /// Runs barrier-storm split in two from the command line (one shard left for a
 /// `tg-wasm worker` started as if elsewhere, if `remote`), kills Redis once the
 /// workers traded windows, and returns the exit code, standard error, the run
@@ -274,16 +290,7 @@ fn two_split_runs_sharing_one_redis_do_not_interfere() {
 fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16, Duration) {
     let mut server = RedisServer::start();
     let dir = tempdir();
-    let local = if remote { "1" } else { "2" };
-    let child = Command::new(TG_WASM)
-        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
-        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers", local, "-o"])
-        .arg(&dir)
-        .current_dir(support::plans_dir().join(".."))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = endless_split_command(&server, if remote { 1 } else { 2 }, &dir).spawn().unwrap();
     let elsewhere = remote.then(|| {
         Command::new(TG_WASM)
             .args(["worker", "--sync", &server.url(), "--wait", "60s"])
@@ -436,13 +443,8 @@ fn a_plan_injecting_faults_itself_is_told_it_cannot_in_a_split_run() {
 fn endless_split_run(server: &RedisServer, own_group: bool) -> (std::process::Child, TempDir, [u32; 2]) {
     use std::os::unix::process::CommandExt as _;
     let dir = tempdir();
-    let mut cmd = Command::new(TG_WASM);
-    cmd.args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
-        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "-o"])
-        .arg(&dir)
-        .current_dir(support::plans_dir().join(".."))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = endless_split_command(server, 2, &dir);
+    cmd.stderr(Stdio::null());
     if own_group {
         // As a terminal's foreground job: Ctrl-C reaches the workers too.
         cmd.process_group(0);
@@ -530,15 +532,7 @@ fn sigint_or_sigterm_to_the_coordinator_alone_is_forwarded_to_its_workers() {
 fn ctrl_c_with_a_shard_no_worker_claimed_ends_at_once_and_withdraws_it() {
     let server = RedisServer::start();
     let dir = tempdir();
-    let child = Command::new(TG_WASM)
-        .args(["run", "plans/example.wasm", "-t", "barrier-storm", "-i", "20", "-p", "barriers=1000000"])
-        .args(["--sync-latency", "1ms", "--sync", &server.url(), "--workers", "2", "--local-workers", "1", "-o"])
-        .arg(&dir)
-        .current_dir(support::plans_dir().join(".."))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = endless_split_command(&server, 1, &dir).spawn().unwrap();
     let started = Instant::now();
     while worker_pid(server.port, 0).is_none() || server.query::<u64>(&["LLEN", "tg:shard:queue"]).unwrap_or(0) == 0 {
         assert!(started.elapsed() < Duration::from_secs(120), "the run did not start");
