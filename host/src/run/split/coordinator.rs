@@ -44,9 +44,11 @@ pub const MAX_LOCAL_WORKERS: u32 = 256;
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
 /// How long, once Redis is lost, the local workers get to give up on it and
-/// send their reports on their pipes instead: each first exhausts its own
-/// retries, about 2 s for its window and 2 s more for its report.
-const LOST_REDIS_GRACE: Duration = Duration::from_secs(15);
+/// send their reports on their pipes instead: each first finishes the window
+/// it is in (seconds, for a large shard) and then exhausts its own retries,
+/// about 2 s for the window's exchange and 2 s more for its report. A worker
+/// that is not done by then is not waited for; Ctrl-C ends the wait sooner.
+const LOST_REDIS_GRACE: Duration = Duration::from_secs(60);
 
 /// Worker exit codes that mean it sent its report before exiting (see `tg-wasm worker --help`).
 const REPORTED_EXIT_CODES: [i32; 5] = [0, 1, 2, 3, 130];
@@ -99,6 +101,10 @@ impl Workers<'_> {
     /// `interrupt`) for the local workers to exit and puts the reports they
     /// sent on their pipes into `frames`; returns the shards still missing.
     fn reports_from_pipes(&mut self, frames: &mut [Option<Vec<u8>>], interrupt: Option<&AtomicBool>) -> Vec<usize> {
+        tracing::warn!(
+            "Redis is lost: waiting up to {}s for the local workers to send their results on their pipes",
+            LOST_REDIS_GRACE.as_secs()
+        );
         let started = Instant::now();
         let mut exited = vec![false; self.children.len()];
         while started.elapsed() < LOST_REDIS_GRACE && !interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
