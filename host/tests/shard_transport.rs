@@ -13,7 +13,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use tg_wasm::shard::{JobBoard, JobError, MailboxError, MailboxPolicy, ShardMailbox, ShardTicket};
+use tg_wasm::shard::{Heartbeat, JobBoard, JobError, MailboxError, MailboxPolicy, ShardMailbox, ShardTicket};
 use tg_wasm::sync::redis::RetryPolicy;
 
 /// What shard `from` sends shard `to` in `window`: distinct per triple, and
@@ -369,4 +369,57 @@ fn a_failed_check_while_collecting_aborts_the_run_for_every_shard() {
     assert!(err.to_string().contains("worker 1 exited with status 101"), "{err}");
     board.cleanup(run).unwrap();
     assert_eq!(server.dbsize(), 0);
+}
+
+/// A worker that stops beating while its result is missing is gone, wherever
+/// it ran: the collector says which shard and aborts the run for the others;
+/// one that beats while it works is waited for, however long its result takes.
+#[test]
+fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_for() {
+    let server = RedisServer::start();
+    let limit = Duration::from_millis(600);
+    let run = "444444444444-0000000000000001";
+    let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap().with_silent_limit(limit);
+    board.publish_run(run, 2, b"{}", b"", 2).unwrap();
+    let beating = Heartbeat::start(&server.url(), run, 0).unwrap();
+    let gone = Heartbeat::start(&server.url(), run, 1).unwrap();
+    let key = |i: u32| format!("tg:shard:{run}:alive:{i}");
+    assert_eq!(server.query::<u64>(&["EXISTS", &key(0), &key(1)]).unwrap(), 2, "a heartbeat beats at once");
+    let mut results = vec![None, None];
+    let started = Instant::now();
+    let collected = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Shard 1's worker vanishes at once; shard 0's goes on beating and sends its result late.
+            drop(gone);
+            std::thread::sleep(limit * 2);
+            let mut worker = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
+            worker.push_result(run, 0, b"late").unwrap();
+        });
+        board.collect_results(run, &mut results, Duration::from_secs(60), None, || Ok(()))
+    });
+    let err = collected.expect_err("shard 1 is gone");
+    assert!(matches!(err, JobError::WorkerSilent { shard: 1, .. }), "{err}");
+    assert!(err.to_string().contains("shard 1") && err.to_string().contains("stopped its heartbeat"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "noticed after {:?}", started.elapsed());
+    let abort: Option<String> = server.query(&["GET", &format!("tg:shard:{run}:abort")]).unwrap();
+    assert!(abort.is_some_and(|r| r.contains("stopped its heartbeat")), "the other shards are told");
+
+    // Beating past the limit without a result is not silence.
+    let other = "444444444444-0000000000000002";
+    board.publish_run(other, 1, b"{}", b"", 1).unwrap();
+    let slow = Heartbeat::start(&server.url(), other, 0).unwrap();
+    let mut results = vec![None];
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(limit * 4);
+            let mut worker = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
+            worker.push_result(other, 0, b"slow").unwrap();
+        });
+        board.collect_results(other, &mut results, Duration::from_secs(60), None, || Ok(())).unwrap();
+    });
+    assert_eq!(results, vec![Some(b"slow".to_vec())]);
+    drop((beating, slow));
+    board.cleanup(run).unwrap();
+    board.cleanup(other).unwrap();
+    assert_eq!(server.dbsize(), 0, "a stopped heartbeat leaves no key");
 }

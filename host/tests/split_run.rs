@@ -283,6 +283,38 @@ fn endless_split_command(server: &RedisServer, local_workers: u32, dir: &std::pa
     cmd
 }
 
+/// A worker elsewhere killed outright tells nobody: the run notices its
+/// heartbeat stopped, within seconds rather than the peers' ten minutes, and
+/// ends naming the shard.
+#[test]
+fn a_worker_elsewhere_killed_outright_ends_the_run_within_seconds_naming_its_shard() {
+    let server = RedisServer::start();
+    let dir = tempdir();
+    let run = endless_split_command(&server, 1, &dir).spawn().unwrap();
+    let mut remote = Command::new(TG_WASM)
+        .args(["worker", "--sync", &server.url(), "--wait", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting a worker");
+    let started = Instant::now();
+    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.len() < 2) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    remote.kill().unwrap();
+    remote.wait().unwrap();
+    let killed = Instant::now();
+    let out = run.wait_with_output().unwrap();
+    let took = killed.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("shard 1") && stderr.contains("stopped its heartbeat"), "{stderr}");
+    assert!(took < Duration::from_secs(30), "noticed {took:?} after the kill");
+    eprintln!("the run ended {took:?} after its worker elsewhere was killed");
+    assert_eq!(server.dbsize(), 0, "the run's keys are deleted");
+}
+
 /// Runs barrier-storm split in two from the command line (one shard left for a
 /// `tg-wasm worker` started as if elsewhere, if `remote`), kills Redis once the
 /// workers traded windows, and returns the exit code, standard error, the run

@@ -8,7 +8,9 @@
 //! for remote workers, pushes one claim ticket `<run>/<index>` per shard onto
 //! the queue shared by all runs, `tg:shard:queue`. A worker claims a ticket,
 //! fetches the run, exchanges windows, and pushes its result; the coordinator
-//! collects the results by shard index and cleans up.
+//! collects the results by shard index and cleans up. While a worker runs its
+//! shard it beats ([`super::heartbeat`]); the collector gives up on a worker
+//! whose beat stops before its result came.
 //!
 //! As in the mailbox, every call may be repeated after a lost reply, so each
 //! is made safe to repeat: publishing is recorded under a per-call id (a
@@ -18,6 +20,7 @@
 //! Waits are `BLPOP`s on bell lists (one token per ticket or result) with a
 //! short timeout, so that Ctrl-C and the caller's checks run between them.
 
+use super::heartbeat::SILENT_LIMIT;
 use super::{DEFAULT_POLL, InvalidRun, KEY_TTL_SECS, RunKeys, blpop_secs};
 use crate::sync::redis::{LinkError, RedisLink, RedisSetupError, RetryPolicy, nonce};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,6 +191,21 @@ pub enum JobError {
         /// What the check reported.
         reason: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The worker of a shard whose result is missing stopped beating (see
+    /// [`super::heartbeat`]); the run was aborted.
+    #[error(
+        "the worker running shard {shard} of run {run} stopped its heartbeat (not seen for {:.0?}): it was killed, \
+         its machine went down, or it lost Redis (see its log); the shards were told to stop",
+        silent
+    )]
+    WorkerSilent {
+        /// The run key.
+        run: String,
+        /// The shard.
+        shard: u32,
+        /// How long since the collector last saw its heartbeat key.
+        silent: Duration,
+    },
     /// Not every result arrived in time; the run was aborted.
     #[error(
         "the results of shard(s) {missing:?} of run {run} did not arrive within {:.0?}; check those workers' logs \
@@ -204,18 +222,32 @@ pub enum JobError {
     },
 }
 
+/// One turn of [`JobBoard::collect_results`]: the abort reason, the missing
+/// shards' results, whether the run's keys are still there, and the missing
+/// shards' heartbeat keys.
+type CollectReply = (Option<String>, Vec<Option<Vec<u8>>>, u8, Vec<Option<String>>);
+
 /// A connection to the Redis server where runs are published, claimed and
 /// collected; see the module documentation.
 pub struct JobBoard {
     link: RedisLink,
     poll: Duration,
+    /// How long a worker seen beating may go without a beat while its result is missing.
+    silent_limit: Duration,
 }
 
 impl JobBoard {
     /// Connects to `url` and checks that the server answers.
     pub fn connect(url: &str, policy: RetryPolicy) -> Result<JobBoard, JobError> {
         let poll = DEFAULT_POLL.min(policy.response_timeout / 2);
-        Ok(JobBoard { link: RedisLink::open(url, policy)?, poll })
+        Ok(JobBoard { link: RedisLink::open(url, policy)?, poll, silent_limit: SILENT_LIMIT })
+    }
+
+    /// How long [`collect_results`](Self::collect_results) lets a worker it
+    /// has seen beating go without a beat ([`SILENT_LIMIT`] unless set).
+    pub fn with_silent_limit(mut self, limit: Duration) -> JobBoard {
+        self.silent_limit = limit;
+        self
     }
 
     /// The server's address, for messages.
@@ -348,7 +380,9 @@ impl JobBoard {
     ///
     /// Between short waits it checks, in order: the run's abort key, the
     /// `interrupt` flag, the caller's `check` (which notices, say, a local
-    /// worker process that died), and `timeout` counted from the call. All but
+    /// worker process that died), the heartbeat of each shard whose result is
+    /// missing (a worker whose key has been gone for [`SILENT_LIMIT`] is
+    /// gone, wherever it ran), and `timeout` counted from the call. All but
     /// an abort set by someone else also abort the run, with the reason, so
     /// that the shards stop instead of waiting for their peers.
     pub fn collect_results(
@@ -364,6 +398,9 @@ impl JobBoard {
         let count = u32::try_from(results.len()).expect("at most u32::MAX shards");
         let mut block = false;
         let mut lost_at = None;
+        // When each shard's worker was last seen beating; `None` until it first is
+        // (a shard still queued for a worker elsewhere has none).
+        let mut last_beat: Vec<Option<Instant>> = vec![None; count as usize];
         loop {
             let missing: Vec<u32> = (0..count).filter(|&i| results[i as usize].is_none()).collect();
             if missing.is_empty() {
@@ -376,12 +413,18 @@ impl JobBoard {
             pipe.cmd("GET").arg(keys.abort());
             pipe.cmd("MGET").arg(missing.iter().map(|&i| keys.result(i)).collect::<Vec<_>>());
             pipe.cmd("EXPIRE").arg(keys.count()).arg(KEY_TTL_SECS);
-            let (abort, got, alive): (Option<String>, Vec<Option<Vec<u8>>>, u8) = self
+            // After the results: a worker stops beating only after storing its result.
+            pipe.cmd("MGET").arg(missing.iter().map(|&i| keys.alive(i)).collect::<Vec<_>>());
+            let (abort, got, alive, beats): CollectReply = self
                 .link
                 .call(&format!("collecting the results of run {run}"), |con| pipe.query(con))
                 .map_err(JobError::Lost)?;
-            for (&i, r) in missing.iter().zip(got) {
+            let now = Instant::now();
+            for ((&i, r), beat) in missing.iter().zip(got).zip(beats) {
                 results[i as usize] = r;
+                if beat.is_some() {
+                    last_beat[i as usize] = Some(now);
+                }
             }
             if results.iter().all(Option::is_some) {
                 continue;
@@ -402,6 +445,11 @@ impl JobBoard {
                 Some(JobError::Interrupted { doing: format!("collecting the results of run {run}") })
             } else if let Err(reason) = check() {
                 Some(JobError::CheckFailed { run: run.to_string(), reason })
+            } else if let Some((shard, silent)) = (0..count).find_map(|i| {
+                let silent = last_beat[i as usize]?.elapsed();
+                (results[i as usize].is_none() && silent >= self.silent_limit).then_some((i, silent))
+            }) {
+                Some(JobError::WorkerSilent { run: run.to_string(), shard, silent })
             } else if started.elapsed() >= timeout {
                 let missing = (0..count).filter(|&i| results[i as usize].is_none()).collect();
                 Some(JobError::Timeout { run: run.to_string(), missing, waited: started.elapsed() })

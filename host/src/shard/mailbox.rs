@@ -88,7 +88,9 @@ pub struct MailboxPolicy {
 impl Default for MailboxPolicy {
     /// Ten minutes of peer silence: a window can legitimately take that long
     /// when thousands of instances compute in it, and a shard that is really
-    /// gone is usually reported sooner, by its own process or by Ctrl-C.
+    /// gone is reported sooner: by its own process, by Ctrl-C, or, when its
+    /// heartbeat lapses, by the collector, which aborts the run
+    /// ([`super::heartbeat`]). This is the last resort when the collector is gone too.
     fn default() -> Self {
         MailboxPolicy { retry: RetryPolicy::default(), peer_timeout: Duration::from_secs(600), poll: DEFAULT_POLL }
     }

@@ -14,6 +14,7 @@
 //!   ordering, duplicates dropped, frames of the wrong window refused.
 //! - [`mailbox`]: [`ShardMailbox`], the per-window exchange over Redis lists.
 //! - [`job`]: [`JobBoard`], publishing a run, claiming shards, collecting results, cleanup.
+//! - [`heartbeat`]: [`Heartbeat`], how a worker shows it is still there while it runs a shard.
 //!
 //! Every key of a run lives under `tg:shard:<run>:` and gets a 24-hour expiry on
 //! each write, so a run whose processes all die does not stay in the server
@@ -22,12 +23,14 @@
 //! run's prefix can match them.
 
 pub mod frame;
+pub mod heartbeat;
 pub mod inbox;
 pub mod job;
 pub mod mailbox;
 
 /// The retry policy every Redis user in tg-wasm shares, for [`JobBoard::connect`].
 pub use crate::sync::redis::RetryPolicy;
+pub use heartbeat::{Heartbeat, HeartbeatError};
 pub use job::{JobBoard, JobError, PublishedRun, ShardTicket};
 pub use mailbox::{MailboxError, MailboxPolicy, ShardMailbox};
 
@@ -154,6 +157,12 @@ impl RunKeys {
 
     pub(crate) fn result(&self, i: u32) -> String {
         self.key(format_args!("result:{i}"))
+    }
+
+    /// Set by the worker running shard `i` every few seconds, expiring soon
+    /// after (see [`heartbeat`]).
+    pub(crate) fn alive(&self, i: u32) -> String {
+        self.key(format_args!("alive:{i}"))
     }
 
     /// Wake-up tokens for the collector: one per result pushed.

@@ -7,7 +7,7 @@ use crate::component::PlanComponent;
 use crate::error::{Error, InputError};
 use crate::run::Run;
 use crate::run::record::RecordedRun;
-use crate::shard::{JobBoard, JobError, MailboxPolicy, PublishedRun, ShardMailbox, ShardTicket};
+use crate::shard::{Heartbeat, JobBoard, JobError, MailboxPolicy, PublishedRun, ShardMailbox, ShardTicket};
 use crate::sync::redis::RetryPolicy;
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
@@ -82,8 +82,14 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     };
     let span = tracing::info_span!("worker", run = %run, shard = index);
     let _entered = span.enter();
+
     let outcome = match board.fetch_run(&run) {
-        Ok(published) => run_claimed(settings, &run, index, published),
+        // Beating while the shard runs, so that the collector can tell this
+        // worker gone from busy; the key goes before the result is sent.
+        Ok(published) => match Heartbeat::start(&settings.url, &run, index) {
+            Ok(_beating) => run_claimed(settings, &run, index, published),
+            Err(e) => Err(Error::from(anyhow::Error::from(e).context("starting the shard's heartbeat"))),
+        },
         // No coordinator waits on a run that is not there: nobody to tell,
         // and a report would only leave keys behind.
         Err(e @ JobError::NotFound { .. }) => return Err(InputError::new(e.to_string()).into()),
@@ -115,6 +121,7 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
         tracing::warn!("sending the shard's results on the coordinator's pipe, as Redis cannot take them: {lost}");
         super::lifeline::send_report(pipe, &bytes).context("sending the shard's results on the coordinator's pipe")?;
     }
+
     if let WorkerReport::Failed { error, bad_input, .. } = report {
         return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error).into() });
     }
