@@ -125,11 +125,7 @@ fn a_worker_started_elsewhere_claims_the_shard_left_for_it() {
     let s = cases().pop().expect("ping-pong");
     let (embedded, _) = support::run_with(&s, &tempdir(), &SyncSetting::Embedded);
     // As on another machine: a worker that knows only the server.
-    let mut remote = Command::new(TG_WASM)
-        .args(["worker", "--sync", &server.url(), "--wait", "60s"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting a worker");
+    let mut remote = worker_elsewhere(&server);
     let mut settings = settings(&server, 2);
     settings.local_workers = 1;
     let (summary, _) = split(&s, &settings);
@@ -267,6 +263,25 @@ fn two_split_runs_sharing_one_redis_do_not_interfere() {
     assert_eq!(server.dbsize(), 0);
 }
 
+/// A `tg-wasm worker` that knows only the server, as one on another machine.
+fn worker_elsewhere(server: &RedisServer) -> std::process::Child {
+    Command::new(TG_WASM)
+        .args(["worker", "--sync", &server.url(), "--wait", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting a worker")
+}
+
+/// Waits until both shards of a run on `server` have traded a window.
+fn wait_until_windows_traded(server: &RedisServer) {
+    let started = Instant::now();
+    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.len() < 2) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `tg-wasm run` of a `barrier-storm` that does not end on its own (20
 /// instances, 2 workers, `local_workers` of them started by the run), into
 /// `dir`; its standard output is discarded and its standard error piped.
@@ -291,17 +306,8 @@ fn a_worker_elsewhere_killed_outright_ends_the_run_within_seconds_naming_its_sha
     let server = RedisServer::start();
     let dir = tempdir();
     let run = endless_split_command(&server, 1, &dir).spawn().unwrap();
-    let mut remote = Command::new(TG_WASM)
-        .args(["worker", "--sync", &server.url(), "--wait", "60s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting a worker");
-    let started = Instant::now();
-    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.len() < 2) {
-        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut remote = worker_elsewhere(&server);
+    wait_until_windows_traded(&server);
     remote.kill().unwrap();
     remote.wait().unwrap();
     let killed = Instant::now();
@@ -323,19 +329,8 @@ fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16,
     let mut server = RedisServer::start();
     let dir = tempdir();
     let child = endless_split_command(&server, if remote { 1 } else { 2 }, &dir).spawn().unwrap();
-    let elsewhere = remote.then(|| {
-        Command::new(TG_WASM)
-            .args(["worker", "--sync", &server.url(), "--wait", "60s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting a worker")
-    });
-    let started = Instant::now();
-    while server.query::<Vec<String>>(&["KEYS", "tg:shard:*:held-id:*"]).map_or(true, |k| k.len() < 2) {
-        assert!(started.elapsed() < Duration::from_secs(120), "the workers never exchanged a window");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let elsewhere = remote.then(|| worker_elsewhere(&server));
+    wait_until_windows_traded(&server);
     std::thread::sleep(Duration::from_millis(500));
     server.kill();
     let killed = Instant::now();
