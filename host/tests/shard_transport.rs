@@ -381,8 +381,8 @@ fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_f
     let run = "444444444444-0000000000000001";
     let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap().with_silent_limit(limit);
     board.publish_run(run, 2, b"{}", b"", 2).unwrap();
-    let beating = Heartbeat::start(&server.url(), run, 0).unwrap();
-    let gone = Heartbeat::start(&server.url(), run, 1).unwrap();
+    let beating = Heartbeat::for_shard(&server.url(), run, 0).unwrap();
+    let gone = Heartbeat::for_shard(&server.url(), run, 1).unwrap();
     let key = |i: u32| format!("tg:shard:{run}:alive:{i}");
     assert_eq!(server.query::<u64>(&["EXISTS", &key(0), &key(1)]).unwrap(), 2, "a heartbeat beats at once");
     let mut results = vec![None, None];
@@ -407,7 +407,7 @@ fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_f
     // Beating past the limit without a result is not silence.
     let other = "444444444444-0000000000000002";
     board.publish_run(other, 1, b"{}", b"", 1).unwrap();
-    let slow = Heartbeat::start(&server.url(), other, 0).unwrap();
+    let slow = Heartbeat::for_shard(&server.url(), other, 0).unwrap();
     let mut results = vec![None];
     std::thread::scope(|s| {
         s.spawn(|| {

@@ -321,6 +321,37 @@ fn a_worker_elsewhere_killed_outright_ends_the_run_within_seconds_naming_its_sha
     assert_eq!(server.dbsize(), 0, "the run's keys are deleted");
 }
 
+/// A coordinator that starts no worker of its own (as a Kubernetes Job would)
+/// killed outright: its workers elsewhere see its heartbeat stop and end the
+/// run instead of computing, for nobody, a run that might never end.
+#[test]
+fn workers_elsewhere_stop_within_seconds_of_losing_their_coordinator() {
+    let server = RedisServer::start();
+    let dir = tempdir();
+    let mut run = endless_split_command(&server, 0, &dir).stderr(Stdio::null()).spawn().unwrap();
+    let mut workers = [worker_elsewhere(&server), worker_elsewhere(&server)];
+    wait_until_windows_traded(&server);
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let killed = Instant::now();
+    for worker in &mut workers {
+        let code = worker.wait().unwrap().code();
+        assert_ne!(code, Some(0), "a run cut short is no success");
+    }
+    let took = killed.elapsed();
+    eprintln!("the workers stopped {took:?} after their coordinator was killed");
+    assert!(took < Duration::from_secs(30), "the workers ran on for {took:?}");
+    let abort: Option<String> = server.query(&["GET", &abort_key(&server)]).unwrap();
+    assert!(abort.is_some_and(|r| r.contains("stopped its heartbeat")), "the reason is recorded for the run");
+}
+
+/// The abort key of the one run on `server`.
+fn abort_key(server: &RedisServer) -> String {
+    let keys: Vec<String> = server.query(&["KEYS", "tg:shard:*:abort"]).unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    keys.into_iter().next().unwrap()
+}
+
 /// Runs barrier-storm split in two from the command line (one shard left for a
 /// `tg-wasm worker` started as if elsewhere, if `remote`), kills Redis once the
 /// workers traded windows, and returns the exit code, standard error, the run

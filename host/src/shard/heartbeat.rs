@@ -1,12 +1,14 @@
-//! A worker's heartbeat: while it runs a shard, a thread of its own sets a key
-//! of the run that expires unless set again ([`Heartbeat`]), so that the
-//! collector tells a worker that is gone — killed, its machine down, cut off
-//! from Redis — from one whose window takes long, within seconds instead of
-//! after the peers' ten-minute silence.
+//! Heartbeats: while a worker runs a shard, and while the coordinating `run`
+//! collects, a thread of its own sets a key of the run that expires unless
+//! set again ([`Heartbeat`]). The collector thus tells a worker that is gone
+//! — killed, its machine down, cut off from Redis — from one whose window
+//! takes long, and workers elsewhere tell a coordinator that is gone from one
+//! that waits, within seconds instead of after the peers' ten-minute silence.
 //!
-//! Owns: the key's refresh, and how long a lapse may last
-//! ([`SILENT_LIMIT`]). Does not own: what the collector does about a lapse
-//! ([`super::job`] aborts the run, naming the shard).
+//! Owns: the keys' refresh, and how long a lapse may last
+//! ([`SILENT_LIMIT`]). Does not own: what a lapse leads to ([`super::job`]
+//! aborts the run naming the shard; [`super::mailbox`] ends the shard's
+//! exchange, and the run, when the coordinator's lapses).
 
 use super::{InvalidRun, RunKeys};
 use crate::sync::redis::{RedisLink, RedisSetupError, RetryPolicy};
@@ -54,10 +56,19 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Starts beating for shard `index` of run `run` on the server at `url`,
-    /// on a connection of its own: the first beat is made before this returns.
-    pub fn start(url: &str, run: &str, index: u32) -> Result<Heartbeat, HeartbeatError> {
-        let key = RunKeys::new(run)?.alive(index);
+    /// Starts beating for shard `index` of run `run` on the server at `url`.
+    pub fn for_shard(url: &str, run: &str, index: u32) -> Result<Heartbeat, HeartbeatError> {
+        Heartbeat::start(url, RunKeys::new(run)?.alive(index))
+    }
+
+    /// Starts beating for the coordinator of run `run` on the server at `url`.
+    pub fn for_coordinator(url: &str, run: &str) -> Result<Heartbeat, HeartbeatError> {
+        Heartbeat::start(url, RunKeys::new(run)?.coordinator_alive())
+    }
+
+    /// Starts beating on `key`, on a connection of its own: the first beat is
+    /// made before this returns.
+    fn start(url: &str, key: String) -> Result<Heartbeat, HeartbeatError> {
         let policy = RetryPolicy { connect_timeout: BEAT_TIMEOUT, response_timeout: BEAT_TIMEOUT, backoff: Vec::new() };
         let mut link = RedisLink::open(url, policy)?;
         let ttl_ms = KEY_TTL.as_millis() as u64;

@@ -79,6 +79,11 @@ pub struct MailboxPolicy {
     /// Longest time an exchange waits without a new frame of its window
     /// before it gives up on the shards still missing.
     pub peer_timeout: Duration,
+    /// How long the coordinator's heartbeat key may be missing before an
+    /// exchange gives up on the run (see [`super::heartbeat`]), counted from
+    /// its last sighting or, before the first, from connecting; `None` does
+    /// not look (a mailbox without a coordinator, as in tests).
+    pub coordinator_silence: Option<Duration>,
     /// Longest single blocking wait between checks of the abort key, the
     /// interrupt flag and the peer timeout. Kept below the retry policy's
     /// response timeout, or a wait would look like a dead server.
@@ -92,7 +97,12 @@ impl Default for MailboxPolicy {
     /// heartbeat lapses, by the collector, which aborts the run
     /// ([`super::heartbeat`]). This is the last resort when the collector is gone too.
     fn default() -> Self {
-        MailboxPolicy { retry: RetryPolicy::default(), peer_timeout: Duration::from_secs(600), poll: DEFAULT_POLL }
+        MailboxPolicy {
+            retry: RetryPolicy::default(),
+            peer_timeout: Duration::from_secs(600),
+            coordinator_silence: None,
+            poll: DEFAULT_POLL,
+        }
     }
 }
 
@@ -176,6 +186,21 @@ pub enum MailboxError {
         /// How long nothing new arrived.
         silent: Duration,
     },
+    /// The coordinating `run`'s heartbeat stopped: nobody would collect this
+    /// shard's results.
+    #[error(
+        "shard {index} of run {run}: the coordinating `tg-wasm run` stopped its heartbeat (not seen for {:.0?}): it \
+         was killed, its machine went down, or it lost Redis; the run cannot be collected, so it stops",
+        silent
+    )]
+    CoordinatorGone {
+        /// The run key.
+        run: String,
+        /// This shard.
+        index: u32,
+        /// How long since the coordinator's heartbeat key was last seen.
+        silent: Duration,
+    },
     /// A frame that cannot belong to this exchange.
     #[error(
         "shard {index} of run {run}: protocol error in window {window}: {detail}; this is a bug, or processes \
@@ -214,6 +239,9 @@ pub struct ShardMailbox {
     /// Whether the run was published (its shard count was in Redis when this
     /// mailbox connected), so that its disappearance means the server lost it.
     watch_keys: bool,
+    /// When the coordinator's heartbeat key was last seen (at first, when
+    /// this mailbox connected).
+    coordinator_seen: Instant,
 }
 
 impl ShardMailbox {
@@ -250,6 +278,7 @@ impl ShardMailbox {
             acked: String::new(),
             failed: false,
             closed: false,
+            coordinator_seen: Instant::now(),
         })
     }
 
@@ -304,7 +333,9 @@ impl ShardMailbox {
                 // An interrupt stops every shard, each reporting what it has; an abort
                 // would make the coordinator drop those reports.
                 MailboxError::Interrupted { .. } => self.stop_quietly(),
-                MailboxError::PeerTimeout { .. } | MailboxError::Protocol { .. } => self.abort_quietly(&e.to_string()),
+                MailboxError::PeerTimeout { .. }
+                | MailboxError::Protocol { .. }
+                | MailboxError::CoordinatorGone { .. } => self.abort_quietly(&e.to_string()),
                 MailboxError::Lost { .. } | MailboxError::KeysLost { .. } => self.failed = true,
                 _ => {}
             }
@@ -348,6 +379,10 @@ impl ShardMailbox {
             if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                 return Err(MailboxError::Interrupted { run: self.run.clone(), index: self.index, window });
             }
+            let unseen = self.coordinator_seen.elapsed();
+            if self.policy.coordinator_silence.is_some_and(|limit| unseen >= limit) {
+                return Err(MailboxError::CoordinatorGone { run: self.run.clone(), index: self.index, silent: unseen });
+            }
             let silent = last_news.elapsed();
             if silent >= self.policy.peer_timeout {
                 return Err(MailboxError::PeerTimeout {
@@ -384,13 +419,14 @@ impl ShardMailbox {
             .arg(&id)
             .arg(KEY_TTL_SECS)
             .arg(if self.watch_keys { "1" } else { "0" });
+        pipe.cmd("EXISTS").arg(self.keys.coordinator_alive());
         let what = if waiting {
             format!("waiting for the frames of window {window}")
         } else {
             format!("sending the frames of window {window}")
         };
         // Every try acknowledges the same drain: see the module documentation.
-        let ((abort, stop, items, keys_lost),): (DrainReply,) =
+        let ((abort, stop, items, keys_lost), coordinator_alive): (DrainReply, u8) =
             self.link.call(&what, |con| pipe.query(con)).map_err(|source| self.lost(source))?;
         if keys_lost != 0 {
             return Err(MailboxError::KeysLost {
@@ -401,6 +437,9 @@ impl ShardMailbox {
             });
         }
         self.acked = id;
+        if coordinator_alive != 0 {
+            self.coordinator_seen = Instant::now();
+        }
         if stop != 0
             && let Some(flag) = &self.interrupt
             && !flag.swap(true, Ordering::SeqCst)

@@ -165,6 +165,12 @@ impl RunKeys {
         self.key(format_args!("alive:{i}"))
     }
 
+    /// Set by the coordinating `run` every few seconds while it collects,
+    /// expiring soon after (see [`heartbeat`]).
+    pub(crate) fn coordinator_alive(&self) -> String {
+        self.key(format_args!("alive:run"))
+    }
+
     /// Wake-up tokens for the collector: one per result pushed.
     pub(crate) fn results_bell(&self) -> String {
         self.key(format_args!("results-bell"))

@@ -6,7 +6,7 @@ use super::result::{ShardResult, WorkerReport, merge};
 use super::worker::SplitInputs;
 use crate::error::{Error, InputError};
 use crate::run::{Execution, Run, RunSpec};
-use crate::shard::{JobBoard, JobError};
+use crate::shard::{Heartbeat, JobBoard, JobError};
 use crate::sync::redis::{RetryPolicy, nonce, redact};
 use anyhow::Context as _;
 use netsim::shard::ShardLayout;
@@ -251,6 +251,10 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
         lifelines: Vec::new(),
         outputs: Vec::new(),
     };
+    // Beats while the run is collected, so that workers elsewhere stop if this
+    // process vanishes. Declared after `workers` so that it stops first: no
+    // beat comes after the run's keys are deleted.
+    let beating = Heartbeat::for_coordinator(&settings.url, &key).context("starting the run's heartbeat")?;
     for index in 0..settings.local_workers {
         let mut child = Command::new(&settings.worker_exe)
             .args(["worker", "--sync", &settings.url, "--join", &format!("{key}/{index}"), "--lifeline"])
@@ -319,6 +323,7 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
             }
         }
     }
+    drop(beating);
     drop(workers);
     Ok(merge(run.placements().to_vec(), results))
 }

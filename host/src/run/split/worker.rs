@@ -7,6 +7,7 @@ use crate::component::PlanComponent;
 use crate::error::{Error, InputError};
 use crate::run::Run;
 use crate::run::record::RecordedRun;
+use crate::shard::heartbeat::SILENT_LIMIT;
 use crate::shard::{Heartbeat, JobBoard, JobError, MailboxPolicy, PublishedRun, ShardMailbox, ShardTicket};
 use crate::sync::redis::RetryPolicy;
 use anyhow::Context as _;
@@ -86,7 +87,7 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     let outcome = match board.fetch_run(&run) {
         // Beating while the shard runs, so that the collector can tell this
         // worker gone from busy; the key goes before the result is sent.
-        Ok(published) => match Heartbeat::start(&settings.url, &run, index) {
+        Ok(published) => match Heartbeat::for_shard(&settings.url, &run, index) {
             Ok(_beating) => run_claimed(settings, &run, index, published),
             Err(e) => Err(Error::from(anyhow::Error::from(e).context("starting the shard's heartbeat"))),
         },
@@ -145,7 +146,8 @@ fn run_claimed(
         ShardLayout::new(index, published.count, spec.instance_count()).map_err(|e| InputError::new(e.to_string()))?;
     let wall_timeout = spec.wall_timeout;
     let shard = Run::prepare(spec, layout.nodes().len() as u32)?;
-    let mut policy = MailboxPolicy::default();
+    // A coordinator whose heartbeat stops will collect nothing: stop too.
+    let mut policy = MailboxPolicy { coordinator_silence: Some(SILENT_LIMIT), ..MailboxPolicy::default() };
     if let Some(wall) = wall_timeout {
         // A peer silent past the run's own limit is gone.
         policy.peer_timeout = policy.peer_timeout.min(wall + Duration::from_secs(30));
