@@ -423,3 +423,46 @@ fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_f
     board.cleanup(other).unwrap();
     assert_eq!(server.dbsize(), 0, "a stopped heartbeat leaves no key");
 }
+
+/// Shards watching for their coordinator stop once its heartbeat is gone,
+/// even while their frames keep coming, and not while it beats.
+#[test]
+fn shards_stop_when_their_coordinators_heartbeat_is_gone_and_not_while_it_beats() {
+    let server = RedisServer::start();
+    let limit = Duration::from_millis(500);
+    let policy = MailboxPolicy { coordinator_silence: Some(limit), ..MailboxPolicy::default() };
+    let exchange_for = |run: &'static str, how_long: Duration| {
+        std::thread::scope(|s| {
+            let shards: Vec<_> = (0..2)
+                .map(|i| {
+                    let mut mb = ShardMailbox::connect(&server.url(), run, i, 2, policy.clone()).unwrap();
+                    s.spawn(move || {
+                        let started = Instant::now();
+                        let mut window = 0;
+                        while started.elapsed() < how_long {
+                            window += 1;
+                            mb.exchange(window, vec![vec![1]; 2])?;
+                        }
+                        Ok::<u64, MailboxError>(window)
+                    })
+                })
+                .collect();
+            shards.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
+        })
+    };
+
+    let beating = "555555555555-0000000000000001";
+    let coordinator = Heartbeat::for_coordinator(&server.url(), beating).unwrap();
+    for windows in exchange_for(beating, limit * 3) {
+        assert!(windows.expect("the coordinator beats") > 10);
+    }
+    drop(coordinator);
+
+    let gone = "555555555555-0000000000000002";
+    let started = Instant::now();
+    for ended in exchange_for(gone, Duration::from_secs(30)) {
+        let err = ended.expect_err("nobody beats for this run");
+        assert!(matches!(err, MailboxError::CoordinatorGone { .. } | MailboxError::Aborted { .. }), "{err}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "stopped after {:?}", started.elapsed());
+}

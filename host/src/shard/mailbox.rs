@@ -364,6 +364,12 @@ impl ShardMailbox {
             if let Some(reason) = abort {
                 return Err(MailboxError::Aborted { run: self.run.clone(), reason });
             }
+            // Checked on every turn, not only while waiting: shards whose frames
+            // keep coming would otherwise compute, for nobody, a run without end.
+            let unseen = self.coordinator_seen.elapsed();
+            if self.policy.coordinator_silence.is_some_and(|limit| unseen >= limit) {
+                return Err(MailboxError::CoordinatorGone { run: self.run.clone(), index: self.index, silent: unseen });
+            }
             for raw in items {
                 match self.inbox.accept(raw).map_err(|detail| self.protocol(window, detail))? {
                     Accepted::Current => last_news = Instant::now(),
@@ -378,10 +384,6 @@ impl ShardMailbox {
             }
             if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                 return Err(MailboxError::Interrupted { run: self.run.clone(), index: self.index, window });
-            }
-            let unseen = self.coordinator_seen.elapsed();
-            if self.policy.coordinator_silence.is_some_and(|limit| unseen >= limit) {
-                return Err(MailboxError::CoordinatorGone { run: self.run.clone(), index: self.index, silent: unseen });
             }
             let silent = last_news.elapsed();
             if silent >= self.policy.peer_timeout {
