@@ -431,36 +431,39 @@ fn shards_stop_when_their_coordinators_heartbeat_is_gone_and_not_while_it_beats(
     let server = RedisServer::start();
     let limit = Duration::from_millis(500);
     let policy = MailboxPolicy { coordinator_silence: Some(limit), ..MailboxPolicy::default() };
-    let exchange_for = |run: &'static str, how_long: Duration| {
+    // Both shards exchange the same windows, one every `pause` at least: a
+    // shard that stopped at another window than its peer would leave it waiting.
+    let pause = Duration::from_millis(50);
+    let exchange = |run: &'static str, windows: u64| {
         std::thread::scope(|s| {
             let shards: Vec<_> = (0..2)
                 .map(|i| {
                     let mut mb = ShardMailbox::connect(&server.url(), run, i, 2, policy.clone()).unwrap();
                     s.spawn(move || {
-                        let started = Instant::now();
-                        let mut window = 0;
-                        while started.elapsed() < how_long {
-                            window += 1;
+                        for window in 1..=windows {
                             mb.exchange(window, vec![vec![1]; 2])?;
+                            std::thread::sleep(pause);
                         }
-                        Ok::<u64, MailboxError>(window)
+                        Ok::<(), MailboxError>(())
                     })
                 })
                 .collect();
             shards.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
         })
     };
+    // Enough windows to outlast the limit three times over.
+    let windows = (limit * 3).as_millis().div_ceil(pause.as_millis()) as u64;
 
     let beating = "555555555555-0000000000000001";
     let coordinator = Heartbeat::for_coordinator(&server.url(), beating).unwrap();
-    for windows in exchange_for(beating, limit * 3) {
-        assert!(windows.expect("the coordinator beats") > 10);
+    for ended in exchange(beating, windows) {
+        ended.expect("the coordinator beats");
     }
     drop(coordinator);
 
     let gone = "555555555555-0000000000000002";
     let started = Instant::now();
-    for ended in exchange_for(gone, Duration::from_secs(30)) {
+    for ended in exchange(gone, windows * 100) {
         let err = ended.expect_err("nobody beats for this run");
         assert!(matches!(err, MailboxError::CoordinatorGone { .. } | MailboxError::Aborted { .. }), "{err}");
     }
