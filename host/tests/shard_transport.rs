@@ -389,9 +389,12 @@ fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_f
     let started = Instant::now();
     let collected = std::thread::scope(|s| {
         s.spawn(|| {
-            // Shard 1's worker vanishes at once; shard 0's goes on beating and sends its result late.
+            // Shard 1's worker vanishes once the collector has seen it beat (its first
+            // look is at once, then one every 200 ms at most); shard 0's goes on
+            // beating and sends its result late.
+            std::thread::sleep(limit);
             drop(gone);
-            std::thread::sleep(limit * 2);
+            std::thread::sleep(limit * 3);
             let mut worker = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
             worker.push_result(run, 0, b"late").unwrap();
         });
