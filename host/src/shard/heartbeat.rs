@@ -16,15 +16,15 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often a worker sets its heartbeat key.
+/// How often a worker, or a coordinator, sets its heartbeat key.
 pub const BEAT_EVERY: Duration = Duration::from_secs(2);
 
 /// How long the key outlives its last beat: three beats.
 const KEY_TTL: Duration = Duration::from_secs(6);
 
 /// How long a collector waits, once a worker's key has lapsed ([`KEY_TTL`]
-/// after its last beat), before it gives up on the worker: a worker is
-/// noticed gone within about 14 s. Above [`BEAT_EVERY`] with room to spare: a
+/// after its last beat), before it gives up on the worker (and a worker on
+/// its coordinator): either is noticed gone within about 14 s. Above [`BEAT_EVERY`] with room to spare: a
 /// server restarted empty loses the key until the next beat sets it again,
 /// and a beat may be late by a slow reply.
 pub const SILENT_LIMIT: Duration = Duration::from_secs(8);
@@ -48,7 +48,7 @@ pub enum HeartbeatError {
     Thread(std::io::Error),
 }
 
-/// A running heartbeat for one shard; it stops, and its key goes, when dropped.
+/// A running heartbeat for one shard or a coordinator; it stops, and its key goes, when dropped.
 pub struct Heartbeat {
     /// Dropping it stops the thread at once, between beats.
     stop: Option<mpsc::Sender<()>>,

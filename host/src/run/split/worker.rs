@@ -83,7 +83,6 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     };
     let span = tracing::info_span!("worker", run = %run, shard = index);
     let _entered = span.enter();
-
     let outcome = match board.fetch_run(&run) {
         // Beating while the shard runs, so that the collector can tell this
         // worker gone from busy; the key goes before the result is sent.
@@ -122,7 +121,6 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
         tracing::warn!("sending the shard's results on the coordinator's pipe, as Redis cannot take them: {lost}");
         super::lifeline::send_report(pipe, &bytes).context("sending the shard's results on the coordinator's pipe")?;
     }
-
     if let WorkerReport::Failed { error, bad_input, .. } = report {
         return Err(if bad_input { InputError::new(error).into() } else { anyhow::anyhow!(error).into() });
     }
