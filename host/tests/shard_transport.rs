@@ -427,6 +427,38 @@ fn a_worker_that_stops_beating_ends_the_collection_and_a_beating_one_is_waited_f
     assert_eq!(server.dbsize(), 0, "a stopped heartbeat leaves no key");
 }
 
+/// A worker elsewhere that dies between claiming its shard and its first
+/// heartbeat (fetching a large plan, say) is noticed as one that dies later:
+/// the claim is the shard's first beat.
+#[test]
+fn a_worker_gone_before_its_heartbeat_started_is_noticed_from_its_claim() {
+    let server = RedisServer::start();
+    let limit = Duration::from_millis(600);
+    let run = "555555555555-0000000000000001";
+    let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap().with_silent_limit(limit);
+    board.publish_run(run, 2, b"{}", b"", 1).unwrap();
+    let claimer = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap().claim(Duration::from_secs(5), None);
+    assert_eq!(claimer.unwrap(), Some(ShardTicket { run: run.to_string(), index: 1, count: 2 }));
+    // The claimer stops here, never beating; shard 0 (run by the publisher) sends its result.
+    let mut results = vec![Some(b"shard 0".to_vec()), None];
+    let started = Instant::now();
+    let err = board.collect_results(run, &mut results, Duration::from_secs(60), None, || Ok(())).expect_err("gone");
+    assert!(matches!(err, JobError::WorkerSilent { shard: 1, .. }), "{err}");
+    // The claim's key lapses after a heartbeat's lifetime (6 s), then the limit runs.
+    assert!(started.elapsed() < Duration::from_secs(15), "noticed after {:?}", started.elapsed());
+
+    // A ticket whose run is gone by the time it is claimed leaves no key.
+    let gone = "555555555555-0000000000000002";
+    board.publish_run(gone, 1, b"{}", b"", 0).unwrap();
+    server.query::<u64>(&["DEL", &format!("tg:shard:{gone}:count")]).unwrap();
+    assert_eq!(board.claim(Duration::from_millis(300), None).unwrap(), None);
+    let alive = format!("tg:shard:{gone}:alive:0");
+    assert_eq!(server.query::<u64>(&["EXISTS", &alive]).unwrap(), 0, "the dropped claim's beat is taken back");
+    board.cleanup(run).unwrap();
+    board.cleanup(gone).unwrap();
+    assert_eq!(server.dbsize(), 0, "a claim leaves nothing behind");
+}
+
 /// Shards watching for their coordinator stop once its heartbeat is gone,
 /// even while their frames keep coming, and not while it beats.
 #[test]

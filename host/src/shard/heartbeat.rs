@@ -22,6 +22,15 @@ pub const BEAT_EVERY: Duration = Duration::from_secs(2);
 /// How long the key outlives its last beat: three beats.
 const KEY_TTL: Duration = Duration::from_secs(6);
 
+/// One beat on `key`: set it, to lapse [`KEY_TTL`] from now. A claim makes
+/// one for the shard it takes ([`super::job`]), so that a worker gone before
+/// its own heartbeat starts is seen to go.
+pub(super) fn beat_on(key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(1).arg("PX").arg(KEY_TTL.as_millis() as u64);
+    cmd
+}
+
 /// How long a collector waits, once a worker's key has lapsed ([`KEY_TTL`]
 /// after its last beat), before it gives up on the worker (and a worker on
 /// its coordinator): either is noticed gone within about 14 s. Above [`BEAT_EVERY`] with room to spare: a
@@ -71,15 +80,10 @@ impl Heartbeat {
     fn start(url: &str, key: String) -> Result<Heartbeat, HeartbeatError> {
         let policy = RetryPolicy { connect_timeout: BEAT_TIMEOUT, response_timeout: BEAT_TIMEOUT, backoff: Vec::new() };
         let mut link = RedisLink::open(url, policy)?;
-        let ttl_ms = KEY_TTL.as_millis() as u64;
         // The last call deletes the key: a run cleaned up as soon as its
         // results are in finds no beat left behind.
         let mut beat = move |last: bool| {
-            let mut cmd = redis::cmd(if last { "DEL" } else { "SET" });
-            cmd.arg(&key);
-            if !last {
-                cmd.arg(1).arg("PX").arg(ttl_ms);
-            }
+            let cmd = if last { redis::cmd("DEL").arg(&key).to_owned() } else { beat_on(&key) };
             if let Err(e) = link.call_once("sending a heartbeat", |con| cmd.query::<()>(con)) {
                 tracing::debug!("a heartbeat was skipped: {e}");
             }

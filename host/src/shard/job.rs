@@ -20,7 +20,7 @@
 //! Waits are `BLPOP`s on bell lists (one token per ticket or result) with a
 //! short timeout, so that Ctrl-C and the caller's checks run between them.
 
-use super::heartbeat::SILENT_LIMIT;
+use super::heartbeat::{self, SILENT_LIMIT};
 use super::{DEFAULT_POLL, InvalidRun, KEY_TTL_SECS, RunKeys, blpop_secs};
 use crate::sync::redis::{LinkError, RedisLink, RedisSetupError, RetryPolicy, nonce};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -330,14 +330,22 @@ impl JobBoard {
             tracing::warn!(ticket, "dropped a malformed claim ticket");
             return Ok(None);
         };
+        // The claim is the shard's first beat: from here on the collector
+        // waits for this worker only while it beats, so one that dies before
+        // its heartbeat starts is noticed as one that dies later is.
+        let alive = keys.alive(index);
         let mut pipe = redis::pipe();
-        pipe.cmd("DEL").arg(record).ignore().cmd("GET").arg(keys.count());
+        pipe.cmd("DEL").arg(record).ignore().add_command(heartbeat::beat_on(&alive)).ignore();
+        pipe.cmd("GET").arg(keys.count());
         let (count,): (Option<String>,) =
             self.link.call("reading the claimed run", |con| pipe.query(con)).map_err(JobError::Lost)?;
         match count.and_then(|c| c.parse::<u32>().ok()) {
             Some(count) if index < count => Ok(Some(ShardTicket { run: run.to_string(), index, count })),
             _ => {
                 tracing::warn!(ticket, "dropped the claim ticket of a run that is gone");
+                let mut del = redis::cmd("DEL");
+                del.arg(&alive);
+                self.link.call("dropping a claim", |con| del.query::<()>(con)).map_err(JobError::Lost)?;
                 Ok(None)
             }
         }

@@ -83,18 +83,20 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     };
     let span = tracing::info_span!("worker", run = %run, shard = index);
     let _entered = span.enter();
-    let outcome = match board.fetch_run(&run) {
-        // Beating while the shard runs, so that the collector can tell this
-        // worker gone from busy; the key goes before the result is sent.
-        Ok(published) => match Heartbeat::for_shard(&settings.url, &run, index) {
-            Ok(_beating) => run_claimed(settings, &run, index, published),
-            Err(e) => Err(Error::from(anyhow::Error::from(e).context("starting the shard's heartbeat"))),
+    // Beating from the claim on (the claim itself was the first beat), through
+    // fetching a plan that may be large and compiling it, while the shard runs,
+    // so that the collector can tell this worker gone from busy; the key goes
+    // before the result is sent.
+    let outcome = match Heartbeat::for_shard(&settings.url, &run, index) {
+        Ok(_beating) => match board.fetch_run(&run) {
+            Ok(published) => run_claimed(settings, &run, index, published),
+            // No coordinator waits on a run that is not there: nobody to tell,
+            // and a report would only leave keys behind.
+            Err(e @ JobError::NotFound { .. }) => return Err(InputError::new(e.to_string()).into()),
+            // Anything else (a run this version cannot read) is reported, so the run ends saying why.
+            Err(e) => Err(Error::from(anyhow::Error::from(e).context("fetching the run"))),
         },
-        // No coordinator waits on a run that is not there: nobody to tell,
-        // and a report would only leave keys behind.
-        Err(e @ JobError::NotFound { .. }) => return Err(InputError::new(e.to_string()).into()),
-        // Anything else (a run this version cannot read) is reported, so the run ends saying why.
-        Err(e) => Err(Error::from(anyhow::Error::from(e).context("fetching the run"))),
+        Err(e) => Err(Error::from(anyhow::Error::from(e).context("starting the shard's heartbeat"))),
     };
     let report = match outcome {
         Ok(result) => WorkerReport::Ran(Box::new(result)),
