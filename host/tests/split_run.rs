@@ -392,15 +392,39 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_with_every_local_workers
 }
 
 /// A shard run elsewhere has no pipe to the run: without Redis its results are
-/// lost, and the run says which, naming the server, rather than merging a part.
+/// lost. The run keeps the local worker's, lists the lost shard's instances
+/// as crashed naming the loss, and says the run directory is incomplete.
 #[test]
-fn losing_redis_with_a_shard_run_elsewhere_names_the_shard_whose_results_are_lost() {
+fn losing_redis_with_a_shard_run_elsewhere_keeps_the_others_results_and_names_the_lost_shard() {
     let (code, stderr, dir, port, took) = lose_redis_mid_split_run(true);
     assert!(took < Duration::from_secs(30), "ended {took:?} after the kill");
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(stderr.contains("shard(s) [1] sent none on their pipes"), "{stderr}");
-    assert!(stderr.contains(&format!("Redis at 127.0.0.1:{port}")), "{stderr}");
-    assert!(!dir.join("outcomes.jsonl").exists(), "no partial run directory");
+    let server = format!("Redis at 127.0.0.1:{port}");
+    assert!(stderr.contains("is incomplete: the results of shard(s) [1] were lost with Redis"), "{stderr}");
+    assert!(stderr.contains(&server), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["end"], "split-failed", "{summary}");
+    assert!(summary["incomplete"].as_str().is_some_and(|why| why.contains("shard(s) [1]")), "{summary}");
+    let outcomes: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("outcomes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), 20, "every instance, the lost shard's too");
+    let reason = |o: &serde_json::Value| o["reason"].as_str().unwrap_or("").to_string();
+    // Shard 0 ran here: its worker's own account, naming the server.
+    for o in &outcomes[..10] {
+        assert!(reason(o).contains(&server) && !reason(o).contains("unknown"), "{o}");
+    }
+    for o in &outcomes[10..] {
+        assert_eq!(o["outcome"], "crashed", "{o}");
+        assert!(reason(o).starts_with("what it did is unknown: the results of shard(s) [1] were lost"), "{o}");
+        assert!(reason(o).contains(&server), "{o}");
+    }
+    // Nothing reads an incomplete directory back as if it were whole.
+    let replay = Command::new(TG_WASM).arg("replay").arg(&dir).output().unwrap();
+    assert_eq!(replay.status.code(), Some(2), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert!(String::from_utf8_lossy(&replay.stderr).contains("is incomplete"));
 }
 
 /// A server restarted empty mid-run has lost the frames in flight: every shard

@@ -173,7 +173,8 @@ pub struct RunSummary {
     /// tg-wasm version.
     pub tg_wasm_version: &'static str,
     /// Why the run directory is incomplete, when an output could not be
-    /// written (a full disk, say): its files are not to be trusted.
+    /// written (a full disk, say) or a split run lost shards' results: its
+    /// files are not to be trusted as the whole run's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
 }

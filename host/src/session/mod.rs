@@ -15,7 +15,7 @@ pub use determinism::{DEFAULT_RUNS, DeterminismCheck};
 use crate::error::{Error, InputError};
 use crate::outputs::{self, RunDirectory};
 use crate::run::observe::Observer;
-use crate::run::split::{SplitSettings, run_split};
+use crate::run::split::{SplitExecution, SplitSettings, run_split};
 use crate::run::threads::{OneThreadBecause, ThreadPlan, plan_threads};
 use crate::run::{Execution, Run, RunSpec, RunSummary};
 use crate::sync::SyncSetting;
@@ -201,8 +201,10 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             options.sync.check()?;
             let dir = options.take_dir()?;
             outputs::write_inputs(dir.path(), run.spec())?;
-            let (execution, dir) = unless_refused(run_split(&run, settings), dir)?;
+            let (SplitExecution { execution, lost }, dir) = unless_refused(run_split(&run, settings), dir)?;
             let mut summary = run.summarize(&execution);
+            // Whatever came is written; the summary says what did not.
+            summary.incomplete = lost;
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
         }

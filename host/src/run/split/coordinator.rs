@@ -211,10 +211,21 @@ fn forward_stop(url: &str, key: &str, lifelines: &mut [ChildStdin]) -> u64 {
     }
 }
 
+/// What a split run gives back: the merged execution, and which shards'
+/// results it lacks, if any.
+pub struct SplitExecution {
+    /// Every shard's results merged: the one process's, digest included,
+    /// when none is lost; otherwise the lost shards' instances stand as
+    /// [`ShardResult::lost`] has them.
+    pub execution: Execution,
+    /// Why some shards' results are missing (one line), if they are: the run
+    /// directory then holds everything else and says it is incomplete.
+    pub lost: Option<String>,
+}
+
 /// Runs `run` split across `settings.workers` worker processes coordinated
-/// through Redis; returns the merged execution, which is the one process's,
-/// digest included.
-pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error> {
+/// through Redis, and merges their results.
+pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<SplitExecution, Error> {
     let spec = run.spec();
     let lookahead = settings.check(spec)?;
     let inputs = SplitInputs {
@@ -293,30 +304,44 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
         }
         Ok(())
     });
+    let mut lost = None;
     match collected {
         Ok(()) => {}
         // The shards' reports travel through Redis; a local worker that could
         // not send its own there sent it on its pipe instead.
-        Err(lost @ (JobError::Lost(_) | JobError::KeysLost { .. })) => {
+        Err(gone @ (JobError::Lost(_) | JobError::KeysLost { .. })) => {
             let missing = workers.reports_from_pipes(&mut frames, spec.interrupt.as_deref());
-            if !missing.is_empty() {
-                return Err(anyhow::Error::from(lost)
-                    .context(format!(
-                        "collecting the workers' results (shard(s) {missing:?} sent none on their pipes either)"
-                    ))
+            if missing.len() == frames.len() {
+                return Err(anyhow::Error::from(gone)
+                    .context("collecting the workers' results (none sent them on a pipe either)")
                     .into());
             }
-            tracing::warn!("the workers sent their results on their pipes, as Redis could not carry them: {lost}");
+            if missing.is_empty() {
+                tracing::warn!("the workers sent their results on their pipes, as Redis could not carry them: {gone}");
+            } else {
+                // What the others sent is kept: their instances' outcomes and
+                // output are what is left to learn from the run.
+                let why = format!(
+                    "the results of shard(s) {missing:?} were lost with Redis: their workers had no other way to \
+                     send them ({})",
+                    crate::text::one_line(&gone)
+                );
+                tracing::warn!("{why}; writing the other shards' results");
+                lost = Some(why);
+            }
         }
         Err(e) => return Err(anyhow::Error::from(e).context("collecting the workers' results").into()),
     }
-    let mut results: Vec<ShardResult> = Vec::with_capacity(frames.len());
+    let mut results: Vec<Option<ShardResult>> = Vec::with_capacity(frames.len());
     for (index, frame) in frames.into_iter().enumerate() {
-        let frame = frame.expect("every shard's result is in");
+        let Some(frame) = frame else {
+            results.push(None);
+            continue;
+        };
         let report: WorkerReport =
             serde_json::from_slice(&frame).with_context(|| format!("reading worker {index}'s results"))?;
         match report {
-            WorkerReport::Ran(result) => results.push(*result),
+            WorkerReport::Ran(result) => results.push(Some(*result)),
             WorkerReport::Failed { shard, error, bad_input } => {
                 let message = format!("worker {shard}: {error}");
                 return Err(if bad_input { InputError::new(message).into() } else { anyhow::anyhow!(message).into() });
@@ -325,5 +350,18 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<Execution, Error
     }
     drop(beating);
     drop(workers);
-    Ok(merge(run.placements().to_vec(), results))
+    // The run ended when the last shard heard from did.
+    let ended = results.iter().flatten().map(|r| r.execution.virtual_time).max().unwrap_or_default();
+    let instances = spec.instance_count();
+    let results = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, result)| {
+            result.unwrap_or_else(|| {
+                let layout = ShardLayout::new(index as u32, settings.workers, instances).expect("a shard of the run");
+                ShardResult::lost(layout, ended, lost.as_deref().unwrap_or("its results were lost"))
+            })
+        })
+        .collect();
+    Ok(SplitExecution { execution: merge(run.placements().to_vec(), results), lost })
 }

@@ -16,7 +16,7 @@ pub mod link;
 pub mod result;
 pub mod worker;
 
-pub use coordinator::{SplitSettings, run_split};
+pub use coordinator::{SplitExecution, SplitSettings, run_split};
 pub use worker::{WorkerSettings, run_worker};
 
 use crate::error::InputError;

@@ -2,7 +2,7 @@
 //! merges the shards' results into the whole run's.
 
 use crate::instance::Placement;
-use crate::run::Execution;
+use crate::run::{Execution, InstanceOutcome, InstanceOutput};
 use netsim::shard::ShardLayout;
 
 /// A worker's last word: its shard's results, or why it could not run it.
@@ -44,6 +44,34 @@ impl ShardResult {
         if layout.index() != 0 {
             execution.states.clear();
         }
+        ShardResult { layout, execution }
+    }
+}
+
+impl ShardResult {
+    /// Stands in for a shard whose results never came (see `why`): each of
+    /// its instances crashed at `ended` for that reason, with no output, no
+    /// metric and no digest, and the run failed saying so.
+    pub fn lost(layout: ShardLayout, ended: netsim::SimTime, why: &str) -> ShardResult {
+        let nodes = layout.nodes().len();
+        let reason = format!("what it did is unknown: {why}");
+        let execution = Execution {
+            placements: Vec::new(),
+            outcomes: vec![InstanceOutcome::crashed(reason).at(ended); nodes],
+            records: vec![InstanceOutput::default(); nodes],
+            end: netsim::RunEnd::SplitFailed(why.to_string()),
+            blocked: Vec::new(),
+            digest: String::new(),
+            node_digests: Vec::new(),
+            trace_events: 0,
+            trace: None,
+            virtual_time: ended,
+            wall_time: std::time::Duration::ZERO,
+            events: 0,
+            polls: 0,
+            metrics: Vec::new(),
+            states: Vec::new(),
+        };
         ShardResult { layout, execution }
     }
 }
@@ -127,5 +155,33 @@ mod tests {
         }
         let results = vec![shard(0, RunEnd::Completed), shard(1, RunEnd::Completed)];
         assert_eq!(merge(Vec::new(), results).end, RunEnd::Completed);
+    }
+
+    #[test]
+    fn a_lost_shard_stands_as_its_instances_crashed_for_the_reason_and_the_run_failed() {
+        let ended = SimTime::from_nanos(7);
+        for lost_index in [0, 1] {
+            let layout = ShardLayout::new(lost_index, 2, 5).unwrap();
+            let mut results = vec![shard(0, RunEnd::Completed), shard(1, RunEnd::Completed)];
+            for (i, r) in results.iter_mut().enumerate() {
+                let nodes = ShardLayout::new(i as u32, 2, 5).unwrap().nodes().len();
+                r.layout = ShardLayout::new(i as u32, 2, 5).unwrap();
+                r.execution.outcomes = vec![InstanceOutcome::ok(); nodes];
+                r.execution.records = vec![InstanceOutput::default(); nodes];
+            }
+            results[lost_index as usize] = ShardResult::lost(layout, ended, "gone with the server");
+            let whole = merge(Vec::new(), results);
+            assert_eq!(whole.end, RunEnd::SplitFailed("gone with the server".into()));
+            assert_eq!((whole.outcomes.len(), whole.records.len()), (5, 5));
+            for (node, o) in whole.outcomes.iter().enumerate() {
+                if layout.nodes().contains(&(node as u32)) {
+                    assert_eq!(o.outcome, crate::run::Outcome::Crashed);
+                    assert_eq!(o.reason.as_deref(), Some("what it did is unknown: gone with the server"));
+                    assert_eq!(o.at_ns, 7);
+                } else {
+                    assert_eq!(o, &InstanceOutcome::ok(), "instance {node} is the shard's own account");
+                }
+            }
+        }
     }
 }
