@@ -153,3 +153,42 @@ fn crash_without_restart_fails_the_run_naming_the_fault() {
     assert!(reasons.contains("crashed by fault injection at 1.000000000s"), "{reasons}");
     assert_eq!(summary["groups"][0]["ok"], 1);
 }
+
+/// The beats instance 1 logged, as (beat, arrival ms), with instance 0
+/// clogging its path to instance 1 after beat 10 and releasing it after beat
+/// 20, over 5 ms links and with `sync_latency`.
+fn clogged_by_the_plan(sync_latency: std::time::Duration) -> Vec<(u32, u64)> {
+    let mut s = support::spec(plan("network"), "heartbeat", 3, 0);
+    s.global_params.insert("inject".into(), "clog".into());
+    s.global_params.insert("latency".into(), "5ms".into());
+    s.sync_latency = sync_latency;
+    let (summary, exec) = support::run(&s);
+    assert!(summary.success(), "{}", summary.render());
+    let log = String::from_utf8(exec.records[1].stdout.clone()).unwrap();
+    log.lines()
+        .filter_map(|l| l.strip_prefix("beat "))
+        .map(|l| {
+            let (beat, at) = l.split_once(" at ").unwrap();
+            (beat.parse().unwrap(), at.trim_end_matches("ms").parse().unwrap())
+        })
+        .collect()
+}
+
+/// A fault the plan asks for travels as a sync operation does: with a sync
+/// latency it takes effect that much later (what lets the shards of a split
+/// run all apply it at the same point), at once without one.
+#[test]
+fn a_fault_from_the_plan_takes_effect_after_the_sync_latency() {
+    for latency_ms in [0u64, 50] {
+        let beats = clogged_by_the_plan(std::time::Duration::from_millis(latency_ms));
+        let arrival = |b: u32| beats.iter().find(|(beat, _)| *beat == b).map(|&(_, at)| at).unwrap();
+        // Beats are 100 ms apart: beat 20 was sent 1000 ms after beat 10, and
+        // the release asked for then reached the network `latency_ms` later.
+        let released = arrival(10) + 1000 + latency_ms;
+        for b in 11..=20 {
+            assert_eq!(arrival(b), released, "beat {b} held until the release ({latency_ms} ms): {beats:?}");
+        }
+        assert_eq!(arrival(21), arrival(10) + 1100, "unclogged again ({latency_ms} ms)");
+        assert_eq!(beats.len(), 30, "nothing lost ({latency_ms} ms): {beats:?}");
+    }
+}

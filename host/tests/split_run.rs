@@ -509,14 +509,34 @@ fn a_composition_timeline_of_faults_gives_the_one_process_digest_split() {
     }
 }
 
+/// A fault a plan injects itself reaches every worker as a sync operation
+/// does; moving an address, which every worker's table would have to see at
+/// once, is refused saying what to do instead.
 #[test]
-fn a_plan_injecting_faults_itself_is_told_it_cannot_in_a_split_run() {
+fn faults_a_plan_injects_itself_give_the_one_process_digest_split() {
     let server = RedisServer::start();
-    let summary = heartbeat(&server, "", "clog", Some(3));
-    assert_eq!(summary["outcome"], "failure");
-    let reasons = summary["groups"][0]["reasons"].to_string();
-    assert!(reasons.contains("clog-path is not available in a run split across workers"), "{reasons}");
-    assert!(reasons.contains("[[events]]"), "the message says what to do instead: {reasons}");
+    for inject in ["clog", "crash"] {
+        let whole = heartbeat(&server, "", inject, None);
+        assert_eq!(whole["outcome"], "success", "{whole}");
+        assert_ne!(heartbeat(&server, "", "none", None)["digest"], whole["digest"], "{inject} changed the run");
+        for workers in [2, 3] {
+            let split = heartbeat(&server, "", inject, Some(workers));
+            assert_eq!((&split["digest"], &split["sim_events"]), (&whole["digest"], &whole["sim_events"]), "{inject}");
+        }
+    }
+    let mut moving = with_sync_latency(spec(plan("network"), "chosen-address", 2, 0));
+    moving.virtual_timeout = Some(Duration::from_secs(60));
+    let settings = SplitSettings {
+        url: server.url(),
+        workers: 2,
+        local_workers: 2,
+        lookahead: None,
+        worker_exe: PathBuf::from(TG_WASM),
+    };
+    let finished = split_in(&moving, &settings).expect("the run starts");
+    let reason = finished.execution.outcomes[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
+    assert!(reason.contains("give the group a subnet in the composition"), "says what to do instead: {reason}");
 }
 
 /// A split `barrier-storm` run of 20 instances on 2 workers that does not end

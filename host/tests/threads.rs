@@ -130,6 +130,32 @@ fn one_two_and_three_threads_and_two_workers_give_one_digest_for_every_case_with
     assert_eq!(server.dbsize(), 0);
 }
 
+/// A fault a plan injects itself travels as a sync operation does, so a run
+/// whose plan clogs a path, or crashes and restarts an instance, splits like
+/// any other: one digest on one, two and three threads and on two workers.
+#[test]
+fn faults_a_plan_injects_itself_give_one_digest_on_threads_and_on_workers() {
+    let server = RedisServer::start();
+    for inject in ["clog", "crash"] {
+        let mut s = RunSpec::single_group(plan("network"), "heartbeat", 3);
+        s.sync_latency = LOOKAHEAD;
+        s.global_params.insert("latency".into(), "5ms".into());
+        s.global_params.insert("inject".into(), inject.into());
+        let run = Run::prepare(s.clone(), 3).unwrap();
+        let one = run.execute(None, &SyncSetting::Embedded).unwrap();
+        assert_eq!(one.end, netsim::RunEnd::Completed, "{inject}");
+        assert!(one.outcomes.iter().all(|o| o.outcome == tg_wasm::run::Outcome::Ok), "{inject}: {:?}", one.outcomes);
+        for threads in [2, 3] {
+            let split = run.try_on_threads(on_threads(threads), None).unwrap();
+            assert_eq!(split.end, one.end, "{inject}: {threads} threads");
+            assert_eq!((&split.digest, split.events), (&one.digest, one.events), "{inject}: {threads} threads");
+        }
+        let (digest, events, end, _) = on_workers(&s, &server);
+        assert_eq!((&digest, events), (&one.digest, one.events), "{inject}: 2 workers (ended {end})");
+    }
+    assert_eq!(server.dbsize(), 0);
+}
+
 /// `tg-wasm run` with `args` in a fresh directory: exit code, stderr, summary.
 fn tg_wasm(args: &[&str]) -> (Option<i32>, String, serde_json::Value) {
     let out = tempdir();
@@ -156,23 +182,10 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
             &["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms"],
             "sooner than the window of a split run allows",
         ),
-        // A plan injecting a fault itself changes what every thread sees at once.
+        // A plan moving its address changes the table every thread reads at once.
         (
-            &[
-                "run",
-                network,
-                "-t",
-                "heartbeat",
-                "-i",
-                "3",
-                "--sync-latency",
-                "1ms",
-                "-p",
-                "latency=5ms",
-                "-p",
-                "inject=clog",
-            ],
-            "instance 0 called clog-path",
+            &["run", network, "-t", "chosen-address", "-i", "2", "--sync-latency", "1ms"],
+            "instance 0 called set-address",
         ),
     ];
     for (args, why) in cases {

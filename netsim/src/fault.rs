@@ -10,12 +10,18 @@
 //! because only the executor owns instances' tasks. A fault at virtual time t
 //! takes effect after the instances runnable at t have run, and after other
 //! events at t (faults are the simulation's own events, which order last).
+//!
+//! A fault a plan asks for ([`crate::Sim::request_fault`]) travels as a sync
+//! operation does: it takes effect the sync latency after the request, keyed
+//! by the instance that asked, so that every shard of a split run applies it
+//! at the same point of the run's order (with no sync latency, at once).
 
+use crate::net::Filter;
 use crate::node::NodeId;
 use std::fmt;
 
 /// What a path fault does to the paths it names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PathAction {
     /// Drop every packet on the path.
     Partition,
@@ -40,7 +46,7 @@ impl PathAction {
 }
 
 /// One fault to inject.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Fault {
     /// Acts on every path from a node of `from` to a node of `to`, and back if `both_ways`.
     Paths {
@@ -52,6 +58,16 @@ pub enum Fault {
         to: Vec<NodeId>,
         /// Also the paths from `to` back to `from`.
         both_ways: bool,
+    },
+    /// Sets the filter of the one path from `from` to `to` (`None` lifts it),
+    /// as a plan's `set-path-filter` does.
+    PathFilter {
+        /// Sending side.
+        from: NodeId,
+        /// Receiving side.
+        to: NodeId,
+        /// What the path does with packets from now on; `None`: what the rules say.
+        filter: Option<Filter>,
     },
     /// Stops these instances at once: their tasks end and their sockets vanish.
     Crash(Vec<NodeId>),
@@ -67,6 +83,10 @@ impl fmt::Display for Fault {
             Fault::Paths { action, from, to, both_ways } => {
                 let arrow = if *both_ways { "<->" } else { "->" };
                 write!(f, "{} [{}] {arrow} [{}]", action.as_str(), list(from), list(to))
+            }
+            Fault::PathFilter { from, to, filter } => {
+                let filter = filter.map_or("none", Filter::as_str);
+                write!(f, "path-filter [{from}] -> [{to}] {filter}")
             }
             Fault::Crash(nodes) => write!(f, "crash [{}]", list(nodes)),
             Fault::Restart(nodes) => write!(f, "restart [{}]", list(nodes)),

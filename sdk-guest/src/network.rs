@@ -256,6 +256,12 @@ impl Network {
     /// policy; `None` heals the path. Dropping both directions partitions two
     /// instances.
     ///
+    /// Every fault a plan injects reaches the network as a sync operation
+    /// does: the run's sync latency (`--sync-latency`) after the call, which
+    /// is what lets the shards of a run on threads or workers all apply it at
+    /// the same point. With no sync latency, a path filter applies before
+    /// the call returns.
+    ///
     /// ```no_run
     /// use tg_sdk::network::Filter;
     /// # fn case(env: &tg_sdk::RunEnv) -> tg_sdk::Result<()> {
@@ -273,16 +279,20 @@ impl Network {
 
     /// Fault injection: clogs the path from instance `src` to instance `dst`
     /// (its packets are held), or with `clogged` false releases what it held,
-    /// in order.
+    /// in order; the sync latency from now (see [`Network::set_path_filter`]),
+    /// or, with none, as the next event of this instant.
     pub fn clog_path(&self, src: u32, dst: u32, clogged: bool) -> Result<(), NetworkError> {
         Ok(host::clog_path(src, dst, clogged)?)
     }
 
-    /// Fault injection: crashes instance `seq` now (its test case stops and its
-    /// sockets vanish) and, given `restart_after`, runs its test case again from
-    /// scratch that much later. Like every event at the current instant, the
-    /// crash lands once the instances that can run now have run: a plan that
-    /// crashes itself goes on until it next waits (a sleep, a read, a barrier).
+    /// Fault injection: crashes instance `seq` (its test case stops and its
+    /// sockets vanish) the sync latency from now (see
+    /// [`Network::set_path_filter`]) and, given `restart_after`, runs its test
+    /// case again from scratch that much after the crash. With no sync
+    /// latency the crash is due now and, like every event at the current
+    /// instant, lands once the instances that can run now have run: a plan
+    /// that crashes itself goes on until it next waits (a sleep, a read, a
+    /// barrier).
     pub fn crash_instance(&self, seq: u32, restart_after: Option<Duration>) -> Result<(), NetworkError> {
         let after = restart_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         Ok(host::crash_instance(seq, after)?)

@@ -86,36 +86,31 @@ impl Host for InstanceState {
         dst: u32,
         filter: Option<Filter>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.refuse_when_split("set-path-filter", FAULT_HINT) {
+        if let Err(e) = self.check_instances(&[("src", src), ("dst", dst)]) {
             return Ok(Err(e));
         }
         let node = self.node();
+        let (from, to, filter) = (NodeId(src), NodeId(dst), filter.map(to_netsim_filter));
         let mut sim = self.sim.lock();
-        let instances = sim.net().instances();
-        for (which, seq) in [("src", src), ("dst", dst)] {
-            if seq >= instances {
-                let why = format!("{which}: instance {seq} does not exist (the run has {instances})");
-                return Ok(Err(NetworkError::InvalidConfig(why)));
-            }
+        if sim.config().sync_latency.is_zero() {
+            // At once, before the plan's next packet: what the call always did.
+            sim.record(node, "plan.network.path-filter", format_args!("{src}->{dst} {filter:?}"));
+            sim.net_mut().set_path_filter(from, to, filter);
+        } else {
+            sim.request_fault(node, Duration::ZERO, Fault::PathFilter { from, to, filter });
         }
-        let filter = filter.map(to_netsim_filter);
-        sim.record(node, "plan.network.path-filter", format_args!("{src}->{dst} {filter:?}"));
-        sim.net_mut().set_path_filter(NodeId(src), NodeId(dst), filter);
         Ok(Ok(()))
     }
 
     fn clog_path(&mut self, src: u32, dst: u32, clogged: bool) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) =
-            self.refuse_when_split("clog-path", FAULT_HINT).and(self.check_instances(&[("src", src), ("dst", dst)]))
-        {
+        if let Err(e) = self.check_instances(&[("src", src), ("dst", dst)]) {
             return Ok(Err(e));
         }
         let action = if clogged { PathAction::Clog } else { PathAction::Release };
         // The same fault event a composition timeline schedules: one mechanism, one trace.
         let fault = Fault::Paths { action, from: vec![NodeId(src)], to: vec![NodeId(dst)], both_ways: false };
-        let mut sim = self.sim.lock();
-        let now = sim.now();
-        sim.schedule_fault(now, fault);
+        let node = self.node();
+        self.sim.lock().request_fault(node, Duration::ZERO, fault);
         Ok(Ok(()))
     }
 
@@ -124,29 +119,26 @@ impl Host for InstanceState {
         seq: u32,
         restart_after_ns: Option<u64>,
     ) -> wasmtime::Result<Result<(), NetworkError>> {
-        if let Err(e) = self.refuse_when_split("crash-instance", FAULT_HINT).and(self.check_instances(&[("seq", seq)]))
-        {
+        if let Err(e) = self.check_instances(&[("seq", seq)]) {
             return Ok(Err(e));
         }
+        let node = self.node();
         let mut sim = self.sim.lock();
-        let now = sim.now();
-        sim.schedule_fault(now, Fault::Crash(vec![NodeId(seq)]));
+        sim.request_fault(node, Duration::ZERO, Fault::Crash(vec![NodeId(seq)]));
         if let Some(after) = restart_after_ns {
-            sim.schedule_fault(now + Duration::from_nanos(after), Fault::Restart(vec![NodeId(seq)]));
+            // Counted from the crash.
+            sim.request_fault(node, Duration::from_nanos(after), Fault::Restart(vec![NodeId(seq)]));
         }
         Ok(Ok(()))
     }
 }
 
-/// What to do instead of injecting a fault from the plan in a split run.
-const FAULT_HINT: &str = "schedule the fault in the composition's [[events]] instead";
-
 impl InstanceState {
     /// Refuses what would change shared network state from the plan in a run
-    /// split across workers: fault injection, address changes. It would take
-    /// effect at once on this worker only, while the others hold instances it
-    /// concerns. A composition, known to every worker in advance, does the
-    /// same job there; `instead` says how.
+    /// split across workers and cannot travel as a fault does: moving an
+    /// address, which changes the address table every shard reads at once.
+    /// A composition, known to every worker in advance, does the same job
+    /// there; `instead` says how.
     ///
     /// A run on threads of one process is run again on one thread instead
     /// (see [`crate::run::threads`]): this window's work is abandoned, so

@@ -59,7 +59,7 @@ impl LinkShape {
 }
 
 /// What a rule does with matching traffic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Filter {
     /// Send it, shaped by the rule's [`LinkShape`].
     #[default]
@@ -72,6 +72,17 @@ pub enum Filter {
     Reject,
     /// Drop it silently: a TCP connect retransmits its SYN and times out.
     Drop,
+}
+
+impl Filter {
+    /// `"accept"`, `"reject"` or `"drop"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Filter::Accept => "accept",
+            Filter::Reject => "reject",
+            Filter::Drop => "drop",
+        }
+    }
 }
 
 /// A destination subnet with its own shape or filter; overrides the default shape.

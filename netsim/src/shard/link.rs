@@ -1,6 +1,7 @@
 //! What shards tell each other at the end of every window.
 
 use crate::event::EventKey;
+use crate::fault::Fault;
 use crate::net::packet::Packet;
 use crate::sync::SyncOp;
 use crate::sync::Ticket;
@@ -19,6 +20,8 @@ pub enum CrossEvent {
         /// The operation.
         op: SyncOp,
     },
+    /// A fault an instance asked for, applied on every shard ([`crate::Sim::request_fault`]).
+    Fault(Fault),
 }
 
 /// A [`CrossEvent`] with its place in the run's order.

@@ -1,21 +1,56 @@
-//! Faults from a timeline: partitions, heals, clogs and releases applied to
-//! the network's paths, crashes and restarts handed to the executor.
+//! Faults from a timeline or a plan: partitions, heals, clogs, releases and
+//! path filters applied to the network's paths, crashes and restarts handed
+//! to the executor.
 
 use super::Sim;
 use super::SimEvent;
 use super::split::Router;
+use crate::event::EventKey;
 use crate::fault::{Fault, InstanceControl, PathAction};
 use crate::net::{Filter, NetCtx};
 use crate::node::NodeId;
+use crate::shard::CrossEvent;
 use crate::time::SimTime;
+use std::time::Duration;
 
 impl Sim {
     /// Schedules `fault` at virtual time `at`.
     pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
-        if let Fault::Restart(nodes) = &fault {
+        self.expect_restarts(&fault);
+        self.queue.schedule(at, NodeId::SIM, SimEvent::Fault(fault));
+    }
+
+    /// Counts the restarts `fault`, now queued, will make: until they have
+    /// happened the run goes on with no instance running.
+    fn expect_restarts(&mut self, fault: &Fault) {
+        if let Fault::Restart(nodes) = fault {
             self.restarts_pending += nodes.len();
         }
-        self.queue.schedule(at, NodeId::SIM, SimEvent::Fault(fault));
+    }
+
+    /// Injects `fault` as instance `node` asks (a plan's network API), to
+    /// take effect `delay` after the request reaches the network: like a sync
+    /// operation, it gets there after the sync latency, under a key of
+    /// `node`'s, on every shard of a split run alike (the latency is what
+    /// lets a shard learn of it before it is due). With no sync latency it is
+    /// scheduled as a timeline's fault is (with no delay, the next event of
+    /// this instant).
+    pub fn request_fault(&mut self, node: NodeId, delay: Duration, fault: Fault) {
+        let at = self.now + self.config.sync_latency + delay;
+        if self.config.sync_latency.is_zero() {
+            return self.schedule_fault(at, fault);
+        }
+        self.expect_restarts(&fault);
+        let key = self.queue.schedule(at, node, SimEvent::Fault(fault.clone()));
+        if let Some(split) = &mut self.split {
+            split.send(None, key, self.now, CrossEvent::Fault(fault));
+        }
+    }
+
+    /// Files a fault another shard's instance asked for ([`Sim::request_fault`]) under its key.
+    pub(super) fn file_fault(&mut self, key: EventKey, fault: Fault) {
+        self.expect_restarts(&fault);
+        self.queue.insert(key, SimEvent::Fault(fault));
     }
 
     /// Whether crashes or restarts wait for the executor ([`Sim::take_controls`]).
@@ -53,6 +88,7 @@ impl Sim {
                     }
                 }
             }
+            Fault::PathFilter { from, to, filter } => self.net.set_path_filter(from, to, filter),
             Fault::Crash(nodes) => {
                 let local: Vec<NodeId> = nodes.into_iter().filter(|&n| self.is_local(n)).collect();
                 for node in local {

@@ -37,6 +37,7 @@ impl Split {
             let what = match &event {
                 CrossEvent::Packet(p) => format!("a packet from instance {} to instance {}", p.src_node, p.dst_node),
                 CrossEvent::Sync { ticket, .. } => format!("a sync operation of instance {}", ticket.node),
+                CrossEvent::Fault(fault) => format!("a fault ({fault}) asked for by instance {}", key.source),
             };
             self.violation = Some(format!(
                 "{what}, on another shard, was sent at {now} to arrive {:?} later, sooner than the window \
@@ -139,7 +140,7 @@ impl Sim {
 
     /// Gives up keeping this shard equal to the whole run, saying `why`: the
     /// window ends as [`crate::RunEnd::SplitFailed`] on every shard. For what
-    /// only the whole run can do, such as a fault a plan injects itself.
+    /// only the whole run can do, such as an address a plan moves itself.
     /// The first reason given stays.
     pub fn abandon_split(&mut self, why: impl Into<String>) {
         if let Some(split) = &mut self.split
@@ -159,6 +160,7 @@ impl Sim {
         let event = match envelope.event {
             CrossEvent::Packet(packet) => SimEvent::Net(NetEvent::arrival(packet)),
             CrossEvent::Sync { ticket, op } => SimEvent::SyncArrive { ticket, op },
+            CrossEvent::Fault(fault) => return self.file_fault(envelope.key, fault),
         };
         self.queue.insert(envelope.key, event);
     }
