@@ -722,3 +722,35 @@ fn what_the_network_cannot_split_is_refused_saying_why() {
     let reason = execution.outcomes[0].reason.clone().unwrap_or_default();
     assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
 }
+
+/// A worker left behind by an upgrade refuses a run another tg-wasm version
+/// published, naming both, instead of computing a shard that may differ; the
+/// run hears why from its result.
+#[test]
+fn a_worker_refuses_a_run_published_by_another_tg_wasm_version() {
+    use tg_wasm::shard::JobBoard;
+    use tg_wasm::sync::redis::RetryPolicy;
+    let server = RedisServer::start();
+    let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
+    let ours = env!("CARGO_PKG_VERSION");
+    for (run, published_by) in
+        [("777777777777-0000000000000001", Some("0.7.0")), ("777777777777-0000000000000002", None)]
+    {
+        let mut inputs = serde_json::json!({"run_json": "{}", "lookahead_ns": 1_000_000, "keep_trace": false});
+        if let Some(v) = published_by {
+            inputs["tg_wasm_version"] = v.into();
+        }
+        board.publish_run(run, 2, inputs.to_string().as_bytes(), b"\0asm", 1).unwrap();
+        let out = Command::new(TG_WASM).args(["worker", "--sync", &server.url(), "--wait", "10s"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "bad input: {stderr}");
+        let theirs = published_by.unwrap_or("older than 0.8.0");
+        let expected = format!("run {run} was published by tg-wasm {theirs}, and this worker is tg-wasm {ours}");
+        assert!(stderr.contains(&expected), "{stderr}");
+        let report: Option<Vec<u8>> = server.query(&["GET", &format!("tg:shard:{run}:result:1")]).unwrap();
+        let report = String::from_utf8(report.expect("the worker reported")).unwrap();
+        assert!(report.contains(&expected) && report.contains("\"bad_input\":true"), "{report}");
+        board.cleanup(run).unwrap();
+    }
+    assert_eq!(server.dbsize(), 0);
+}

@@ -229,6 +229,7 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<SplitExecution, 
     let spec = run.spec();
     let lookahead = settings.check(spec)?;
     let inputs = SplitInputs {
+        tg_wasm_version: env!("CARGO_PKG_VERSION").to_string(),
         run_json: String::from_utf8(spec.record_json()?).context("run.json is UTF-8")?,
         lookahead_ns: u64::try_from(lookahead.as_nanos()).unwrap_or(u64::MAX),
         keep_trace: spec.keep_trace,

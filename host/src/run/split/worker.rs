@@ -21,6 +21,9 @@ use std::time::Duration;
 /// inputs and the settings of the split.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct SplitInputs {
+    /// The tg-wasm version of the coordinator, which every worker must share
+    /// ([`check_version`]).
+    pub tg_wasm_version: String,
     /// `run.json`, as the run directory records it.
     pub run_json: String,
     /// The longest window, in nanoseconds.
@@ -129,12 +132,36 @@ pub fn run_worker(settings: &mut WorkerSettings) -> Result<WorkerDone, Error> {
     Ok(WorkerDone::Ran { run, index, success })
 }
 
+/// Refuses a run published by another tg-wasm version. Versions may
+/// simulate differently (a digest changes only with the version) and frame
+/// their exchanges differently, so a mixed run would give a wrong digest or
+/// fail mid-run with a decoding error; a worker left behind by an upgrade
+/// says so instead. Read before the rest of the inputs, whose form may be
+/// what changed.
+fn check_version(run: &str, spec_json: &[u8]) -> Result<(), InputError> {
+    #[derive(serde::Deserialize)]
+    struct PublishedBy {
+        tg_wasm_version: Option<String>,
+    }
+    let ours = env!("CARGO_PKG_VERSION");
+    let theirs = serde_json::from_slice::<PublishedBy>(spec_json).ok().and_then(|p| p.tg_wasm_version);
+    match theirs {
+        Some(v) if v == ours => Ok(()),
+        theirs => Err(InputError::new(format!(
+            "run {run} was published by tg-wasm {}, and this worker is tg-wasm {ours}: the coordinator and every \
+             worker of a split run must be the same version; run workers of the coordinator's",
+            theirs.as_deref().unwrap_or("older than 0.8.0")
+        ))),
+    }
+}
+
 fn run_claimed(
     settings: &WorkerSettings,
     run: &str,
     index: u32,
     published: PublishedRun,
 ) -> Result<ShardResult, Error> {
+    check_version(run, &published.spec_json)?;
     let inputs: SplitInputs = serde_json::from_slice(&published.spec_json).context("reading the run's inputs")?;
     let recorded = RecordedRun::parse(&inputs.run_json).context("reading the run's run.json")?;
     let component = PlanComponent::from_bytes(PathBuf::from(format!("{run}/plan.wasm")), published.plan_wasm)?;
