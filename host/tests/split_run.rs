@@ -526,14 +526,7 @@ fn faults_a_plan_injects_itself_give_the_one_process_digest_split() {
     }
     let mut moving = with_sync_latency(spec(plan("network"), "chosen-address", 2, 0));
     moving.virtual_timeout = Some(Duration::from_secs(60));
-    let settings = SplitSettings {
-        url: server.url(),
-        workers: 2,
-        local_workers: 2,
-        lookahead: None,
-        worker_exe: PathBuf::from(TG_WASM),
-    };
-    let finished = split_in(&moving, &settings).expect("the run starts");
+    let finished = split_in(&moving, &settings(&server, 2)).expect("the run starts");
     let reason = finished.execution.outcomes[0].reason.clone().unwrap_or_default();
     assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
     assert!(reason.contains("give the group a subnet in the composition"), "says what to do instead: {reason}");
