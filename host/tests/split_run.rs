@@ -421,6 +421,8 @@ fn losing_redis_with_a_shard_run_elsewhere_keeps_the_others_results_and_names_th
         assert!(reason(o).starts_with("what it did is unknown: the results of shard(s) [1] were lost"), "{o}");
         assert!(reason(o).contains(&server), "{o}");
     }
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(page.contains("id=\"incomplete\"") && page.contains("the results of shard(s) [1] were lost"), "{page}");
     // Nothing reads an incomplete directory back as if it were whole.
     let replay = Command::new(TG_WASM).arg("replay").arg(&dir).output().unwrap();
     assert_eq!(replay.status.code(), Some(2), "{}", String::from_utf8_lossy(&replay.stderr));

@@ -43,6 +43,15 @@ pub fn header(h: &mut String, s: &SummaryView) {
         xml_escape(&s.digest),
         s.trace_events
     );
+    if let Some(why) = &s.incomplete {
+        // Before anything else on the page: what follows is not the whole run.
+        let _ = write!(
+            h,
+            "<div class=\"root\" id=\"incomplete\">This run directory is incomplete, so this page is not the \
+             whole run's: {}</div>",
+            xml_escape(why)
+        );
+    }
 }
 
 /// Instances `seqs` in words: a group's name when they are exactly its
