@@ -124,7 +124,6 @@ impl Instances {
             test_run: "bench".into(),
             seed: 0,
             instance_count: n,
-            on_threads: false,
         });
         let group = Arc::new(GroupEnv {
             id: "single".into(),

@@ -14,6 +14,7 @@ wasmtime::component::bindgen!({
         "tg:plan/sync.publish": async | trappable,
         "tg:plan/sync.[method]subscription.next": async | trappable,
         "tg:plan/network.configure": async | trappable,
+        "tg:plan/network.set-address": async | trappable,
         "tg:plan/poll-set.wait": async | trappable,
         "tg:plan/poll-set.wait-in-place": async | trappable,
         default: trappable,

@@ -31,9 +31,6 @@ pub struct RunEnv {
     pub seed: u64,
     /// Instances over all groups.
     pub instance_count: u32,
-    /// Whether the run is split across threads of this process, which run it
-    /// again on one when it does what a split run cannot.
-    pub on_threads: bool,
 }
 
 /// One group of instances and the parameters its instances see.

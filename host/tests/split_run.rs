@@ -512,8 +512,7 @@ fn a_composition_timeline_of_faults_gives_the_one_process_digest_split() {
 }
 
 /// A fault a plan injects itself reaches every worker as a sync operation
-/// does; moving an address, which every worker's table would have to see at
-/// once, is refused saying what to do instead.
+/// does, and so does an address it moves: one process's digest either way.
 #[test]
 fn faults_a_plan_injects_itself_give_the_one_process_digest_split() {
     let server = RedisServer::start();
@@ -526,12 +525,51 @@ fn faults_a_plan_injects_itself_give_the_one_process_digest_split() {
             assert_eq!((&split["digest"], &split["sim_events"]), (&whole["digest"], &whole["sim_events"]), "{inject}");
         }
     }
-    let mut moving = with_sync_latency(spec(plan("network"), "chosen-address", 2, 0));
-    moving.virtual_timeout = Some(Duration::from_secs(60));
-    let finished = split_in(&moving, &settings(&server, 2)).expect("the run starts");
-    let reason = finished.execution.outcomes[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
-    assert!(reason.contains("give the group a subnet in the composition"), "says what to do instead: {reason}");
+}
+
+/// `chosen-address` (instance 0 moves to 16.0.7.7, instance 1 reaches it
+/// there and tries to take it too) over 5 ms region paths, with `how` to
+/// split it; returns the summary and what instance 1 recorded.
+fn moving_address(server: &RedisServer, how: &[&str]) -> (serde_json::Value, String) {
+    let dir = tempdir();
+    let file = dir.join("moving.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[global]\nplan = {:?}\ncase = \"chosen-address\"\n\
+             [[network.regions]]\nname = \"here\"\nlatency = [\"5ms\"]\n\
+             [[groups]]\nid = \"single\"\ninstances = {{ count = 2 }}\nnetwork = {{ region = \"here\" }}\n",
+            plan("network").path
+        ),
+    )
+    .unwrap();
+    let out = Command::new(TG_WASM)
+        .args(["run", "-c", file.to_str().unwrap(), "--json", "--sync-latency", "1ms", "--sync", &server.url()])
+        .args(how)
+        .arg("-o")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("no summary; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    (summary, std::fs::read_to_string(dir.join("run/instances/1/messages.log")).unwrap())
+}
+
+/// An address a plan moves reaches every shard after the sync latency, so a
+/// run that moves one splits like any other; taking an address another shard's
+/// instance holds is refused there as it is in one process.
+#[test]
+fn an_address_a_plan_moves_itself_gives_the_one_process_digest_split() {
+    let server = RedisServer::start();
+    let (whole, messages) = moving_address(&server, &["--threads", "1"]);
+    assert_eq!(whole["outcome"], "success", "{whole}");
+    assert!(messages.contains("connected by name to 16.0.7.7:7300"), "{messages}");
+    assert!(messages.contains("taking 16.0.7.7: address: 16.0.7.7 is taken by instance 0"), "{messages}");
+    for how in [&["--threads", "2"][..], &["--workers", "2"]] {
+        let (split, moved) = moving_address(&server, how);
+        assert_eq!((&split["digest"], &split["sim_events"]), (&whole["digest"], &whole["sim_events"]), "{how:?}");
+        assert_eq!(moved, messages, "{how:?}");
+    }
 }
 
 /// A split `barrier-storm` run of 20 instances on 2 workers that does not end
@@ -709,13 +747,6 @@ fn what_the_network_cannot_split_is_refused_saying_why() {
     let said = err.to_string();
     assert!(said.contains("group \"office\": a NAT shared by a group cannot be split across workers"), "{said}");
     assert!(said.contains("nat.shared = false"), "it says what to do instead: {said}");
-
-    // A plan moving to another address would move on its own worker only.
-    let moving = with_sync_latency(spec(plan("network"), "chosen-address", 2, 0));
-    let (summary, execution) = split(&moving, &settings(&server, 2));
-    assert_eq!(summary.outcome, "failure");
-    let reason = execution.outcomes[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains("set-address is not available in a run split across workers"), "{reason}");
 }
 
 /// A worker left behind by an upgrade refuses a run another tg-wasm version

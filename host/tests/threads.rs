@@ -86,7 +86,7 @@ fn one_two_and_three_threads_and_two_workers_give_one_digest_for_every_case_with
             }
             let two = run.try_on_threads(on_threads(2), None).unwrap_or_else(|e| panic!("{what}: {e}"));
             if let netsim::RunEnd::SplitFailed(why) = &two.end {
-                // Links faster than the lookahead, or a plan that moves an address or injects a fault.
+                // Links faster than the lookahead.
                 whole_only.push(format!("{what}: {why}"));
                 continue;
             }
@@ -169,7 +169,7 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
     let example = plan("example").path;
     let network = plan("network").path;
     let (example, network) = (example.to_str().unwrap(), network.to_str().unwrap());
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 3] = [
         // No sync latency: no lookahead.
         (&["run", example, "-t", "sync", "-i", "4"], "the run has no lookahead"),
         // A window longer than the sync latency would let a sync operation arrive inside it.
@@ -181,11 +181,6 @@ fn a_run_that_cannot_use_threads_says_why_in_one_line_and_gives_the_one_thread_d
         (
             &["run", network, "-t", "ping-pong", "-i", "4", "--sync-latency", "1ms"],
             "sooner than the window of a split run allows",
-        ),
-        // A plan moving its address changes the table every thread reads at once.
-        (
-            &["run", network, "-t", "chosen-address", "-i", "2", "--sync-latency", "1ms"],
-            "instance 0 called set-address",
         ),
     ];
     for (args, why) in cases {

@@ -19,6 +19,7 @@
 use crate::net::Filter;
 use crate::node::NodeId;
 use std::fmt;
+use std::net::IpAddr;
 
 /// What a path fault does to the paths it names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,6 +70,14 @@ pub enum Fault {
         /// What the path does with packets from now on; `None`: what the rules say.
         filter: Option<Filter>,
     },
+    /// Gives `node` the address `to`, as a plan's `set-address` does; the
+    /// instance learns how it went through [`crate::Sim::poll_address_move`].
+    MoveAddress {
+        /// Whose address.
+        node: NodeId,
+        /// The address it takes.
+        to: IpAddr,
+    },
     /// Stops these instances at once: their tasks end and their sockets vanish.
     Crash(Vec<NodeId>),
     /// Starts these instances' test case again from scratch (fresh memory),
@@ -88,6 +97,7 @@ impl fmt::Display for Fault {
                 let filter = filter.map_or("none", Filter::as_str);
                 write!(f, "path-filter [{from}] -> [{to}] {filter}")
             }
+            Fault::MoveAddress { node, to } => write!(f, "move-address [{node}] {to}"),
             Fault::Crash(nodes) => write!(f, "crash [{}]", list(nodes)),
             Fault::Restart(nodes) => write!(f, "restart [{}]", list(nodes)),
         }

@@ -193,14 +193,17 @@ impl Network {
             .map(|text| text.parse().unwrap_or_else(|_| panic!("host gave a malformed NAT address {text:?}")))
     }
 
-    /// Takes `address` as this instance's address of its family, now
+    /// Takes `address` as this instance's address of its family
     /// (Testground's `network.Config.IPv4`). It must be free and in the data
     /// network (16.0.0.0/4, less each /16's `x.y.0.0`, gateway `x.y.0.1` and
     /// `x.y.255.255`; behind a NAT, a private address; IPv6: `fd00::/8`).
     /// `instance-<seq>` resolves to it from then on. Sockets on the old address
     /// keep it, as on Linux when an address is removed: what they send is
     /// dropped and what is sent to them finds no host, so their connections
-    /// time out. Refused in a run split across workers.
+    /// time out. With a sync latency (`--sync-latency`) the move reaches the
+    /// network that long after the call, as a fault does (see
+    /// [`Network::set_path_filter`]), and the call returns once it has; with
+    /// none, at once.
     ///
     /// ```no_run
     /// # fn case(env: &tg_sdk::RunEnv) -> tg_sdk::Result<()> {

@@ -4,7 +4,11 @@
 //!
 //! Everything here is a request to netsim ([`netsim::Network::configure`],
 //! [`netsim::Network::set_address`], [`netsim::Network::set_inbound`]), which
-//! records it in the trace; this file only validates and converts.
+//! records it in the trace; this file only validates and converts. What
+//! changes the network every shard of a split run shares (a path's filter or
+//! clog, a crash, an address) goes through [`netsim::Sim::request_fault`]
+//! when the run has a sync latency: it reaches the network that long after
+//! the call, on every shard at the same point of the run.
 //!
 //! A configuration is validated in full before anything changes, so a refused
 //! one leaves the previous configuration in place. It then takes effect at the
@@ -33,17 +37,27 @@ impl Host for InstanceState {
         Ok(self.sim.lock().net().nat_public_of(self.node()).map(|ip| ip.to_string()))
     }
 
-    fn set_address(&mut self, address: String) -> wasmtime::Result<Result<(), NetworkError>> {
+    async fn set_address(&mut self, address: String) -> wasmtime::Result<Result<(), NetworkError>> {
         let Ok(ip) = address.trim().parse::<IpAddr>() else {
             let why = format!("address: {address:?} is not an IPv4 or IPv6 address");
             return Ok(Err(NetworkError::InvalidConfig(why)));
         };
-        // The address table is every worker's: a change on one would not be seen by the others.
-        if let Err(e) = self.refuse_when_split("set-address", "give the group a subnet in the composition") {
-            return Ok(Err(e));
-        }
         let node = self.node();
-        let moved = self.sim.lock().with_net(|net, cx| net.set_address(cx, node, ip));
+        let moved = {
+            let mut sim = self.sim.lock();
+            if sim.config().sync_latency.is_zero() {
+                Some(sim.with_net(|net, cx| net.set_address(cx, node, ip)))
+            } else {
+                // The address table is every shard's: the move reaches them all
+                // as a fault does, and the call returns once it has.
+                sim.request_fault(node, Duration::ZERO, Fault::MoveAddress { node, to: ip });
+                None
+            }
+        };
+        let moved = match moved {
+            Some(moved) => moved,
+            None => std::future::poll_fn(|cx| self.sim.lock().poll_address_move(node, cx)).await,
+        };
         Ok(moved.map(|_| ()).map_err(|e| NetworkError::InvalidConfig(format!("address: {e}"))))
     }
 
@@ -134,34 +148,6 @@ impl Host for InstanceState {
 }
 
 impl InstanceState {
-    /// Refuses what would change shared network state from the plan in a run
-    /// split across workers and cannot travel as a fault does: moving an
-    /// address, which changes the address table every shard reads at once.
-    /// A composition, known to every worker in advance, does the same job
-    /// there; `instead` says how.
-    ///
-    /// A run on threads of one process is run again on one thread instead
-    /// (see [`crate::run::threads`]): this window's work is abandoned, so
-    /// what the plan is told here never counts.
-    fn refuse_when_split(&self, call: &str, instead: &str) -> Result<(), NetworkError> {
-        let mut sim = self.sim.lock();
-        match sim.layout() {
-            Some(layout) if layout.is_split() => {
-                if self.env.on_threads {
-                    sim.abandon_split(format!(
-                        "instance {} called {call}, which a run split across threads cannot do",
-                        self.placement.node.0
-                    ));
-                }
-                Err(NetworkError::InvalidConfig(format!(
-                    "{call} is not available in a run split across workers (--workers): {instead}, or run in one \
-                     process"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Refuses instance numbers the run does not have.
     fn check_instances(&self, seqs: &[(&str, u32)]) -> Result<(), NetworkError> {
         let instances = self.sim.lock().net().instances();

@@ -111,8 +111,6 @@ pub enum Part<'a> {
         lookahead: Duration,
         /// How it trades events with the other shards.
         link: &'a mut dyn ShardLink,
-        /// Whether the shards are threads of this process (see [`super::threads`]).
-        on_threads: bool,
     },
 }
 
@@ -216,7 +214,6 @@ pub(super) fn execute(
         test_run: spec.test_run_id(),
         seed: spec.seed,
         instance_count: n,
-        on_threads: matches!(part, Part::Shard { on_threads: true, .. }),
     });
     let metrics = MetricSink::default();
     let limits = InstanceLimits::for_plan(prepared.settings.memory_limit, prepared.shape, spec.limits.message_bytes);

@@ -117,13 +117,7 @@ impl Run {
         link: &mut dyn ShardLink,
     ) -> Result<Execution, Error> {
         let progress = Progress::new(layout.nodes().len() as u32);
-        execute::execute(
-            self,
-            None,
-            &progress,
-            &SyncSetting::Embedded,
-            Part::Shard { layout, lookahead, link, on_threads: false },
-        )
+        execute::execute(self, None, &progress, &SyncSetting::Embedded, Part::Shard { layout, lookahead, link })
     }
 
     /// Tallies `execution` per group, with the run's metric aggregates.

@@ -271,7 +271,6 @@ fn describe(
         test_run: String::new(),
         seed: 0,
         instance_count: 1,
-        on_threads: false,
     });
     let group = Arc::new(GroupEnv {
         id: "describe".into(),

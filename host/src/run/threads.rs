@@ -13,11 +13,10 @@
 //!
 //! A packet faster than the lookahead (a link shaped below it, or the default
 //! unshaped link) would arrive inside the window it was sent in, on another
-//! thread: netsim stops such a run, and it is run again on one thread. So is
-//! a run whose plan moves an address itself (see `crate::plan::network`):
-//! that changes what every shard sees at once, which only one thread can do,
-//! while workers refuse it. Faults a plan injects itself need nothing of the
-//! kind: they travel as sync operations do, after the sync latency.
+//! thread: netsim stops such a run, and it is run again on one thread.
+//! What a plan changes of the shared network itself (a fault, its address)
+//! needs nothing of the kind: it travels as sync operations do, after the
+//! sync latency (see `crate::plan::network`).
 
 use super::observe::{Observer, Progress};
 use super::split::result::{ShardResult, merge};
@@ -106,7 +105,7 @@ impl Run {
     /// the module documentation), showing `observer` the progress. Gives the
     /// digest, outcomes and records of [`Run::execute`] on one thread, or,
     /// when the run turns out not to be splittable (a packet faster than the
-    /// lookahead, an address the plan moves itself), ends as
+    /// lookahead), ends as
     /// [`RunEnd::SplitFailed`] saying why: then run it on one thread, as
     /// [`Run::execute_on_threads`] does.
     pub fn try_on_threads(&self, plan: ThreadPlan, observer: Option<&dyn Observer>) -> Result<Execution, Error> {
@@ -128,12 +127,7 @@ impl Run {
                             .spawn_scoped(scope, move || {
                                 let layout = ShardLayout::new(index as u32, plan.threads, n)
                                     .map_err(|e| Error::Host(anyhow::anyhow!(e)))?;
-                                let part = Part::Shard {
-                                    layout,
-                                    lookahead: plan.lookahead,
-                                    link: &mut link,
-                                    on_threads: true,
-                                };
+                                let part = Part::Shard { layout, lookahead: plan.lookahead, link: &mut link };
                                 let execution = execute::execute(self, None, progress, &SyncSetting::Embedded, part)?;
                                 Ok(ShardResult::of(execution, layout))
                             })

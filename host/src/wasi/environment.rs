@@ -105,7 +105,6 @@ mod tests {
             test_run: "abc".into(),
             seed: 7,
             instance_count: 12,
-            on_threads: false,
         };
         let group = GroupEnv {
             id: "clients".into(),

@@ -7,11 +7,21 @@ use super::SimEvent;
 use super::split::Router;
 use crate::event::EventKey;
 use crate::fault::{Fault, InstanceControl, PathAction};
-use crate::net::{Filter, NetCtx};
+use crate::net::{AddressError, Filter, NetCtx};
 use crate::node::NodeId;
 use crate::shard::CrossEvent;
 use crate::time::SimTime;
+use std::net::IpAddr;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+
+/// An address move an instance asked for, as its shard keeps it.
+pub(super) enum AddressMove {
+    /// Not yet at the network; the task to wake when it gets there.
+    Waiting(Waker),
+    /// Done: the address the instance had, or why it keeps it.
+    Done(Result<IpAddr, AddressError>),
+}
 
 impl Sim {
     /// Schedules `fault` at virtual time `at`.
@@ -53,6 +63,19 @@ impl Sim {
         self.queue.insert(key, SimEvent::Fault(fault));
     }
 
+    /// How the address move `node` asked for went ([`Fault::MoveAddress`],
+    /// requested with [`Sim::request_fault`]): the address it had, or why it
+    /// keeps it. Pending, and woken, until the move reaches the network.
+    pub fn poll_address_move(&mut self, node: NodeId, cx: &mut Context<'_>) -> Poll<Result<IpAddr, AddressError>> {
+        match self.address_moves.remove(&node) {
+            Some(AddressMove::Done(moved)) => Poll::Ready(moved),
+            Some(AddressMove::Waiting(_)) | None => {
+                self.address_moves.insert(node, AddressMove::Waiting(cx.waker().clone()));
+                Poll::Pending
+            }
+        }
+    }
+
     /// Whether crashes or restarts wait for the executor ([`Sim::take_controls`]).
     pub fn has_controls(&self) -> bool {
         !self.controls.is_empty()
@@ -89,6 +112,16 @@ impl Sim {
                 }
             }
             Fault::PathFilter { from, to, filter } => self.net.set_path_filter(from, to, filter),
+            Fault::MoveAddress { node, to } => {
+                // Every shard moves it in its table; the instance's own hears how it went.
+                let moved = self.with_net(|net, cx| net.set_address(cx, node, to));
+                if self.is_local(node) {
+                    let waiting = self.address_moves.insert(node, AddressMove::Done(moved));
+                    if let Some(AddressMove::Waiting(waker)) = waiting {
+                        waker.wake();
+                    }
+                }
+            }
             Fault::Crash(nodes) => {
                 let local: Vec<NodeId> = nodes.into_iter().filter(|&n| self.is_local(n)).collect();
                 for node in local {

@@ -140,6 +140,10 @@ pub struct Sim {
     /// Restarts scheduled for later: while any is pending, a run with no live
     /// instance is not over.
     restarts_pending: usize,
+    /// Address moves this shard's instances asked for, by instance: waiting
+    /// for the move to reach the network, or how it went (see
+    /// [`Sim::poll_address_move`]).
+    address_moves: BTreeMap<NodeId, faults::AddressMove>,
     /// The key of the event being processed; `None` before the first.
     cause: Cause,
     /// Set when this world is one shard of a split run.
@@ -245,6 +249,7 @@ impl Sim {
             timeline: crate::sync::StateTimeline::default(),
             controls: Vec::new(),
             restarts_pending: 0,
+            address_moves: BTreeMap::new(),
             cause: None,
             split: None,
             topic_bytes: 0,

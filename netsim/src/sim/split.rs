@@ -138,18 +138,6 @@ impl Sim {
         by_shard
     }
 
-    /// Gives up keeping this shard equal to the whole run, saying `why`: the
-    /// window ends as [`crate::RunEnd::SplitFailed`] on every shard. For what
-    /// only the whole run can do, such as an address a plan moves itself.
-    /// The first reason given stays.
-    pub fn abandon_split(&mut self, why: impl Into<String>) {
-        if let Some(split) = &mut self.split
-            && split.violation.is_none()
-        {
-            split.violation = Some(why.into());
-        }
-    }
-
     /// Why this shard can no longer equal the whole run, if it cannot.
     pub fn split_violation(&self) -> Option<&str> {
         self.split.as_ref().and_then(|s| s.violation.as_deref())
