@@ -91,9 +91,10 @@ pub enum Command {
     /// all ended ok; 1: it ran, some did not; 2: bad input; 3: the worker failed (in every case
     /// but a lost Redis server, after telling the run why); 4: no shard was queued within --wait.
     ///
-    /// While it runs its shard the worker beats on a Redis key every 2 s, and watches the `run`
-    /// command's: a worker that vanishes stops the run, and a `run` that vanishes stops its
-    /// workers, within about 15 s.
+    /// From its claim to its result the worker beats on a Redis key every 2 s, and watches the
+    /// `run` command's: a worker that vanishes stops the run, and a `run` that vanishes stops its
+    /// workers, within about 15 s. A worker must be the `run` command's tg-wasm version: one
+    /// that is not refuses the run (exit 2), naming both.
     ///
     /// Example: tg-wasm worker --sync redis://redis.testground:6379/0
     Worker(WorkerArgs),
