@@ -77,6 +77,8 @@ pub enum Fault {
         node: NodeId,
         /// The address it takes.
         to: IpAddr,
+        /// Which of the instance's requests it answers (not part of the run's trace).
+        request: u64,
     },
     /// Stops these instances at once: their tasks end and their sockets vanish.
     Crash(Vec<NodeId>),
@@ -97,7 +99,7 @@ impl fmt::Display for Fault {
                 let filter = filter.map_or("none", Filter::as_str);
                 write!(f, "path-filter [{from}] -> [{to}] {filter}")
             }
-            Fault::MoveAddress { node, to } => write!(f, "move-address [{node}] {to}"),
+            Fault::MoveAddress { node, to, .. } => write!(f, "move-address [{node}] {to}"),
             Fault::Crash(nodes) => write!(f, "crash [{}]", list(nodes)),
             Fault::Restart(nodes) => write!(f, "restart [{}]", list(nodes)),
         }

@@ -188,3 +188,55 @@ fn faults_are_traced_and_deterministic() {
     };
     assert_eq!(digest(1), digest(1));
 }
+
+type Moved = (SimTime, Result<std::net::IpAddr, netsim::net::AddressError>);
+
+/// Asks for node 0 to move to `to` and waits to hear how it went.
+fn mover(sim: netsim::SimHandle, to: &str) -> Task<Moved> {
+    let to: std::net::IpAddr = to.parse().unwrap();
+    Box::pin(async move {
+        let request = sim.lock().request_address_move(NodeId(0), to);
+        let moved = std::future::poll_fn(|cx| sim.lock().poll_address_move(NodeId(0), request, cx)).await;
+        (now(&sim), moved)
+    })
+}
+
+/// Restarts node 0 with a mover to 16.0.7.8, and keeps what each mover heard.
+struct Remover {
+    sim: netsim::SimHandle,
+    heard: Vec<Moved>,
+}
+
+impl Supervisor<Moved> for Remover {
+    fn done(&mut self, _: NodeId, moved: Moved) {
+        self.heard.push(moved);
+    }
+    fn restart(&mut self, _: NodeId) -> Option<Task<Moved>> {
+        Some(mover(self.sim.clone(), "16.0.7.8"))
+    }
+}
+
+/// An address move takes the sync latency, and answers the request that
+/// asked for it: a test case restarted while an earlier move was on its way
+/// hears of its own, not of that one.
+#[test]
+fn an_address_move_answers_its_own_request_even_across_a_restart() {
+    let config = netsim::SimConfig {
+        instances: 1,
+        sync_latency: Duration::from_millis(10),
+        net: latency(1),
+        ..netsim::SimConfig::default()
+    };
+    let sim = netsim::SimHandle::new(netsim::Sim::new(config));
+    let first: std::net::IpAddr = "16.0.7.7".parse().unwrap();
+    // Asked for at 0 ms and due at 10 ms; the test case is crashed at 5 and restarted at 6.
+    sim.lock().schedule_fault(at(5), Fault::Crash(vec![NodeId(0)]));
+    sim.lock().schedule_fault(at(6), Fault::Restart(vec![NodeId(0)]));
+    let mut exec = Executor::new(sim.clone());
+    exec.spawn(NodeId(0), mover(sim.clone(), "16.0.7.7"));
+    let mut supervisor = Remover { sim: sim.clone(), heard: Vec::new() };
+    assert_eq!(exec.run_supervised(&RunLimits::default(), &mut supervisor), RunEnd::Completed);
+    // The first move still happened (at 10 ms); the second, asked at 6, is what the restarted case heard.
+    assert_eq!(supervisor.heard, vec![(at(16), Ok(first))]);
+    assert_eq!(sim.lock().net().ipv4_of(NodeId(0)).to_string(), "16.0.7.8");
+}

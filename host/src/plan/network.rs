@@ -43,20 +43,15 @@ impl Host for InstanceState {
             return Ok(Err(NetworkError::InvalidConfig(why)));
         };
         let node = self.node();
-        let moved = {
+        // The address table is every shard's: with a sync latency the move
+        // reaches them all as a fault does, and the call returns once it has.
+        let request = {
             let mut sim = self.sim.lock();
-            if sim.config().sync_latency.is_zero() {
-                Some(sim.with_net(|net, cx| net.set_address(cx, node, ip)))
-            } else {
-                // The address table is every shard's: the move reaches them all
-                // as a fault does, and the call returns once it has.
-                sim.request_fault(node, Duration::ZERO, Fault::MoveAddress { node, to: ip });
-                None
-            }
+            (!sim.config().sync_latency.is_zero()).then(|| sim.request_address_move(node, ip))
         };
-        let moved = match moved {
-            Some(moved) => moved,
-            None => std::future::poll_fn(|cx| self.sim.lock().poll_address_move(node, cx)).await,
+        let moved = match request {
+            Some(request) => std::future::poll_fn(|cx| self.sim.lock().poll_address_move(node, request, cx)).await,
+            None => self.sim.lock().with_net(|net, cx| net.set_address(cx, node, ip)),
         };
         Ok(moved.map(|_| ()).map_err(|e| NetworkError::InvalidConfig(format!("address: {e}"))))
     }

@@ -15,12 +15,15 @@ use std::net::IpAddr;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-/// An address move an instance asked for, as its shard keeps it.
-pub(super) enum AddressMove {
-    /// Not yet at the network; the task to wake when it gets there.
-    Waiting(Waker),
-    /// Done: the address the instance had, or why it keeps it.
-    Done(Result<IpAddr, AddressError>),
+/// The address move an instance asked for last, as its shard keeps it.
+pub(super) struct AddressMove {
+    /// Which request ([`Sim::request_address_move`]): an instance restarted
+    /// while an earlier one was on its way asks afresh.
+    request: u64,
+    /// The task to wake when the move gets to the network.
+    waker: Option<Waker>,
+    /// How it went, once it has: the address the instance had, or why it keeps it.
+    moved: Option<Result<IpAddr, AddressError>>,
 }
 
 impl Sim {
@@ -63,14 +66,37 @@ impl Sim {
         self.queue.insert(key, SimEvent::Fault(fault));
     }
 
-    /// How the address move `node` asked for went ([`Fault::MoveAddress`],
-    /// requested with [`Sim::request_fault`]): the address it had, or why it
-    /// keeps it. Pending, and woken, until the move reaches the network.
-    pub fn poll_address_move(&mut self, node: NodeId, cx: &mut Context<'_>) -> Poll<Result<IpAddr, AddressError>> {
-        match self.address_moves.remove(&node) {
-            Some(AddressMove::Done(moved)) => Poll::Ready(moved),
-            Some(AddressMove::Waiting(_)) | None => {
-                self.address_moves.insert(node, AddressMove::Waiting(cx.waker().clone()));
+    /// Asks for `node` to take the address `to`, as a plan's `set-address`
+    /// does with a sync latency: the move reaches the network, on every
+    /// shard, as a fault `node` asks for does ([`Sim::request_fault`]).
+    /// Returns the request, for [`Sim::poll_address_move`].
+    pub fn request_address_move(&mut self, node: NodeId, to: IpAddr) -> u64 {
+        self.address_move_requests += 1;
+        let request = self.address_move_requests;
+        self.address_moves.insert(node, AddressMove { request, waker: None, moved: None });
+        self.request_fault(node, Duration::ZERO, Fault::MoveAddress { node, to, request });
+        request
+    }
+
+    /// How address move `request` of `node` went: the address it had, or why
+    /// it keeps it. Pending, and woken, until the move reaches the network.
+    pub fn poll_address_move(
+        &mut self,
+        node: NodeId,
+        request: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<IpAddr, AddressError>> {
+        let Some(asked) = self.address_moves.get_mut(&node).filter(|m| m.request == request) else {
+            // Only a test case that was restarted since, and so polls no more, has no entry.
+            return Poll::Pending;
+        };
+        match asked.moved.take() {
+            Some(moved) => {
+                self.address_moves.remove(&node);
+                Poll::Ready(moved)
+            }
+            None => {
+                asked.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
         }
@@ -112,12 +138,12 @@ impl Sim {
                 }
             }
             Fault::PathFilter { from, to, filter } => self.net.set_path_filter(from, to, filter),
-            Fault::MoveAddress { node, to } => {
-                // Every shard moves it in its table; the instance's own hears how it went.
+            Fault::MoveAddress { node, to, request } => {
+                // Every shard moves it in its table; the one that asked hears how it went.
                 let moved = self.with_net(|net, cx| net.set_address(cx, node, to));
-                if self.is_local(node) {
-                    let waiting = self.address_moves.insert(node, AddressMove::Done(moved));
-                    if let Some(AddressMove::Waiting(waker)) = waiting {
+                if let Some(asked) = self.address_moves.get_mut(&node).filter(|m| m.request == request) {
+                    asked.moved = Some(moved);
+                    if let Some(waker) = asked.waker.take() {
                         waker.wake();
                     }
                 }

@@ -140,10 +140,11 @@ pub struct Sim {
     /// Restarts scheduled for later: while any is pending, a run with no live
     /// instance is not over.
     restarts_pending: usize,
-    /// Address moves this shard's instances asked for, by instance: waiting
-    /// for the move to reach the network, or how it went (see
-    /// [`Sim::poll_address_move`]).
+    /// The last address move each of this shard's instances asked for, until
+    /// it hears how it went (see [`Sim::poll_address_move`]).
     address_moves: BTreeMap<NodeId, faults::AddressMove>,
+    /// Address moves asked for on this shard so far, which numbers them.
+    address_move_requests: u64,
     /// The key of the event being processed; `None` before the first.
     cause: Cause,
     /// Set when this world is one shard of a split run.
@@ -250,6 +251,7 @@ impl Sim {
             controls: Vec::new(),
             restarts_pending: 0,
             address_moves: BTreeMap::new(),
+            address_move_requests: 0,
             cause: None,
             split: None,
             topic_bytes: 0,
