@@ -315,7 +315,9 @@ pub struct RunOptions {
     /// naming this option.
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
     pub max_message_bytes: u64,
-    /// One-way latency between instances and the sync service (e.g. 1ms).
+    /// One-way latency between instances and the sync service (e.g. 1ms); what a plan changes of
+    /// the network itself (a fault, its address) takes as long to apply. Above zero, it lets a
+    /// run use several threads or workers.
     #[arg(long, default_value = "0s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub sync_latency: Duration,
     /// Where sync states and topics are kept: `embedded` (in this process) or a Redis server,
