@@ -5,6 +5,7 @@
 use super::Sim;
 use super::SimEvent;
 use super::split::Router;
+use super::wait::WaitReason;
 use crate::event::EventKey;
 use crate::fault::{Fault, InstanceControl, PathAction};
 use crate::net::{AddressError, Filter, NetCtx};
@@ -20,6 +21,9 @@ pub(super) struct AddressMove {
     /// Which request ([`Sim::request_address_move`]): an instance restarted
     /// while an earlier one was on its way asks afresh.
     request: u64,
+    /// Where to, and when the move is due: what the instance waits on.
+    to: IpAddr,
+    due: SimTime,
     /// The task to wake when the move gets to the network.
     waker: Option<Waker>,
     /// How it went, once it has: the address the instance had, or why it keeps it.
@@ -73,7 +77,8 @@ impl Sim {
     pub fn request_address_move(&mut self, node: NodeId, to: IpAddr) -> u64 {
         self.address_move_requests += 1;
         let request = self.address_move_requests;
-        self.address_moves.insert(node, AddressMove { request, waker: None, moved: None });
+        let due = self.now + self.config.sync_latency;
+        self.address_moves.insert(node, AddressMove { request, to, due, waker: None, moved: None });
         self.request_fault(node, Duration::ZERO, Fault::MoveAddress { node, to, request });
         request
     }
@@ -97,6 +102,8 @@ impl Sim {
             }
             None => {
                 asked.waker = Some(cx.waker().clone());
+                let waiting = format!("its move to {}, due at {}", asked.to, asked.due);
+                self.add_wait(node, WaitReason::Other(waiting));
                 Poll::Pending
             }
         }
