@@ -240,3 +240,16 @@ fn an_address_move_answers_its_own_request_even_across_a_restart() {
     assert_eq!(supervisor.heard, vec![(at(16), Ok(first))]);
     assert_eq!(sim.lock().net().ipv4_of(NodeId(0)).to_string(), "16.0.7.8");
 }
+
+/// Until its move reaches the network, an instance is reported as waiting on it.
+#[test]
+fn an_instance_waiting_on_its_address_move_is_reported_so() {
+    let config =
+        netsim::SimConfig { instances: 1, sync_latency: Duration::from_millis(10), ..netsim::SimConfig::default() };
+    let mut sim = netsim::Sim::new(config);
+    let request = sim.request_address_move(NodeId(0), "16.0.7.7".parse().unwrap());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(sim.poll_address_move(NodeId(0), request, &mut cx).is_pending());
+    let blocked = sim.blocked(&[NodeId(0)]);
+    assert_eq!(blocked[0].waits_on, vec!["its move to 16.0.7.7, due at 0.010000000s".to_string()]);
+}
