@@ -504,3 +504,21 @@ fn shards_stop_when_their_coordinators_heartbeat_is_gone_and_not_while_it_beats(
     }
     assert!(started.elapsed() < Duration::from_secs(5), "stopped after {:?}", started.elapsed());
 }
+
+/// The queue says which shards of a run still wait for a worker, and only that run's.
+#[test]
+fn the_queue_lists_the_shards_of_a_run_no_worker_has_claimed() {
+    let server = RedisServer::start();
+    let mut board = JobBoard::connect(&server.url(), RetryPolicy::default()).unwrap();
+    let (run, other) = ("888888888888-0000000000000001", "888888888888-0000000000000002");
+    board.publish_run(run, 4, b"{}", b"", 1).unwrap();
+    board.publish_run(other, 2, b"{}", b"", 0).unwrap();
+    assert_eq!(board.queued(run).unwrap(), vec![1, 2, 3]);
+    assert_eq!(board.claim(Duration::from_secs(1), None).unwrap().map(|t| t.index), Some(1));
+    assert_eq!(board.queued(run).unwrap(), vec![2, 3]);
+    assert_eq!(board.queued(other).unwrap(), vec![0, 1]);
+    board.cleanup(run).unwrap();
+    assert_eq!(board.queued(run).unwrap(), Vec::<u32>::new());
+    board.cleanup(other).unwrap();
+    assert_eq!(server.dbsize(), 0);
+}

@@ -496,6 +496,19 @@ impl JobBoard {
         }
     }
 
+    /// The shards of `run` whose tickets no worker has taken yet, in order.
+    pub fn queued(&mut self, run: &str) -> Result<Vec<u32>, JobError> {
+        RunKeys::new(run)?;
+        let mut lrange = redis::cmd("LRANGE");
+        lrange.arg(QUEUE).arg(0).arg(-1);
+        let tickets: Vec<String> =
+            self.link.call("listing the queued shards", |con| lrange.query(con)).map_err(JobError::Lost)?;
+        let prefix = format!("{run}/");
+        let mut queued: Vec<u32> = tickets.iter().filter_map(|t| t.strip_prefix(&prefix)?.parse().ok()).collect();
+        queued.sort_unstable();
+        Ok(queued)
+    }
+
     /// Withdraws the claim tickets of `run` that no worker has taken, so that
     /// none will; returns how many there were.
     pub fn unqueue(&mut self, run: &str) -> Result<u64, JobError> {

@@ -284,6 +284,7 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<SplitExecution, 
     let interrupt = spec.interrupt.clone();
     let mut interrupted_at = None;
     let mut unclaimed = 0;
+    let mut reminder = queued.then(|| super::unclaimed::Unclaimed::new(&settings.url, &key, Instant::now()));
     // A signal to this process alone (a supervisor's SIGINT or SIGTERM) is
     // forwarded: the workers stop at their next window and report, so the run
     // directory gets what happened until then. A terminal's Ctrl-C reaches them
@@ -291,6 +292,9 @@ pub fn run_split(run: &Run, settings: &SplitSettings) -> Result<SplitExecution, 
     let mut frames = vec![None; settings.workers as usize];
     let collected = workers.board.collect_results(&key, &mut frames, timeout, None, || {
         Workers::check(children)?;
+        if let Some(reminder) = &mut reminder {
+            reminder.check(Instant::now());
+        }
         if interrupt.as_deref().is_some_and(|f| f.load(Ordering::Relaxed)) {
             let since = *interrupted_at.get_or_insert_with(|| {
                 unclaimed = forward_stop(&settings.url, &key, lifelines);

@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod lifeline;
 pub mod link;
 pub mod result;
+mod unclaimed;
 pub mod worker;
 
 pub use coordinator::{SplitExecution, SplitSettings, run_split};
