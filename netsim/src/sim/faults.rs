@@ -92,7 +92,7 @@ impl Sim {
         cx: &mut Context<'_>,
     ) -> Poll<Result<IpAddr, AddressError>> {
         let Some(asked) = self.address_moves.get_mut(&node).filter(|m| m.request == request) else {
-            // Only a test case that was restarted since, and so polls no more, has no entry.
+            // A request a restart superseded: its task is gone and polls no more.
             return Poll::Pending;
         };
         match asked.moved.take() {
