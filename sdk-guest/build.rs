@@ -2,9 +2,10 @@
 //! nothing):
 //!
 //! - compiles `compat/` into an object of its own and links it into the
-//!   plan, so `fcntl(F_GETFL/F_SETFL)` works on sockets and `poll` does not
-//!   report phantom events (`compat/fcntl.rs` says why it must be a separate
-//!   object rather than code of this crate);
+//!   plan, so `fcntl(F_GETFL/F_SETFL)` works on sockets, `poll` does not
+//!   report phantom events and a UDP receive does not leak the datagram
+//!   (`compat/fcntl.rs` says why it must be a separate object rather than
+//!   code of this crate);
 //! - with the `tokio` feature, stops a build without `--cfg tokio_unstable`
 //!   with a message that says what to add, before tokio's own, which does not.
 
@@ -17,16 +18,18 @@ use std::process::Command;
 const KNOWN_WASI_SDK: u32 = 30;
 /// The first wasi-sdk whose wasi-libc answers `F_GETFL`/`F_SETFL` on sockets
 /// itself and reports no phantom `poll` event (wasi-libc PRs #742 and #732);
-/// from it on the replacements are not needed.
+/// from it on those replacements are not needed. Its UDP receive still leaks
+/// each datagram (`compat/recv.rs`), but its sockets are laid out anew, so the
+/// object written against wasi-sdk 30's is not linked there either.
 const FIXED_WASI_SDK: u32 = 31;
 /// How wasi-sdk names its sources in the debug info of the libc it builds;
 /// the version follows.
 const WASI_SDK_MARK: &[u8] = b"wasisdk://v";
 /// The library the replacements are linked from: `lib<this>.a` in `OUT_DIR`.
 const COMPAT_LIB: &str = "tg_sdk_compat";
-/// The symbols the replacements define: all of wasi-libc's `fcntl.c` and `poll.c`,
-/// so neither of the libc's objects is linked beside them.
-const COMPAT_SYMBOLS: &[&str] = &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready"];
+/// The symbols the replacements define: all of wasi-libc's `fcntl.c`, `poll.c`
+/// and `recv.c`, so none of the libc's objects is linked beside them.
+const COMPAT_SYMBOLS: &[&str] = &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready", "recv", "recvfrom"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

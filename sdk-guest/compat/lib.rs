@@ -6,7 +6,9 @@
 //! - [`poll`]: without the phantom event that makes tokio spin on a bound,
 //!   idle UDP socket, and (`poll_set`) over a standing set of pollables
 //!   kept by the host, so a call costs what its ready and changed
-//!   descriptors cost rather than every descriptor it is given.
+//!   descriptors cost rather than every descriptor it is given;
+//! - [`recv`]: UDP receives that free each datagram's bytes, which that libc
+//!   leaks.
 //!
 //! The first two are fixed upstream (wasi-libc PRs #742 and #732, first in
 //! wasi-sdk 31); `build.rs` links this object only for wasi-sdk 30's libc.
@@ -22,3 +24,4 @@ pub mod fcntl;
 mod libc;
 pub mod poll;
 mod poll_set;
+pub mod recv;

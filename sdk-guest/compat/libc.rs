@@ -6,7 +6,7 @@
 //! not own: behaviour — that is `fcntl.rs` and `poll.rs`.
 
 use core::ffi::{c_int, c_short, c_void};
-use core::mem::offset_of;
+use core::mem::{offset_of, size_of};
 
 /// wasi-libc's `descriptor_table_entry_t`: a fat pointer to one descriptor.
 #[repr(C)]
@@ -24,6 +24,8 @@ pub type Handle = u32;
 pub type GetStream = unsafe extern "C" fn(*mut c_void, *mut Handle, *mut *mut i64, *mut *mut Handle) -> c_int;
 /// `poll_register` / `poll_finish`: the descriptor's own handling of `poll`.
 pub type PollHook = unsafe extern "C" fn(*mut c_void, *mut c_void, c_short) -> c_int;
+/// `recvfrom`: `(data, buffer, length, flags, addr, addrlen)`.
+pub type RecvFrom = unsafe extern "C" fn(*mut c_void, *mut c_void, usize, c_int, *mut c_void, *mut u32) -> isize;
 
 /// wasi-libc's `descriptor_vtable_t` for `wasm32-wasip2`, in declaration
 /// order. Entries the replacements do not call are opaque pointers.
@@ -46,7 +48,7 @@ pub struct VTable {
     pub getsockname: *const c_void,
     pub getpeername: *const c_void,
     pub listen: *const c_void,
-    pub recvfrom: *const c_void,
+    pub recvfrom: Option<RecvFrom>,
     pub sendto: *const c_void,
     pub shutdown: *const c_void,
     pub getsockopt: *const c_void,
@@ -55,8 +57,10 @@ pub struct VTable {
     pub poll_finish: Option<PollHook>,
 }
 
-// The offsets wasi-sdk 30's `fcntl`, `ioctl` and `poll` load these entries from.
+// The offsets wasi-sdk 30's `fcntl`, `ioctl`, `poll`, `accept4` and `recvfrom` load these entries from.
 const _: () = assert!(offset_of!(VTable, get_read_stream) == 4);
+const _: () = assert!(offset_of!(VTable, accept4) == 44);
+const _: () = assert!(offset_of!(VTable, recvfrom) == 68);
 const _: () = assert!(offset_of!(VTable, set_blocking) == 12);
 const _: () = assert!(offset_of!(VTable, fcntl_getfl) == 32);
 const _: () = assert!(offset_of!(VTable, fcntl_setfl) == 36);
@@ -68,6 +72,66 @@ const _: () = assert!(offset_of!(VTable, poll_finish) == 92);
 pub struct List<T> {
     pub ptr: *mut T,
     pub len: usize,
+}
+
+/// `udp_socket_t` (`wasip2_udp.c`): the data of a UDP socket's descriptor.
+#[repr(C)]
+pub struct UdpSocket {
+    pub socket: Handle,
+    /// Created when first polled; 0 until then.
+    pub socket_pollable: Handle,
+    pub blocking: bool,
+    /// `network_ip_address_family_t`.
+    pub family: u8,
+    /// `udp_socket_state_t`'s tag: one of the `UDP_*` below.
+    pub state: u32,
+    /// The state's union: the streams, in the two states that have them.
+    pub streams: UdpStreams,
+}
+
+/// Bound, no datagram streams yet: they are created by the first send or receive.
+pub const UDP_BOUND_NOSTREAMS: u32 = 1;
+/// Bound, with streams that take datagrams from anyone.
+pub const UDP_BOUND_STREAMING: u32 = 2;
+/// Connected, with streams for one peer.
+pub const UDP_CONNECTED: u32 = 3;
+
+/// `udp_socket_streams_t`; a pollable is created when first needed, 0 until then.
+#[repr(C)]
+pub struct UdpStreams {
+    pub incoming: Handle,
+    pub incoming_pollable: Handle,
+    pub outgoing: Handle,
+    pub outgoing_pollable: Handle,
+}
+
+// The offsets wasi-sdk 30's `udp_recvfrom` loads and stores these at.
+const _: () = assert!(offset_of!(UdpSocket, blocking) == 8);
+const _: () = assert!(offset_of!(UdpSocket, family) == 9);
+const _: () = assert!(offset_of!(UdpSocket, state) == 12);
+const _: () = assert!(offset_of!(UdpSocket, streams) == 16);
+const _: () = assert!(offset_of!(UdpSocket, streams) + offset_of!(UdpStreams, incoming_pollable) == 20);
+
+/// `network_ip_socket_address_t`: a variant the replacements only pass on.
+#[repr(C, align(4))]
+pub struct IpSocketAddress([u8; 32]);
+
+/// `udp_incoming_datagram_t`.
+#[repr(C)]
+pub struct IncomingDatagram {
+    pub data: List<u8>,
+    pub remote_address: IpSocketAddress,
+}
+
+const _: () = assert!(size_of::<IncomingDatagram>() == 40);
+
+/// `output_sockaddr_t` (`wasi/sockets_utils.h`): where a received datagram's
+/// source address goes, as `__wasi_sockets_utils__output_addr_validate` makes it.
+#[repr(C)]
+pub struct OutputSockaddr {
+    pub tag: u32,
+    pub addr: *mut c_void,
+    pub addrlen: *mut u32,
 }
 
 unsafe extern "C" {
@@ -89,6 +153,39 @@ unsafe extern "C" {
     /// `wasi:io/poll` `poll`: the indices of the ready pollables.
     pub fn poll_poll(pollables: *const List<Handle>, ready: *mut List<u32>);
     pub fn wasip2_list_u32_free(list: *mut List<u32>);
+    pub fn poll_method_pollable_block(pollable: Handle);
+    pub fn udp_borrow_udp_socket(socket: Handle) -> Handle;
+    pub fn udp_borrow_incoming_datagram_stream(stream: Handle) -> Handle;
+    /// `udp-socket.stream`: the incoming and outgoing streams, or `false` and the error.
+    pub fn udp_method_udp_socket_stream(
+        socket: Handle,
+        remote: *mut IpSocketAddress,
+        streams: *mut [Handle; 2],
+        error: *mut u8,
+    ) -> bool;
+    /// `incoming-datagram-stream.receive`: up to `max` datagrams, or `false` and the error.
+    pub fn udp_method_incoming_datagram_stream_receive(
+        stream: Handle,
+        max: u64,
+        datagrams: *mut List<IncomingDatagram>,
+        error: *mut u8,
+    ) -> bool;
+    /// `incoming-datagram-stream.subscribe`, an owned pollable.
+    pub fn udp_method_incoming_datagram_stream_subscribe(stream: Handle) -> Handle;
+    /// Frees the list's array (only: see `recv.rs`).
+    pub fn udp_list_incoming_datagram_free(datagrams: *mut List<IncomingDatagram>);
+    /// The `errno` for a `wasi:sockets` error code.
+    pub fn __wasi_sockets_utils__map_error(error: u8) -> c_int;
+    /// Checks `addr`/`addrlen` for a socket of `family` and says where to write.
+    pub fn __wasi_sockets_utils__output_addr_validate(
+        family: u8,
+        addr: *mut c_void,
+        addrlen: *mut u32,
+        output: *mut OutputSockaddr,
+    ) -> bool;
+    /// Writes `address` where `output` says. C passes the struct by value,
+    /// which the wasm C ABI does as a pointer to the caller's copy.
+    pub fn __wasi_sockets_utils__output_addr_write(address: *const IpSocketAddress, output: *mut OutputSockaddr);
 }
 
 /// Sets `errno` and returns -1, as a failing libc function does.
