@@ -354,12 +354,13 @@ fn abort_key(server: &RedisServer) -> String {
 
 /// Runs barrier-storm split in two from the command line (one shard left for a
 /// `tg-wasm worker` started as if elsewhere, if `remote`), kills Redis once the
-/// workers traded windows, and returns the exit code, standard error, the run
-/// directory, the server's port and how long after the kill the run ended.
-fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16, Duration) {
+/// workers traded windows, and returns the exit code, standard output and
+/// error, the run directory, the server's port and how long after the kill the run ended.
+fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, String, TempDir, u16, Duration) {
     let mut server = RedisServer::start();
     let dir = tempdir();
-    let child = endless_split_command(&server, if remote { 1 } else { 2 }, &dir).spawn().unwrap();
+    let child =
+        endless_split_command(&server, if remote { 1 } else { 2 }, &dir).stdout(Stdio::piped()).spawn().unwrap();
     let elsewhere = remote.then(|| worker_elsewhere(&server));
     wait_until_windows_traded(&server);
     std::thread::sleep(Duration::from_millis(500));
@@ -370,7 +371,8 @@ fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16,
     if let Some(mut worker) = elsewhere {
         assert_ne!(worker.wait().unwrap().code(), Some(0), "the worker elsewhere could not send its results");
     }
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), dir, server.port, took)
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr), dir, server.port, took)
 }
 
 /// The workers' results travel through Redis; local workers that cannot store
@@ -378,11 +380,13 @@ fn lose_redis_mid_split_run(remote: bool) -> (Option<i32>, String, TempDir, u16,
 /// each crashed naming the server, and the run exits 1 as one that failed.
 #[test]
 fn losing_redis_mid_run_ends_a_split_run_within_seconds_with_every_local_workers_results() {
-    let (code, stderr, dir, port, took) = lose_redis_mid_split_run(false);
+    let (code, stdout, stderr, dir, port, took) = lose_redis_mid_split_run(false);
     assert!(took < Duration::from_secs(20), "ended {took:?} after the kill");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("the workers sent their results on their pipes"), "{stderr}");
+    assert!(stdout.contains("trace digest") && !stdout.contains("not the run's"), "every shard's records: {stdout}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary.get("partial_digest").is_none(), "{summary}");
     assert_eq!(summary["end"], "split-failed", "{summary}");
     let outcomes = std::fs::read_to_string(dir.join("outcomes.jsonl")).unwrap();
     assert_eq!(outcomes.lines().count(), 20, "every worker's instances: {outcomes}");
@@ -396,14 +400,18 @@ fn losing_redis_mid_run_ends_a_split_run_within_seconds_with_every_local_workers
 /// as crashed naming the loss, and says the run directory is incomplete.
 #[test]
 fn losing_redis_with_a_shard_run_elsewhere_keeps_the_others_results_and_names_the_lost_shard() {
-    let (code, stderr, dir, port, took) = lose_redis_mid_split_run(true);
+    let (code, stdout, stderr, dir, port, took) = lose_redis_mid_split_run(true);
     assert!(took < Duration::from_secs(30), "ended {took:?} after the kill");
     assert_eq!(code, Some(3), "{stderr}");
+    // The digest leaves the lost shard out: not one to compare with the run's.
+    let digest = stdout.lines().find(|l| l.starts_with("trace digest")).unwrap_or_default();
+    assert!(digest.ends_with("without the shards never heard from, so not the run's)"), "{stdout}");
     let server = format!("Redis at 127.0.0.1:{port}");
     assert!(stderr.contains("is incomplete: the results of shard(s) [1] were lost with Redis"), "{stderr}");
     assert!(stderr.contains(&server), "{stderr}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["end"], "split-failed", "{summary}");
+    assert_eq!(summary["partial_digest"], true, "{summary}");
     assert!(summary["incomplete"].as_str().is_some_and(|why| why.contains("shard(s) [1]")), "{summary}");
     let outcomes: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("outcomes.jsonl"))
         .unwrap()

@@ -188,6 +188,13 @@ unsafe extern "C" {
     pub fn __wasi_sockets_utils__output_addr_write(address: *const IpSocketAddress, output: *mut OutputSockaddr);
 }
 
+/// wasi-libc's `errno` values the replacements set (`__errno_values.h`).
+pub const EAGAIN: c_int = 6;
+pub const EBADF: c_int = 8;
+pub const EINVAL: c_int = 28;
+pub const ENOMEM: c_int = 48;
+pub const EOPNOTSUPP: c_int = 58;
+
 /// Sets `errno` and returns -1, as a failing libc function does.
 ///
 /// # Safety

@@ -27,13 +27,10 @@ use core::ffi::{c_int, c_short, c_void};
 use core::mem::{MaybeUninit, size_of};
 use core::ptr;
 
-use crate::libc::{self, GetStream, Handle, List};
+use crate::libc::{self, EBADF, ENOMEM, EOPNOTSUPP, GetStream, Handle, List};
 
 const POLLRDNORM: c_short = 0x1;
 const POLLWRNORM: c_short = 0x2;
-const EBADF: c_int = 8;
-const ENOMEM: c_int = 48;
-const EOPNOTSUPP: c_int = 58;
 
 /// `struct pollfd`.
 #[repr(C)]

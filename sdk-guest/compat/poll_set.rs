@@ -37,10 +37,9 @@ use core::ffi::{c_int, c_short, c_void};
 use core::mem::size_of;
 use core::ptr;
 
-use crate::libc::{self, Handle};
+use crate::libc::{self, EBADF, Handle};
 use crate::poll::{PollFd, PollState, Slot};
 
-const EBADF: c_int = 8;
 
 /// A `pollfd` whose descriptor number is above this is left to the list
 /// `poll`: the cache is an array indexed by descriptor, and wasi-libc hands

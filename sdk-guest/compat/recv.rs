@@ -24,11 +24,8 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable};
+use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable};
 
-const EAGAIN: c_int = 6;
-const EINVAL: c_int = 28;
-const EOPNOTSUPP: c_int = 58;
 /// The flags the libc's UDP `recvfrom` supports; with any other it answers `EOPNOTSUPP`.
 const MSG_TRUNC: c_int = 0x20;
 const MSG_DONTWAIT: c_int = 0x40;

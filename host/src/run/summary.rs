@@ -177,6 +177,10 @@ pub struct RunSummary {
     /// files are not to be trusted as the whole run's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Whether `digest` leaves out instances whose records never arrived (a
+    /// split run that lost shards' results): then it is not the run's digest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial_digest: bool,
 }
 
 impl RunSummary {
@@ -297,6 +301,7 @@ impl RunSummary {
             metrics,
             component_sha256: spec.component.sha256.clone(),
             incomplete: None,
+            partial_digest: false,
             tg_wasm_version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -346,7 +351,9 @@ impl RunSummary {
             self.wall_time_s
         );
         let records = text::count(self.trace_events, "record");
-        let _ = writeln!(out, "trace digest {} (seed {}, {records})", self.digest, self.seed);
+        // Said on the line itself, so that it is not compared as the run's.
+        let partial = if self.partial_digest { "; without the shards never heard from, so not the run's" } else { "" };
+        let _ = writeln!(out, "trace digest {} (seed {}, {records}{partial})", self.digest, self.seed);
         out
     }
 

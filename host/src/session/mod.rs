@@ -204,6 +204,7 @@ pub fn run(spec: RunSpec, options: &RunOptions<'_>) -> Result<Finished, Error> {
             let (SplitExecution { execution, lost }, dir) = unless_refused(run_split(&run, settings), dir)?;
             let mut summary = run.summarize(&execution);
             // Whatever came is written; the summary says what did not.
+            summary.partial_digest = lost.is_some();
             summary.incomplete = lost;
             outputs::write_results(dir.path(), &mut summary, &execution);
             Ok(Finished { summary, execution, determinism: None, dir: dir.path().to_path_buf() })
