@@ -84,6 +84,19 @@ fn a_plan_receiving_many_datagrams_keeps_its_memory() {
     }
 }
 
+/// The same over TCP and hyper: 30,000 echoes (TCP and UDP) and 30,000
+/// requests fit in 2 MiB, under a MiB above the plan's own memory, so a
+/// read, write or request that kept 32 bytes would not.
+#[test]
+fn long_tcp_and_http_exchanges_keep_a_plans_memory() {
+    for (name, count) in [("echo", "rounds"), ("http", "requests")] {
+        let mut s = case(name, 2, &[(count, "30000"), ("latency", "1ms")]);
+        s.engine.memory_limit = 2 << 20;
+        let (summary, _) = run(&s);
+        assert!(summary.success(), "{name}: {}", summary.render());
+    }
+}
+
 #[test]
 fn sockets_ready_in_one_wait_each_get_their_datagram_at_that_instant() {
     // More sockets than tg-sdk's `poll` gets answered in place (four): the
