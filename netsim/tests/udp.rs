@@ -150,3 +150,24 @@ fn names_resolve_to_instances_only() {
     assert_eq!(s.net().resolve("instance-3"), Err(NetError::NameUnresolvable));
     assert_eq!(s.net().resolve("example.com"), Err(NetError::NameUnresolvable));
 }
+
+/// A host's sockets are found by number whatever closed between them: the
+/// one closed in the middle is gone (its port free again), the others keep
+/// their addresses, and a socket opened after gets a number of its own.
+#[test]
+fn closing_a_socket_between_others_leaves_them_as_they_were() {
+    let sim = world(1, 1, NetworkConfig::default());
+    let ids: Vec<_> = (1..=4).map(|port| udp_bound(&sim, 0, port)).collect();
+    sim.lock().with_net(|net, cx| net.close(cx, ids[1]));
+    let mut s = sim.lock();
+    let net = s.net_mut();
+    let any = |port| std::net::SocketAddr::from(([0, 0, 0, 0], port));
+    assert_eq!(net.local_addr(ids[0]), Ok(any(1)));
+    assert_eq!(net.local_addr(ids[2]), Ok(any(3)));
+    assert_eq!(net.local_addr(ids[3]), Ok(any(4)));
+    assert_eq!(net.local_addr(ids[1]), Err(NetError::InvalidState), "closed");
+    drop(s);
+    let again = udp_bound(&sim, 0, 2);
+    assert!(!ids.contains(&again), "a new number, not the closed one's");
+    assert_eq!(sim.lock().net_mut().local_addr(again).unwrap().port(), 2);
+}

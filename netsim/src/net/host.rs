@@ -16,7 +16,7 @@ use super::error::NetError;
 use super::firewall::Firewall;
 use super::link::EgressLink;
 use super::region::WanQueues;
-use super::socket::{Family, Socket};
+use super::socket::{Family, Socket, SocketTable};
 use super::udp::{ICMP_RATE_BURST, ICMP_RATE_INTERVAL};
 use crate::rng::RngStream;
 use crate::time::SimTime;
@@ -33,7 +33,7 @@ pub const EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
 /// lines the simulation fetches ahead of a packet's arrival.
 #[repr(C)]
 pub(crate) struct Host {
-    pub(crate) sockets: BTreeMap<u32, Socket>,
+    pub(crate) sockets: SocketTable,
     /// UDP ports of IPv4 sockets.
     pub(crate) udp_ports: PortTable,
     /// UDP ports of IPv6 sockets.
@@ -84,7 +84,7 @@ impl Host {
             link: EgressLink::new(rng),
             firewall: Firewall::default(),
             wan: WanQueues::default(),
-            sockets: BTreeMap::new(),
+            sockets: SocketTable::default(),
             next_socket: 0,
             udp_ports: PortTable::default(),
             udp6_ports: PortTable::default(),
