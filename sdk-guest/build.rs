@@ -27,9 +27,10 @@ const FIXED_WASI_SDK: u32 = 31;
 const WASI_SDK_MARK: &[u8] = b"wasisdk://v";
 /// The library the replacements are linked from: `lib<this>.a` in `OUT_DIR`.
 const COMPAT_LIB: &str = "tg_sdk_compat";
-/// The symbols the replacements define: all of wasi-libc's `fcntl.c`, `poll.c`
-/// and `recv.c`, so none of the libc's objects is linked beside them.
-const COMPAT_SYMBOLS: &[&str] = &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready", "recv", "recvfrom"];
+/// The symbols the replacements define: all of wasi-libc's `fcntl.c`, `poll.c`,
+/// `recv.c` and `sockopt.c`, so none of the libc's objects is linked beside them.
+const COMPAT_SYMBOLS: &[&str] =
+    &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready", "recv", "recvfrom", "getsockopt", "setsockopt"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

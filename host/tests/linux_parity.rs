@@ -37,12 +37,6 @@ const NOT_THE_HOST: &[(&str, &str, &str)] = &[
         "write err Uncategorized, write err BrokenPipe, read ok 0",
         "as tcp-read-after-reset: the first failure is EIO in wasi-libc",
     ),
-    (
-        "udp-read-timeout",
-        "err Uncategorized",
-        "wasi-libc's UDP setsockopt answers SO_RCVTIMEO and SO_SNDTIMEO with ENOPROTOOPT (os error 50) \
-         itself; the host is never asked",
-    ),
 ];
 
 #[test]

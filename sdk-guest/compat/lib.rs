@@ -8,7 +8,9 @@
 //!   kept by the host, so a call costs what its ready and changed
 //!   descriptors cost rather than every descriptor it is given;
 //! - [`recv`]: UDP receives that free each datagram's bytes, which that libc
-//!   leaks.
+//!   leaks;
+//! - [`sockopt`]: `SO_RCVTIMEO`/`SO_SNDTIMEO` on UDP sockets, which that libc
+//!   refuses.
 //!
 //! The first two are fixed upstream (wasi-libc PRs #742 and #732, first in
 //! wasi-sdk 31); `build.rs` links this object only for wasi-sdk 30's libc.
@@ -25,3 +27,4 @@ mod libc;
 pub mod poll;
 mod poll_set;
 pub mod recv;
+pub mod sockopt;

@@ -26,6 +26,10 @@ pub type GetStream = unsafe extern "C" fn(*mut c_void, *mut Handle, *mut *mut i6
 pub type PollHook = unsafe extern "C" fn(*mut c_void, *mut c_void, c_short) -> c_int;
 /// `recvfrom`: `(data, buffer, length, flags, addr, addrlen)`.
 pub type RecvFrom = unsafe extern "C" fn(*mut c_void, *mut c_void, usize, c_int, *mut c_void, *mut u32) -> isize;
+/// `getsockopt`: `(data, level, name, value, length)`.
+pub type GetSockOpt = unsafe extern "C" fn(*mut c_void, c_int, c_int, *mut c_void, *mut u32) -> c_int;
+/// `setsockopt`: `(data, level, name, value, length)`.
+pub type SetSockOpt = unsafe extern "C" fn(*mut c_void, c_int, c_int, *const c_void, u32) -> c_int;
 
 /// wasi-libc's `descriptor_vtable_t` for `wasm32-wasip2`, in declaration
 /// order. Entries the replacements do not call are opaque pointers.
@@ -51,8 +55,8 @@ pub struct VTable {
     pub recvfrom: Option<RecvFrom>,
     pub sendto: *const c_void,
     pub shutdown: *const c_void,
-    pub getsockopt: *const c_void,
-    pub setsockopt: *const c_void,
+    pub getsockopt: Option<GetSockOpt>,
+    pub setsockopt: Option<SetSockOpt>,
     pub poll_register: Option<PollHook>,
     pub poll_finish: Option<PollHook>,
 }
@@ -61,6 +65,8 @@ pub struct VTable {
 const _: () = assert!(offset_of!(VTable, get_read_stream) == 4);
 const _: () = assert!(offset_of!(VTable, accept4) == 44);
 const _: () = assert!(offset_of!(VTable, recvfrom) == 68);
+const _: () = assert!(offset_of!(VTable, getsockopt) == 80);
+const _: () = assert!(offset_of!(VTable, setsockopt) == 84);
 const _: () = assert!(offset_of!(VTable, set_blocking) == 12);
 const _: () = assert!(offset_of!(VTable, fcntl_getfl) == 32);
 const _: () = assert!(offset_of!(VTable, fcntl_setfl) == 36);
@@ -83,6 +89,10 @@ pub struct UdpSocket {
     pub blocking: bool,
     /// `network_ip_address_family_t`.
     pub family: u8,
+    /// Padding in the libc's struct, which `calloc` zeroes for every new
+    /// socket and the libc never touches: where `sockopt.rs` notes the
+    /// socket's timeouts (0: none).
+    pub timeouts: u16,
     /// `udp_socket_state_t`'s tag: one of the `UDP_*` below.
     pub state: u32,
     /// The state's union: the streams, in the two states that have them.
@@ -108,6 +118,7 @@ pub struct UdpStreams {
 // The offsets wasi-sdk 30's `udp_recvfrom` loads and stores these at.
 const _: () = assert!(offset_of!(UdpSocket, blocking) == 8);
 const _: () = assert!(offset_of!(UdpSocket, family) == 9);
+const _: () = assert!(offset_of!(UdpSocket, timeouts) == 10);
 const _: () = assert!(offset_of!(UdpSocket, state) == 12);
 const _: () = assert!(offset_of!(UdpSocket, streams) == 16);
 const _: () = assert!(offset_of!(UdpSocket, streams) + offset_of!(UdpStreams, incoming_pollable) == 20);
@@ -148,6 +159,8 @@ unsafe extern "C" {
     /// Borrows an owned pollable.
     pub fn poll_borrow_pollable(pollable: Handle) -> Handle;
     pub fn poll_pollable_drop_own(pollable: Handle);
+    /// `wasi:clocks/monotonic-clock` `now`, in nanoseconds.
+    pub fn monotonic_clock_now() -> u64;
     /// `wasi:clocks/monotonic-clock` `subscribe-duration`, in nanoseconds.
     pub fn monotonic_clock_subscribe_duration(ns: u64) -> Handle;
     /// `wasi:io/poll` `poll`: the indices of the ready pollables.
@@ -191,8 +204,10 @@ unsafe extern "C" {
 /// wasi-libc's `errno` values the replacements set (`__errno_values.h`).
 pub const EAGAIN: c_int = 6;
 pub const EBADF: c_int = 8;
+pub const EDOM: c_int = 18;
 pub const EINVAL: c_int = 28;
 pub const ENOMEM: c_int = 48;
+pub const ENOPROTOOPT: c_int = 50;
 pub const EOPNOTSUPP: c_int = 58;
 
 /// Sets `errno` and returns -1, as a failing libc function does.

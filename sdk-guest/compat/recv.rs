@@ -24,7 +24,9 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable};
+use crate::libc::{
+    self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable,
+};
 
 /// The flags the libc's UDP `recvfrom` supports; with any other it answers `EOPNOTSUPP`.
 const MSG_TRUNC: c_int = 0x20;
@@ -81,7 +83,7 @@ pub unsafe extern "C" fn recvfrom(
 
 /// Whether `vtable` is the libc's UDP one: of its socket vtables only TCP's
 /// accepts and has streams to read.
-fn is_udp(vtable: &VTable) -> bool {
+pub(crate) fn is_udp(vtable: &VTable) -> bool {
     vtable.recvfrom.is_some() && vtable.accept4.is_null() && vtable.get_read_stream.is_none()
 }
 
@@ -113,6 +115,11 @@ unsafe fn udp_recvfrom(
             return libc::fail(EINVAL) as isize;
         }
         let block = socket.blocking && flags & MSG_DONTWAIT == 0;
+        // `SO_RCVTIMEO` (`sockopt.rs`): a wait that reaches it fails, as on Linux.
+        let deadline = match crate::sockopt::of(socket).receive {
+            0 => None,
+            timeout => Some(libc::monotonic_clock_now().saturating_add(timeout)),
+        };
         let incoming = libc::udp_borrow_incoming_datagram_stream(socket.streams.incoming);
         loop {
             let mut datagrams = List::<IncomingDatagram> { ptr: ptr::null_mut(), len: 0 };
@@ -137,7 +144,22 @@ unsafe fn udp_recvfrom(
             if !block {
                 return libc::fail(EAGAIN) as isize;
             }
-            libc::poll_method_pollable_block(libc::poll_borrow_pollable(incoming_pollable(&mut socket.streams)));
+            let readable = libc::poll_borrow_pollable(incoming_pollable(&mut socket.streams));
+            match deadline {
+                None => libc::poll_method_pollable_block(readable),
+                Some(deadline) => {
+                    let now = libc::monotonic_clock_now();
+                    if now >= deadline {
+                        return libc::fail(EAGAIN) as isize;
+                    }
+                    let timer = libc::monotonic_clock_subscribe_duration(deadline - now);
+                    let wait = [readable, libc::poll_borrow_pollable(timer)];
+                    let mut ready = List { ptr: ptr::null_mut(), len: 0 };
+                    libc::poll_poll(&List { ptr: wait.as_ptr() as *mut libc::Handle, len: 2 }, &mut ready);
+                    libc::wasip2_list_u32_free(&mut ready);
+                    libc::poll_pollable_drop_own(timer);
+                }
+            }
         }
     }
 }

@@ -1,10 +1,9 @@
 //! Waiting on several things at once from blocking code: sockets, sync
 //! subscriptions and a timeout, with no `unsafe` in the plan.
 //!
-//! wasi-libc has no socket read timeouts for UDP (`set_read_timeout` fails
-//! with `ENOPROTOOPT`) and a subscription is not a file descriptor, so a plan
-//! that receives with a deadline, or listens to a topic beside a socket,
-//! would otherwise call `libc::poll` itself. [`Wait`] does it: sockets are
+//! A read timeout serves one socket; a subscription is not a file
+//! descriptor, so a plan that waits on several sockets, or listens to a topic
+//! beside a socket, would otherwise call `libc::poll` itself. [`Wait`] does it: sockets are
 //! polled as file descriptors, subscriptions through the sync service's
 //! control connection ([`crate::sync::control`], opened only when a
 //! subscription is waited on), and the timeout is virtual time like every

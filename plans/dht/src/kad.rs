@@ -411,8 +411,8 @@ struct Candidate {
 ///
 /// `poll(2)`, as a Unix program would use with a non-blocking socket: wasi-libc
 /// implements it over the socket's and a monotonic clock's pollables, so the
-/// wait is on virtual time. (`set_read_timeout` would read better, but
-/// wasi-libc refuses `SO_RCVTIMEO` on UDP sockets with `ENOPROTOOPT`.)
+/// wait is on virtual time. (`set_read_timeout` serves as well since tg-sdk
+/// answers `SO_RCVTIMEO` on UDP; one wait per receive keeps the digests.)
 fn wait_readable(socket: &UdpSocket, wait: Duration) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // Whole milliseconds, rounded up so the wait never ends early.

@@ -74,8 +74,8 @@ fn heartbeat(env: &RunEnv) -> tg_sdk::Result<()> {
     let deadline = duration + Duration::from_secs(2);
     let mut received = 0u32;
     let mut buf = [0u8; 16];
-    // std on wasip2 has no socket read timeouts: poll without blocking and sleep a
-    // millisecond of virtual time between tries (free, and 1 ms is the log's resolution).
+    // Poll without blocking and sleep a millisecond of virtual time between
+    // tries (free, and 1 ms is the log's resolution).
     socket.set_nonblocking(true)?;
     while Instant::now().duration_since(start) < deadline {
         match socket.recv_from(&mut buf) {

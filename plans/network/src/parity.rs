@@ -309,10 +309,15 @@ fn udp_refused_unconnected(t: &Target) -> String {
     })
 }
 
+/// A receive with nothing to receive gives up at the read timeout.
 fn udp_read_timeout(t: &Target) -> String {
     or_setup(|| {
         let u = UdpSocket::bind((t.here, 0))?;
-        Ok(kind(&u.set_read_timeout(Some(Duration::from_millis(10)))))
+        let set = kind(&u.set_read_timeout(Some(Duration::from_millis(10))));
+        let got = kind(&u.read_timeout());
+        let mut buf = [0u8; 8];
+        let recv = read_outcome(u.recv_from(&mut buf).map(|(n, _)| n));
+        Ok(format!("set {set}, get {got}, recv {recv}"))
     })
 }
 

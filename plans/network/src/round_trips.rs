@@ -100,7 +100,7 @@ fn round_trips(env: &RunEnv) -> tg_sdk::Result<()> {
             socket.send_to(&message(PING, round), peer(env, round))?;
             continue;
         }
-        // wasi-libc has no read timeout for UDP: wait for the socket or the deadline, then read.
+        // One wait for the socket or the resend deadline, then read.
         let mut wait = Wait::new().readable(&socket);
         if let Some(t) = timeout {
             wait = wait.timeout(t);
