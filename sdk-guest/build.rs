@@ -3,9 +3,9 @@
 //!
 //! - compiles `compat/` into an object of its own and links it into the
 //!   plan, so `fcntl(F_GETFL/F_SETFL)` works on sockets, `poll` does not
-//!   report phantom events and a UDP receive does not leak the datagram
-//!   (`compat/fcntl.rs` says why it must be a separate object rather than
-//!   code of this crate);
+//!   report phantom events, a UDP receive does not leak the datagram and UDP
+//!   sockets take read timeouts (`compat/fcntl.rs` says why it must be a
+//!   separate object rather than code of this crate);
 //! - with the `tokio` feature, stops a build without `--cfg tokio_unstable`
 //!   with a message that says what to add, before tokio's own, which does not.
 
