@@ -26,7 +26,7 @@
 
 use core::ffi::c_int;
 
-use crate::libc::{self, Entry};
+use crate::libc;
 
 #[path = "../src/wasi_compat/fcntl.rs"]
 #[allow(dead_code)] // `wasi` constants the shim does not use are there for the rules' tests.
@@ -48,19 +48,12 @@ const SOCKET_BLOCKING_OFFSET: usize = 8;
 /// flags `int`, as C and Rust callers of the variadic `fcntl` pass it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, args: *const c_int) -> c_int {
-    // SAFETY: `descriptor_table_get_ref` is wasi-libc's own lookup; a non-NULL
-    // result points at a live entry of its table, whose `vtable` is one of the
-    // libc's static vtables laid out as `libc::VTable` (checked there against
-    // the offsets wasi-sdk 30's `fcntl` uses) and whose `data` is what that
-    // vtable's functions take. `build.rs` links this object only when the
-    // toolchain's libc is from wasi-sdk 30.
+    // SAFETY: `libc::descriptor` gives a live descriptor's vtable (laid out
+    // as `libc::VTable`, checked there against the offsets wasi-sdk 30's
+    // `fcntl` uses) and the data its functions take. `build.rs` links this
+    // object only when the toolchain's libc is from wasi-sdk 30.
     unsafe {
-        let entry: *mut Entry = libc::descriptor_table_get_ref(fd);
-        if entry.is_null() {
-            return -1;
-        }
-        let data = (*entry).data;
-        let vtable = &*(*entry).vtable;
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         let offers = Offers {
             getfl: vtable.fcntl_getfl.is_some(),
             setfl: vtable.fcntl_setfl.is_some(),

@@ -210,6 +210,21 @@ pub const ENOMEM: c_int = 48;
 pub const ENOPROTOOPT: c_int = 50;
 pub const EOPNOTSUPP: c_int = 58;
 
+/// Descriptor `fd`'s vtable and data, or `None` with `errno` set (`EBADF`).
+///
+/// # Safety
+/// wasi-libc's descriptor table must be reachable, as it is in any plan. A
+/// found entry is live: its `vtable` is one of the libc's static vtables,
+/// laid out as [`VTable`], and its `data` is what that vtable's functions
+/// take; both stay valid until the descriptor is closed.
+pub unsafe fn descriptor(fd: c_int) -> Option<(&'static VTable, *mut c_void)> {
+    // SAFETY: the libc's own lookup; see above for what a non-NULL entry holds.
+    unsafe {
+        let entry = descriptor_table_get_ref(fd);
+        if entry.is_null() { None } else { Some((&*(*entry).vtable, (*entry).data)) }
+    }
+}
+
 /// Sets `errno` and returns -1, as a failing libc function does.
 ///
 /// # Safety

@@ -57,23 +57,17 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut c_void,
     addrlen: *mut u32,
 ) -> isize {
-    // SAFETY: `descriptor_table_get_ref` is wasi-libc's own lookup; a non-NULL
-    // entry is live, its vtable one of the libc's (laid out as `libc::VTable`)
-    // and its data what that vtable's functions take — a `udp_socket_t` for
-    // the UDP vtable. `build.rs` links this object only for wasi-sdk 30's libc.
+    // SAFETY: `libc::descriptor` gives a live descriptor's vtable and the data
+    // its functions take — a `udp_socket_t` for the UDP vtable. `build.rs`
+    // links this object only for wasi-sdk 30's libc.
     unsafe {
-        let entry = libc::descriptor_table_get_ref(fd);
-        if entry.is_null() {
-            return -1;
-        }
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         if buffer.is_null() {
             return libc::fail(EINVAL) as isize;
         }
-        let vtable = &*(*entry).vtable;
         let Some(own_recvfrom) = vtable.recvfrom else {
             return libc::fail(EOPNOTSUPP) as isize;
         };
-        let data = (*entry).data;
         if !is_udp(vtable) || flags & !(MSG_TRUNC | MSG_DONTWAIT) != 0 {
             return own_recvfrom(data, buffer, length, flags, addr, addrlen);
         }

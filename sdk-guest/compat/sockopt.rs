@@ -104,19 +104,14 @@ pub unsafe extern "C" fn getsockopt(
     value: *mut c_void,
     length: *mut u32,
 ) -> c_int {
-    // SAFETY: the libc's descriptor lookup, as in `recv.rs`; a UDP entry's
-    // data is a `udp_socket_t`.
+    // SAFETY: `libc::descriptor`, as in `recv.rs`; a UDP socket's data is a
+    // `udp_socket_t`.
     unsafe {
-        let entry = libc::descriptor_table_get_ref(fd);
-        if entry.is_null() {
-            return -1;
-        }
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         if value.is_null() || length.is_null() || (*length as usize) < size_of::<c_int>() {
             return libc::fail(EINVAL);
         }
-        let vtable = &*(*entry).vtable;
         let Some(own) = vtable.getsockopt else { return libc::fail(ENOPROTOOPT) };
-        let data = (*entry).data;
         if !(is_udp(vtable) && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
             return own(data, level, name, value, length);
         }
@@ -140,16 +135,11 @@ pub unsafe extern "C" fn getsockopt(
 pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, length: u32) -> c_int {
     // SAFETY: as `getsockopt`.
     unsafe {
-        let entry = libc::descriptor_table_get_ref(fd);
-        if entry.is_null() {
-            return -1;
-        }
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         if value.is_null() || (length as usize) < size_of::<c_int>() {
             return libc::fail(EINVAL);
         }
-        let vtable = &*(*entry).vtable;
         let Some(own) = vtable.setsockopt else { return libc::fail(ENOPROTOOPT) };
-        let data = (*entry).data;
         if !(is_udp(vtable) && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
             return own(data, level, name, value, length);
         }
