@@ -28,9 +28,22 @@ const WASI_SDK_MARK: &[u8] = b"wasisdk://v";
 /// The library the replacements are linked from: `lib<this>.a` in `OUT_DIR`.
 const COMPAT_LIB: &str = "tg_sdk_compat";
 /// The symbols the replacements define: all of wasi-libc's `fcntl.c`, `poll.c`,
-/// `recv.c` and `sockopt.c`, so none of the libc's objects is linked beside them.
-const COMPAT_SYMBOLS: &[&str] =
-    &["fcntl", "poll", "__wasilibc_poll_add", "__wasilibc_poll_ready", "recv", "recvfrom", "getsockopt", "setsockopt"];
+/// `recv.c`, `send.c`, `read.c`, `write.c` and `sockopt.c`, so none of the
+/// libc's objects is linked beside them.
+const COMPAT_SYMBOLS: &[&str] = &[
+    "fcntl",
+    "poll",
+    "__wasilibc_poll_add",
+    "__wasilibc_poll_ready",
+    "recv",
+    "recvfrom",
+    "send",
+    "sendto",
+    "read",
+    "write",
+    "getsockopt",
+    "setsockopt",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

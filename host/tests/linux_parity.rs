@@ -1,11 +1,10 @@
 //! Plain `std::net` code sees in a plan what it sees on Linux: the same
 //! probes (`plans/network/src/parity.rs`) run here, natively over loopback,
 //! and inside tg-wasm as the network plan's `linux-parity` case, and must
-//! observe the same thing — except where the difference lies in code the plan
-//! links in (Rust's std, wasi-libc) rather than in the host. Those few are
-//! listed in [`NOT_THE_HOST`] with what the plan sees and why, so that the
-//! day an upstream fix changes what the plan sees, this test says to drop the
-//! entry.
+//! observe the same thing. That holds for what the plan links in too: where
+//! Rust 1.95's wasi-libc (wasi-sdk 30) answers otherwise than Linux, tg-sdk
+//! replaces the function (`sdk-guest/compat`), and the probes that found
+//! each difference stay here.
 
 mod support;
 
@@ -14,30 +13,6 @@ mod parity;
 
 use std::net::Ipv4Addr;
 use support::{plan, run, spec};
-
-/// Probes whose outcome in a plan differs from Linux for reasons outside the
-/// host: (probe, what the plan sees, why).
-const NOT_THE_HOST: &[(&str, &str, &str)] = &[
-    (
-        "tcp-connect-timeout-refused",
-        "ok",
-        "Rust 1.95's std (wasm32-wasip2) takes a connect_timeout poll as success unless revents has \
-         POLLHUP or POLLERR, which wasi-libc's poll never sets; the host's refusal waits in SO_ERROR, \
-         so take_error() after connect_timeout reports it (see the -take-error probe)",
-    ),
-    (
-        "tcp-read-after-reset",
-        "read err Uncategorized, write err BrokenPipe, read ok 0",
-        "wasi-libc (wasi-sdk 30) turns every failed TCP stream read or write into EIO and never asks \
-         wasi:sockets/network's network-error-code, so the reset the host reports is lost; what \
-         follows the first error is Linux's",
-    ),
-    (
-        "tcp-write-after-reset",
-        "write err Uncategorized, write err BrokenPipe, read ok 0",
-        "as tcp-read-after-reset: the first failure is EIO in wasi-libc",
-    ),
-];
 
 #[test]
 fn std_sockets_in_a_plan_see_what_they_see_on_linux() {
@@ -58,27 +33,11 @@ fn std_sockets_in_a_plan_see_what_they_see_on_linux() {
     let names = |v: &[(String, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&in_plan), names(&linux), "the plan ran every probe, in order");
 
-    let mut differ = Vec::new();
-    for ((name, plan_saw), (_, linux_saw)) in in_plan.iter().zip(&linux) {
-        match NOT_THE_HOST.iter().find(|(probe, ..)| probe == name) {
-            Some((_, expected, why)) => assert_eq!(
-                plan_saw, expected,
-                "{name}: the plan no longer sees the documented difference ({why}); if it now sees \
-                 Linux's {linux_saw:?}, drop the entry"
-            ),
-            None if plan_saw != linux_saw => differ.push(format!("{name}: Linux {linux_saw:?}, plan {plan_saw:?}")),
-            None => {}
-        }
-    }
+    let differ: Vec<String> = in_plan
+        .iter()
+        .zip(&linux)
+        .filter(|((_, plan_saw), (_, linux_saw))| plan_saw != linux_saw)
+        .map(|((name, plan_saw), (_, linux_saw))| format!("{name}: Linux {linux_saw:?}, plan {plan_saw:?}"))
+        .collect();
     assert!(differ.is_empty(), "the plan sees what Linux does not:\n{}", differ.join("\n"));
-}
-
-/// The documented differences are differences: on Linux each probe sees something else.
-#[test]
-fn each_documented_difference_is_one_linux_does_not_share() {
-    let here = parity::Target { here: Ipv4Addr::LOCALHOST, name: "localhost" };
-    for (name, plan_sees, _) in NOT_THE_HOST {
-        let (_, probe) = parity::PROBES.iter().find(|(n, _)| n == name).expect("a probe of that name");
-        assert_ne!(&probe(&here), plan_sees, "{name}");
-    }
 }

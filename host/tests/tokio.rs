@@ -98,6 +98,17 @@ fn long_tcp_and_http_exchanges_keep_a_plans_memory() {
 }
 
 #[test]
+fn a_writer_waiting_for_room_leaves_its_runtime_running() {
+    // 4 MiB written with vectored writes (hyper's), far more than a send buffer
+    // holds, while the reading task of the same runtime sleeps for a second:
+    // the plan checks the sleep ends on time and every byte arrives.
+    let (summary, exec) = run(&case("backpressure", 1, &[]));
+    assert!(summary.success(), "{}", summary.render());
+    let received: Vec<f64> = exec.metrics.iter().filter(|m| m.name == "bytes-received").map(|m| m.value).collect();
+    assert_eq!(received, [(4 << 20) as f64]);
+}
+
+#[test]
 fn sockets_ready_in_one_wait_each_get_their_datagram_at_that_instant() {
     // More sockets than tg-sdk's `poll` gets answered in place (four): the
     // wait answers with a list. The plan checks every datagram and its instant.

@@ -10,7 +10,14 @@
 //! - [`recv`]: UDP receives that free each datagram's bytes, which that libc
 //!   leaks;
 //! - [`sockopt`]: `SO_RCVTIMEO`/`SO_SNDTIMEO` on UDP sockets, which that libc
-//!   refuses.
+//!   refuses;
+//! - [`send`], [`recv`] and [`io`] on a connected TCP socket (`tcp`): its
+//!   own error (a reset) rather than `EIO`, and `read`/`write` that are
+//!   `recv`/`send`, non-blocking when the socket is, rather than a file's;
+//! - [`poll`] again: `POLLERR`/`POLLHUP` on a socket whose connect failed,
+//!   which std's `connect_timeout` waits for;
+//! - [`recv`] again: `MSG_PEEK`, which that libc refuses, through the host
+//!   (`peek`).
 //!
 //! The first two are fixed upstream (wasi-libc PRs #742 and #732, first in
 //! wasi-sdk 31); `build.rs` links this object only for wasi-sdk 30's libc.
@@ -23,8 +30,12 @@
 #![no_std]
 
 pub mod fcntl;
+pub mod io;
 mod libc;
+mod peek;
 pub mod poll;
 mod poll_set;
 pub mod recv;
+pub mod send;
 pub mod sockopt;
+mod tcp;

@@ -26,6 +26,8 @@ pub type GetStream = unsafe extern "C" fn(*mut c_void, *mut Handle, *mut *mut i6
 pub type PollHook = unsafe extern "C" fn(*mut c_void, *mut c_void, c_short) -> c_int;
 /// `recvfrom`: `(data, buffer, length, flags, addr, addrlen)`.
 pub type RecvFrom = unsafe extern "C" fn(*mut c_void, *mut c_void, usize, c_int, *mut c_void, *mut u32) -> isize;
+/// `sendto`: `(data, buffer, length, flags, addr, addrlen)`.
+pub type SendTo = unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int, *const c_void, u32) -> isize;
 /// `getsockopt`: `(data, level, name, value, length)`.
 pub type GetSockOpt = unsafe extern "C" fn(*mut c_void, c_int, c_int, *mut c_void, *mut u32) -> c_int;
 /// `setsockopt`: `(data, level, name, value, length)`.
@@ -53,7 +55,7 @@ pub struct VTable {
     pub getpeername: *const c_void,
     pub listen: *const c_void,
     pub recvfrom: Option<RecvFrom>,
-    pub sendto: *const c_void,
+    pub sendto: Option<SendTo>,
     pub shutdown: *const c_void,
     pub getsockopt: Option<GetSockOpt>,
     pub setsockopt: Option<SetSockOpt>,
@@ -65,6 +67,7 @@ pub struct VTable {
 const _: () = assert!(offset_of!(VTable, get_read_stream) == 4);
 const _: () = assert!(offset_of!(VTable, accept4) == 44);
 const _: () = assert!(offset_of!(VTable, recvfrom) == 68);
+const _: () = assert!(offset_of!(VTable, sendto) == 72);
 const _: () = assert!(offset_of!(VTable, getsockopt) == 80);
 const _: () = assert!(offset_of!(VTable, setsockopt) == 84);
 const _: () = assert!(offset_of!(VTable, set_blocking) == 12);
@@ -91,8 +94,8 @@ pub struct UdpSocket {
     pub family: u8,
     /// Padding in the libc's struct, which `calloc` zeroes for every new
     /// socket and the libc never touches: where `sockopt.rs` notes the
-    /// socket's timeouts (0: none).
-    pub timeouts: u16,
+    /// socket's options (0: the defaults).
+    pub options: u16,
     /// `udp_socket_state_t`'s tag: one of the `UDP_*` below.
     pub state: u32,
     /// The state's union: the streams, in the two states that have them.
@@ -118,10 +121,59 @@ pub struct UdpStreams {
 // The offsets wasi-sdk 30's `udp_recvfrom` loads and stores these at.
 const _: () = assert!(offset_of!(UdpSocket, blocking) == 8);
 const _: () = assert!(offset_of!(UdpSocket, family) == 9);
-const _: () = assert!(offset_of!(UdpSocket, timeouts) == 10);
+const _: () = assert!(offset_of!(UdpSocket, options) == 10);
 const _: () = assert!(offset_of!(UdpSocket, state) == 12);
 const _: () = assert!(offset_of!(UdpSocket, streams) == 16);
 const _: () = assert!(offset_of!(UdpSocket, streams) + offset_of!(UdpStreams, incoming_pollable) == 20);
+
+/// `tcp_socket_t` (`wasip2_tcp.c`): the data of a TCP socket's descriptor.
+#[repr(C)]
+pub struct TcpSocket {
+    pub socket: Handle,
+    pub socket_pollable: Handle,
+    pub blocking: bool,
+    pub fake_nodelay: bool,
+    pub fake_reuseaddr: bool,
+    pub family: u8,
+    /// `tcp_socket_state_t`'s tag: one of the `TCP_*` below.
+    pub state: u32,
+    /// The state's union: the streams when connected; when the connect
+    /// failed, the error's code in the first byte (0 once `SO_ERROR` took it).
+    pub streams: TcpStreams,
+    /// `SO_SNDTIMEO` and `SO_RCVTIMEO` in nanoseconds (0: none).
+    pub send_timeout: u64,
+    pub recv_timeout: u64,
+}
+
+pub const TCP_CONNECTED: u32 = 3;
+pub const TCP_CONNECT_FAILED: u32 = 4;
+
+/// `tcp_socket_state_connected_t`; a pollable is created when first needed, 0 until then.
+#[repr(C)]
+pub struct TcpStreams {
+    pub input: Handle,
+    pub input_pollable: Handle,
+    pub output: Handle,
+    pub output_pollable: Handle,
+}
+
+// The offsets wasi-sdk 30's `tcp_recvfrom`, `tcp_sendto` and `tcp_poll_finish` load and store these at.
+const _: () = assert!(offset_of!(TcpSocket, blocking) == 8);
+const _: () = assert!(offset_of!(TcpSocket, state) == 12);
+const _: () = assert!(offset_of!(TcpSocket, streams) == 16);
+const _: () = assert!(offset_of!(TcpSocket, streams) + offset_of!(TcpStreams, output_pollable) == 28);
+const _: () = assert!(offset_of!(TcpSocket, send_timeout) == 32);
+const _: () = assert!(offset_of!(TcpSocket, recv_timeout) == 40);
+
+/// `streams_stream_error_t`: `closed`, or `last-operation-failed` with an
+/// owned `wasi:io/error`.
+#[repr(C)]
+pub struct StreamError {
+    pub tag: u8,
+    pub error: Handle,
+}
+
+pub const STREAM_ERROR_LAST_OPERATION_FAILED: u8 = 0;
 
 /// `network_ip_socket_address_t`: a variant the replacements only pass on.
 #[repr(C, align(4))]
@@ -167,7 +219,50 @@ unsafe extern "C" {
     pub fn poll_poll(pollables: *const List<Handle>, ready: *mut List<u32>);
     pub fn wasip2_list_u32_free(list: *mut List<u32>);
     pub fn poll_method_pollable_block(pollable: Handle);
+    pub fn streams_borrow_input_stream(stream: Handle) -> Handle;
+    pub fn streams_borrow_output_stream(stream: Handle) -> Handle;
+    /// `input-stream.read`: up to `len` bytes, or `false` and the error.
+    pub fn streams_method_input_stream_read(
+        stream: Handle,
+        len: u64,
+        bytes: *mut List<u8>,
+        error: *mut StreamError,
+    ) -> bool;
+    /// `input-stream.blocking-read`: as `read`, after waiting for a byte.
+    pub fn streams_method_input_stream_blocking_read(
+        stream: Handle,
+        len: u64,
+        bytes: *mut List<u8>,
+        error: *mut StreamError,
+    ) -> bool;
+    /// `output-stream.check-write`: how many bytes may be written now.
+    pub fn streams_method_output_stream_check_write(
+        stream: Handle,
+        permitted: *mut u64,
+        error: *mut StreamError,
+    ) -> bool;
+    pub fn streams_method_output_stream_write(stream: Handle, bytes: *const List<u8>, error: *mut StreamError) -> bool;
+    pub fn streams_method_output_stream_blocking_flush(stream: Handle, error: *mut StreamError) -> bool;
+    pub fn wasip2_list_u8_free(list: *mut List<u8>);
+    pub fn io_error_error_drop_own(error: Handle);
+    /// A descriptor's input stream (and where it keeps its offset, or NULL)
+    /// for `read`; 0, or -1 with `errno` set.
+    pub fn __wasilibc_read_stream(
+        fd: c_int,
+        stream: *mut Handle,
+        offset: *mut *mut i64,
+        pollable: *mut Handle,
+    ) -> c_int;
+    /// A descriptor's output stream, its offset (or NULL) and a pollable for
+    /// it, for `write`; 0, or -1 with `errno` set.
+    pub fn __wasilibc_write_stream(
+        fd: c_int,
+        stream: *mut Handle,
+        offset: *mut *mut i64,
+        pollable: *mut Handle,
+    ) -> c_int;
     pub fn udp_borrow_udp_socket(socket: Handle) -> Handle;
+    pub fn tcp_borrow_tcp_socket(socket: Handle) -> Handle;
     pub fn udp_borrow_incoming_datagram_stream(stream: Handle) -> Handle;
     /// `udp-socket.stream`: the incoming and outgoing streams, or `false` and the error.
     pub fn udp_method_udp_socket_stream(
@@ -208,7 +303,9 @@ pub const EDOM: c_int = 18;
 pub const EINVAL: c_int = 28;
 pub const ENOMEM: c_int = 48;
 pub const ENOPROTOOPT: c_int = 50;
+pub const EIO: c_int = 29;
 pub const EOPNOTSUPP: c_int = 58;
+pub const EPIPE: c_int = 64;
 
 /// Descriptor `fd`'s vtable and data, or `None` with `errno` set (`EBADF`).
 ///
@@ -222,6 +319,19 @@ pub unsafe fn descriptor(fd: c_int) -> Option<(&'static VTable, *mut c_void)> {
     unsafe {
         let entry = descriptor_table_get_ref(fd);
         if entry.is_null() { None } else { Some((&*(*entry).vtable, (*entry).data)) }
+    }
+}
+
+/// Frees a list the host returned: an empty one was never allocated (the
+/// canonical ABI's `cabi_realloc` answers a zero size with the alignment, not
+/// memory), so only a non-empty one is, as the libc's own `*_free` do.
+///
+/// # Safety
+/// `ptr` and `len` are a list the host lowered into this memory, not freed yet.
+pub unsafe fn free_list<T>(ptr: *mut T, len: usize) {
+    if len > 0 {
+        // SAFETY: a non-empty list was allocated by `cabi_realloc`, which is `malloc`'s.
+        unsafe { free(ptr as *mut c_void) };
     }
 }
 

@@ -31,6 +31,8 @@ use crate::libc::{self, EBADF, ENOMEM, EOPNOTSUPP, GetStream, Handle, List};
 
 const POLLRDNORM: c_short = 0x1;
 const POLLWRNORM: c_short = 0x2;
+const POLLERR: c_short = 0x1000;
+const POLLHUP: c_short = 0x2000;
 
 /// `struct pollfd`.
 #[repr(C)]
@@ -80,6 +82,12 @@ pub unsafe extern "C" fn __wasilibc_poll_add(state: *mut PollState, events: c_sh
 
 /// The current `pollfd` is ready with `events`; no events is no event.
 ///
+/// A TCP socket whose connect failed is also `POLLHUP`, and `POLLERR` while
+/// its error is pending (until `SO_ERROR` takes it), as on Linux: wasi-sdk
+/// 30's socket reports only the events asked for, and std's
+/// `connect_timeout` takes a wait without either for a connection made, so
+/// it returned `Ok` for a refused connect.
+///
 /// # Safety
 /// `state` is the state `poll` handed to a descriptor's `poll_register` or `poll_finish`.
 #[unsafe(no_mangle)]
@@ -87,14 +95,37 @@ pub unsafe extern "C" fn __wasilibc_poll_ready(state: *mut PollState, events: c_
     if events == 0 {
         return;
     }
-    // SAFETY: `state` is live for the `poll` call and points at one of its `pollfd`s.
+    // SAFETY: `state` is live for the `poll` call and points at one of its
+    // `pollfd`s, whose descriptor is the one being registered or finished.
     unsafe {
         let s = &mut *state;
         let pollfd = &mut *s.pollfd;
         if pollfd.revents == 0 {
             s.event_count += 1;
         }
-        pollfd.revents |= events;
+        pollfd.revents |= events | connect_failed(pollfd.fd);
+    }
+}
+
+/// `POLLHUP`, with `POLLERR` while the error is pending, if descriptor `fd`
+/// is a TCP socket whose connect failed; otherwise nothing.
+///
+/// # Safety
+/// As [`libc::descriptor`]'s.
+unsafe fn connect_failed(fd: c_int) -> c_short {
+    // SAFETY: the TCP vtable's data is a `tcp_socket_t`; a failed connect
+    // keeps its error's code in the state's first byte.
+    unsafe {
+        let Some((vtable, data)) = libc::descriptor(fd) else { return 0 };
+        if !crate::tcp::is_tcp(vtable) {
+            return 0;
+        }
+        let socket = &*(data as *const libc::TcpSocket);
+        if socket.state != libc::TCP_CONNECT_FAILED {
+            return 0;
+        }
+        let pending = *(&socket.streams as *const libc::TcpStreams as *const u8) != 0;
+        POLLHUP | if pending { POLLERR } else { 0 }
     }
 }
 
@@ -229,8 +260,13 @@ pub(crate) unsafe fn register(state: &mut PollState, entry: &libc::Entry, events
             return -1;
         }
         if events & POLLWRNORM != 0
-            && add_stream(state, data, vtable.get_write_stream, POLLWRNORM, libc::streams_method_output_stream_subscribe)
-                < 0
+            && add_stream(
+                state,
+                data,
+                vtable.get_write_stream,
+                POLLWRNORM,
+                libc::streams_method_output_stream_subscribe,
+            ) < 0
         {
             return -1;
         }

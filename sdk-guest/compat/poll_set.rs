@@ -40,7 +40,6 @@ use core::ptr;
 use crate::libc::{self, EBADF, Handle};
 use crate::poll::{PollFd, PollState, Slot};
 
-
 /// A `pollfd` whose descriptor number is above this is left to the list
 /// `poll`: the cache is an array indexed by descriptor, and wasi-libc hands
 /// out the lowest free numbers.
@@ -128,9 +127,10 @@ impl Waited {
         // SAFETY: the tag says which field the host wrote.
         unsafe {
             match self.tag {
-                WAITED_FEW => {
-                    Some((self.payload.few.keys.as_ptr(), (self.payload.few.count as usize).min(self.payload.few.keys.len())))
-                }
+                WAITED_FEW => Some((
+                    self.payload.few.keys.as_ptr(),
+                    (self.payload.few.count as usize).min(self.payload.few.keys.len()),
+                )),
                 WAITED_MANY | WAITED_DROPPED => Some((self.payload.list.ptr, self.payload.list.len)),
                 _ => None,
             }
@@ -141,8 +141,8 @@ impl Waited {
 impl Drop for Waited {
     fn drop(&mut self) {
         if let WAITED_MANY | WAITED_DROPPED = self.tag {
-            // SAFETY: the host allocated the list with this memory's `cabi_realloc`.
-            unsafe { libc::free(self.payload.list.ptr as *mut c_void) };
+            // SAFETY: the host lowered the list into this memory.
+            unsafe { libc::free_list(self.payload.list.ptr, self.payload.list.len) };
         }
     }
 }
@@ -283,7 +283,9 @@ const COMPARE_BLOCK: usize = 16;
 unsafe fn block_differs(now: *const u64, then: *const u64) -> bool {
     use core::arch::wasm32::{v128, v128_any_true, v128_load, v128_or, v128_xor};
     // SAFETY: the caller's; `v128.load` takes any alignment.
-    let d = |k: usize| unsafe { v128_xor(v128_load(now.add(2 * k) as *const v128), v128_load(then.add(2 * k) as *const v128)) };
+    let d = |k: usize| unsafe {
+        v128_xor(v128_load(now.add(2 * k) as *const v128), v128_load(then.add(2 * k) as *const v128))
+    };
     let low = v128_or(v128_or(d(0), d(1)), v128_or(d(2), d(3)));
     let high = v128_or(v128_or(d(4), d(5)), v128_or(d(6), d(7)));
     v128_any_true(v128_or(low, high))
@@ -356,7 +358,13 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
             }
         }
         set.written.len = 0;
-        let common = if comparable && set.snapshot.len < nfds { set.snapshot.len } else if comparable { nfds } else { 0 };
+        let common = if comparable && set.snapshot.len < nfds {
+            set.snapshot.len
+        } else if comparable {
+            nfds
+        } else {
+            0
+        };
         let mut lost = false;
         let mut block = 0;
         while block < common {
@@ -364,8 +372,8 @@ unsafe fn poll_set(set: &mut Set, fds: *mut PollFd, nfds: usize, timeout: c_int)
             // Nearly every entry is as it was: one test a block, and a look
             // at each entry only in a block that differs.
             // Straight-line code: a loop would count fuel and branch per entry.
-            let differ = end - block < COMPARE_BLOCK
-                || block_differs(fds.add(block) as *const u64, set.snapshot.ptr.add(block));
+            let differ =
+                end - block < COMPARE_BLOCK || block_differs(fds.add(block) as *const u64, set.snapshot.ptr.add(block));
             if differ {
                 for i in block..end {
                     if entry_bits(fds.add(i)) != set.snapshot.get(i) {
@@ -693,8 +701,12 @@ unsafe fn finish(
             {
                 continue;
             }
-            let fired =
-                Fired { pos: cached.pos, slot, fd: fd as c_int, events: *cached.slot_events.as_ptr().add(slot as usize) };
+            let fired = Fired {
+                pos: cached.pos,
+                slot,
+                fd: fd as c_int,
+                events: *cached.slot_events.as_ptr().add(slot as usize),
+            };
             if !set.fired.push(fired) {
                 return Err(Fallback::Always);
             }

@@ -14,9 +14,10 @@
 //!
 //! The two functions are all of the libc's `recv.c`, so its object is never
 //! linked beside these. A UDP socket's receive is done here, as the libc does
-//! it, with the datagram's bytes freed; everything else — TCP sockets, flags
-//! the libc refuses, an unbound socket — goes to the descriptor's own
-//! `recvfrom`, which answers as before.
+//! it, with the datagram's bytes freed; a connected TCP socket's is
+//! [`crate::tcp`]'s, which reports a reset as one; everything else — flags
+//! the libc refuses, an unbound or unconnected socket — goes to the
+//! descriptor's own `recvfrom`, which answers as before.
 //!
 //! Owns: the `recv`/`recvfrom` symbols of the plan. Does not own: the UDP
 //! socket's state (the libc's `wasip2_udp.c`, whose layout is in [`crate::libc`]).
@@ -27,6 +28,8 @@ use core::ptr;
 use crate::libc::{
     self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable,
 };
+use crate::peek::{self, MSG_PEEK, Peeked};
+use crate::tcp;
 
 /// The flags the libc's UDP `recvfrom` supports; with any other it answers `EOPNOTSUPP`.
 const MSG_TRUNC: c_int = 0x20;
@@ -68,7 +71,14 @@ pub unsafe extern "C" fn recvfrom(
         let Some(own_recvfrom) = vtable.recvfrom else {
             return libc::fail(EOPNOTSUPP) as isize;
         };
-        if !is_udp(vtable) || flags & !(MSG_TRUNC | MSG_DONTWAIT) != 0 {
+        if flags & !(tcp::MSG_DONTWAIT | MSG_PEEK) == 0
+            && addr.is_null()
+            && addrlen.is_null()
+            && let Some(socket) = tcp::connected(vtable, data)
+        {
+            return tcp::recv(socket, buffer as *mut u8, length, flags);
+        }
+        if !is_udp(vtable) || flags & !(MSG_TRUNC | MSG_DONTWAIT | MSG_PEEK) != 0 {
             return own_recvfrom(data, buffer, length, flags, addr, addrlen);
         }
         udp_recvfrom(&mut *(data as *mut UdpSocket), buffer as *mut u8, length, flags, addr, addrlen)
@@ -82,7 +92,7 @@ pub(crate) fn is_udp(vtable: &VTable) -> bool {
 }
 
 /// The libc's UDP `recvfrom` for supported `flags`, step for step, but for
-/// freeing the datagram's bytes.
+/// freeing the datagram's bytes; and `MSG_PEEK` ([`crate::peek`]).
 ///
 /// # Safety
 /// `socket` is a live UDP descriptor's data; `buffer` holds `length` bytes.
@@ -116,24 +126,35 @@ unsafe fn udp_recvfrom(
         };
         let incoming = libc::udp_borrow_incoming_datagram_stream(socket.streams.incoming);
         loop {
-            let mut datagrams = List::<IncomingDatagram> { ptr: ptr::null_mut(), len: 0 };
-            let mut error = 0u8;
-            if !libc::udp_method_incoming_datagram_stream_receive(incoming, 1, &mut datagrams, &mut error) {
-                return libc::fail(libc::__wasi_sockets_utils__map_error(error)) as isize;
-            }
-            if datagrams.len > 0 {
-                let datagram = &*datagrams.ptr;
-                let size = datagram.data.len;
-                let copied = size.min(length);
-                if output.tag != 0 {
-                    libc::__wasi_sockets_utils__output_addr_write(&datagram.remote_address, &mut output);
+            if flags & MSG_PEEK != 0 {
+                match peek::udp(libc::udp_borrow_udp_socket(socket.socket), buffer, length, &mut output) {
+                    Err(errno) => return libc::fail(errno) as isize,
+                    Ok(Peeked::Some { copied, size }) => {
+                        return if flags & MSG_TRUNC != 0 { size as isize } else { copied as isize };
+                    }
+                    Ok(Peeked::NothingYet | Peeked::Ended) => {}
                 }
-                ptr::copy_nonoverlapping(datagram.data.ptr, buffer, copied);
-                for i in 0..datagrams.len {
-                    libc::free((*datagrams.ptr.add(i)).data.ptr as *mut c_void);
+            } else {
+                let mut datagrams = List::<IncomingDatagram> { ptr: ptr::null_mut(), len: 0 };
+                let mut error = 0u8;
+                if !libc::udp_method_incoming_datagram_stream_receive(incoming, 1, &mut datagrams, &mut error) {
+                    return libc::fail(libc::__wasi_sockets_utils__map_error(error)) as isize;
                 }
-                libc::udp_list_incoming_datagram_free(&mut datagrams);
-                return if flags & MSG_TRUNC != 0 { size } else { copied } as isize;
+                if datagrams.len > 0 {
+                    let datagram = &*datagrams.ptr;
+                    let size = datagram.data.len;
+                    let copied = size.min(length);
+                    if output.tag != 0 {
+                        libc::__wasi_sockets_utils__output_addr_write(&datagram.remote_address, &mut output);
+                    }
+                    ptr::copy_nonoverlapping(datagram.data.ptr, buffer, copied);
+                    for i in 0..datagrams.len {
+                        let data = &(*datagrams.ptr.add(i)).data;
+                        libc::free_list(data.ptr, data.len);
+                    }
+                    libc::udp_list_incoming_datagram_free(&mut datagrams);
+                    return if flags & MSG_TRUNC != 0 { size } else { copied } as isize;
+                }
             }
             if !block {
                 return libc::fail(EAGAIN) as isize;

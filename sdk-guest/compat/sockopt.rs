@@ -1,5 +1,5 @@
 //! `getsockopt` and `setsockopt` for `wasm32-wasip2` plans, with
-//! `SO_RCVTIMEO` and `SO_SNDTIMEO` on UDP sockets.
+//! `SO_RCVTIMEO`, `SO_SNDTIMEO` and `SO_BROADCAST` on UDP sockets.
 //!
 //! wasi-sdk 30's UDP sockets answer both with `ENOPROTOOPT`, so std's
 //! `UdpSocket::set_read_timeout` fails with "Protocol not available (os
@@ -9,10 +9,13 @@
 //! `sockopt.c`). A UDP socket's timeouts are kept here, as Linux keeps them:
 //! a receive that waits longer than the receive timeout fails with `EAGAIN`
 //! ([`crate::recv`]); a send on the simulated network never waits, so the
-//! send timeout is only kept and reported. Every other option, and every
-//! other socket, goes to the descriptor's own functions.
+//! send timeout is only kept and reported. `SO_BROADCAST`, which that libc
+//! does not know, is kept and reported too (std's `set_broadcast` failed
+//! with "Protocol not available"); the simulated network carries no
+//! broadcasts, so a datagram to `255.255.255.255` still fails. Every other
+//! option, and every other socket, goes to the descriptor's own functions.
 //!
-//! Owns: the two symbols, and the table of the timeouts UDP sockets were
+//! Owns: the two symbols, and the table of the options UDP sockets were
 //! given. Does not own: the sockets (the libc's `wasip2_udp.c`).
 
 use core::ffi::{c_int, c_void};
@@ -26,6 +29,8 @@ const SOL_SOCKET: c_int = 0x7fff_ffff;
 /// Their values where `long` is 32 bits, as on `wasm32`.
 const SO_RCVTIMEO: c_int = 66;
 const SO_SNDTIMEO: c_int = 67;
+/// Linux's value, which the `libc` crate gives std for WASI; wasi-libc has none.
+const SO_BROADCAST: c_int = 6;
 
 /// `struct timeval`: both fields are 64-bit on WASI.
 #[repr(C)]
@@ -34,59 +39,64 @@ struct TimeVal {
     usec: i64,
 }
 
-/// A socket's receive and send timeouts, in nanoseconds (0: none).
+/// A UDP socket's options that the libc does not keep: the receive and send
+/// timeouts, in nanoseconds (0: none), and `SO_BROADCAST`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timeouts {
+pub(crate) struct Options {
     pub(crate) receive: u64,
     send: u64,
+    broadcast: bool,
 }
 
-/// The distinct timeout pairs sockets were given; a socket notes the index
-/// (from 1) of its pair in the libc struct's padding (`UdpSocket::timeouts`),
+/// A new socket's options.
+const DEFAULT: Options = Options { receive: 0, send: 0, broadcast: false };
+
+/// The distinct option sets sockets were given; a socket notes the index
+/// (from 1) of its set in the libc struct's padding (`UdpSocket::options`),
 /// which a new socket's `calloc` zeroes: a socket never inherits the
-/// timeouts of one closed before it at the same address. Plans use a few
-/// distinct timeouts, so the table stays small; it holds at most `u16::MAX`.
+/// options of one closed before it at the same address. Plans use a few
+/// distinct sets, so the table stays small; it holds at most `u16::MAX`.
 struct Table {
-    pairs: *mut Timeouts,
+    sets: *mut Options,
     len: usize,
 }
 
-static mut TABLE: Table = Table { pairs: ptr::null_mut(), len: 0 };
+static mut TABLE: Table = Table { sets: ptr::null_mut(), len: 0 };
 
-/// The timeouts of `socket`.
-pub(crate) fn of(socket: &UdpSocket) -> Timeouts {
+/// The options of `socket`.
+pub(crate) fn of(socket: &UdpSocket) -> Options {
     // SAFETY: single-threaded; `TABLE` holds `len` pairs and a socket's index
     // was handed out by `index_of`, so it is within them.
     unsafe {
         let table = &*ptr::addr_of!(TABLE);
-        match socket.timeouts {
-            0 => Timeouts { receive: 0, send: 0 },
-            i => *table.pairs.add(usize::from(i) - 1),
+        match socket.options {
+            0 => DEFAULT,
+            i => *table.sets.add(usize::from(i) - 1),
         }
     }
 }
 
-/// The index (from 1) of `pair` in the table, added if new; `None` when the
+/// The index (from 1) of `set` in the table, added if new; `None` when the
 /// table is full or cannot grow.
-fn index_of(pair: Timeouts) -> Option<u16> {
+fn index_of(set: Options) -> Option<u16> {
     // SAFETY: single-threaded; the table's first `len` pairs are initialised,
     // and it grows through the libc's `realloc`.
     unsafe {
         let table = &mut *ptr::addr_of_mut!(TABLE);
         for i in 0..table.len {
-            if *table.pairs.add(i) == pair {
+            if *table.sets.add(i) == set {
                 return u16::try_from(i + 1).ok();
             }
         }
         if table.len >= usize::from(u16::MAX) {
             return None;
         }
-        let grown = libc::realloc(table.pairs as *mut c_void, (table.len + 1) * size_of::<Timeouts>());
+        let grown = libc::realloc(table.sets as *mut c_void, (table.len + 1) * size_of::<Options>());
         if grown.is_null() {
             return None;
         }
-        table.pairs = grown as *mut Timeouts;
-        table.pairs.add(table.len).write(pair);
+        table.sets = grown as *mut Options;
+        table.sets.add(table.len).write(set);
         table.len += 1;
         u16::try_from(table.len).ok()
     }
@@ -112,14 +122,19 @@ pub unsafe extern "C" fn getsockopt(
             return libc::fail(EINVAL);
         }
         let Some(own) = vtable.getsockopt else { return libc::fail(ENOPROTOOPT) };
-        if !(is_udp(vtable) && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+        if !(is_udp(vtable) && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
             return own(data, level, name, value, length);
+        }
+        let options = of(&*(data as *const UdpSocket));
+        if name == SO_BROADCAST {
+            (value as *mut c_int).write_unaligned(c_int::from(options.broadcast));
+            *length = size_of::<c_int>() as u32;
+            return 0;
         }
         if (*length as usize) < size_of::<TimeVal>() {
             return libc::fail(EINVAL);
         }
-        let timeouts = of(&*(data as *const UdpSocket));
-        let ns = if name == SO_RCVTIMEO { timeouts.receive } else { timeouts.send };
+        let ns = if name == SO_RCVTIMEO { options.receive } else { options.send };
         (value as *mut TimeVal)
             .write_unaligned(TimeVal { sec: (ns / 1_000_000_000) as i64, usec: (ns % 1_000_000_000 / 1000) as i64 });
         *length = size_of::<TimeVal>() as u32;
@@ -140,44 +155,56 @@ pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, value:
             return libc::fail(EINVAL);
         }
         let Some(own) = vtable.setsockopt else { return libc::fail(ENOPROTOOPT) };
-        if !(is_udp(vtable) && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+        if !(is_udp(vtable) && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
             return own(data, level, name, value, length);
         }
-        if (length as usize) < size_of::<TimeVal>() {
-            return libc::fail(EINVAL);
-        }
-        let time = (value as *const TimeVal).read_unaligned();
-        // Linux's checks: a microsecond count outside a second is refused, a
-        // negative time means no timeout.
-        if !(0..1_000_000).contains(&time.usec) {
-            return libc::fail(EDOM);
-        }
-        // Compared, not multiplied with an overflow check: that check is a
-        // call to compiler-rt's `__multi3` on wasm32, which this object may
-        // not reference (`lib.rs`).
-        const MAX_SECONDS: i64 = (u64::MAX / 1_000_000_000 - 1) as i64;
-        let ns = match time.sec {
-            ..0 => 0,
-            sec if sec > MAX_SECONDS => u64::MAX,
-            sec => sec as u64 * 1_000_000_000 + time.usec as u64 * 1000,
-        };
         let socket = &mut *(data as *mut UdpSocket);
-        let mut pair = of(socket);
-        if name == SO_RCVTIMEO {
-            pair.receive = ns;
+        let mut set = of(socket);
+        if name == SO_BROADCAST {
+            set.broadcast = (value as *const c_int).read_unaligned() != 0;
         } else {
-            pair.send = ns;
+            match timeout(value, length) {
+                Ok(ns) if name == SO_RCVTIMEO => set.receive = ns,
+                Ok(ns) => set.send = ns,
+                Err(errno) => return libc::fail(errno),
+            }
         }
-        if pair == (Timeouts { receive: 0, send: 0 }) {
-            socket.timeouts = 0;
+        if set == DEFAULT {
+            socket.options = 0;
             return 0;
         }
-        match index_of(pair) {
+        match index_of(set) {
             Some(i) => {
-                socket.timeouts = i;
+                socket.options = i;
                 0
             }
             None => libc::fail(ENOMEM),
         }
     }
+}
+
+/// The nanoseconds of the `struct timeval` at `value`, with Linux's checks.
+///
+/// # Safety
+/// `value` holds `length` bytes.
+unsafe fn timeout(value: *const c_void, length: u32) -> Result<u64, c_int> {
+    if (length as usize) < size_of::<TimeVal>() {
+        return Err(EINVAL);
+    }
+    // SAFETY: checked to hold a `timeval`, perhaps unaligned.
+    let time = unsafe { (value as *const TimeVal).read_unaligned() };
+    // A microsecond count outside a second is refused, a negative time means
+    // no timeout.
+    if !(0..1_000_000).contains(&time.usec) {
+        return Err(EDOM);
+    }
+    // Compared, not multiplied with an overflow check: that check is a
+    // call to compiler-rt's `__multi3` on wasm32, which this object may
+    // not reference (`lib.rs`).
+    const MAX_SECONDS: i64 = (u64::MAX / 1_000_000_000 - 1) as i64;
+    Ok(match time.sec {
+        ..0 => 0,
+        sec if sec > MAX_SECONDS => u64::MAX,
+        sec => sec as u64 * 1_000_000_000 + time.usec as u64 * 1000,
+    })
 }

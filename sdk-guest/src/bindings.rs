@@ -11,9 +11,16 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "plan",
+    world: "sdk-plan",
+    features: ["network-error-code"],
     with: {
         "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+        "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+        "wasi:sockets/udp@0.2.12": wasip2::sockets::udp,
     },
     pub_export_macro: true,
     export_macro_name: "export_plan_world",

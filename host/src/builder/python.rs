@@ -24,6 +24,9 @@ pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 const SUPPORT_FILES: &[(&str, &str)] = &[
     ("wit/plan.wit", include_str!("../../../wit/plan.wit")),
     ("wit/deps/io/io.wit", include_str!("../../../wit/deps/io/io.wit")),
+    ("wit/host.wit", include_str!("../../../wit/host.wit")),
+    ("wit/deps/clocks/clocks.wit", include_str!("../../../wit/deps/clocks/clocks.wit")),
+    ("wit/deps/sockets/sockets.wit", include_str!("../../../wit/deps/sockets/sockets.wit")),
     ("tg_sdk/__init__.py", include_str!("../../../sdk-python/tg_sdk/__init__.py")),
     ("tg_sdk/manifest.py", include_str!("../../../sdk-python/tg_sdk/manifest.py")),
     ("tg_sdk/params.py", include_str!("../../../sdk-python/tg_sdk/params.py")),

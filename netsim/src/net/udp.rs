@@ -226,6 +226,20 @@ impl Network {
         Ok(d.map(|d| Datagram { from: family.show(d.from), ..d }))
     }
 
+    /// A copy of the datagram [`Network::udp_try_recv`] would return, left
+    /// queued (`MSG_PEEK`); a pending error is reported and taken, as there.
+    pub fn udp_peek(&mut self, id: SocketId) -> Result<Option<Datagram>, NetError> {
+        let s = self.udp(id)?;
+        if s.local.is_none() {
+            return Err(NetError::InvalidState);
+        }
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        let family = s.family;
+        Ok(s.queue.front().map(|d| Datagram { from: family.show(d.from), ..d.clone() }))
+    }
+
     /// The next datagram, registering `cx`'s waker if none is queued.
     pub fn udp_poll_recv(&mut self, id: SocketId, cx: &mut Context<'_>) -> Poll<Result<Datagram, NetError>> {
         match self.udp_try_recv(id) {

@@ -9,7 +9,7 @@
 //! (binding before connecting, which `std::net` cannot do). It does not judge:
 //! which differences are known, and why, is the test's business.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 19] = [
+pub const PROBES: [(&str, Probe); 28] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -39,11 +39,20 @@ pub const PROBES: [(&str, Probe); 19] = [
     ("tcp-second-dial-from-listening-port", tcp_second_dial_from_listening_port),
     ("tcp-connected-local-address", tcp_connected_local_address),
     ("tcp-read-timeout", tcp_read_timeout),
+    ("tcp-read-vectored-timeout", tcp_read_vectored_timeout),
+    ("tcp-nonblocking-read-vectored", tcp_nonblocking_read_vectored),
+    ("tcp-nonblocking-write-vectored-until-full", tcp_nonblocking_write_vectored_until_full),
+    ("tcp-peek", tcp_peek),
+    ("tcp-options", tcp_options),
+    ("tcp-shutdown-write", tcp_shutdown_write),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
     ("udp-refused-connected", udp_refused_connected),
     ("udp-refused-unconnected", udp_refused_unconnected),
     ("udp-read-timeout", udp_read_timeout),
+    ("udp-peek-from", udp_peek_from),
+    ("udp-empty-datagram", udp_empty_datagram),
+    ("udp-options", udp_options),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
 ];
@@ -250,6 +259,123 @@ fn tcp_read_timeout(t: &Target) -> String {
         let set = kind(&c.set_read_timeout(Some(Duration::from_millis(10))));
         let mut buf = [0u8; 1];
         Ok(format!("set {set}, read {}", read_outcome(c.read(&mut buf))))
+    })
+}
+
+/// `read_vectored` (`readv`, which wasi-libc serves by `read`), with a
+/// receive timeout and nothing to read.
+fn tcp_read_vectored_timeout(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.set_read_timeout(Some(Duration::from_millis(10)))?;
+        let mut buf = [0u8; 1];
+        Ok(read_outcome(c.read_vectored(&mut [IoSliceMut::new(&mut buf)])))
+    })
+}
+
+fn tcp_nonblocking_read_vectored(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.set_nonblocking(true)?;
+        let mut buf = [0u8; 1];
+        Ok(read_outcome(c.read_vectored(&mut [IoSliceMut::new(&mut buf)])))
+    })
+}
+
+/// Vectored writes (tokio's and hyper's) to a peer that does not read, until
+/// the socket is full: a non-blocking socket then says so.
+fn tcp_nonblocking_write_vectored_until_full(t: &Target) -> String {
+    /// Far above any send and receive buffer; a socket that takes this much
+    /// without filling up is reported, not written to forever.
+    const LIMIT: usize = 256 << 20;
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.set_nonblocking(true)?;
+        let chunk = [7u8; 64 << 10];
+        let mut written = 0;
+        while written < LIMIT {
+            match c.write_vectored(&[IoSlice::new(&chunk)]) {
+                Ok(n) => written += n,
+                Err(e) => return Ok(format!("err {:?}", e.kind())),
+            }
+        }
+        Ok(format!("ok, {LIMIT} bytes and never full"))
+    })
+}
+
+/// A blocking `peek` waits for bytes and leaves them for the next read.
+fn tcp_peek(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        s.write_all(b"abc")?;
+        let mut buf = [0u8; 8];
+        let peeked = read_outcome(c.peek(&mut buf));
+        let read = read_outcome(c.read(&mut buf));
+        Ok(format!("peek {peeked}, read {read}"))
+    })
+}
+
+/// `peek_from` waits for a datagram and leaves it for the next receive.
+fn udp_peek_from(t: &Target) -> String {
+    or_setup(|| {
+        let a = UdpSocket::bind((t.here, 0))?;
+        let b = UdpSocket::bind((t.here, 0))?;
+        b.send_to(b"abc", a.local_addr()?)?;
+        let mut buf = [0u8; 8];
+        let peeked = match a.peek_from(&mut buf) {
+            Ok((n, from)) => {
+                format!("ok {n} from {}", if Some(from) == b.local_addr().ok() { "peer" } else { "elsewhere" })
+            }
+            Err(e) => format!("err {:?}", e.kind()),
+        };
+        let recv = read_outcome(a.recv_from(&mut buf).map(|(n, _)| n));
+        Ok(format!("peek {peeked}, recv {recv}"))
+    })
+}
+
+/// A datagram of no bytes is a datagram: peeked at, then received.
+fn udp_empty_datagram(t: &Target) -> String {
+    or_setup(|| {
+        let a = UdpSocket::bind((t.here, 0))?;
+        let b = UdpSocket::bind((t.here, 0))?;
+        b.send_to(&[], a.local_addr()?)?;
+        b.send_to(b"after", a.local_addr()?)?;
+        let mut buf = [0u8; 8];
+        let peeked = read_outcome(a.peek_from(&mut buf).map(|(n, _)| n));
+        let first = read_outcome(a.recv_from(&mut buf).map(|(n, _)| n));
+        let second = read_outcome(a.recv_from(&mut buf).map(|(n, _)| n));
+        Ok(format!("peek {peeked}, recv {first}, recv {second}"))
+    })
+}
+
+/// Options a program sets and reads back.
+fn tcp_options(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, c, _s) = pair(t)?;
+        let nodelay = c.set_nodelay(true).and_then(|()| c.nodelay());
+        let ttl = c.set_ttl(17).and_then(|()| c.ttl());
+        Ok(format!("nodelay {nodelay:?}, ttl {ttl:?}"))
+    })
+}
+
+fn udp_options(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        let broadcast = u.set_broadcast(true).and_then(|()| u.broadcast()).map_err(|e| e.kind());
+        let ttl = u.set_ttl(17).and_then(|()| u.ttl()).map_err(|e| e.kind());
+        Ok(format!("broadcast {broadcast:?}, ttl {ttl:?}"))
+    })
+}
+
+/// The peer shut its writing half: reads see end of stream, writes still go.
+fn tcp_shutdown_write(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, s) = pair(t)?;
+        s.shutdown(std::net::Shutdown::Write)?;
+        let mut buf = [0u8; 8];
+        let read = read_outcome(c.read(&mut buf));
+        let write = read_outcome(c.write(b"x"));
+        Ok(format!("read {read}, write {write}"))
     })
 }
 

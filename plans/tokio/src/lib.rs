@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tg_sdk::prelude::*;
 
+mod backpressure;
 mod echo;
 mod http;
 mod idle;
@@ -22,9 +23,8 @@ mod sync;
 
 fn manifest() -> Manifest {
     let manifest = Manifest::new("tokio");
-    ready::cases(idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(echo::cases(
-        manifest,
-    ))))))))
+    let manifest = echo::cases(backpressure::cases(manifest));
+    ready::cases(idle::cases(names::cases(sync::cases(serving::cases(ping::cases(http::cases(manifest)))))))
 }
 
 tg_sdk::export_plan!(manifest);

@@ -1,5 +1,5 @@
 //! Host-side bindings of `wasi:io` 0.2, generated from the vendored WIT in
-//! `host/wit/`.
+//! `wit/deps/`.
 //!
 //! Only generated code lives here. The resources are wasmtime-wasi-io's own
 //! types, so pollables and streams made by wasmtime-wasi's interfaces (stdio,
@@ -9,8 +9,8 @@
 //! call a plan makes.
 
 wasmtime::component::bindgen!({
-    world: "tg:host/io",
-    path: "wit",
+    world: "host-io",
+    path: "../wit",
     require_store_data_send: true,
     with: {
         "wasi:io/poll.pollable": wasmtime_wasi_io::poll::DynPollable,

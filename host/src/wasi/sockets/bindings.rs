@@ -1,5 +1,5 @@
 //! Host-side bindings of `wasi:sockets` 0.2, generated from the vendored WIT
-//! in `host/wit/`.
+//! in `wit/deps/`.
 //!
 //! Only generated code lives here. wasmtime-wasi's own socket bindings tie the
 //! resources to its OS-socket types, so we generate our own with the resources
@@ -9,8 +9,8 @@
 //! non-blocking (waiting happens in `wasi:io/poll`), so no import is async.
 
 wasmtime::component::bindgen!({
-    world: "tg:host/sockets",
-    path: "wit",
+    world: "host-sockets",
+    path: "../wit",
     imports: { default: trappable },
     require_store_data_send: true,
     with: {
@@ -25,4 +25,5 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use tg::plan::peek;
 pub use wasi::sockets::*;

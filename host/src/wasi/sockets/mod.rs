@@ -27,6 +27,7 @@ pub mod control;
 pub mod instance_network;
 pub mod ip_name_lookup;
 pub mod network;
+pub mod peek;
 pub mod streams;
 pub mod tcp;
 pub mod tcp_create_socket;
@@ -67,7 +68,7 @@ fn view(state: &mut InstanceState) -> SocketsView<'_> {
     SocketsView { node, sim, table, pollables, sync_events }
 }
 
-/// Adds the seven `wasi:sockets` interfaces, over netsim, to `linker`.
+/// Adds the seven `wasi:sockets` interfaces, over netsim, and `tg:plan/peek` to `linker`.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     // `network-error-code` is unstable in the WIT; linking it costs nothing.
     let mut options = bindings::network::LinkOptions::default();
@@ -79,6 +80,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     bindings::tcp_create_socket::add_to_linker::<InstanceState, Sockets>(linker, view)?;
     bindings::udp::add_to_linker::<InstanceState, Sockets>(linker, view)?;
     bindings::udp_create_socket::add_to_linker::<InstanceState, Sockets>(linker, view)?;
+    bindings::peek::add_to_linker::<InstanceState, Sockets>(linker, view)?;
     Ok(())
 }
 

@@ -87,6 +87,15 @@ impl TcpSocket {
         TcpSocket { id, sim, pending: Pending::None, options: Options::default(), control: false, family }
     }
 
+    /// What the next read of this connection would return, left for it
+    /// (`tg:plan/peek`): the sync service's control connection has nothing to peek.
+    pub(super) fn peek(&self, len: usize) -> Result<Option<Vec<u8>>, NetError> {
+        if self.control {
+            return Err(NetError::NotSupported);
+        }
+        self.sim.lock().net_mut().tcp_peek(self.id, len)
+    }
+
     fn state(&self) -> TcpState {
         self.sim.lock().net_mut().tcp_state(self.id).unwrap_or(TcpState::Closed)
     }

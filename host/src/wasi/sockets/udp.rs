@@ -13,7 +13,7 @@ use super::bindings::udp::{
 use super::network::Network;
 use super::{SocketResult, SocketsView, from_addr, net, to_addr, wasi_family};
 use crate::wasi::io::PollReady;
-use netsim::net::SocketId;
+use netsim::net::{Datagram, NetError, SocketId};
 use netsim::{Sim, SimHandle, WaitReason};
 use std::task::{Context, Poll};
 use wasmtime::component::Resource;
@@ -99,6 +99,15 @@ crate::pollable_via_poll_ready!(OutgoingDatagramStream, this => this.sim);
 impl Host for SocketsView<'_> {}
 
 impl SocketsView<'_> {
+    /// The datagram the next receive would return, left for it (`tg:plan/peek`).
+    pub(super) fn peek_datagram(
+        &mut self,
+        this: &Resource<UdpSocket>,
+    ) -> wasmtime::Result<Result<Option<Datagram>, NetError>> {
+        let s = self.udp(this)?;
+        Ok(s.sim.lock().net_mut().udp_peek(s.id))
+    }
+
     fn udp(&mut self, this: &Resource<UdpSocket>) -> wasmtime::Result<&mut UdpSocket> {
         Ok(self.table.get_mut(this)?)
     }

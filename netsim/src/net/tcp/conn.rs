@@ -239,6 +239,11 @@ impl Conn {
         data
     }
 
+    /// A copy of up to `max` bytes the reader would take next, left for it.
+    pub(crate) fn peek(&self, max: usize) -> Vec<u8> {
+        self.rcv_buf.peek(max.min(self.rcv_buf.len()))
+    }
+
     /// Discards everything received and to be received (shutdown of the read side).
     pub(crate) fn shutdown_read(&mut self) {
         self.rcv_shutdown = true;
@@ -642,6 +647,22 @@ impl RecvBuffer {
         self.len = 0;
     }
 
+    /// A copy of the first `n` bytes (at most [`RecvBuffer::len`]), left in place.
+    fn peek(&self, n: usize) -> Vec<u8> {
+        assert!(n <= self.len, "peeking at what was received");
+        let mut out = Vec::with_capacity(n);
+        let mut skip = self.read;
+        for chunk in &self.chunks {
+            if out.len() == n {
+                break;
+            }
+            let chunk = &chunk[skip..];
+            skip = 0;
+            out.extend_from_slice(&chunk[..chunk.len().min(n - out.len())]);
+        }
+        out
+    }
+
     /// Takes the first `n` bytes (at most [`RecvBuffer::len`]).
     fn take(&mut self, n: usize) -> Vec<u8> {
         assert!(n <= self.len, "taking what was received");
@@ -692,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn the_receive_buffer_hands_out_what_came_in_order() {
+    fn the_receive_buffer_hands_out_and_shows_what_came_in_order() {
         let mut buf = RecvBuffer::default();
         let mut model = VecDeque::new();
         let mut next = 0u8;
@@ -705,6 +726,11 @@ mod tests {
                 .collect();
             model.extend(&data);
             buf.push(data);
+            // A peek at any length sees what a take of it would, and takes nothing.
+            for n in 0..=buf.len() {
+                let ahead: Vec<u8> = model.iter().take(n).copied().collect();
+                assert_eq!(buf.peek(n), ahead, "step {i}, peek {n}");
+            }
             let got = buf.take(take);
             let want: Vec<u8> = model.drain(..take).collect();
             assert_eq!(got, want, "step {i}");

@@ -429,6 +429,20 @@ impl Network {
         Ok(Some(data))
     }
 
+    /// What [`Network::tcp_read`] of `max` bytes would return, left for it
+    /// (`MSG_PEEK`). A failure is reported, once, as a read reports it:
+    /// Linux's peek takes a pending error too.
+    pub fn tcp_peek(&mut self, id: SocketId, max: usize) -> Result<Option<Vec<u8>>, NetError> {
+        if self.conn(id).is_ok_and(|c| c.failure_reported() && !c.orphan) {
+            return Ok(None);
+        }
+        let c = self.open_conn(id)?;
+        if c.rcv_shutdown || c.readable_bytes() == 0 {
+            return Ok(if c.rcv_shutdown || c.fin_received { None } else { Some(Vec::new()) });
+        }
+        Ok(Some(c.peek(max)))
+    }
+
     /// Closes one or both directions of connection `id`.
     pub fn tcp_shutdown(&mut self, cx: &mut NetCtx<'_>, id: SocketId, how: Shutdown) -> Result<(), NetError> {
         let c = self.open_conn(id)?;

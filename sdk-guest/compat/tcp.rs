@@ -1,0 +1,198 @@
+//! Receives and sends on a connected TCP socket that report the socket's own
+//! error, as Linux does, rather than `EIO`.
+//!
+//! wasi-sdk 30's TCP `recvfrom` and `sendto` turn a `last-operation-failed`
+//! stream error into `EIO` and drop it unread, so a read after the peer reset
+//! the connection fails with "I/O error (os error 29)", kind
+//! `Uncategorized`, where Linux says `ConnectionReset` (and hyper reports an
+//! I/O error instead of a reset). The error carries the cause:
+//! `wasi:sockets/network`'s `network-error-code` gives it, and that libc
+//! never asks. The two functions here do what the libc's do, step for step,
+//! with that one difference; `recv.rs`, `send.rs` and `io.rs` hand them the
+//! calls on a connected TCP socket that the libc's would take.
+//!
+//! `read` and `write` on a socket come here too (`io.rs`), where the libc
+//! reads and writes the socket's streams as a file's, blocking even on a
+//! non-blocking socket: std's `write_vectored` (tokio's, hyper's) writes
+//! through `writev`, so a hyper server with a full send buffer stopped its
+//! whole runtime. On Linux `write` on a socket is `send` without flags.
+//!
+//! Owns: the TCP receive and send of the plan. Does not own: the socket's
+//! state (the libc's `wasip2_tcp.c`, whose layout is in [`crate::libc`]).
+
+use core::ffi::{c_int, c_void};
+use core::ptr;
+
+use crate::libc::{self, EAGAIN, EIO, EPIPE, Handle, List, StreamError, TcpSocket, VTable};
+use crate::peek::{self, MSG_PEEK, Peeked};
+
+/// The flag the libc's TCP `recvfrom` supports.
+pub(crate) const MSG_DONTWAIT: c_int = 0x40;
+/// Ignored by the libc's TCP `sendto`: without signals it is always so.
+pub(crate) const MSG_NOSIGNAL: c_int = 0x4000;
+
+#[link(wasm_import_module = "wasi:sockets/network@0.2.12")]
+unsafe extern "C" {
+    /// `network-error-code: func(err: borrow<error>) -> option<error-code>`,
+    /// lowered: the option's case and the code, one byte each, at `ret`.
+    /// Declared by tg-sdk's world (`wit/plan.wit`, `sdk-plan`), which puts it
+    /// in the plan's component type.
+    #[link_name = "network-error-code"]
+    fn network_error_code(error: Handle, ret: *mut [u8; 2]);
+}
+
+/// Whether `vtable` is the libc's TCP one: of its vtables only TCP's accepts.
+pub(crate) fn is_tcp(vtable: &VTable) -> bool {
+    !vtable.accept4.is_null()
+}
+
+/// The connected TCP socket behind `data`, if `vtable` is TCP's and the
+/// socket is connected; the libc's own functions answer for every other.
+///
+/// # Safety
+/// `vtable` and `data` are a live descriptor's, as [`libc::descriptor`] gives them.
+pub(crate) unsafe fn connected<'a>(vtable: &VTable, data: *mut c_void) -> Option<&'a mut TcpSocket> {
+    if !is_tcp(vtable) {
+        return None;
+    }
+    // SAFETY: the TCP vtable's data is a `tcp_socket_t`, live while the descriptor is.
+    let socket = unsafe { &mut *(data as *mut TcpSocket) };
+    (socket.state == libc::TCP_CONNECTED).then_some(socket)
+}
+
+/// Fails with the errno of a failed stream operation: the socket error behind
+/// `last-operation-failed` (`EIO` if it has none), or, for `closed`, what
+/// the libc gives (`closed` is 0 for a read: end of stream).
+///
+/// # Safety
+/// `error` was filled in by a failed `wasi:io/streams` call; its error is ours to drop.
+pub(crate) unsafe fn stream_failed(error: &StreamError, closed: isize) -> isize {
+    if error.tag != libc::STREAM_ERROR_LAST_OPERATION_FAILED {
+        return match closed {
+            0 => 0,
+            // SAFETY: errno is reachable.
+            _ => unsafe { libc::fail(EPIPE) as isize },
+        };
+    }
+    // SAFETY: `error.error` is an owned `wasi:io/error` handle, lent to the
+    // host for the call and then dropped, as the libc drops it.
+    unsafe {
+        let mut code = [0u8; 2];
+        network_error_code(error.error, &mut code);
+        libc::io_error_error_drop_own(error.error);
+        let errno = if code[0] == 1 { libc::__wasi_sockets_utils__map_error(code[1]) } else { EIO };
+        libc::fail(errno) as isize
+    }
+}
+
+/// The libc's TCP `recvfrom` for a connected socket and supported `flags`,
+/// and `MSG_PEEK` ([`crate::peek`]).
+///
+/// # Safety
+/// `socket` is a live, connected TCP socket's data; `buffer` holds `length` bytes.
+pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize, flags: c_int) -> isize {
+    // Linux answers an empty receive on a stream socket at once.
+    if length == 0 {
+        return 0;
+    }
+    let block = socket.blocking && flags & MSG_DONTWAIT == 0;
+    // SAFETY: the libc's own functions on this socket's handles, as its
+    // `tcp_recvfrom` calls them; the list `read` returns is ours to free.
+    unsafe {
+        let input = libc::streams_borrow_input_stream(socket.streams.input);
+        loop {
+            if flags & MSG_PEEK != 0 {
+                match peek::tcp(libc::tcp_borrow_tcp_socket(socket.socket), buffer, length) {
+                    Err(errno) => return libc::fail(errno) as isize,
+                    Ok(Peeked::Ended) => return 0,
+                    Ok(Peeked::Some { copied, .. }) => return copied as isize,
+                    Ok(Peeked::NothingYet) => {}
+                }
+            } else {
+                let mut bytes = List::<u8> { ptr: ptr::null_mut(), len: 0 };
+                let mut error = StreamError { tag: 0, error: 0 };
+                if !libc::streams_method_input_stream_read(input, length as u64, &mut bytes, &mut error) {
+                    return stream_failed(&error, 0);
+                }
+                if bytes.len > 0 {
+                    ptr::copy_nonoverlapping(bytes.ptr, buffer, bytes.len);
+                    let len = bytes.len;
+                    libc::wasip2_list_u8_free(&mut bytes);
+                    return len as isize;
+                }
+            }
+            if !block {
+                return libc::fail(EAGAIN) as isize;
+            }
+            if socket.streams.input_pollable == 0 {
+                socket.streams.input_pollable = libc::streams_method_input_stream_subscribe(input);
+            }
+            if wait(libc::poll_borrow_pollable(socket.streams.input_pollable), socket.recv_timeout) {
+                return libc::fail(EAGAIN) as isize;
+            }
+        }
+    }
+}
+
+/// The libc's TCP `sendto` for a connected socket and supported `flags`.
+///
+/// # Safety
+/// `socket` is a live, connected TCP socket's data; `buffer` holds `length` bytes.
+pub(crate) unsafe fn send(socket: &mut TcpSocket, buffer: *const u8, length: usize, flags: c_int) -> isize {
+    if length == 0 {
+        return 0;
+    }
+    let block = socket.blocking && flags & MSG_DONTWAIT == 0;
+    // SAFETY: the libc's own functions on this socket's handles, as its
+    // `tcp_sendto` calls them; `write` only reads the list.
+    unsafe {
+        let output = libc::streams_borrow_output_stream(socket.streams.output);
+        loop {
+            let mut permitted = 0u64;
+            let mut error = StreamError { tag: 0, error: 0 };
+            if !libc::streams_method_output_stream_check_write(output, &mut permitted, &mut error) {
+                return stream_failed(&error, -1);
+            }
+            if permitted > 0 {
+                let count = permitted.min(length as u64) as usize;
+                let bytes = List { ptr: buffer as *mut u8, len: count };
+                if !libc::streams_method_output_stream_write(output, &bytes, &mut error) {
+                    return stream_failed(&error, -1);
+                }
+                return count as isize;
+            }
+            if !block {
+                return libc::fail(EAGAIN) as isize;
+            }
+            if socket.streams.output_pollable == 0 {
+                socket.streams.output_pollable = libc::streams_method_output_stream_subscribe(output);
+            }
+            if wait(libc::poll_borrow_pollable(socket.streams.output_pollable), socket.send_timeout) {
+                return libc::fail(EAGAIN) as isize;
+            }
+        }
+    }
+}
+
+/// Waits for `pollable`, or at most `timeout` nanoseconds if not 0, as the
+/// libc does (the timeout starts again at each wait); whether it timed out.
+///
+/// # Safety
+/// `pollable` is a live borrowed pollable.
+unsafe fn wait(pollable: Handle, timeout: u64) -> bool {
+    // SAFETY: `wasi:io/poll` and clock calls on handles this function owns or borrows.
+    unsafe {
+        if timeout == 0 {
+            libc::poll_method_pollable_block(pollable);
+            return false;
+        }
+        let timer = libc::monotonic_clock_subscribe_duration(timeout);
+        let wait = [pollable, libc::poll_borrow_pollable(timer)];
+        let mut ready = List { ptr: ptr::null_mut(), len: 0 };
+        libc::poll_poll(&List { ptr: wait.as_ptr() as *mut Handle, len: 2 }, &mut ready);
+        let timed_out = (0..ready.len).any(|i| *ready.ptr.add(i) == 1);
+        libc::wasip2_list_u32_free(&mut ready);
+        libc::poll_pollable_drop_own(timer);
+        timed_out
+    }
+}
