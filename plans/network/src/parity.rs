@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 28] = [
+pub const PROBES: [(&str, Probe); 32] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -45,6 +45,8 @@ pub const PROBES: [(&str, Probe); 28] = [
     ("tcp-peek", tcp_peek),
     ("tcp-options", tcp_options),
     ("tcp-shutdown-write", tcp_shutdown_write),
+    ("tcp-shutdown-read", tcp_shutdown_read),
+    ("tcp-nonblocking-accept", tcp_nonblocking_accept),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
     ("udp-refused-connected", udp_refused_connected),
@@ -52,6 +54,8 @@ pub const PROBES: [(&str, Probe); 28] = [
     ("udp-read-timeout", udp_read_timeout),
     ("udp-peek-from", udp_peek_from),
     ("udp-empty-datagram", udp_empty_datagram),
+    ("udp-send-too-large", udp_send_too_large),
+    ("udp-connected-send-to-other", udp_connected_send_to_other),
     ("udp-options", udp_options),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
@@ -345,6 +349,45 @@ fn udp_empty_datagram(t: &Target) -> String {
         let first = read_outcome(a.recv_from(&mut buf).map(|(n, _)| n));
         let second = read_outcome(a.recv_from(&mut buf).map(|(n, _)| n));
         Ok(format!("peek {peeked}, recv {first}, recv {second}"))
+    })
+}
+
+/// A datagram larger than UDP can carry.
+fn udp_send_too_large(t: &Target) -> String {
+    or_setup(|| {
+        let a = UdpSocket::bind((t.here, 0))?;
+        let b = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&b.send_to(&vec![0u8; 70_000], a.local_addr()?)))
+    })
+}
+
+/// A connected socket sending to someone else.
+fn udp_connected_send_to_other(t: &Target) -> String {
+    or_setup(|| {
+        let peer = UdpSocket::bind((t.here, 0))?;
+        let other = UdpSocket::bind((t.here, 0))?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.connect(peer.local_addr()?)?;
+        Ok(kind(&u.send_to(b"x", other.local_addr()?)))
+    })
+}
+
+/// `accept` on a non-blocking listener with nobody waiting.
+fn tcp_nonblocking_accept(t: &Target) -> String {
+    or_setup(|| {
+        let (l, _) = listener(t)?;
+        l.set_nonblocking(true)?;
+        Ok(kind(&l.accept()))
+    })
+}
+
+/// This side shut its reading half: reads see end of stream at once.
+fn tcp_shutdown_read(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.shutdown(std::net::Shutdown::Read)?;
+        let mut buf = [0u8; 8];
+        Ok(read_outcome(c.read(&mut buf)))
     })
 }
 
