@@ -2,11 +2,14 @@
 //! table (`wasi/descriptor_table.h`) and the functions they call.
 //!
 //! Owns: the layouts, copied in shape (not code) from that libc's private
-//! headers and checked against the offsets its own objects load from. Does
-//! not own: behaviour — that is `fcntl.rs` and `poll.rs`.
+//! headers and checked against the offsets its own objects load from, and
+//! the few steps every replacement takes alike (`errno`, freeing a returned
+//! list, waiting with a timeout). Does not own: behaviour — that is the
+//! replacements' own files.
 
 use core::ffi::{c_int, c_short, c_void};
 use core::mem::{offset_of, size_of};
+use core::ptr;
 
 /// wasi-libc's `descriptor_table_entry_t`: a fat pointer to one descriptor.
 #[repr(C)]
@@ -343,4 +346,27 @@ pub unsafe fn fail(errno: c_int) -> c_int {
     // SAFETY: `__errno_location` returns this thread's `errno`.
     unsafe { *__errno_location() = errno };
     -1
+}
+
+/// Waits for `pollable`, or at most `timeout` nanoseconds if not 0; whether
+/// it timed out.
+///
+/// # Safety
+/// `pollable` is a live borrowed pollable.
+pub unsafe fn wait(pollable: Handle, timeout: u64) -> bool {
+    // SAFETY: `wasi:io/poll` and clock calls on handles this function owns or borrows.
+    unsafe {
+        if timeout == 0 {
+            poll_method_pollable_block(pollable);
+            return false;
+        }
+        let timer = monotonic_clock_subscribe_duration(timeout);
+        let wait = [pollable, poll_borrow_pollable(timer)];
+        let mut ready = List { ptr: ptr::null_mut(), len: 0 };
+        poll_poll(&List { ptr: wait.as_ptr() as *mut Handle, len: 2 }, &mut ready);
+        let timed_out = (0..ready.len).any(|i| *ready.ptr.add(i) == 1);
+        wasip2_list_u32_free(&mut ready);
+        poll_pollable_drop_own(timer);
+        timed_out
+    }
 }

@@ -159,22 +159,14 @@ unsafe fn udp_recvfrom(
             if !block {
                 return libc::fail(EAGAIN) as isize;
             }
-            let readable = libc::poll_borrow_pollable(incoming_pollable(&mut socket.streams));
-            match deadline {
-                None => libc::poll_method_pollable_block(readable),
-                Some(deadline) => {
-                    let now = libc::monotonic_clock_now();
-                    if now >= deadline {
-                        return libc::fail(EAGAIN) as isize;
-                    }
-                    let timer = libc::monotonic_clock_subscribe_duration(deadline - now);
-                    let wait = [readable, libc::poll_borrow_pollable(timer)];
-                    let mut ready = List { ptr: ptr::null_mut(), len: 0 };
-                    libc::poll_poll(&List { ptr: wait.as_ptr() as *mut libc::Handle, len: 2 }, &mut ready);
-                    libc::wasip2_list_u32_free(&mut ready);
-                    libc::poll_pollable_drop_own(timer);
-                }
-            }
+            let timeout = match deadline {
+                None => 0,
+                Some(deadline) => match deadline.checked_sub(libc::monotonic_clock_now()) {
+                    None | Some(0) => return libc::fail(EAGAIN) as isize,
+                    Some(left) => left,
+                },
+            };
+            libc::wait(libc::poll_borrow_pollable(incoming_pollable(&mut socket.streams)), timeout);
         }
     }
 }

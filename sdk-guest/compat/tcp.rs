@@ -124,10 +124,8 @@ pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize
             if !block {
                 return libc::fail(EAGAIN) as isize;
             }
-            if socket.streams.input_pollable == 0 {
-                socket.streams.input_pollable = libc::streams_method_input_stream_subscribe(input);
-            }
-            if wait(libc::poll_borrow_pollable(socket.streams.input_pollable), socket.recv_timeout) {
+            let subscribe = || libc::streams_method_input_stream_subscribe(input);
+            if wait_for_stream(&mut socket.streams.input_pollable, subscribe, socket.recv_timeout) {
                 return libc::fail(EAGAIN) as isize;
             }
         }
@@ -164,35 +162,25 @@ pub(crate) unsafe fn send(socket: &mut TcpSocket, buffer: *const u8, length: usi
             if !block {
                 return libc::fail(EAGAIN) as isize;
             }
-            if socket.streams.output_pollable == 0 {
-                socket.streams.output_pollable = libc::streams_method_output_stream_subscribe(output);
-            }
-            if wait(libc::poll_borrow_pollable(socket.streams.output_pollable), socket.send_timeout) {
+            let subscribe = || libc::streams_method_output_stream_subscribe(output);
+            if wait_for_stream(&mut socket.streams.output_pollable, subscribe, socket.send_timeout) {
                 return libc::fail(EAGAIN) as isize;
             }
         }
     }
 }
 
-/// Waits for `pollable`, or at most `timeout` nanoseconds if not 0, as the
-/// libc does (the timeout starts again at each wait); whether it timed out.
+/// Waits for a stream of the socket, at most `timeout` nanoseconds if not 0
+/// (the libc starts it again at each wait); whether it timed out. The
+/// stream's pollable is created on first use and kept by the socket, as the
+/// libc keeps it.
 ///
 /// # Safety
-/// `pollable` is a live borrowed pollable.
-unsafe fn wait(pollable: Handle, timeout: u64) -> bool {
-    // SAFETY: `wasi:io/poll` and clock calls on handles this function owns or borrows.
-    unsafe {
-        if timeout == 0 {
-            libc::poll_method_pollable_block(pollable);
-            return false;
-        }
-        let timer = libc::monotonic_clock_subscribe_duration(timeout);
-        let wait = [pollable, libc::poll_borrow_pollable(timer)];
-        let mut ready = List { ptr: ptr::null_mut(), len: 0 };
-        libc::poll_poll(&List { ptr: wait.as_ptr() as *mut Handle, len: 2 }, &mut ready);
-        let timed_out = (0..ready.len).any(|i| *ready.ptr.add(i) == 1);
-        libc::wasip2_list_u32_free(&mut ready);
-        libc::poll_pollable_drop_own(timer);
-        timed_out
+/// `pollable` is the socket's slot for the stream's pollable; `subscribe` subscribes to that stream.
+unsafe fn wait_for_stream(pollable: &mut Handle, subscribe: impl FnOnce() -> Handle, timeout: u64) -> bool {
+    if *pollable == 0 {
+        *pollable = subscribe();
     }
+    // SAFETY: the socket's own pollable, live while the socket is.
+    unsafe { libc::wait(libc::poll_borrow_pollable(*pollable), timeout) }
 }
