@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 32] = [
+pub const PROBES: [(&str, Probe); 39] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -47,6 +47,9 @@ pub const PROBES: [(&str, Probe); 32] = [
     ("tcp-shutdown-write", tcp_shutdown_write),
     ("tcp-shutdown-read", tcp_shutdown_read),
     ("tcp-nonblocking-accept", tcp_nonblocking_accept),
+    ("tcp-write-after-shutdown-write", tcp_write_after_shutdown_write),
+    ("tcp-defaults", tcp_defaults),
+    ("tcp-bind-on-a-udp-port", tcp_bind_on_a_udp_port),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
     ("udp-refused-connected", udp_refused_connected),
@@ -56,6 +59,10 @@ pub const PROBES: [(&str, Probe); 32] = [
     ("udp-empty-datagram", udp_empty_datagram),
     ("udp-send-too-large", udp_send_too_large),
     ("udp-connected-send-to-other", udp_connected_send_to_other),
+    ("udp-bind-twice", udp_bind_twice),
+    ("udp-nonblocking-recv", udp_nonblocking_recv),
+    ("udp-recv-truncates", udp_recv_truncates),
+    ("udp-send-unconnected", udp_send_unconnected),
     ("udp-options", udp_options),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
@@ -388,6 +395,75 @@ fn tcp_shutdown_read(t: &Target) -> String {
         c.shutdown(std::net::Shutdown::Read)?;
         let mut buf = [0u8; 8];
         Ok(read_outcome(c.read(&mut buf)))
+    })
+}
+
+/// TCP and UDP ports are separate spaces.
+fn tcp_bind_on_a_udp_port(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&TcpListener::bind(u.local_addr()?)))
+    })
+}
+
+fn udp_bind_twice(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&UdpSocket::bind(u.local_addr()?)))
+    })
+}
+
+fn udp_nonblocking_recv(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.set_nonblocking(true)?;
+        let mut buf = [0u8; 8];
+        Ok(read_outcome(u.recv(&mut buf)))
+    })
+}
+
+/// A datagram bigger than the buffer: the buffer's worth, the rest gone.
+fn udp_recv_truncates(t: &Target) -> String {
+    or_setup(|| {
+        let a = UdpSocket::bind((t.here, 0))?;
+        let b = UdpSocket::bind((t.here, 0))?;
+        b.send_to(b"0123456789", a.local_addr()?)?;
+        b.send_to(b"ab", a.local_addr()?)?;
+        let mut small = [0u8; 4];
+        let first = read_outcome(a.recv(&mut small));
+        let mut buf = [0u8; 16];
+        let second = read_outcome(a.recv(&mut buf));
+        Ok(format!("recv {first} ({}), recv {second}", String::from_utf8_lossy(&small)))
+    })
+}
+
+fn udp_send_unconnected(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&u.send(b"x")))
+    })
+}
+
+/// Writes after this side shut its writing half.
+fn tcp_write_after_shutdown_write(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.shutdown(std::net::Shutdown::Write)?;
+        let again = kind(&c.shutdown(std::net::Shutdown::Write));
+        Ok(format!("shutdown again {again}, write {}", read_outcome(c.write(b"x"))))
+    })
+}
+
+/// What a fresh connection reports before anything is set.
+fn tcp_defaults(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, c, s) = pair(t)?;
+        let error = c.take_error().map(|e| e.map(|e| e.kind()));
+        Ok(format!(
+            "nodelay {:?}, error {error:?}, peer of accepted {}",
+            c.nodelay().ok(),
+            describe(t, s.peer_addr(), None)
+        ))
     })
 }
 
