@@ -180,7 +180,7 @@ pub const STREAM_ERROR_LAST_OPERATION_FAILED: u8 = 0;
 
 /// `network_ip_socket_address_t`: a variant the replacements only pass on.
 #[repr(C, align(4))]
-pub struct IpSocketAddress([u8; 32]);
+pub struct IpSocketAddress(pub [u8; 32]);
 
 /// `udp_incoming_datagram_t`.
 #[repr(C)]
@@ -190,6 +190,17 @@ pub struct IncomingDatagram {
 }
 
 const _: () = assert!(size_of::<IncomingDatagram>() == 40);
+
+/// `udp_outgoing_datagram_t`: the bytes, and where to, if not the peer.
+#[repr(C)]
+pub struct OutgoingDatagram {
+    pub data: List<u8>,
+    pub has_remote_address: bool,
+    pub remote_address: IpSocketAddress,
+}
+
+const _: () = assert!(offset_of!(OutgoingDatagram, remote_address) == 12);
+const _: () = assert!(size_of::<OutgoingDatagram>() == 44);
 
 /// `output_sockaddr_t` (`wasi/sockets_utils.h`): where a received datagram's
 /// source address goes, as `__wasi_sockets_utils__output_addr_validate` makes it.
@@ -266,6 +277,26 @@ unsafe extern "C" {
     ) -> c_int;
     pub fn udp_borrow_udp_socket(socket: Handle) -> Handle;
     pub fn tcp_borrow_tcp_socket(socket: Handle) -> Handle;
+    pub fn udp_borrow_outgoing_datagram_stream(stream: Handle) -> Handle;
+    /// `outgoing-datagram-stream.check-send`: how many datagrams may be sent now.
+    pub fn udp_method_outgoing_datagram_stream_check_send(stream: Handle, permitted: *mut u64, error: *mut u8) -> bool;
+    /// `outgoing-datagram-stream.send`: how many of `datagrams` went.
+    pub fn udp_method_outgoing_datagram_stream_send(
+        stream: Handle,
+        datagrams: *const List<OutgoingDatagram>,
+        sent: *mut u64,
+        error: *mut u8,
+    ) -> bool;
+    /// `outgoing-datagram-stream.subscribe`, an owned pollable.
+    pub fn udp_method_outgoing_datagram_stream_subscribe(stream: Handle) -> Handle;
+    /// Reads `address` as an address of `family`; `false` with the errno in `error`.
+    pub fn __wasi_sockets_utils__parse_address(
+        family: u8,
+        address: *const c_void,
+        len: u32,
+        result: *mut IpSocketAddress,
+        error: *mut c_int,
+    ) -> bool;
     pub fn udp_borrow_incoming_datagram_stream(stream: Handle) -> Handle;
     /// `udp-socket.stream`: the incoming and outgoing streams, or `false` and the error.
     pub fn udp_method_udp_socket_stream(

@@ -178,8 +178,9 @@ impl Network {
             return Err(e);
         }
         let remote = s.remote;
+        // A connected socket may still send elsewhere, as on Linux: the peer
+        // is the default destination and the only sender it hears.
         let dst = match (dst, remote) {
-            (Some(d), Some(r)) if d != r => return Err(NetError::InvalidArgument),
             (Some(d), _) | (None, Some(d)) => d,
             (None, None) => return Err(NetError::InvalidArgument),
         };

@@ -2,8 +2,9 @@
 //!
 //! Datagrams go through the sender's shaped egress link and land in the
 //! receiving socket's bounded queue ([`netsim::net::udp`]); nothing is
-//! retransmitted. `stream(remote)` restricts the socket to one peer, as a
-//! `connect` does. Options netsim does not model (hop limit, buffer sizes) are
+//! retransmitted. `stream(remote)` makes one peer the socket's only sender
+//! and its default destination, as a `connect` does; a send may still name
+//! another address, as on Linux (WASI says `invalid-argument`). Options netsim does not model (hop limit, buffer sizes) are
 //! remembered and reported back.
 
 use super::bindings::udp::{
