@@ -66,6 +66,19 @@ pub struct VTable {
     pub poll_finish: Option<PollHook>,
 }
 
+impl VTable {
+    /// Whether this is the libc's TCP vtable: of its vtables only TCP's accepts.
+    pub fn is_tcp(&self) -> bool {
+        !self.accept4.is_null()
+    }
+
+    /// Whether this is the libc's UDP vtable: of its socket vtables only
+    /// TCP's accepts and has streams to read.
+    pub fn is_udp(&self) -> bool {
+        self.recvfrom.is_some() && self.accept4.is_null() && self.get_read_stream.is_none()
+    }
+}
+
 // The offsets wasi-sdk 30's `fcntl`, `ioctl`, `poll`, `accept4` and `recvfrom` load these entries from.
 const _: () = assert!(offset_of!(VTable, get_read_stream) == 4);
 const _: () = assert!(offset_of!(VTable, accept4) == 44);

@@ -117,7 +117,7 @@ unsafe fn connect_failed(fd: c_int) -> c_short {
     // keeps its error's code in the state's first byte.
     unsafe {
         let Some((vtable, data)) = libc::descriptor(fd) else { return 0 };
-        if !crate::tcp::is_tcp(vtable) {
+        if !vtable.is_tcp() {
             return 0;
         }
         let socket = &*(data as *const libc::TcpSocket);

@@ -25,9 +25,7 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{
-    self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams, VTable,
-};
+use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams};
 use crate::peek::{self, MSG_PEEK, Peeked};
 use crate::tcp;
 
@@ -78,17 +76,11 @@ pub unsafe extern "C" fn recvfrom(
         {
             return tcp::recv(socket, buffer as *mut u8, length, flags);
         }
-        if !is_udp(vtable) || flags & !(MSG_TRUNC | MSG_DONTWAIT | MSG_PEEK) != 0 {
+        if !vtable.is_udp() || flags & !(MSG_TRUNC | MSG_DONTWAIT | MSG_PEEK) != 0 {
             return own_recvfrom(data, buffer, length, flags, addr, addrlen);
         }
         udp_recvfrom(&mut *(data as *mut UdpSocket), buffer as *mut u8, length, flags, addr, addrlen)
     }
-}
-
-/// Whether `vtable` is the libc's UDP one: of its socket vtables only TCP's
-/// accepts and has streams to read.
-pub(crate) fn is_udp(vtable: &VTable) -> bool {
-    vtable.recvfrom.is_some() && vtable.accept4.is_null() && vtable.get_read_stream.is_none()
 }
 
 /// The libc's UDP `recvfrom` for supported `flags`, step for step, but for

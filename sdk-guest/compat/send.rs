@@ -15,7 +15,6 @@ use core::ffi::{c_int, c_void};
 use core::ptr;
 
 use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IpSocketAddress, List, OutgoingDatagram, UdpSocket};
-use crate::recv::is_udp;
 use crate::tcp::{self, MSG_DONTWAIT, MSG_NOSIGNAL};
 
 /// `ssize_t send(int socket, const void *buffer, size_t length, int flags)`.
@@ -60,7 +59,7 @@ pub unsafe extern "C" fn sendto(
         {
             return tcp::send(socket, buffer as *const u8, length, flags);
         }
-        if flags & !MSG_DONTWAIT == 0 && !addr.is_null() && is_udp(vtable) {
+        if flags & !MSG_DONTWAIT == 0 && !addr.is_null() && vtable.is_udp() {
             let socket = &mut *(data as *mut UdpSocket);
             if socket.state == libc::UDP_CONNECTED {
                 return udp_send_elsewhere(socket, buffer as *const u8, length, flags, addr, addrlen);

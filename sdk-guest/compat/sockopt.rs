@@ -23,7 +23,6 @@ use core::mem::size_of;
 use core::ptr;
 
 use crate::libc::{self, EDOM, EINVAL, ENOMEM, ENOPROTOOPT, UdpSocket};
-use crate::recv::is_udp;
 
 const SOL_SOCKET: c_int = 0x7fff_ffff;
 /// Their values where `long` is 32 bits, as on `wasm32`.
@@ -122,7 +121,7 @@ pub unsafe extern "C" fn getsockopt(
             return libc::fail(EINVAL);
         }
         let Some(own) = vtable.getsockopt else { return libc::fail(ENOPROTOOPT) };
-        if !(is_udp(vtable) && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
+        if !(vtable.is_udp() && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
             return own(data, level, name, value, length);
         }
         let options = of(&*(data as *const UdpSocket));
@@ -155,7 +154,7 @@ pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, value:
             return libc::fail(EINVAL);
         }
         let Some(own) = vtable.setsockopt else { return libc::fail(ENOPROTOOPT) };
-        if !(is_udp(vtable) && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
+        if !(vtable.is_udp() && level == SOL_SOCKET && matches!(name, SO_RCVTIMEO | SO_SNDTIMEO | SO_BROADCAST)) {
             return own(data, level, name, value, length);
         }
         let socket = &mut *(data as *mut UdpSocket);

@@ -41,18 +41,13 @@ unsafe extern "C" {
     fn network_error_code(error: Handle, ret: *mut [u8; 2]);
 }
 
-/// Whether `vtable` is the libc's TCP one: of its vtables only TCP's accepts.
-pub(crate) fn is_tcp(vtable: &VTable) -> bool {
-    !vtable.accept4.is_null()
-}
-
 /// The connected TCP socket behind `data`, if `vtable` is TCP's and the
 /// socket is connected; the libc's own functions answer for every other.
 ///
 /// # Safety
 /// `vtable` and `data` are a live descriptor's, as [`libc::descriptor`] gives them.
 pub(crate) unsafe fn connected<'a>(vtable: &VTable, data: *mut c_void) -> Option<&'a mut TcpSocket> {
-    if !is_tcp(vtable) {
+    if !vtable.is_tcp() {
         return None;
     }
     // SAFETY: the TCP vtable's data is a `tcp_socket_t`, live while the descriptor is.
