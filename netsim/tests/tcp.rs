@@ -226,6 +226,37 @@ fn reset_fails_the_peers_next_operation_once() {
     assert_eq!(state, TcpState::Closed);
 }
 
+/// A reset after the peer finished in order (Linux's CLOSE_WAIT) has no
+/// error to report: the next write fails as on a closed pipe and reads see
+/// the end of stream, as `tcp_reset` leaves `EPIPE` there.
+#[test]
+fn a_reset_after_the_peers_fin_is_a_broken_pipe_not_a_reset() {
+    let sim = world(2, 1, shaped(5, 0, 0.0));
+    let l = listen(&sim, 1, 80);
+    type Seen = (Result<usize, NetError>, Result<usize, NetError>, Result<Option<Vec<u8>>, NetError>);
+    let seen: Slot<Seen> = slot();
+    let (s0, s1, sn) = (sim.clone(), sim.clone(), seen.clone());
+    let client: Task<()> = Box::pin(async move {
+        let c = connect(&s0, 0, sa(1, 80)).await.unwrap();
+        assert_eq!(read_some(&s0, c).await, Ok(None), "the server's FIN");
+        let first = s0.lock().with_net(|n, cx| n.tcp_write(cx, c, b"x"));
+        // The closed server answers with a reset, one round trip later.
+        sleep(&s0, 0, Duration::from_millis(20)).await;
+        let second = s0.lock().with_net(|n, cx| n.tcp_write(cx, c, b"x"));
+        let read = s0.lock().with_net(|n, cx| n.tcp_read(cx, c, 10));
+        *sn.lock().unwrap() = Some((first, second, read));
+    });
+    let server: Task<()> = Box::pin(async move {
+        let c = accept(&s1, l).await;
+        s1.lock().with_net(|n, cx| n.close(cx, c));
+    });
+    run(&sim, vec![client, server]);
+    let (first, second, read) = take(&seen);
+    assert_eq!(first, Ok(1), "the peer's FIN does not stop this side writing");
+    assert_eq!(second, Err(NetError::InvalidState), "EPIPE, not a reset");
+    assert_eq!(read, Ok(None), "end of stream");
+}
+
 #[test]
 fn a_full_send_buffer_pushes_back_until_the_reader_drains() {
     let sim = world(2, 1, shaped(1, 0, 0.0));

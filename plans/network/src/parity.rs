@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 39] = [
+pub const PROBES: [(&str, Probe); 43] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -50,6 +50,9 @@ pub const PROBES: [(&str, Probe); 39] = [
     ("tcp-write-after-shutdown-write", tcp_write_after_shutdown_write),
     ("tcp-defaults", tcp_defaults),
     ("tcp-bind-on-a-udp-port", tcp_bind_on_a_udp_port),
+    ("tcp-write-after-peer-close", tcp_write_after_peer_close),
+    ("tcp-read-after-peer-close", tcp_read_after_peer_close),
+    ("tcp-reads-coalesce", tcp_reads_coalesce),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
     ("udp-refused-connected", udp_refused_connected),
@@ -63,6 +66,7 @@ pub const PROBES: [(&str, Probe); 39] = [
     ("udp-nonblocking-recv", udp_nonblocking_recv),
     ("udp-recv-truncates", udp_recv_truncates),
     ("udp-send-unconnected", udp_send_unconnected),
+    ("udp-send-to-self", udp_send_to_self),
     ("udp-options", udp_options),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
@@ -464,6 +468,63 @@ fn tcp_defaults(t: &Target) -> String {
             c.nodelay().ok(),
             describe(t, s.peer_addr(), None)
         ))
+    })
+}
+
+/// The peer closed in order, with nothing unread: the first write goes, the
+/// peer's reset answers it, and the next write fails.
+fn tcp_write_after_peer_close(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, s) = pair(t)?;
+        drop(s);
+        std::thread::sleep(Duration::from_millis(1));
+        let first = read_outcome(c.write(b"x"));
+        std::thread::sleep(Duration::from_millis(1));
+        let second = read_outcome(c.write(b"x"));
+        let mut buf = [0u8; 8];
+        let read = read_outcome(c.read(&mut buf));
+        Ok(format!("write {first}, write {second}, read {read}"))
+    })
+}
+
+/// The peer sent and closed: what it sent is read, then end of stream.
+fn tcp_read_after_peer_close(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        s.write_all(b"last words")?;
+        drop(s);
+        std::thread::sleep(Duration::from_millis(1));
+        let mut buf = [0u8; 64];
+        let first = read_outcome(c.read(&mut buf));
+        let second = read_outcome(c.read(&mut buf));
+        Ok(format!("read {first}, read {second}"))
+    })
+}
+
+/// Small writes wait in the receiver's buffer and come out in one read.
+fn tcp_reads_coalesce(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        for i in 0..10u8 {
+            s.write_all(&[i])?;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let mut buf = [0u8; 64];
+        Ok(read_outcome(c.read(&mut buf)))
+    })
+}
+
+fn udp_send_to_self(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.send_to(b"me", u.local_addr()?)?;
+        let mut buf = [0u8; 8];
+        Ok(match u.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                format!("ok {n} from {}", if Some(from) == u.local_addr().ok() { "itself" } else { "elsewhere" })
+            }
+            Err(e) => format!("err {:?}", e.kind()),
+        })
     })
 }
 

@@ -258,6 +258,12 @@ impl Conn {
             let err =
                 if self.phase == Phase::SynSent { NetError::ConnectionRefused } else { NetError::ConnectionReset };
             self.fail(err, &mut fx);
+            if self.phase_was_close_wait() {
+                // Linux's CLOSE_WAIT: the peer ended in order and this side has
+                // not; a reset then leaves `EPIPE` (`tcp_reset`), not a reset to
+                // report: writes fail as on a closed pipe, reads see the end.
+                self.error_reported = true;
+            }
             return fx;
         }
         match self.phase {
@@ -578,6 +584,12 @@ impl Conn {
         }
         self.error_reported = true;
         self.error
+    }
+
+    /// Whether the peer's FIN came and this side has not sent its own: the
+    /// state Linux calls CLOSE_WAIT (as it was before a reset closed it).
+    fn phase_was_close_wait(&self) -> bool {
+        self.fin_received && !self.fin_queued
     }
 
     /// Whether the connection failed and said so already.
