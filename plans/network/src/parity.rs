@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 43] = [
+pub const PROBES: [(&str, Probe); 47] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -53,6 +53,9 @@ pub const PROBES: [(&str, Probe); 43] = [
     ("tcp-write-after-peer-close", tcp_write_after_peer_close),
     ("tcp-read-after-peer-close", tcp_read_after_peer_close),
     ("tcp-reads-coalesce", tcp_reads_coalesce),
+    ("tcp-connect-timeout-ok", tcp_connect_timeout_ok),
+    ("tcp-listener-on-any", tcp_listener_on_any),
+    ("tcp-write-timeout", tcp_write_timeout),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
     ("udp-refused-connected", udp_refused_connected),
@@ -67,6 +70,7 @@ pub const PROBES: [(&str, Probe); 43] = [
     ("udp-recv-truncates", udp_recv_truncates),
     ("udp-send-unconnected", udp_send_unconnected),
     ("udp-send-to-self", udp_send_to_self),
+    ("udp-connected-ignores-others", udp_connected_ignores_others),
     ("udp-options", udp_options),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
@@ -525,6 +529,57 @@ fn udp_send_to_self(t: &Target) -> String {
             }
             Err(e) => format!("err {:?}", e.kind()),
         })
+    })
+}
+
+fn tcp_connect_timeout_ok(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, a) = listener(t)?;
+        Ok(kind(&TcpStream::connect_timeout(&a, Duration::from_secs(10))))
+    })
+}
+
+fn tcp_listener_on_any(t: &Target) -> String {
+    or_setup(|| {
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        Ok(describe(t, l.local_addr(), None))
+    })
+}
+
+/// Blocking writes to a peer that does not read, with a send timeout: they
+/// fill the buffers, then one waits that long and fails.
+fn tcp_write_timeout(t: &Target) -> String {
+    /// As in `tcp_nonblocking_write_vectored_until_full`.
+    const LIMIT: usize = 256 << 20;
+    or_setup(|| {
+        let (_l, mut c, _s) = pair(t)?;
+        c.set_write_timeout(Some(Duration::from_millis(10)))?;
+        let chunk = [7u8; 64 << 10];
+        let mut written = 0;
+        while written < LIMIT {
+            match c.write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) => return Ok(format!("err {:?}", e.kind())),
+            }
+        }
+        Ok(format!("ok, {LIMIT} bytes and never full"))
+    })
+}
+
+/// A connected socket hears only its peer.
+fn udp_connected_ignores_others(t: &Target) -> String {
+    or_setup(|| {
+        let peer = UdpSocket::bind((t.here, 0))?;
+        let other = UdpSocket::bind((t.here, 0))?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.connect(peer.local_addr()?)?;
+        other.send_to(b"stranger", u.local_addr()?)?;
+        peer.send_to(b"peer", u.local_addr()?)?;
+        u.set_read_timeout(Some(Duration::from_millis(10)))?;
+        let mut buf = [0u8; 16];
+        let first = read_outcome(u.recv(&mut buf));
+        let second = read_outcome(u.recv(&mut buf));
+        Ok(format!("recv {first}, recv {second}"))
     })
 }
 
