@@ -4,8 +4,9 @@
 //! receiving socket's bounded queue ([`netsim::net::udp`]); nothing is
 //! retransmitted. `stream(remote)` makes one peer the socket's only sender
 //! and its default destination, as a `connect` does; a send may still name
-//! another address, as on Linux (WASI says `invalid-argument`). Options netsim does not model (hop limit, buffer sizes) are
-//! remembered and reported back.
+//! another address, as on Linux (WASI says `invalid-argument`). Options
+//! netsim does not model (hop limit, buffer sizes) are remembered and
+//! reported back.
 
 use super::bindings::udp::{
     ErrorCode, Host, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram,
