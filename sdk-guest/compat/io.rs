@@ -47,7 +47,10 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, nbyte: usize) -> isiz
             return tcp::stream_failed(&error, 0);
         }
         let len = bytes.len;
-        ptr::copy_nonoverlapping(bytes.ptr, buf as *mut u8, len);
+        // An empty read may be given no buffer at all.
+        if len > 0 {
+            ptr::copy_nonoverlapping(bytes.ptr, buf as *mut u8, len);
+        }
         libc::wasip2_list_u8_free(&mut bytes);
         if !offset.is_null() {
             *offset += len as i64;
