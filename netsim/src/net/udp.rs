@@ -204,13 +204,7 @@ impl Network {
 
     /// The next queued datagram, if any; a pending error comes first, once.
     pub fn udp_try_recv(&mut self, id: SocketId) -> Result<Option<Datagram>, NetError> {
-        let s = self.udp(id)?;
-        if s.local.is_none() {
-            return Err(NetError::InvalidState);
-        }
-        if let Some(e) = s.error.take() {
-            return Err(e);
-        }
+        let s = self.udp_to_receive(id)?;
         let d = s.queue.pop_front();
         if let Some(d) = &d {
             s.queued_bytes -= d.data.len();
@@ -230,6 +224,14 @@ impl Network {
     /// A copy of the datagram [`Network::udp_try_recv`] would return, left
     /// queued (`MSG_PEEK`); a pending error is reported and taken, as there.
     pub fn udp_peek(&mut self, id: SocketId) -> Result<Option<Datagram>, NetError> {
+        let s = self.udp_to_receive(id)?;
+        let family = s.family;
+        Ok(s.queue.front().map(|d| Datagram { from: family.show(d.from), ..d.clone() }))
+    }
+
+    /// Socket `id`, checked as a receive checks it: bound, and with no
+    /// pending error (which is taken and returned, once).
+    fn udp_to_receive(&mut self, id: SocketId) -> Result<&mut UdpSocket, NetError> {
         let s = self.udp(id)?;
         if s.local.is_none() {
             return Err(NetError::InvalidState);
@@ -237,8 +239,7 @@ impl Network {
         if let Some(e) = s.error.take() {
             return Err(e);
         }
-        let family = s.family;
-        Ok(s.queue.front().map(|d| Datagram { from: family.show(d.from), ..d.clone() }))
+        Ok(s)
     }
 
     /// The next datagram, registering `cx`'s waker if none is queued.
