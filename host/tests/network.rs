@@ -85,6 +85,23 @@ fn a_read_nobody_answers_is_a_deadlock_naming_the_socket() {
 }
 
 #[test]
+fn writers_whose_peers_never_read_end_as_a_deadlock_a_minute_later_saying_so() {
+    let mut s = spec(plan("network"), "gridlock", 4, 0);
+    // Without the stall check, the zero-window probes would run the clock to this limit.
+    s.virtual_timeout = Some(std::time::Duration::from_secs(3600));
+    let (summary, exec) = run(&s);
+    assert_eq!(summary.end, "deadlock", "{}", summary.render());
+    for outcome in &exec.outcomes {
+        let reason = outcome.reason.clone().unwrap();
+        assert!(reason.contains("tcp write on socket"), "{reason}");
+        assert!(reason.contains("whose peer has stopped reading"), "{reason}");
+    }
+    let quiet = netsim::quiet::STALL_CHECK_INTERVAL;
+    assert!(exec.virtual_time <= netsim::SimTime::ZERO + quiet + std::time::Duration::from_secs(1));
+    assert!(exec.events < 5000, "{} events", exec.events);
+}
+
+#[test]
 fn two_hundred_clients_share_one_server() {
     let before = os_sockets();
     let (summary, _) = run(&spec(plan("network"), "ping-pong", 201, 3));

@@ -120,6 +120,7 @@ fn one_two_and_three_threads_and_two_workers_give_one_digest_for_every_case_with
         "example barrier-storm × 4",
         "placebo ok × 4",
         "network ping-pong × 4",
+        "network gridlock × 4",
         "network round-trips × 4",
         "network heartbeat × 4",
         "dht find-peers × 4",

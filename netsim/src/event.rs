@@ -440,6 +440,15 @@ impl<E> EventQueue<E> {
         self.len() == 0
     }
 
+    /// Every pending event, in no particular order: for questions about all
+    /// of them at once, whose answer must not depend on the order.
+    pub fn pending(&self) -> impl Iterator<Item = &E> {
+        self.slots.iter().filter_map(|held| match &held.slot {
+            Slot::Live(event) => Some(event),
+            Slot::Cancelled | Slot::Free => None,
+        })
+    }
+
     fn key(&self, entry: Entry) -> EventKey {
         EventKey { time: entry.time, source: entry.source(), seq: self.slots[entry.slot()].seq }
     }

@@ -6,12 +6,15 @@
 //! while a task is being polled or an event is being processed — both on this
 //! thread, in a deterministic order — the order of everything is a function of
 //! the run's inputs. The executor knows nothing of what tasks do; when no task
-//! can run and no event is pending, it reports the run as deadlocked.
+//! can run and no event is pending, it reports the run as deadlocked; so
+//! it does when events are pending but none can make a task run again (a
+//! stall, see [`crate::quiet`]).
 //!
 //! [`Sim`]: crate::Sim
 
 use crate::fault::InstanceControl;
 use crate::node::NodeId;
+use crate::quiet::QuietCheck;
 use crate::sim::SimHandle;
 use crate::time::SimTime;
 use crate::trace::Cause;
@@ -58,7 +61,8 @@ impl RunLimits {
 pub enum RunEnd {
     /// Every task finished.
     Completed,
-    /// Tasks remain, none can run, and no event is pending.
+    /// Tasks remain, none can run, and no event is pending, or none that
+    /// can make one run again ([`crate::Sim::is_stalled`]).
     Deadlock,
     /// The next event lies past [`RunLimits::deadline`]: the virtual
     /// deadline, or the end of virtual time.
@@ -203,6 +207,8 @@ pub struct Executor<T> {
     live: usize,
     polls: u64,
     last_done: Option<Cause>,
+    /// When a task last ran, and when to check for a stall.
+    quiet: QuietCheck,
 }
 
 /// What the executor reports to, and asks, about instances' tasks.
@@ -244,6 +250,7 @@ impl<T> Executor<T> {
             live: 0,
             polls: 0,
             last_done: None,
+            quiet: QuietCheck::default(),
         }
     }
 
@@ -281,6 +288,11 @@ impl<T> Executor<T> {
     /// How many tasks have not finished.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// The virtual time a task was last polled.
+    pub fn last_run(&self) -> SimTime {
+        self.quiet.last_run()
     }
 
     /// Total task polls so far.
@@ -352,6 +364,7 @@ impl<T> Executor<T> {
                         return Pause::End(RunEnd::SyncFailed(why.to_string()));
                     }
                     sim.clear_waits(node);
+                    self.quiet.ran(sim.now());
                 }
                 self.polls += 1;
                 let mut cx = Context::from_waker(&self.wakers[i]);
@@ -381,10 +394,20 @@ impl<T> Executor<T> {
                     (Some(t), Some(end)) if t >= end => return Pause::WindowDone,
                     (None, Some(_)) => return Pause::WindowDone,
                     (None, None) => return Pause::End(RunEnd::Deadlock),
-                    (Some(t), None) if t > limits.deadline() => {
-                        return Pause::End(RunEnd::VirtualTimeout);
+                    (Some(t), None) => {
+                        // A split run checks at the ends of its windows instead (`shard::driver`).
+                        if self.quiet.due_before(t, limits.deadline()) {
+                            if sim.is_stalled() {
+                                return Pause::End(RunEnd::Deadlock);
+                            }
+                            self.quiet.passed(t);
+                        }
+                        if t > limits.deadline() {
+                            return Pause::End(RunEnd::VirtualTimeout);
+                        }
+                        sim.step();
                     }
-                    _ => {
+                    (Some(_), Some(_)) => {
                         sim.step();
                     }
                 }

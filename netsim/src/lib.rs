@@ -29,6 +29,7 @@ pub mod limits;
 pub mod net;
 pub mod node;
 mod prefetch;
+pub mod quiet;
 pub mod rng;
 pub mod shard;
 pub mod sim;

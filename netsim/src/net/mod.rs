@@ -432,6 +432,17 @@ impl Network {
         }
     }
 
+    /// Whether `event` can only be part of TCP's zero-window probing, which
+    /// goes on for ever by itself (see `tcp::stall`); anything else may be
+    /// progress.
+    pub(crate) fn event_is_idle(&self, event: &NetEvent) -> bool {
+        match &event.0 {
+            Ev::Arrive(packet) => self.tcp_arrival_is_idle(packet),
+            Ev::TcpTimer(id) => self.tcp_timer_is_idle(*id),
+            Ev::ConnectFail(..) => false,
+        }
+    }
+
     /// Ready when a read on `id` would not block: data, a datagram, an
     /// incoming connection, a finished connect, end of stream, or an error.
     pub fn poll_readable(&mut self, id: SocketId, cx: &mut Context<'_>) -> Poll<()> {

@@ -122,6 +122,11 @@ impl SocketTable {
         self.0.len()
     }
 
+    /// The sockets, by number.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Socket> {
+        self.0.iter().map(|(_, socket)| socket)
+    }
+
     pub(crate) fn clear(&mut self) {
         self.0.clear();
     }

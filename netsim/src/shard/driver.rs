@@ -2,6 +2,7 @@
 
 use super::link::{ShardLink, ShardStatus, ShardStop};
 use crate::executor::{Executor, RunEnd, RunLimits, Supervisor};
+use crate::quiet::QuietCheck;
 use crate::time::SimTime;
 use std::time::Duration;
 
@@ -11,6 +12,11 @@ use std::time::Duration;
 /// time limits and interrupts, which are not part of the simulation), and its
 /// `Sim` is left as the whole run's would be for its instances: same records,
 /// same clock.
+///
+/// A run that has been quiet for a while is checked for a stall at the same
+/// point as in one process (see [`crate::quiet`]): the window before it ends
+/// there, and an empty window follows in which every shard says whether it
+/// is stalled; the run is a deadlock if all are.
 ///
 /// `lookahead` must be positive and at most the sync latency; a packet that
 /// would reach another shard sooner ends the run as [`RunEnd::SplitFailed`].
@@ -29,10 +35,18 @@ pub fn run_shard<T>(
     let layout = sim.lock().layout().expect("run_shard needs a split Sim (Sim::split)");
     let deadline = limits.deadline();
     let mut start = SimTime::ZERO;
+    let mut end = SimTime::ZERO;
+    let mut quiet = QuietCheck::default();
+    // Whether this window is the empty one of a stall check.
+    let mut checking = false;
     for window in 0u64.. {
-        // The deadline is at most `SimTime::LAST`, so a window ends no later
-        // than `SimTime::MAX`, where nothing happens: every window moves on.
-        let end = (start + lookahead).min(deadline + Duration::from_nanos(1));
+        if !checking {
+            // The deadline is at most `SimTime::LAST`, so a window ends no later
+            // than `SimTime::MAX`, where nothing happens: every window moves on.
+            // Nor does it pass the next check's point, where one process checks.
+            let check_at = quiet.due().saturating_add(Duration::from_nanos(1));
+            end = (start + lookahead).min(deadline + Duration::from_nanos(1)).min(check_at);
+        }
         sim.lock().set_window_end(end);
         let local_end = exec.run_window(limits, end, supervisor);
 
@@ -59,6 +73,8 @@ pub fn run_shard<T>(
                 live: exec.live() as u64,
                 last_done: exec.last_done(),
                 now: s.now(),
+                last_run: exec.last_run(),
+                stalled: checking.then(|| s.is_stalled()),
                 stop,
             };
             (status, outgoing)
@@ -111,10 +127,29 @@ pub fn run_shard<T>(
             return RunEnd::Completed;
         }
         s.commit_window(None);
-        match statuses.iter().filter_map(|st| st.next).min() {
+        if let Some(last_run) = statuses.iter().map(|st| st.last_run).max() {
+            quiet.ran(last_run);
+        }
+        let next = statuses.iter().filter_map(|st| st.next).min();
+        if checking {
+            checking = false;
+            if statuses.iter().all(|st| st.stalled == Some(true)) {
+                s.settle_clock(latest_now);
+                return RunEnd::Deadlock;
+            }
+            if let Some(t) = next {
+                quiet.passed(t);
+            }
+        }
+        match next {
             None => {
                 s.settle_clock(latest_now);
                 return RunEnd::Deadlock;
+            }
+            Some(t) if quiet.due_before(t, deadline) => {
+                // Every event up to the check's point has happened, none after it:
+                // the next window, empty, checks.
+                checking = true;
             }
             Some(t) if t > deadline => {
                 s.settle_clock(latest_now);

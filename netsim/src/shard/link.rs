@@ -59,6 +59,11 @@ pub struct ShardStatus {
     pub last_done: Option<Cause>,
     /// The time of its latest processed event.
     pub now: SimTime,
+    /// When one of its instances last ran (see [`crate::quiet`]).
+    pub last_run: SimTime,
+    /// In a window that checks for a stall, whether the shard is stalled
+    /// ([`crate::Sim::is_stalled`]); `None` in every other window.
+    pub stalled: Option<bool>,
     /// Whether it must stop.
     pub stop: Option<ShardStop>,
 }

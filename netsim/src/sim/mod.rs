@@ -14,10 +14,12 @@
 //!   and awaited, topics watched — and applying operations as they arrive;
 //! - `split`: being one shard of a split run (windows, events for other shards);
 //! - `faults`: partitions, clogs, crashes and restarts from a fault timeline;
+//! - `stall`: whether nothing pending can make an instance run again;
 //! - `wait`: what blocked instances wait on, for deadlock and timeout reports.
 
 mod faults;
 mod split;
+mod stall;
 mod sync;
 mod wait;
 

@@ -148,6 +148,9 @@ impl Sim {
             WaitReason::Subscription { topic, .. } => format!("subscription {topic:?}"),
             WaitReason::Timer { .. } => "a timer".to_string(),
             WaitReason::SyncReply { .. } => "the sync service's reply".to_string(),
+            WaitReason::Socket { id, what } if self.net.tcp_peer_window_closed(*id) => {
+                format!("{what} to a peer that has stopped reading")
+            }
             WaitReason::Socket { what, .. } => (*what).to_string(),
         }
     }
@@ -167,6 +170,9 @@ impl Sim {
                 "the sync service's reply, due past the end of virtual time".to_string()
             }
             WaitReason::SyncReply { due } => format!("the sync service's reply, due at {due}"),
+            WaitReason::Socket { id, what } if self.net.tcp_peer_window_closed(*id) => {
+                format!("{what} on socket {id}, whose peer has stopped reading (its receive window is closed)")
+            }
             WaitReason::Socket { id, what } => format!("{what} on socket {id}"),
             WaitReason::Other(what) => what.clone(),
         }

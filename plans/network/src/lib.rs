@@ -15,6 +15,7 @@ const UDP_PORT: u16 = 7001;
 /// Round trips per client: enough to see a steady round-trip time.
 const ROUNDS: u32 = 10;
 
+mod gridlock;
 mod heartbeat;
 mod mesh;
 mod misuse;
@@ -65,7 +66,7 @@ fn manifest() -> Manifest {
                 .instances(1..=1),
         );
     round_trips::cases(topology::cases(mesh::cases(heartbeat::cases(websocket::cases(misuse::cases(shaping::cases(
-        manifest,
+        gridlock::cases(manifest),
     )))))))
 }
 

@@ -113,6 +113,9 @@ pub(crate) struct Conn {
     pub(crate) fin_received: bool,
     pub(crate) rcv_shutdown: bool,
     last_adv: u64,
+    /// A zero window was advertised and no segment since has shown that the
+    /// peer learnt of a larger one: it may be probing (see [`Conn::hides_window`]).
+    zero_window_advertised: bool,
 }
 
 impl Conn {
@@ -148,6 +151,7 @@ impl Conn {
             fin_received: false,
             rcv_shutdown: false,
             last_adv: RECV_BUFFER,
+            zero_window_advertised: false,
         }
     }
 
@@ -195,6 +199,7 @@ impl Conn {
     fn segment(&mut self, flags: Flags, seq: u64, data: Vec<u8>) -> Segment {
         let wnd = self.rcv_space();
         self.last_adv = wnd;
+        self.zero_window_advertised |= wnd == 0;
         Segment { flags: flags | Flags::ACK, seq, ack: self.ack_no(), wnd: window(wnd), data }
     }
 
@@ -428,6 +433,10 @@ impl Conn {
             self.fin_received = true;
             fx.readable = true;
         }
+        if self.rcv_nxt > before + 1 {
+            // More than a probe's one byte: the peer knows the window is open.
+            self.zero_window_advertised = false;
+        }
         if self.rcv_nxt > before {
             fx.readable = true;
             if self.rcv_shutdown {
@@ -495,14 +504,17 @@ impl Conn {
         out.push(seg);
     }
 
-    /// Resends the first unacknowledged segment (or the FIN, if only it is).
+    /// Resends the first unacknowledged segment (or the FIN, if only it is),
+    /// no longer than the peer's window, as Linux trims a retransmission to
+    /// it (`tcp_retransmit_skb`): bytes past it would be dropped for want of
+    /// room, and the next timeout would count them lost again.
     fn retransmit_first(&mut self, now: SimTime, out: &mut Vec<Segment>) {
         let data_end = self.data_end();
-        let len = MSS.min(data_end - self.snd_una);
+        let len = MSS.min(data_end - self.snd_una).min(self.snd_wnd);
         if len > 0 {
             self.send_data(now, self.snd_una, len, out);
             self.snd_nxt = self.snd_nxt.max(self.snd_una + len);
-        } else if self.fin_sent && !self.fin_acked {
+        } else if data_end == self.snd_una && self.fin_sent && !self.fin_acked {
             let fin = self.segment(Flags::FIN, data_end, Vec::new());
             out.push(fin);
         }
@@ -526,8 +538,15 @@ impl Conn {
                 }
             }
             Phase::Established => {
-                let zero_window = self.snd_wnd == 0 && self.snd_nxt == self.snd_una;
-                let probe_due = zero_window && self.data_end() > self.snd_una;
+                let probe_due = self.snd_wnd == 0 && self.data_end() > self.snd_una;
+                if probe_due {
+                    // Data sent before the window closed to it found no room and
+                    // is sent again once the window opens. Until then the timer
+                    // probes: a peer that answers with a closed window is alive,
+                    // and the connection does not time out on it (Linux's
+                    // `tcp_retransmit_timer` on a window the receiver shrank).
+                    self.snd_nxt = self.snd_una;
+                }
                 if !self.outstanding() && !probe_due {
                     return fx;
                 }
@@ -605,6 +624,58 @@ impl Conn {
     /// Whether the connection has sent and received everything, FINs included.
     pub(crate) fn finished(&self) -> bool {
         self.fin_acked && self.fin_received
+    }
+
+    /// Whether this side has data to send and the peer's window is closed:
+    /// the connection only probes until the peer reads.
+    pub(crate) fn peer_window_closed(&self) -> bool {
+        self.phase == Phase::Established && self.snd_wnd == 0 && self.data_end() > self.snd_una
+    }
+
+    /// Whether the retransmission timer, when it fires, can change nothing
+    /// but the zero-window probing itself: it has nothing in flight to resend
+    /// and no handshake or close to time out, so it sends a probe or nothing.
+    /// (Whether the probe is taken is the peer's to say: [`Conn::hides_window`].)
+    pub(crate) fn timer_is_idle(&self) -> bool {
+        if self.rto_deadline.is_none() {
+            return true;
+        }
+        if self.orphan && self.fin_acked {
+            // FIN_WAIT2's time-out closes the connection.
+            return false;
+        }
+        match self.phase {
+            Phase::Closed => true,
+            Phase::Established => !self.outstanding(),
+            Phase::SynSent | Phase::SynReceived => false,
+        }
+    }
+
+    /// Whether `seg`, arriving now, would change nothing but the probing: a
+    /// zero-window probe this side has no room for, or the bare answer to one
+    /// (nothing new acknowledged, the same window), on a connection with
+    /// nothing in flight, nothing it could send, and no close under way.
+    pub(crate) fn absorbs(&self, seg: &Segment) -> bool {
+        let nothing_to_send =
+            if self.data_end() > self.snd_una { self.snd_wnd == 0 } else { !self.fin_queued || self.fin_sent };
+        let control = seg.flags.has(Flags::SYN) || seg.flags.has(Flags::FIN) || seg.flags.has(Flags::RST);
+        let end = seg.seq + seg.data.len() as u64;
+        let takes_nothing = seg.data.is_empty() || self.rcv_space() == 0 || end <= self.rcv_nxt;
+        self.phase == Phase::Established
+            && !control
+            && !(self.orphan && (!seg.data.is_empty() || self.fin_acked))
+            && !self.outstanding()
+            && nothing_to_send
+            && seg.ack == self.snd_una
+            && u64::from(seg.wnd) == self.snd_wnd
+            && takes_nothing
+    }
+
+    /// Whether the peer may be probing a window this side has opened without
+    /// the peer knowing (the update was not due yet, or was lost): its next
+    /// probe would be taken, so the probing is not idle.
+    pub(crate) fn hides_window(&self) -> bool {
+        self.phase == Phase::Established && self.zero_window_advertised && self.rcv_space() > 0
     }
 
     /// The smoothed round-trip time, once measured.
@@ -751,6 +822,65 @@ mod tests {
         buf.push(vec![1, 2, 3]);
         buf.clear();
         assert_eq!((buf.len(), buf.take(0)), (0, Vec::new()));
+    }
+
+    /// A connection from 16.0.0.2 established with a peer that advertised `wnd`.
+    fn established(wnd: u32) -> Conn {
+        let local = SocketAddr::new(Ipv4Addr::new(16, 0, 0, 2).into(), 49152);
+        let remote = SocketAddr::new(Ipv4Addr::new(16, 0, 0, 3).into(), 80);
+        let mut c = Conn::active(local, remote);
+        let mut out = Vec::new();
+        c.open(SimTime::ZERO, &mut out);
+        let synack = Segment { flags: Flags::SYN | Flags::ACK, seq: 0, ack: 0, wnd, data: Vec::new() };
+        c.on_segment(SimTime::from_nanos(1), synack, &mut out);
+        c
+    }
+
+    fn ack(ack: u64, wnd: u32) -> Segment {
+        Segment { flags: Flags::ACK, seq: 0, ack, wnd, data: Vec::new() }
+    }
+
+    #[test]
+    fn a_retransmission_stays_within_the_peer_s_window() {
+        let mut c = established(2 * MSS as u32);
+        let mut out = Vec::new();
+        c.write(&[9; 10_000]);
+        c.output(SimTime::from_nanos(2), &mut out);
+        assert_eq!(out.iter().map(|s| s.data.len()).sum::<usize>(), 2920, "the window's worth");
+        // The first 2116 bytes arrive; the reader reads none: 804 bytes of room are left.
+        out.clear();
+        c.on_segment(SimTime::from_nanos(3), ack(2116, 804), &mut out);
+        let deadline = c.rto_deadline.expect("the rest is timed");
+        out.clear();
+        c.on_timer(deadline, &mut out);
+        let resent: Vec<_> = out.iter().map(|s| (s.seq, s.data.len())).collect();
+        assert_eq!(resent, [(2116, 804)], "one segment, cut to the room the peer has");
+    }
+
+    #[test]
+    fn data_past_a_window_the_peer_closed_is_probed_for_and_never_timed_out() {
+        let mut c = established(2 * MSS as u32);
+        let mut out = Vec::new();
+        c.write(&[9; 10_000]);
+        c.output(SimTime::from_nanos(2), &mut out);
+        // The peer takes 1196 bytes and then has no room: the rest in flight found none.
+        c.on_segment(SimTime::from_nanos(3), ack(1196, 0), &mut out);
+        for round in 0..=2 * DATA_RETRIES {
+            let deadline = c.rto_deadline.expect("timed");
+            out.clear();
+            let fx = c.on_timer(deadline, &mut out);
+            assert_eq!(fx, Effects::default(), "round {round}: the connection lives");
+            let sent: Vec<_> = out.iter().map(|s| (s.seq, s.data.len())).collect();
+            assert_eq!(sent, [(1196, 1)], "round {round}: a probe");
+            // The peer answers the probe: still no room.
+            c.on_segment(deadline, ack(1196, 0), &mut out);
+        }
+        assert!(c.timer_is_idle(), "nothing in flight: the timer only probes");
+        // The window opens: everything from the first unacknowledged byte goes out again.
+        out.clear();
+        c.on_segment(SimTime::from_nanos(4), ack(1196, 2 * MSS as u32), &mut out);
+        let sent: Vec<_> = out.iter().map(|s| (s.seq, s.data.len())).collect();
+        assert_eq!(sent, [(1196, 1460), (2656, 1460)]);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 
 mod conn;
 mod rtt;
+mod stall;
 
 pub use conn::{DATA_RETRIES, DUPACK_THRESHOLD, INITIAL_CWND, MSS, RECV_BUFFER, SEND_BUFFER, SYN_RETRIES};
 pub use rtt::{INITIAL_RTO, MAX_RTO, MIN_RTO};

@@ -1,0 +1,168 @@
+//! A run whose instances all wait while TCP probes closed windows for ever
+//! ends as a deadlock soon after its last real event (see `netsim::quiet`),
+//! and only then: a reader that comes back, or a window opened without an
+//! update, keeps it going.
+
+mod common;
+
+use common::*;
+use netsim::net::tcp::{RECV_BUFFER, SEND_BUFFER};
+use netsim::net::{LinkShape, NetError, NetworkConfig, SocketId};
+use netsim::quiet::STALL_CHECK_INTERVAL;
+use netsim::{Executor, NodeId, RunEnd, RunLimits, SimHandle, SimTime, Task, WaitReason};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PORT: u16 = 7000;
+
+fn linked(latency_ms: u64) -> NetworkConfig {
+    NetworkConfig {
+        default: LinkShape { latency: Duration::from_millis(latency_ms), ..LinkShape::default() },
+        ..NetworkConfig::default()
+    }
+}
+
+/// Writes all of `data`, counting in `written` what the connection took.
+async fn write_counting(sim: &SimHandle, id: SocketId, data: &[u8], written: &AtomicU64) -> Result<(), NetError> {
+    let mut at = 0;
+    while at < data.len() {
+        poll_fn(|cx| {
+            let mut s = sim.lock();
+            s.add_wait(id.node, WaitReason::Socket { id, what: "tcp write" });
+            s.net_mut().poll_writable(id, cx)
+        })
+        .await;
+        let n = sim.lock().with_net(|net, cx| net.tcp_write(cx, id, &data[at..]))?;
+        at += n;
+        written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Runs `tasks` (one per instance) until the run ends, at most an hour of virtual time.
+fn run_for_an_hour(sim: &SimHandle, tasks: Vec<Task<()>>) -> (RunEnd, SimTime, u64) {
+    let mut exec = Executor::new(sim.clone());
+    for (i, t) in tasks.into_iter().enumerate() {
+        exec.spawn(NodeId(i as u32), t);
+    }
+    let limits =
+        RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(3600)), ..RunLimits::default() };
+    let end = exec.run(&limits, |_, ()| {});
+    let s = sim.lock();
+    (end, s.now(), s.events_processed())
+}
+
+/// Instances 0 and 1 connect; each runs `side(sim, conn, node)`.
+fn pair(sim: &SimHandle, side: impl Fn(SimHandle, SocketId, u32) -> Task<()> + Send + Sync + 'static) -> Vec<Task<()>> {
+    let side = Arc::new(side);
+    let l = listen(sim, 1, PORT);
+    let (s0, s1, a, b) = (sim.clone(), sim.clone(), side.clone(), side);
+    vec![
+        Box::pin(async move {
+            let c = connect(&s0, 0, sa(1, PORT)).await.unwrap();
+            a(s0, c, 0).await;
+        }),
+        Box::pin(async move {
+            let c = accept(&s1, l).await;
+            b(s1, c, 1).await;
+        }),
+    ]
+}
+
+#[test]
+fn two_writers_that_never_read_are_a_deadlock_a_check_interval_after_they_stopped() {
+    let sim = world(2, 1, linked(10));
+    let written = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let w = written.clone();
+    let tasks = pair(&sim, move |sim, c, node| {
+        let w = w.clone();
+        Box::pin(async move {
+            let _ = write_counting(&sim, c, &vec![7; 4 << 20], &w[node as usize]).await;
+        })
+    });
+    let (end, at, events) = run_for_an_hour(&sim, tasks);
+    assert_eq!(end, RunEnd::Deadlock, "{:?}", sim.lock().blocked(&[NodeId(0), NodeId(1)]));
+    // Each side's send buffer and the other's receive buffer filled; nothing more.
+    for w in written.iter() {
+        assert_eq!(w.load(Ordering::Relaxed), SEND_BUFFER + RECV_BUFFER);
+    }
+    // The last write was within a second; the check came one interval after
+    // it, and the clock stays at the last probe before the check.
+    assert!(at <= SimTime::ZERO + STALL_CHECK_INTERVAL + Duration::from_secs(1), "ended at {at}");
+    assert!(events < 2000, "{events} events");
+    let blocked = sim.lock().blocked(&[NodeId(0), NodeId(1)]);
+    for b in &blocked {
+        assert!(b.waits_on.iter().any(|w| w.contains("stopped reading")), "{b:?}");
+    }
+}
+
+#[test]
+fn a_writer_whose_reader_comes_back_after_hours_of_probing_finishes() {
+    let sim = world(2, 1, linked(10));
+    let got = Arc::new(Mutex::new(0usize));
+    let g = got.clone();
+    let tasks = pair(&sim, move |sim, c, node| {
+        let g = g.clone();
+        Box::pin(async move {
+            if node == 0 {
+                write_all(&sim, c, &vec![1; 2 << 20]).await.unwrap();
+                sim.lock().with_net(|net, cx| net.close(cx, c));
+            } else {
+                // Hours in which only the writer's probes happen: a timer is pending, so no stall.
+                sleep(&sim, node, Duration::from_secs(3000)).await;
+                *g.lock().unwrap() = read_to_end(&sim, c).await.unwrap().len();
+            }
+        })
+    });
+    let (end, at, _) = run_for_an_hour(&sim, tasks);
+    assert_eq!(end, RunEnd::Completed);
+    assert_eq!(*got.lock().unwrap(), 2 << 20);
+    assert!(at > SimTime::ZERO + Duration::from_secs(3000));
+}
+
+#[test]
+fn room_made_without_a_window_update_is_found_by_a_probe_before_the_run_stalls() {
+    // The reader makes room for less than half its buffer, which sends no
+    // window update, then waits for ever on a connection nobody writes to.
+    // The writer's next probe finds the room; only once it is full again is
+    // the run stalled. On a lossy link the probe that would find it may be
+    // lost and the next come after the check: the check must see the room.
+    const READ: usize = 10_000;
+    for seed in 1..=20 {
+        let mut net = linked(10);
+        net.default.loss = 0.1;
+        let sim = world(3, seed, net);
+        let written = Arc::new(AtomicU64::new(0));
+        let w = written.clone();
+        let idle = listen(&sim, 1, PORT + 1);
+        let mut tasks = pair(&sim, move |sim, c, node| {
+            let w = w.clone();
+            Box::pin(async move {
+                if node == 0 {
+                    let _ = write_counting(&sim, c, &vec![3; 4 << 20], &w).await;
+                } else {
+                    sleep(&sim, node, Duration::from_secs(600)).await;
+                    let mut taken = 0;
+                    while taken < READ {
+                        let want = READ - taken;
+                        let data = sim.lock().with_net(|net, cx| net.tcp_read(cx, c, want)).unwrap();
+                        taken += data.expect("the writer has not closed").len();
+                    }
+                    let quiet = accept(&sim, idle).await;
+                    let _ = read_some(&sim, quiet).await;
+                }
+            })
+        });
+        let s2 = sim.clone();
+        tasks.push(Box::pin(async move {
+            // Connects and never writes: the reader waits on it for ever.
+            let _c = connect(&s2, 2, sa(1, PORT + 1)).await.unwrap();
+            poll_fn(|_| std::task::Poll::<()>::Pending).await;
+        }));
+        let (end, _, _) = run_for_an_hour(&sim, tasks);
+        assert_eq!(end, RunEnd::Deadlock, "seed {seed}");
+        assert_eq!(written.load(Ordering::Relaxed), SEND_BUFFER + RECV_BUFFER + READ as u64, "seed {seed}");
+    }
+}
