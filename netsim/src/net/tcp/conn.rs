@@ -556,7 +556,9 @@ impl Conn {
                 // no byte to probe with and is retransmitted like any unacknowledged segment.
                 if probe_due {
                     // A one-byte window probe, not counted as in flight: the peer answers with its
-                    // current window (taking the byte if it has room). Probing never gives up.
+                    // current window (taking the byte if it has room). Probing never gives up,
+                    // even unanswered (Linux stops after `tcp_retries2` probes nobody answered),
+                    // so a run whose only events are probes is over (`tcp::stall`).
                     let data = vec![self.snd_buf[0]];
                     let probe = self.segment(Flags::ACK, self.snd_una, data);
                     out.push(probe);
