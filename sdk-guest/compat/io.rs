@@ -1,5 +1,6 @@
-//! `read` and `write` for `wasm32-wasip2` plans: on a connected TCP socket
-//! they are its `recv` and `send` without flags, as on Linux.
+//! `read`, `write`, `readv` and `writev` for `wasm32-wasip2` plans: on a
+//! connected TCP socket they are its `recv` and `send` without flags, as on
+//! Linux, the vectored ones over all their buffers.
 //!
 //! wasi-sdk 30's `read` and `write` treat every descriptor as a file: they
 //! take its stream and block on it, so on a non-blocking socket `write`
@@ -12,15 +13,25 @@
 //! timeouts and report a reset as one; every other descriptor — files,
 //! stdio, sockets in other states — is read and written as the libc does.
 //!
-//! The two functions are all of the libc's `read.c` and `write.c`.
 //!
-//! Owns: the `read`/`write` symbols of the plan. Does not own: what a
+//! wasi-sdk 30's `readv` and `writev` pass only their first non-empty buffer
+//! to `read` and `write`. On a socket Linux fills or sends them all, and a
+//! program can tell: `write_vectored` of a head and a body returns the
+//! head's length, and hyper's response goes out as two segments, which a
+//! peer reading once may see as two reads. Here a connected TCP socket's
+//! take all their buffers, one write or read for all; every other
+//! descriptor keeps the libc's rule.
+//!
+//! The four functions are all of the libc's `read.c`, `write.c`, `readv.c`
+//! and `writev.c`.
+//!
+//! Owns: the `read`/`write`/`readv`/`writev` symbols of the plan. Does not own: what a
 //! descriptor's streams are (its `get_read_stream`/`get_write_stream`).
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, Handle, List, StreamError};
+use crate::libc::{self, EINVAL, Handle, IoVec, List, StreamError};
 use crate::tcp;
 
 /// `ssize_t read(int fd, void *buf, size_t nbyte)`.
@@ -34,7 +45,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, nbyte: usize) -> isiz
     unsafe {
         let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         if let Some(socket) = tcp::connected(vtable, data) {
-            return tcp::recv(socket, buf as *mut u8, nbyte, 0);
+            return tcp::recv(socket, &IoVec::one(buf as *mut u8, nbyte), 0);
         }
         let mut stream: Handle = 0;
         let mut offset: *mut i64 = ptr::null_mut();
@@ -69,7 +80,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, nbyte: usize) -> i
     unsafe {
         let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
         if let Some(socket) = tcp::connected(vtable, data) {
-            return tcp::send(socket, buf as *const u8, nbyte, 0);
+            return tcp::send(socket, &IoVec::one(buf as *mut u8, nbyte), 0);
         }
         let mut stream: Handle = 0;
         let mut offset: *mut i64 = ptr::null_mut();
@@ -97,5 +108,48 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, nbyte: usize) -> i
             *offset += bytes.len as i64;
         }
         bytes.len as isize
+    }
+}
+
+/// `ssize_t readv(int fd, const struct iovec *iov, int iovcnt)`.
+///
+/// # Safety
+/// As the libc's: `iov` holds `iovcnt` buffers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const IoVec, iovcnt: c_int) -> isize {
+    // SAFETY: `iov` holds `iovcnt` buffers (checked not negative); the
+    // descriptor's as in `read`.
+    unsafe {
+        let Ok(count) = usize::try_from(iovcnt) else { return libc::fail(EINVAL) as isize };
+        let buffers = IoVec::all(iov, count);
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
+        if let Some(socket) = tcp::connected(vtable, data) {
+            return tcp::recv(socket, buffers, 0);
+        }
+        match buffers.iter().find(|b| b.len > 0) {
+            Some(first) => read(fd, first.base as *mut c_void, first.len),
+            None => read(fd, ptr::null_mut(), 0),
+        }
+    }
+}
+
+/// `ssize_t writev(int fd, const struct iovec *iov, int iovcnt)`.
+///
+/// # Safety
+/// As the libc's: `iov` holds `iovcnt` buffers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const IoVec, iovcnt: c_int) -> isize {
+    // SAFETY: as `readv`'s.
+    unsafe {
+        let Ok(count) = usize::try_from(iovcnt) else { return libc::fail(EINVAL) as isize };
+        let buffers = IoVec::all(iov, count);
+        let Some((vtable, data)) = libc::descriptor(fd) else { return -1 };
+        if let Some(socket) = tcp::connected(vtable, data) {
+            return tcp::send(socket, buffers, 0);
+        }
+        match buffers.iter().find(|b| b.len > 0) {
+            Some(first) => write(fd, first.base as *const c_void, first.len),
+            None => write(fd, ptr::null(), 0),
+        }
     }
 }

@@ -12,8 +12,9 @@
 //! - [`sockopt`]: `SO_RCVTIMEO`/`SO_SNDTIMEO` on UDP sockets, which that libc
 //!   refuses;
 //! - [`send`], [`recv`] and [`io`] on a connected TCP socket (`tcp`): its
-//!   own error (a reset) rather than `EIO`, and `read`/`write` that are
-//!   `recv`/`send`, non-blocking when the socket is, rather than a file's;
+//!   own error (a reset) rather than `EIO`, `read`/`write` that are
+//!   `recv`/`send`, non-blocking when the socket is, rather than a file's,
+//!   and `readv`/`writev` over all their buffers rather than the first;
 //! - [`poll`] again: `POLLERR`/`POLLHUP` on a socket whose connect failed,
 //!   which std's `connect_timeout` waits for;
 //! - [`recv`] again: `MSG_PEEK`, which that libc refuses, through the host

@@ -414,3 +414,72 @@ pub unsafe fn wait(pollable: Handle, timeout: u64) -> bool {
         timed_out
     }
 }
+
+/// `struct iovec`: one of the buffers of `readv` and `writev`, and the one
+/// buffer of the other reads and writes (see [`IoVec::one`]).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IoVec {
+    pub base: *mut u8,
+    pub len: usize,
+}
+
+impl IoVec {
+    /// The single buffer `base`, `len` bytes long.
+    pub fn one(base: *mut u8, len: usize) -> [IoVec; 1] {
+        [IoVec { base, len }]
+    }
+
+    /// The `count` buffers at `vectors`; none if `count` is 0, whatever `vectors` is.
+    ///
+    /// # Safety
+    /// A positive `count` comes with `count` readable `iovec`s at `vectors`.
+    pub unsafe fn all<'a>(vectors: *const IoVec, count: usize) -> &'a [IoVec] {
+        if count == 0 {
+            return &[];
+        }
+        // SAFETY: as the caller promises.
+        unsafe { core::slice::from_raw_parts(vectors, count) }
+    }
+
+    /// Bytes the buffers hold in all.
+    pub fn total(buffers: &[IoVec]) -> usize {
+        buffers.iter().fold(0, |sum, b| sum.saturating_add(b.len))
+    }
+
+    /// Copies `len` bytes from `from` into the buffers, in order, as far as they go.
+    ///
+    /// # Safety
+    /// The buffers are writable; `from` holds `len` bytes.
+    pub unsafe fn scatter(buffers: &[IoVec], mut from: *const u8, mut len: usize) {
+        for b in buffers {
+            let n = b.len.min(len);
+            if n > 0 {
+                // SAFETY: as the caller promises, `n` bytes each side.
+                unsafe {
+                    ptr::copy_nonoverlapping(from, b.base, n);
+                    from = from.add(n);
+                }
+                len -= n;
+            }
+        }
+    }
+
+    /// Copies the first `len` bytes of the buffers, in order, to `to`.
+    ///
+    /// # Safety
+    /// The buffers are readable and hold at least `len` bytes; `to` has room for `len`.
+    pub unsafe fn gather(buffers: &[IoVec], mut to: *mut u8, mut len: usize) {
+        for b in buffers {
+            let n = b.len.min(len);
+            if n > 0 {
+                // SAFETY: as the caller promises, `n` bytes each side.
+                unsafe {
+                    ptr::copy_nonoverlapping(b.base, to, n);
+                    to = to.add(n);
+                }
+                len -= n;
+            }
+        }
+    }
+}

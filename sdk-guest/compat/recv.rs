@@ -25,7 +25,9 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, List, OutputSockaddr, UdpSocket, UdpStreams};
+use crate::libc::{
+    self, EAGAIN, EINVAL, EOPNOTSUPP, IncomingDatagram, IoVec, List, OutputSockaddr, UdpSocket, UdpStreams,
+};
 use crate::peek::{self, MSG_PEEK, Peeked};
 use crate::tcp;
 
@@ -74,7 +76,7 @@ pub unsafe extern "C" fn recvfrom(
             && addrlen.is_null()
             && let Some(socket) = tcp::connected(vtable, data)
         {
-            return tcp::recv(socket, buffer as *mut u8, length, flags);
+            return tcp::recv(socket, &IoVec::one(buffer as *mut u8, length), flags);
         }
         if !vtable.is_udp() || flags & !(MSG_TRUNC | MSG_DONTWAIT | MSG_PEEK) != 0 {
             return own_recvfrom(data, buffer, length, flags, addr, addrlen);

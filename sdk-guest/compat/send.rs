@@ -14,7 +14,7 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IpSocketAddress, List, OutgoingDatagram, UdpSocket};
+use crate::libc::{self, EAGAIN, EINVAL, EOPNOTSUPP, IoVec, IpSocketAddress, List, OutgoingDatagram, UdpSocket};
 use crate::tcp::{self, MSG_DONTWAIT, MSG_NOSIGNAL};
 
 /// `ssize_t send(int socket, const void *buffer, size_t length, int flags)`.
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn sendto(
             && addrlen == 0
             && let Some(socket) = tcp::connected(vtable, data)
         {
-            return tcp::send(socket, buffer as *const u8, length, flags);
+            return tcp::send(socket, &IoVec::one(buffer as *mut u8, length), flags);
         }
         if flags & !MSG_DONTWAIT == 0 && !addr.is_null() && vtable.is_udp() {
             let socket = &mut *(data as *mut UdpSocket);

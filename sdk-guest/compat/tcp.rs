@@ -23,7 +23,7 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::libc::{self, EAGAIN, EIO, EPIPE, Handle, List, StreamError, TcpSocket, VTable};
+use crate::libc::{self, EAGAIN, EIO, EPIPE, Handle, IoVec, List, StreamError, TcpSocket, VTable};
 use crate::peek::{self, MSG_PEEK, Peeked};
 
 /// The flag the libc's TCP `recvfrom` supports.
@@ -81,11 +81,14 @@ pub(crate) unsafe fn stream_failed(error: &StreamError, closed: isize) -> isize 
 }
 
 /// The libc's TCP `recvfrom` for a connected socket and supported `flags`,
-/// and `MSG_PEEK` ([`crate::peek`]).
+/// and `MSG_PEEK` ([`crate::peek`]), into `buffers` in order, as Linux's
+/// `readv` fills them (the libc's fills only the first).
 ///
 /// # Safety
-/// `socket` is a live, connected TCP socket's data; `buffer` holds `length` bytes.
-pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize, flags: c_int) -> isize {
+/// `socket` is a live, connected TCP socket's data; `buffers` are writable.
+/// With `MSG_PEEK`, there is one buffer (`recv`, `recvfrom`).
+pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffers: &[IoVec], flags: c_int) -> isize {
+    let length = IoVec::total(buffers);
     // Linux answers an empty receive on a stream socket at once.
     if length == 0 {
         return 0;
@@ -97,7 +100,7 @@ pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize
         let input = libc::streams_borrow_input_stream(socket.streams.input);
         loop {
             if flags & MSG_PEEK != 0 {
-                match peek::tcp(libc::tcp_borrow_tcp_socket(socket.socket), buffer, length) {
+                match peek::tcp(libc::tcp_borrow_tcp_socket(socket.socket), buffers[0].base, length) {
                     Err(errno) => return libc::fail(errno) as isize,
                     Ok(Peeked::Ended) => return 0,
                     Ok(Peeked::Some { copied, .. }) => return copied as isize,
@@ -110,7 +113,7 @@ pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize
                     return stream_failed(&error, 0);
                 }
                 if bytes.len > 0 {
-                    ptr::copy_nonoverlapping(bytes.ptr, buffer, bytes.len);
+                    IoVec::scatter(buffers, bytes.ptr, bytes.len);
                     let len = bytes.len;
                     libc::wasip2_list_u8_free(&mut bytes);
                     return len as isize;
@@ -127,11 +130,14 @@ pub(crate) unsafe fn recv(socket: &mut TcpSocket, buffer: *mut u8, length: usize
     }
 }
 
-/// The libc's TCP `sendto` for a connected socket and supported `flags`.
+/// The libc's TCP `sendto` for a connected socket and supported `flags`,
+/// from `buffers` in order, as one write, as Linux's `writev` sends them
+/// (the libc's sends only the first).
 ///
 /// # Safety
-/// `socket` is a live, connected TCP socket's data; `buffer` holds `length` bytes.
-pub(crate) unsafe fn send(socket: &mut TcpSocket, buffer: *const u8, length: usize, flags: c_int) -> isize {
+/// `socket` is a live, connected TCP socket's data; `buffers` are readable.
+pub(crate) unsafe fn send(socket: &mut TcpSocket, buffers: &[IoVec], flags: c_int) -> isize {
+    let length = IoVec::total(buffers);
     if length == 0 {
         return 0;
     }
@@ -148,8 +154,14 @@ pub(crate) unsafe fn send(socket: &mut TcpSocket, buffer: *const u8, length: usi
             }
             if permitted > 0 {
                 let count = permitted.min(length as u64) as usize;
-                let bytes = List { ptr: buffer as *mut u8, len: count };
-                if !libc::streams_method_output_stream_write(output, &bytes, &mut error) {
+                let Some((bytes, gathered)) = contiguous(buffers, count) else {
+                    return libc::fail(libc::ENOMEM) as isize;
+                };
+                let written = libc::streams_method_output_stream_write(output, &bytes, &mut error);
+                if gathered {
+                    libc::free(bytes.ptr as *mut c_void);
+                }
+                if !written {
                     return stream_failed(&error, -1);
                 }
                 return count as isize;
@@ -162,6 +174,29 @@ pub(crate) unsafe fn send(socket: &mut TcpSocket, buffer: *const u8, length: usi
                 return libc::fail(EAGAIN) as isize;
             }
         }
+    }
+}
+
+/// The first `count` bytes of `buffers` in one piece, for one write: the
+/// buffer that holds them all if one does, else a copy (`true`: to free).
+/// `None` if there is no memory for the copy.
+///
+/// # Safety
+/// The buffers are readable and hold at least `count` bytes.
+unsafe fn contiguous(buffers: &[IoVec], count: usize) -> Option<(List<u8>, bool)> {
+    if let Some(first) = buffers.iter().find(|b| b.len > 0)
+        && first.len >= count
+    {
+        return Some((List { ptr: first.base, len: count }, false));
+    }
+    // SAFETY: `malloc` gives `count` writable bytes or null; the buffers hold `count`.
+    unsafe {
+        let copy = libc::malloc(count) as *mut u8;
+        if copy.is_null() {
+            return None;
+        }
+        IoVec::gather(buffers, copy, count);
+        Some((List { ptr: copy, len: count }, true))
     }
 }
 

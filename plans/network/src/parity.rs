@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 47] = [
+pub const PROBES: [(&str, Probe); 49] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -42,6 +42,8 @@ pub const PROBES: [(&str, Probe); 47] = [
     ("tcp-read-vectored-timeout", tcp_read_vectored_timeout),
     ("tcp-nonblocking-read-vectored", tcp_nonblocking_read_vectored),
     ("tcp-nonblocking-write-vectored-until-full", tcp_nonblocking_write_vectored_until_full),
+    ("tcp-write-vectored-whole", tcp_write_vectored_whole),
+    ("tcp-read-vectored-fills-all", tcp_read_vectored_fills_all),
     ("tcp-peek", tcp_peek),
     ("tcp-options", tcp_options),
     ("tcp-shutdown-write", tcp_shutdown_write),
@@ -319,6 +321,35 @@ fn tcp_nonblocking_write_vectored_until_full(t: &Target) -> String {
             }
         }
         Ok(format!("ok, {LIMIT} bytes and never full"))
+    })
+}
+
+/// A vectored write of a head and a body (hyper's response) sends both, and
+/// the peer reads them in one go.
+fn tcp_write_vectored_whole(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        let written = s.write_vectored(&[IoSlice::new(b"head:"), IoSlice::new(b""), IoSlice::new(b"body")])?;
+        std::thread::sleep(Duration::from_millis(1));
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf)?;
+        Ok(format!("wrote {written}, read {:?}", String::from_utf8_lossy(&buf[..n])))
+    })
+}
+
+/// A vectored read fills its buffers in order with what has arrived.
+fn tcp_read_vectored_fills_all(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        s.write_all(b"0123456789")?;
+        std::thread::sleep(Duration::from_millis(1));
+        let (mut a, mut b) = ([0u8; 4], [0u8; 8]);
+        let n = c.read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut []), IoSliceMut::new(&mut b)])?;
+        Ok(format!(
+            "read {n}: {:?} {:?}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b[..n.saturating_sub(4)])
+        ))
     })
 }
 
