@@ -166,3 +166,108 @@ fn room_made_without_a_window_update_is_found_by_a_probe_before_the_run_stalls()
         assert_eq!(written.load(Ordering::Relaxed), SEND_BUFFER + RECV_BUFFER + READ as u64, "seed {seed}");
     }
 }
+
+/// Takes no notice of tasks ending.
+struct Ignore;
+
+impl netsim::Supervisor<()> for Ignore {
+    fn done(&mut self, _: NodeId, (): ()) {}
+}
+
+/// Instance `node` of `n`: of the first `n / 2 * 2`, the first half listen
+/// and the second half dial them, and each connection's two ends write 4 MiB
+/// without reading, starting a little apart so that their probes spread over
+/// time; an odd instance out sleeps for `sleeper`, keeping the run going
+/// past the first check.
+fn gridlocked(sim: &SimHandle, node: u32, n: u32, sleeper: Duration) -> Task<()> {
+    let sim = sim.clone();
+    Box::pin(async move {
+        let half = n / 2;
+        if node >= 2 * half {
+            sleep(&sim, node, sleeper).await;
+            return;
+        }
+        let conn = if node < half {
+            let l = listen(&sim, node, PORT);
+            accept(&sim, l).await
+        } else {
+            sleep(&sim, node, Duration::from_millis(1500 * u64::from(node - half))).await;
+            connect(&sim, node, sa(node - half, PORT)).await.unwrap()
+        };
+        let _ = write_all(&sim, conn, &vec![node as u8; 4 << 20]).await;
+    })
+}
+
+#[test]
+fn a_stalled_run_split_across_shards_ends_where_the_whole_run_does() {
+    // The checks fall at different points of the probing as the sleeper's
+    // wake moves: some in the middle of a burst of probes, which a shard
+    // that ran its window past the check would take.
+    for secs in [75, 85, 95, 105, 115] {
+        stalled_alike_whole_and_split(Duration::from_secs(secs));
+    }
+}
+
+fn stalled_alike_whole_and_split(sleeper: Duration) {
+    use netsim::shard::{MemoryLink, ShardLayout, run_shard};
+    use netsim::{NodeDigest, Sim, SimConfig, combine_digests};
+    // Windows as long as the links are slow, so that the window around a
+    // check holds probes: a shard that ran past the check would take them.
+    let n = 41;
+    let latency = Duration::from_secs(1);
+    let config = SimConfig { instances: n, seed: 5, net: linked(1000), ..SimConfig::default() };
+    let limits =
+        RunLimits { virtual_deadline: Some(SimTime::ZERO + Duration::from_secs(3600)), ..RunLimits::default() };
+
+    let sim = SimHandle::new(Sim::new(config.clone()));
+    let mut exec = Executor::new(sim.clone());
+    for node in 0..n {
+        exec.spawn(NodeId(node), gridlocked(&sim, node, n, sleeper));
+    }
+    let whole_end = exec.run(&limits, |_, ()| {});
+    let whole = {
+        let s = sim.lock();
+        (s.trace().digest_hex(), s.events_processed(), s.now())
+    };
+    assert_eq!(whole_end, RunEnd::Deadlock);
+    // Not at the first check, a minute in: the sleeper's timer was pending.
+    assert!(whole.2 > SimTime::ZERO + sleeper, "ended at {}", whole.2);
+
+    // Two shards, every connection between them, the sleeper on the second.
+    let parts: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = MemoryLink::group(2)
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut link)| {
+                let config = config.clone();
+                let limits = limits.clone();
+                scope.spawn(move || {
+                    let layout = ShardLayout::new(index as u32, 2, n).unwrap();
+                    let mut world = Sim::new(config);
+                    world.split(layout);
+                    let sim = SimHandle::new(world);
+                    let mut exec = Executor::new(sim.clone());
+                    for node in layout.nodes() {
+                        exec.spawn(NodeId(node), gridlocked(&sim, node, n, sleeper));
+                    }
+                    let end = run_shard(&mut exec, &mut link, latency, &limits, &mut Ignore);
+                    let s = sim.lock();
+                    let digests: Vec<NodeDigest> = s.trace().node_digests();
+                    (end, digests, s.events_processed(), s.now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("shard thread")).collect()
+    });
+    let mut digests: Vec<NodeDigest> = parts.iter().flat_map(|p| p.1.clone()).collect();
+    digests.sort_by_key(|d| d.node);
+    for p in &parts {
+        assert_eq!(
+            (&p.0, p.3),
+            (&RunEnd::Deadlock, whole.2),
+            "sleeper {sleeper:?}: every shard ends where the whole run does"
+        );
+    }
+    let events: u64 = parts.iter().map(|p| p.2).sum();
+    assert_eq!((combine_digests(&digests), events), (whole.0, whole.1), "sleeper {sleeper:?}");
+}
