@@ -261,3 +261,35 @@ fn a_port_can_listen_again_while_its_old_connections_close() {
     run(&sim, vec![client, server]);
     assert_eq!(relisten.lock().unwrap().take(), Some((Ok(80), Ok(()))));
 }
+
+#[test]
+fn the_unspecified_address_is_this_host_and_port_zero_refuses() {
+    let sim = traced(2, NetworkConfig::default());
+    let l = listen(&sim, 0, 7000);
+    let any = |port| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (s, out) = (sim.clone(), seen.clone());
+    let task: Task<()> = Box::pin(async move {
+        // An unbound dialer reaches its own listener over loopback, as Linux routes 0.0.0.0.
+        let c = connect(&s, 0, any(7000)).await.unwrap();
+        let accepted = accept(&s, l).await;
+        let (dialer, local) = {
+            let s = s.lock();
+            (s.net().local_addr(c).unwrap(), s.net().local_addr(accepted).unwrap())
+        };
+        out.lock().unwrap().push(format!("{} {local}", dialer.ip()));
+        // Nobody listens on port 0: refused, not an invalid argument.
+        let refused = connect(&s, 0, sa(1, 0)).await.err();
+        out.lock().unwrap().push(format!("{refused:?}"));
+        // A datagram to 0.0.0.0 comes from, and to, the address its sender is bound to.
+        let a = udp_bound(&s, 0, 7001);
+        let b = s.lock().net_mut().udp_socket(NodeId(0)).unwrap();
+        let here = netsim::net::addr_of(NodeId(0));
+        s.lock().net_mut().udp_bind(b, SocketAddrV4::new(here, 0)).unwrap();
+        udp_send(&s, b, any(7001), b"x");
+        let got = udp_recv(&s, a).await;
+        out.lock().unwrap().push(format!("{}", got.from.ip()));
+    });
+    run(&sim, vec![task, Box::pin(async {})]);
+    assert_eq!(*seen.lock().unwrap(), ["127.0.0.1 127.0.0.1:7000", "Some(ConnectionRefused)", "16.0.0.2"]);
+}

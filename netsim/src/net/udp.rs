@@ -140,8 +140,9 @@ impl Network {
     /// without a destination go there, and datagrams from anyone else are
     /// dropped. `None` lifts the restriction. Binds an ephemeral port if unbound.
     pub fn udp_connect(&mut self, id: SocketId, remote: Option<SocketAddr>) -> Result<(), NetError> {
-        let family = self.udp(id)?.family;
-        let remote = remote.map(|r| family.take(r)).transpose()?;
+        let s = self.udp(id)?;
+        let (family, bound) = (s.family, s.local.map(|l| l.ip()));
+        let remote = remote.map(|r| family.take(r).map(|r| this_host(r, bound))).transpose()?;
         if let Some(r) = remote {
             check_destination(r)?;
         }
@@ -181,7 +182,7 @@ impl Network {
         // A connected socket may still send elsewhere, as on Linux: the peer
         // is the default destination and the only sender it hears.
         let dst = match (dst, remote) {
-            (Some(d), _) | (None, Some(d)) => d,
+            (Some(d), _) | (None, Some(d)) => this_host(d, Some(local.ip())),
             (None, None) => return Err(NetError::InvalidArgument),
         };
         check_destination(dst)?;
@@ -363,14 +364,37 @@ impl Network {
     }
 }
 
-/// A destination must name a host and a port.
+/// A datagram's destination must name a port (Linux's `EINVAL`) and a host.
 pub(crate) fn check_destination(dst: SocketAddr) -> Result<(), NetError> {
-    let bad_ip = match dst.ip() {
+    if dst.port() == 0 {
+        return Err(NetError::InvalidArgument);
+    }
+    check_host(dst.ip())
+}
+
+/// A destination must be one host: not broadcast, not multicast (the
+/// simulated network carries neither), not unspecified (see [`this_host`]).
+pub(crate) fn check_host(ip: IpAddr) -> Result<(), NetError> {
+    let bad_ip = match ip {
         IpAddr::V4(ip) => ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast(),
         IpAddr::V6(ip) => ip.is_unspecified() || ip.is_multicast(),
     };
-    if dst.port() == 0 || bad_ip {
-        return Err(NetError::InvalidArgument);
+    if bad_ip { Err(NetError::InvalidArgument) } else { Ok(()) }
+}
+
+/// `dst`, with an unspecified address taken for this host, as Linux takes
+/// it when routing (`ip_route_output_key`): the address the socket is bound
+/// to, or loopback if it is bound to none. WASI calls such a destination
+/// invalid; a program that connects to its listener's `local_addr()`,
+/// `0.0.0.0:port`, reaches it on Linux.
+pub(crate) fn this_host(dst: SocketAddr, bound: Option<IpAddr>) -> SocketAddr {
+    if !dst.ip().is_unspecified() {
+        return dst;
     }
-    Ok(())
+    let ip = match (bound, dst.ip()) {
+        (Some(b), d) if !b.is_unspecified() && b.is_ipv4() == d.is_ipv4() => b,
+        (_, IpAddr::V4(_)) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        (_, IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+    };
+    SocketAddr::new(ip, dst.port())
 }

@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 49] = [
+pub const PROBES: [(&str, Probe); 54] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -57,6 +57,8 @@ pub const PROBES: [(&str, Probe); 49] = [
     ("tcp-reads-coalesce", tcp_reads_coalesce),
     ("tcp-connect-timeout-ok", tcp_connect_timeout_ok),
     ("tcp-listener-on-any", tcp_listener_on_any),
+    ("tcp-connect-to-any", tcp_connect_to_any),
+    ("tcp-connect-port-zero", tcp_connect_port_zero),
     ("tcp-write-timeout", tcp_write_timeout),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
@@ -74,6 +76,9 @@ pub const PROBES: [(&str, Probe); 49] = [
     ("udp-send-to-self", udp_send_to_self),
     ("udp-connected-ignores-others", udp_connected_ignores_others),
     ("udp-options", udp_options),
+    ("udp-send-to-any", udp_send_to_any),
+    ("udp-send-to-port-zero", udp_send_to_port_zero),
+    ("udp-peer-address-unconnected", udp_peer_address_unconnected),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
 ];
@@ -615,6 +620,54 @@ fn udp_connected_ignores_others(t: &Target) -> String {
 }
 
 /// Options a program sets and reads back.
+/// A program that connects to its listener's `local_addr()`, the
+/// unspecified address, reaches it: Linux takes 0.0.0.0 for this host.
+fn tcp_connect_to_any(_t: &Target) -> String {
+    or_setup(|| {
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        let port = l.local_addr()?.port();
+        let c = TcpStream::connect((Ipv4Addr::UNSPECIFIED, port));
+        // Linux takes the unspecified address for loopback when the dialer is bound to none.
+        let accepted =
+            c.as_ref().ok().map(|_| l.accept().and_then(|(s, _)| s.local_addr()).map(|a| a.ip().is_loopback()));
+        Ok(format!("connect {}, accepted on loopback: {accepted:?}", kind(&c)))
+    })
+}
+
+/// Nobody listens on port 0: the connection is refused.
+fn tcp_connect_port_zero(t: &Target) -> String {
+    kind(&TcpStream::connect((t.here, 0)))
+}
+
+/// A datagram to the unspecified address comes to this host, from the
+/// address the sender is bound to.
+fn udp_send_to_any(t: &Target) -> String {
+    or_setup(|| {
+        let server = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        server.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let port = server.local_addr()?.port();
+        let client = UdpSocket::bind((t.here, 0))?;
+        let sent = client.send_to(b"x", (Ipv4Addr::UNSPECIFIED, port));
+        let mut buf = [0u8; 8];
+        let got = server.recv_from(&mut buf).map(|(n, from)| (n, describe(t, Ok(from), None)));
+        Ok(format!("send {}, received {:?}", kind(&sent), got.map_err(|e| e.kind())))
+    })
+}
+
+fn udp_send_to_port_zero(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&u.send_to(b"x", (t.here, 0))))
+    })
+}
+
+fn udp_peer_address_unconnected(t: &Target) -> String {
+    or_setup(|| {
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(kind(&u.peer_addr()))
+    })
+}
+
 fn tcp_options(t: &Target) -> String {
     or_setup(|| {
         let (_l, c, _s) = pair(t)?;

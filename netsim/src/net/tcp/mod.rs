@@ -38,7 +38,7 @@ use super::fabric::{Rejected, Route};
 use super::packet::{Body, Flags, Packet, Segment};
 use super::rule::DropReason;
 use super::socket::{Family, Socket, WakerSet};
-use super::udp::check_destination;
+use super::udp::{check_host, this_host};
 use super::{Ev, NetCtx, NetError, Network, SocketId};
 use crate::node::NodeId;
 use conn::{Conn, Effects, Phase};
@@ -300,9 +300,11 @@ impl Network {
         id: SocketId,
         remote: impl Into<SocketAddr>,
     ) -> Result<(), NetError> {
-        let family = self.tcp(id)?.family;
-        let remote = family.take(remote.into())?;
-        check_destination(remote)?;
+        let s = self.tcp(id)?;
+        let (family, bound) = (s.family, s.local.map(|l| l.ip()));
+        let remote = this_host(family.take(remote.into())?, bound);
+        // Port 0 is no error: nobody listens there, so the peer refuses the connection, as on Linux.
+        check_host(remote.ip())?;
         match self.tcp(id)?.role {
             Role::Fresh => {}
             Role::Conn(ref c) if c.phase == Phase::SynSent => return Err(NetError::ConcurrencyConflict),
