@@ -20,7 +20,8 @@
 //! head's length, and hyper's response goes out as two segments, which a
 //! peer reading once may see as two reads. Here a connected TCP socket's
 //! take all their buffers, one write or read for all; every other
-//! descriptor keeps the libc's rule.
+//! descriptor keeps the libc's rule. wasi-sdk 33's `readv` and `writev` still
+//! take the first buffer only; nothing upstream retires this yet.
 //!
 //! The four functions are all of the libc's `read.c`, `write.c`, `readv.c`
 //! and `writev.c`.

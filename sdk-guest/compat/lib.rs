@@ -18,7 +18,9 @@
 //! - [`poll`] again: `POLLERR`/`POLLHUP` on a socket whose connect failed,
 //!   which std's `connect_timeout` waits for;
 //! - [`recv`] again: `MSG_PEEK`, which that libc refuses, through the host
-//!   (`peek`).
+//!   (`peek`);
+//! - [`ended`]: `getpeername` and `shutdown` on a connection that has
+//!   ended, which that libc answers with `abort`.
 //!
 //! The first two are fixed upstream (wasi-libc PRs #742 and #732, first in
 //! wasi-sdk 31); `build.rs` links this object only for wasi-sdk 30's libc.
@@ -30,6 +32,7 @@
 
 #![no_std]
 
+pub mod ended;
 pub mod fcntl;
 pub mod io;
 mod libc;

@@ -31,6 +31,8 @@ pub type PollHook = unsafe extern "C" fn(*mut c_void, *mut c_void, c_short) -> c
 pub type RecvFrom = unsafe extern "C" fn(*mut c_void, *mut c_void, usize, c_int, *mut c_void, *mut u32) -> isize;
 /// `sendto`: `(data, buffer, length, flags, addr, addrlen)`.
 pub type SendTo = unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int, *const c_void, u32) -> isize;
+/// `getsockname` / `getpeername`: `(data, addr, addrlen)`.
+pub type GetName = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut u32) -> c_int;
 /// `getsockopt`: `(data, level, name, value, length)`.
 pub type GetSockOpt = unsafe extern "C" fn(*mut c_void, c_int, c_int, *mut c_void, *mut u32) -> c_int;
 /// `setsockopt`: `(data, level, name, value, length)`.
@@ -54,12 +56,12 @@ pub struct VTable {
     pub accept4: *const c_void,
     pub bind: *const c_void,
     pub connect: *const c_void,
-    pub getsockname: *const c_void,
-    pub getpeername: *const c_void,
+    pub getsockname: Option<GetName>,
+    pub getpeername: Option<GetName>,
     pub listen: *const c_void,
     pub recvfrom: Option<RecvFrom>,
     pub sendto: Option<SendTo>,
-    pub shutdown: *const c_void,
+    pub shutdown: Option<unsafe extern "C" fn(*mut c_void, c_int) -> c_int>,
     pub getsockopt: Option<GetSockOpt>,
     pub setsockopt: Option<SetSockOpt>,
     pub poll_register: Option<PollHook>,
@@ -82,7 +84,10 @@ impl VTable {
 // The offsets wasi-sdk 30's `fcntl`, `ioctl`, `poll`, `accept4` and `recvfrom` load these entries from.
 const _: () = assert!(offset_of!(VTable, get_read_stream) == 4);
 const _: () = assert!(offset_of!(VTable, accept4) == 44);
+const _: () = assert!(offset_of!(VTable, getsockname) == 56);
+const _: () = assert!(offset_of!(VTable, getpeername) == 60);
 const _: () = assert!(offset_of!(VTable, recvfrom) == 68);
+const _: () = assert!(offset_of!(VTable, shutdown) == 76);
 const _: () = assert!(offset_of!(VTable, sendto) == 72);
 const _: () = assert!(offset_of!(VTable, getsockopt) == 80);
 const _: () = assert!(offset_of!(VTable, setsockopt) == 84);
@@ -290,6 +295,10 @@ unsafe extern "C" {
     ) -> c_int;
     pub fn udp_borrow_udp_socket(socket: Handle) -> Handle;
     pub fn tcp_borrow_tcp_socket(socket: Handle) -> Handle;
+    /// `tcp-socket.remote-address`: the peer's address, or `false` and the error.
+    pub fn tcp_method_tcp_socket_remote_address(socket: Handle, result: *mut IpSocketAddress, error: *mut u8) -> bool;
+    /// `tcp-socket.shutdown`, `how` a `shutdown-type`; `false` and the error.
+    pub fn tcp_method_tcp_socket_shutdown(socket: Handle, how: u8, error: *mut u8) -> bool;
     pub fn udp_borrow_outgoing_datagram_stream(stream: Handle) -> Handle;
     /// `outgoing-datagram-stream.check-send`: how many datagrams may be sent now.
     pub fn udp_method_outgoing_datagram_stream_check_send(stream: Handle, permitted: *mut u64, error: *mut u8) -> bool;
@@ -346,6 +355,8 @@ unsafe extern "C" {
 /// wasi-libc's `errno` values the replacements set (`__errno_values.h`).
 pub const EAGAIN: c_int = 6;
 pub const EBADF: c_int = 8;
+pub const ENOTCONN: c_int = 53;
+pub const ENOTSOCK: c_int = 57;
 pub const EDOM: c_int = 18;
 pub const EINVAL: c_int = 28;
 pub const ENOMEM: c_int = 48;

@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 54] = [
+pub const PROBES: [(&str, Probe); 60] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -59,6 +59,11 @@ pub const PROBES: [(&str, Probe); 54] = [
     ("tcp-listener-on-any", tcp_listener_on_any),
     ("tcp-connect-to-any", tcp_connect_to_any),
     ("tcp-connect-port-zero", tcp_connect_port_zero),
+    ("tcp-shutdown-twice", tcp_shutdown_twice),
+    ("tcp-peer-address-after-reset", tcp_peer_address_after_reset),
+    ("tcp-calls-after-reset", tcp_calls_after_reset),
+    ("tcp-read-after-own-shutdown-write", tcp_read_after_own_shutdown_write),
+    ("ttl-defaults", ttl_defaults),
     ("tcp-write-timeout", tcp_write_timeout),
     ("udp-connected-local-address", udp_connected_local_address),
     ("udp-unconnected-local-address", udp_unconnected_local_address),
@@ -79,6 +84,7 @@ pub const PROBES: [(&str, Probe); 54] = [
     ("udp-send-to-any", udp_send_to_any),
     ("udp-send-to-port-zero", udp_send_to_port_zero),
     ("udp-peer-address-unconnected", udp_peer_address_unconnected),
+    ("udp-recv-into-nothing", udp_recv_into_nothing),
     ("resolve-upper-case", resolve_upper_case),
     ("ipv6", ipv6),
 ];
@@ -665,6 +671,82 @@ fn udp_peer_address_unconnected(t: &Target) -> String {
     or_setup(|| {
         let u = UdpSocket::bind((t.here, 0))?;
         Ok(kind(&u.peer_addr()))
+    })
+}
+
+fn tcp_shutdown_twice(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, c, _s) = pair(t)?;
+        let first = c.shutdown(std::net::Shutdown::Both);
+        let second = c.shutdown(std::net::Shutdown::Both);
+        Ok(format!("{}, then {}", kind(&first), kind(&second)))
+    })
+}
+
+fn tcp_peer_address_after_reset(t: &Target) -> String {
+    or_setup(|| {
+        let mut c = reset_pair(t)?;
+        let mut buf = [0u8; 8];
+        let read = c.read(&mut buf);
+        Ok(format!("read {}, then peer {}", kind(&read), kind(&c.peer_addr())))
+    })
+}
+
+/// What a program may still ask of a connection the peer reset.
+fn tcp_calls_after_reset(t: &Target) -> String {
+    or_setup(|| {
+        let mut c = reset_pair(t)?;
+        let mut buf = [0u8; 8];
+        let _ = c.read(&mut buf);
+        let local = describe(t, c.local_addr(), None);
+        let ttl = c.set_ttl(9).and_then(|()| c.ttl());
+        let nodelay = c.set_nodelay(true).and_then(|()| c.nodelay());
+        // A multiple of any kernel tick: Linux rounds a timeout up to whole ticks.
+        let timeout = c.set_read_timeout(Some(Duration::from_millis(100))).and_then(|()| c.read_timeout());
+        let shutdown = c.shutdown(std::net::Shutdown::Write);
+        let error = c.take_error().map(|e| e.map(|e| e.kind()));
+        Ok(format!(
+            "local {local}, ttl {:?}, nodelay {:?}, timeout {:?}, shutdown {}, error {error:?}",
+            ttl.map_err(|e| e.kind()),
+            nodelay.map_err(|e| e.kind()),
+            timeout.map_err(|e| e.kind()),
+            kind(&shutdown)
+        ))
+    })
+}
+
+/// A half-closed stream still reads what the peer sends.
+fn tcp_read_after_own_shutdown_write(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, mut c, mut s) = pair(t)?;
+        c.shutdown(std::net::Shutdown::Write)?;
+        let mut buf = [0u8; 8];
+        let eof = s.read(&mut buf)?;
+        s.write_all(b"back")?;
+        Ok(format!("peer read {eof}, then {}", read_outcome(c.read(&mut buf))))
+    })
+}
+
+fn ttl_defaults(t: &Target) -> String {
+    or_setup(|| {
+        let (_l, c, _s) = pair(t)?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        Ok(format!("tcp {:?}, udp {:?}", c.ttl().map_err(|e| e.kind()), u.ttl().map_err(|e| e.kind())))
+    })
+}
+
+/// A receive into no room takes the datagram and returns 0, as Linux's does.
+fn udp_recv_into_nothing(t: &Target) -> String {
+    or_setup(|| {
+        let a = UdpSocket::bind((t.here, 0))?;
+        let b = UdpSocket::bind((t.here, 0))?;
+        b.send_to(b"abc", a.local_addr()?)?;
+        b.send_to(b"de", a.local_addr()?)?;
+        std::thread::sleep(Duration::from_millis(1));
+        let empty = a.recv_from(&mut []).map(|(n, _)| n);
+        let mut buf = [0u8; 8];
+        let next = a.recv_from(&mut buf).map(|(n, _)| n);
+        Ok(format!("{empty:?}, then {next:?}"))
     })
 }
 
