@@ -26,7 +26,7 @@ pub struct Target {
 pub type Probe = fn(&Target) -> String;
 
 /// Every probe, by name, in the order they run.
-pub const PROBES: [(&str, Probe); 60] = [
+pub const PROBES: [(&str, Probe); 63] = [
     ("tcp-connect-refused", tcp_connect_refused),
     ("tcp-connect-timeout-refused", tcp_connect_timeout_refused),
     ("tcp-connect-timeout-refused-take-error", tcp_connect_timeout_refused_take_error),
@@ -85,7 +85,10 @@ pub const PROBES: [(&str, Probe); 60] = [
     ("udp-send-to-port-zero", udp_send_to_port_zero),
     ("udp-peer-address-unconnected", udp_peer_address_unconnected),
     ("udp-recv-into-nothing", udp_recv_into_nothing),
+    ("udp-connect-twice", udp_connect_twice),
+    ("tcp-listener-ttl", tcp_listener_ttl),
     ("resolve-upper-case", resolve_upper_case),
+    ("resolve-localhost", resolve_localhost),
     ("ipv6", ipv6),
 ];
 
@@ -750,6 +753,33 @@ fn udp_recv_into_nothing(t: &Target) -> String {
     })
 }
 
+/// Connecting a connected UDP socket again moves it to the new peer.
+fn udp_connect_twice(t: &Target) -> String {
+    or_setup(|| {
+        let (a, b) = (UdpSocket::bind((t.here, 0))?, UdpSocket::bind((t.here, 0))?);
+        b.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let u = UdpSocket::bind((t.here, 0))?;
+        u.connect(a.local_addr()?)?;
+        let again = u.connect(b.local_addr()?);
+        let sent = u.send(b"x");
+        let mut buf = [0u8; 4];
+        let got = b.recv(&mut buf).map_err(|e| e.kind());
+        Ok(format!("connect {}, send {}, new peer got {got:?}, peer {}", kind(&again), kind(&sent), {
+            let p = u.peer_addr();
+            let b = b.local_addr()?;
+            if p.as_ref().ok() == Some(&b) { "the new one".to_string() } else { format!("{p:?}") }
+        }))
+    })
+}
+
+fn tcp_listener_ttl(t: &Target) -> String {
+    or_setup(|| {
+        let (l, _) = listener(t)?;
+        let ttl = l.set_ttl(21).and_then(|()| l.ttl());
+        Ok(format!("{:?}", ttl.map_err(|e| e.kind())))
+    })
+}
+
 fn tcp_options(t: &Target) -> String {
     or_setup(|| {
         let (_l, c, _s) = pair(t)?;
@@ -846,6 +876,17 @@ fn udp_read_timeout(t: &Target) -> String {
         let recv = read_outcome(u.recv_from(&mut buf).map(|(n, _)| n));
         Ok(format!("set {set}, get {got}, recv {recv}"))
     })
+}
+
+/// `localhost` is the loopback address, as every resolver has it.
+fn resolve_localhost(_t: &Target) -> String {
+    match ("localhost", 80).to_socket_addrs() {
+        Ok(addrs) => {
+            let v4: Vec<_> = addrs.filter(|a| a.is_ipv4()).map(|a| a.ip().to_string()).collect();
+            format!("{v4:?}")
+        }
+        Err(e) => format!("err {:?}", e.kind()),
+    }
 }
 
 fn resolve_upper_case(t: &Target) -> String {
