@@ -9,22 +9,17 @@
 //! the connections alone, whether an event can do more than that; it decides
 //! nothing and changes nothing.
 
-use super::{Network, Role, Socket, SocketId};
+use super::{Conn, Network, Role, Socket, SocketId, TcpSocket};
 use crate::net::packet::{Body, Packet};
 use crate::net::table::Owner;
+use crate::node::NodeId;
 
 impl Network {
     /// Whether connection `id`'s timer, when it fires, can only probe a
     /// closed window or do nothing.
     pub(crate) fn tcp_timer_is_idle(&self, id: SocketId) -> bool {
-        match self.host(id.node).ok().and_then(|h| h.sockets.get(&id.n)) {
-            Some(Socket::Tcp(s)) => match &s.role {
-                Role::Conn(c) => c.timer_is_idle(),
-                // No connection: the timer finds nothing to do.
-                Role::Fresh | Role::Listener(_) => true,
-            },
-            _ => true,
-        }
+        // No connection: the timer finds nothing to do.
+        self.conn_at(id.node, id.n).is_none_or(Conn::timer_is_idle)
     }
 
     /// Whether `packet`'s arrival can only be part of probing a closed
@@ -44,11 +39,8 @@ impl Network {
         if !direct || (node != packet.src_node && host.firewall.blocking()) {
             return false;
         }
-        let Some(n) = host.tcp_conns.get(&(packet.dst.port(), packet.src)) else { return false };
-        match host.sockets.get(n) {
-            Some(Socket::Tcp(s)) => matches!(&s.role, Role::Conn(c) if c.absorbs(seg)),
-            _ => false,
-        }
+        let Some(&n) = host.tcp_conns.get(&(packet.dst.port(), packet.src)) else { return false };
+        self.conn_at(node, n).is_some_and(|c| c.absorbs(seg))
     }
 
     /// Whether any connection has room its peer may be probing for without
@@ -63,9 +55,14 @@ impl Network {
     /// Whether connection `id` has data to send that its peer has no room
     /// for: a writer on it waits for the peer to read.
     pub fn tcp_peer_window_closed(&self, id: SocketId) -> bool {
-        match self.host(id.node).ok().and_then(|h| h.sockets.get(&id.n)) {
-            Some(Socket::Tcp(s)) => matches!(&s.role, Role::Conn(c) if c.peer_window_closed()),
-            _ => false,
+        self.conn_at(id.node, id.n).is_some_and(Conn::peer_window_closed)
+    }
+
+    /// Socket `n` of `node`'s connection, if it is one; only looks.
+    fn conn_at(&self, node: NodeId, n: u32) -> Option<&Conn> {
+        match self.host(node).ok()?.sockets.get(&n)? {
+            Socket::Tcp(TcpSocket { role: Role::Conn(c), .. }) => Some(c),
+            _ => None,
         }
     }
 }
