@@ -12,17 +12,19 @@
 //!
 //! [`Sim`]: crate::Sim
 
+mod ready;
+
 use crate::fault::InstanceControl;
 use crate::node::NodeId;
 use crate::quiet::QuietCheck;
 use crate::sim::SimHandle;
 use crate::time::SimTime;
 use crate::trace::Cause;
-use std::collections::VecDeque;
+use ready::ReadyQueue;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
@@ -122,54 +124,6 @@ enum Pause {
     End(RunEnd),
     /// Nothing more can happen before the window's end.
     WindowDone,
-}
-
-#[derive(Default)]
-struct ReadyQueue {
-    inner: Mutex<ReadyState>,
-    /// How many tasks are queued, kept beside the lock so that the executor
-    /// learns whether any is without taking it: once per event, where a lock
-    /// taken and released would wait for every memory write before it.
-    queued: AtomicUsize,
-}
-
-#[derive(Default)]
-struct ReadyState {
-    queue: VecDeque<u32>,
-    queued: Vec<bool>,
-}
-
-impl ReadyQueue {
-    fn push(&self, id: u32) {
-        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let i = id as usize;
-        if s.queued.len() <= i {
-            s.queued.resize(i + 1, false);
-        }
-        if !s.queued[i] {
-            s.queued[i] = true;
-            s.queue.push_back(id);
-            // Under the lock: a plain store, not a read-modify-write.
-            self.queued.store(s.queue.len(), Ordering::Relaxed);
-        }
-    }
-
-    fn pop(&self) -> Option<u32> {
-        if self.is_empty() {
-            return None;
-        }
-        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let id = s.queue.pop_front()?;
-        s.queued[id as usize] = false;
-        self.queued.store(s.queue.len(), Ordering::Relaxed);
-        Some(id)
-    }
-
-    /// Whether no task is queued. Tasks are woken on the executor's thread
-    /// (see the module's doc), so this is exact there.
-    fn is_empty(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) == 0
-    }
 }
 
 struct TaskWaker {
@@ -348,11 +302,27 @@ impl<T> Executor<T> {
     }
 
     fn drive(&mut self, limits: &RunLimits, until: Option<SimTime>, supervisor: &mut impl Supervisor<T>) -> Pause {
+        let (sim, ready) = (self.sim.clone(), self.ready.clone());
+        // The drive holds the simulation's lock throughout: the tasks' and
+        // the events' own locks on this thread are then free (`sim::cell`).
+        let _lease = sim.hold();
+        // SAFETY: `self` is borrowed mutably for as long as the guard lives,
+        // and only the executor drives its queue.
+        let _driving = unsafe { ready.drive() };
+        let pause = self.steps(limits, until, supervisor);
+        self.sim.lock().publish_status();
+        pause
+    }
+
+    /// [`Executor::drive`]'s work, on the driving thread.
+    fn steps(&mut self, limits: &RunLimits, until: Option<SimTime>, supervisor: &mut impl Supervisor<T>) -> Pause {
         loop {
-            if self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL)
-                && let Some(end) = self.check_limits(limits)
-            {
-                return Pause::End(end);
+            if self.polls.is_multiple_of(LIMIT_CHECK_INTERVAL) {
+                // Other threads cannot look inside while the run is driven.
+                self.sim.lock().publish_status();
+                if let Some(end) = self.check_limits(limits) {
+                    return Pause::End(end);
+                }
             }
             if let Some(id) = self.ready.pop() {
                 let i = id as usize;
@@ -505,6 +475,35 @@ mod tests {
         let mut ends = Vec::new();
         assert_eq!(exec.run(&RunLimits::default(), |n, t| ends.push((n.0, t.as_nanos()))), RunEnd::Completed);
         assert_eq!(ends, vec![(0, 3_600_000_000_000), (1, 7_200_000_000_000), (2, 10_800_000_000_000)]);
+    }
+
+    #[test]
+    fn a_run_publishes_its_progress_to_other_threads_while_it_holds_the_simulation() {
+        let sim = sim(2);
+        let status = sim.lock().status();
+        let mut exec = Executor::new(sim.clone());
+        for i in 0..2u32 {
+            let (s, status) = (sim.clone(), status.clone());
+            exec.spawn(
+                NodeId(i),
+                Box::pin(async move {
+                    for round in 1..=20u64 {
+                        s.sleep(NodeId(i), Duration::from_secs(1)).await;
+                        if round == 20 {
+                            sync(s.clone(), NodeId(i), SyncOp::SignalEntry { state: "done".into() }).await;
+                        }
+                    }
+                    // Another thread reads what was published, mid-run, without waiting for the drive.
+                    let seen = std::thread::scope(|t| t.spawn(|| (status.now(), status.events())).join().unwrap());
+                    assert!(seen.0 >= SimTime::ZERO + Duration::from_secs(10), "published as the run went: {seen:?}");
+                    assert!(seen.1 > 0);
+                }),
+            );
+        }
+        assert_eq!(exec.run(&RunLimits::default(), |_, ()| {}), RunEnd::Completed);
+        let s = sim.lock();
+        assert_eq!((status.now(), status.events()), (s.now(), s.events_processed()), "the end is published");
+        assert_eq!(status.last_state(), Some(("done".to_string(), 2)));
     }
 
     #[test]

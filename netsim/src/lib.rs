@@ -22,6 +22,7 @@
 //!
 //! The host crate (`tg-wasm`) adapts WASI and `tg:plan` calls onto these types.
 
+mod driver;
 pub mod event;
 pub mod executor;
 pub mod fault;
@@ -44,7 +45,7 @@ pub use limits::{LimitReached, Limits};
 pub use net::{NetCtx, NetError, Network, NetworkConfig, SocketId};
 pub use node::NodeId;
 pub use rng::RngStream;
-pub use sim::{BlockedInstance, MAX_WAITING_FOR, Sim, SimConfig, SimHandle, TimerId, WaitReason};
+pub use sim::{BlockedInstance, MAX_WAITING_FOR, RunStatus, Sim, SimConfig, SimHandle, TimerId, WaitReason};
 pub use sync::{
     BackendError, StateMark, StateMarkKind, StateTimeline, SyncBackend, SyncError, SyncOp, SyncService, Ticket,
 };

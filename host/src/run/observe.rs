@@ -12,9 +12,9 @@
 //! report's (`crate::report::progress`); this module only samples.
 
 use super::outcome::Outcome;
-use netsim::SimHandle;
-use std::sync::Mutex;
+use netsim::{RunStatus, SimHandle};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the sampler looks at the run: a display refresh rate, not a load.
@@ -65,7 +65,9 @@ impl Tally {
 /// per shard of a run on several threads, registered as each starts) and the
 /// tally of instances that have ended.
 pub struct Progress {
-    sims: Mutex<Vec<SimHandle>>,
+    /// Each simulation's published progress: the thread driving a run holds
+    /// its lock throughout, so its state is not read directly.
+    sims: Mutex<Vec<Arc<RunStatus>>>,
     tally: Tally,
     total: u32,
 }
@@ -78,7 +80,8 @@ impl Progress {
 
     /// A simulation of the run started (a shard's, in shard order).
     pub fn add_sim(&self, sim: &SimHandle) {
-        self.sims.lock().unwrap_or_else(|e| e.into_inner()).push(sim.clone());
+        let status = sim.lock().status();
+        self.sims.lock().unwrap_or_else(|e| e.into_inner()).push(status);
     }
 
     /// An instance ended with `outcome`.
@@ -107,12 +110,11 @@ impl Progress {
             virtual_ns: if sims.is_empty() { 0 } else { u64::MAX },
             ..Snapshot::default()
         };
-        for (i, sim) in sims.iter().enumerate() {
-            let sim = sim.lock();
-            snapshot.virtual_ns = snapshot.virtual_ns.min(sim.now().as_nanos());
-            snapshot.events += sim.events_processed();
+        for (i, status) in sims.iter().enumerate() {
+            snapshot.virtual_ns = snapshot.virtual_ns.min(status.now().as_nanos());
+            snapshot.events += status.events();
             if i == 0 {
-                snapshot.last_state = sim.state_timeline().marks().last().map(|m| (m.state.clone(), m.count));
+                snapshot.last_state = status.last_state();
             }
         }
         snapshot

@@ -17,12 +17,16 @@
 //! - `stall`: whether nothing pending can make an instance run again;
 //! - `wait`: what blocked instances wait on, for deadlock and timeout reports.
 
+mod cell;
 mod faults;
 mod split;
 mod stall;
+mod status;
 mod sync;
 mod wait;
 
+pub use cell::{SimGuard, SimLease};
+pub use status::RunStatus;
 pub use wait::{BlockedInstance, MAX_WAITING_FOR, WaitReason};
 
 use crate::event::{EventId, EventKey, EventQueue};
@@ -32,10 +36,11 @@ use crate::node::NodeId;
 use crate::sync::{BarrierWaiters, SyncBackend, SyncError, SyncOp, SyncService, Ticket};
 use crate::time::SimTime;
 use crate::trace::{Cause, Trace};
+use cell::SimCell;
 use split::{Router, Split};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 use sync::PendingOp;
@@ -155,6 +160,10 @@ pub struct Sim {
     topic_bytes: u64,
     /// Every state and topic name used so far, against [`crate::Limits::sync_names`].
     sync_names: std::collections::BTreeSet<String>,
+    /// Progress published for other threads (see [`status`]).
+    status: Arc<RunStatus>,
+    /// How many state marks `status` has seen.
+    status_marks: usize,
 }
 
 /// A [`Sim`] shared between the executor and the host calls of every instance.
@@ -163,21 +172,33 @@ pub struct Sim {
 /// store data to be `Send`, and is never contended.
 /// A [`Sim`] shared between the executor and the host calls of every instance.
 ///
-/// The run is single-threaded; the lock is there because wasmtime requires
-/// store data to be `Send`, and is never contended.
+/// A run is driven by one thread; the lock is there because wasmtime
+/// requires store data to be `Send`, and costs nothing while that thread
+/// drives (see [`cell`]).
 #[derive(Clone)]
-pub struct SimHandle(Arc<Mutex<Sim>>);
+pub struct SimHandle(Arc<SimCell>);
 
 impl SimHandle {
     /// Wraps a new simulation.
     pub fn new(sim: Sim) -> SimHandle {
-        SimHandle(Arc::new(Mutex::new(sim)))
+        SimHandle(Arc::new(SimCell::new(sim)))
     }
 
     /// Locks the simulation. Never hold the guard across an `.await`.
-    pub fn lock(&self) -> MutexGuard<'_, Sim> {
-        // A poisoned lock means a host bug already panicked; the state is still usable for reporting.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    ///
+    /// # Panics
+    /// On the thread driving the run, if it already holds a guard (with
+    /// an ordinary mutex, that would be a deadlock).
+    #[inline]
+    pub fn lock(&self) -> SimGuard<'_> {
+        self.0.lock()
+    }
+
+    /// Holds the lock for the calling thread until the lease drops: what
+    /// the executor does while it drives the run, so that the locks taken
+    /// meanwhile on its thread are free. Other threads wait for it to end.
+    pub fn hold(&self) -> SimLease<'_> {
+        self.0.hold()
     }
 
     /// Waits `d` of virtual time on behalf of `node`: the task is woken by a
@@ -258,6 +279,8 @@ impl Sim {
             split: None,
             topic_bytes: 0,
             sync_names: std::collections::BTreeSet::new(),
+            status: Arc::default(),
+            status_marks: 0,
         }
     }
 

@@ -676,12 +676,17 @@ impl Network {
         }
         let Ok(c) = self.conn(id) else { return };
         let (src, dst) = (c.local, c.remote);
+        // One route for the whole flush: sending changes no address. Working
+        // it out before the segments are read back also gives the stores that
+        // wrote them time to reach the cache (a load that spans two pending
+        // stores waits for both).
+        let route = self.route(id.node, dst.ip());
         let mut rejected = false;
         for seg in segments.drain(..) {
             let syn = seg.flags.has(Flags::SYN);
             let packet =
                 Packet { src_node: id.node, dst_node: NodeId::SIM, src, dst, body: Body::Tcp(seg), corrupted: false };
-            if self.transmit(cx, packet) == Err(Rejected) && syn {
+            if self.transmit_routed(cx, packet, route) == Err(Rejected) && syn {
                 rejected = true;
             }
         }
