@@ -271,3 +271,52 @@ fn stalled_alike_whole_and_split(sleeper: Duration) {
     let events: u64 = parts.iter().map(|p| p.2).sum();
     assert_eq!((combine_digests(&digests), events), (whole.0, whole.1), "sleeper {sleeper:?}");
 }
+
+/// Instance 0 writes more than the connection holds to instance 1, which
+/// does not read; at 5 s a partition cuts them apart for good. Instance 1
+/// then either sleeps for `reader_sleeps` or, without one, waits for ever
+/// on a read. Returns how the run ended, when, and what the write said.
+fn writer_cut_off_behind_a_closed_window(reader_sleeps: Option<Duration>) -> (RunEnd, SimTime, Option<NetError>) {
+    let sim = world(2, 1, linked(10));
+    let cut = netsim::Fault::Paths {
+        action: netsim::PathAction::Partition,
+        from: vec![NodeId(0)],
+        to: vec![NodeId(1)],
+        both_ways: true,
+    };
+    sim.lock().schedule_fault(SimTime::ZERO + Duration::from_secs(5), cut);
+    let outcome = Arc::new(Mutex::new(None));
+    let o = outcome.clone();
+    let tasks = pair(&sim, move |sim, c, node| {
+        let o = o.clone();
+        Box::pin(async move {
+            if node == 0 {
+                let written = AtomicU64::new(0);
+                *o.lock().unwrap() = write_counting(&sim, c, &vec![3; 4 << 20], &written).await.err();
+            } else if let Some(d) = reader_sleeps {
+                sleep(&sim, node, d).await;
+            } else {
+                sleep(&sim, node, Duration::from_secs(10)).await;
+                let _ = read_to_end(&sim, c).await;
+            }
+        })
+    });
+    let (end, at, _) = run_for_an_hour(&sim, tasks);
+    let error = *outcome.lock().unwrap();
+    (end, at, error)
+}
+
+#[test]
+fn a_writer_cut_off_behind_a_closed_window_times_out_as_on_linux() {
+    // The reader lives on (it sleeps): the writer's unanswered probes give up.
+    let (end, at, error) = writer_cut_off_behind_a_closed_window(Some(Duration::from_secs(3000)));
+    assert_eq!(end, RunEnd::Completed);
+    assert_eq!(error, Some(NetError::Timeout), "the write fails once the probes go unanswered");
+    assert!(at >= SimTime::ZERO + Duration::from_secs(3000), "{at}");
+    // Everyone waits: the probes still give up first, and the reader, whose
+    // peer went silent without a word, is what is left blocked.
+    let (end, at, error) = writer_cut_off_behind_a_closed_window(None);
+    assert_eq!(error, Some(NetError::Timeout));
+    assert_eq!(end, RunEnd::Deadlock);
+    assert!(at < SimTime::ZERO + Duration::from_secs(600), "{at}");
+}

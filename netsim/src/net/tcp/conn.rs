@@ -101,6 +101,10 @@ pub(crate) struct Conn {
     /// Karn's rule: the one segment being timed, by its end offset, and when it was sent.
     timing: Option<(u64, SimTime)>,
     retries: u32,
+    /// Zero-window probes sent since the peer last acknowledged anything:
+    /// Linux's `icsk_probes_out`. Probing gives up after [`DATA_RETRIES`]
+    /// nobody answered, as a retransmission does.
+    probes_out: u32,
     pub(crate) rto_deadline: Option<SimTime>,
     /// The earliest timer event already in the queue.
     pub(crate) timer_armed: Option<SimTime>,
@@ -142,6 +146,7 @@ impl Conn {
             rtt: Rtt::default(),
             timing: None,
             retries: 0,
+            probes_out: 0,
             rto_deadline: None,
             timer_armed: None,
             rcv_nxt: 0,
@@ -347,6 +352,8 @@ impl Conn {
     }
 
     fn on_ack(&mut self, now: SimTime, seg: &Segment, out: &mut Vec<Segment>, fx: &mut Effects) {
+        // Whatever it says, the peer is there (Linux's `tcp_ack`).
+        self.probes_out = 0;
         let data_end = self.data_end();
         let acks_fin = self.fin_queued && self.fin_sent && seg.ack == data_end + 1;
         let ack = seg.ack.min(data_end);
@@ -556,9 +563,14 @@ impl Conn {
                 // no byte to probe with and is retransmitted like any unacknowledged segment.
                 if probe_due {
                     // A one-byte window probe, not counted as in flight: the peer answers with its
-                    // current window (taking the byte if it has room). Probing never gives up,
-                    // even unanswered (Linux stops after `tcp_retries2` probes nobody answered),
-                    // so a run whose only events are probes is over (`tcp::stall`).
+                    // current window (taking the byte if it has room). Answered, probing goes on for
+                    // ever, so a run whose only events are probes is over (`tcp::stall`); unanswered,
+                    // it gives up as a retransmission does (Linux's `tcp_probe_timer`).
+                    if self.probes_out >= DATA_RETRIES {
+                        self.fail(NetError::Timeout, &mut fx);
+                        return fx;
+                    }
+                    self.probes_out += 1;
                     let data = vec![self.snd_buf[0]];
                     let probe = self.segment(Flags::ACK, self.snd_una, data);
                     out.push(probe);
@@ -638,6 +650,11 @@ impl Conn {
     /// but the zero-window probing itself: it has nothing in flight to resend
     /// and no handshake or close to time out, so it sends a probe or nothing.
     /// (Whether the probe is taken is the peer's to say: [`Conn::hides_window`].)
+    ///
+    /// Probes nobody answers lead to a time-out, so the timer is idle only
+    /// while at most the latest probe is unanswered: it may still be on its
+    /// way, or its answer. A probe whose answer takes longer than the timer
+    /// (the probe timer backs off to a minute) is not idle until the answer comes.
     pub(crate) fn timer_is_idle(&self) -> bool {
         if self.rto_deadline.is_none() {
             return true;
@@ -648,7 +665,7 @@ impl Conn {
         }
         match self.phase {
             Phase::Closed => true,
-            Phase::Established => !self.outstanding(),
+            Phase::Established => !self.outstanding() && self.probes_out <= 1,
             Phase::SynSent | Phase::SynReceived => false,
         }
     }
@@ -883,6 +900,42 @@ mod tests {
         c.on_segment(SimTime::from_nanos(4), ack(1196, 2 * MSS as u32), &mut out);
         let sent: Vec<_> = out.iter().map(|s| (s.seq, s.data.len())).collect();
         assert_eq!(sent, [(1196, 1460), (2656, 1460)]);
+    }
+
+    #[test]
+    fn probes_nobody_answers_time_out_as_retransmissions_do() {
+        let mut c = established(MSS as u32);
+        let mut out = Vec::new();
+        c.write(&[9; 4000]);
+        c.output(SimTime::from_nanos(2), &mut out);
+        c.on_segment(SimTime::from_nanos(3), ack(MSS, 0), &mut out);
+        // The peer answers the first probes, then is never heard from again.
+        let mut probes = 0;
+        for round in 0..3 {
+            let deadline = c.rto_deadline.expect("timed");
+            out.clear();
+            assert_eq!(c.on_timer(deadline, &mut out), Effects::default(), "round {round}");
+            probes += out.len();
+            c.on_segment(deadline, ack(MSS, 0), &mut out);
+            assert!(c.timer_is_idle(), "round {round}: answered, the probing is idle");
+        }
+        for unanswered in 1..=DATA_RETRIES {
+            let deadline = c.rto_deadline.expect("timed");
+            out.clear();
+            assert_eq!(c.on_timer(deadline, &mut out), Effects::default(), "probe {unanswered} unanswered");
+            assert_eq!(out.iter().map(|s| (s.seq, s.data.len())).collect::<Vec<_>>(), [(MSS, 1)]);
+            probes += 1;
+            assert_eq!(c.timer_is_idle(), unanswered == 1, "probe {unanswered}: only the latest may still be answered");
+        }
+        let deadline = c.rto_deadline.expect("timed");
+        out.clear();
+        let fx = c.on_timer(deadline, &mut out);
+        assert!(
+            fx.closed && out.is_empty(),
+            "{} probes, the last {DATA_RETRIES} unanswered: the connection gives up",
+            probes
+        );
+        assert_eq!(c.take_error(), Some(NetError::Timeout));
     }
 
     #[test]

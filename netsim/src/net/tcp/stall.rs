@@ -1,9 +1,10 @@
 //! Telling TCP's zero-window probing apart from progress, for the check that
 //! ends a run nothing can move any more (`Sim::is_stalled`).
 //!
-//! A writer whose peer stopped reading probes the closed window for ever, as
-//! Linux does: the timer fires, a one-byte probe goes out, the peer answers
-//! with the same zero window, the timer is armed again. When every instance
+//! A writer whose peer stopped reading probes the closed window for as long
+//! as the peer answers, as Linux does: the timer fires, a one-byte probe goes
+//! out, the peer answers with the same zero window, the timer is armed again.
+//! (Probes nobody answers end in a time-out, which is progress.) When every instance
 //! waits and nothing else is pending, those exchanges are all that happens,
 //! until the end of the virtual clock. This module says, from the state of
 //! the connections alone, whether an event can do more than that; it decides
