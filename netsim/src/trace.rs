@@ -1,8 +1,9 @@
 //! The run's trace: every simulated event, folded into a digest.
 //!
 //! Each event is `(time, node, kind, detail)`. Each node's events are folded,
-//! in the order they happen, into that node's SHA-256 over a length-prefixed
-//! little-endian encoding of those fields, and the run digest combines the
+//! in the order they happen, into that node's SHA-256 over an encoding of
+//! those fields (`t` and `node` little-endian, `kind` and `detail` each after
+//! its length in LEB128, see [`leb128`]), and the run digest combines the
 //! nodes' digests in node order: stable across platforms, Rust versions and
 //! crate upgrades (unlike `std`'s `DefaultHasher`), and across the number of
 //! processes a run is split into.
@@ -11,6 +12,7 @@
 //! the simulation and the host record what happens.
 
 mod chain;
+mod leb128;
 mod records;
 
 pub use records::{RecordView, Records};
@@ -104,12 +106,15 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Bytes of a record besides its kind and detail: `t`, `node` and two lengths.
-const RECORD_HEADER: usize = 8 + 4 + 8 + 8;
+/// Bytes of a record written directly besides its kind and detail: `t`,
+/// `node` and two lengths of one byte each (both are under 128).
+const RECORD_HEADER: usize = 8 + 4 + 1 + 1;
 
 /// The longest kind whose records [`Trace::record_with`] writes in place:
 /// a header, the kind and a whole [`Detail`] fit in a record written directly.
 const MAX_DIRECT_KIND: usize = MAX_DIRECT - RECORD_HEADER - Detail::CAPACITY;
+
+const _: () = assert!(MAX_DIRECT_KIND < 0x80 && Detail::CAPACITY < 0x80, "a direct record's lengths are one byte");
 
 /// Writes what [`encode`] appends at the start of `out` ([`MAX_DIRECT`] and
 /// [`SPILL`] bytes), the detail written by `detail` in place, in fixed-size
@@ -118,23 +123,25 @@ const MAX_DIRECT_KIND: usize = MAX_DIRECT - RECORD_HEADER - Detail::CAPACITY;
 fn write_record(out: &mut [u8], t: u64, node: NodeId, kind: &str, detail: impl FnOnce(&mut Detail<'_>)) -> usize {
     out[..8].copy_from_slice(&t.to_le_bytes());
     out[8..12].copy_from_slice(&node.0.to_le_bytes());
-    out[12..20].copy_from_slice(&(kind.len() as u64).to_le_bytes());
-    let at = put(out, 20, kind.as_bytes());
-    let mut d = Detail { out: &mut out[at + 8..], len: 0 };
+    // Both lengths are under 128: one byte of LEB128 each.
+    out[12] = kind.len() as u8;
+    let at = put(out, 13, kind.as_bytes());
+    let mut d = Detail { out: &mut out[at + 1..], len: 0 };
     detail(&mut d);
     let len = d.len;
-    out[at..at + 8].copy_from_slice(&(len as u64).to_le_bytes());
-    at + 8 + len
+    out[at] = len as u8;
+    at + 1 + len
 }
 
 /// One record's encoding, which is also exactly what its node's hash takes in:
-/// `t`, `node`, then `kind` and `detail`, each after its length.
+/// `t` (8 bytes) and `node` (4), little-endian, then `kind` and `detail`,
+/// each after its length in LEB128.
 fn encode(out: &mut Vec<u8>, t: u64, node: NodeId, kind: &str, detail: &str) {
     out.extend_from_slice(&t.to_le_bytes());
     out.extend_from_slice(&node.0.to_le_bytes());
-    out.extend_from_slice(&(kind.len() as u64).to_le_bytes());
+    leb128::put(out, kind.len() as u64);
     out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(&(detail.len() as u64).to_le_bytes());
+    leb128::put(out, detail.len() as u64);
     out.extend_from_slice(detail.as_bytes());
 }
 

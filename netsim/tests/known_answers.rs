@@ -117,15 +117,27 @@ fn streams_give_their_pinned_values() {
     }
 }
 
-/// The documented encoding of one record: time, node, then kind and detail
-/// each after its length, all integers little-endian.
+/// The documented encoding of one record: time (8 bytes) and node (4),
+/// little-endian, then kind and detail each after its length in unsigned
+/// LEB128 (seven bits a byte, low first, the high bit set on all but the last).
 fn encode(t: u64, node: u32, kind: &str, detail: &str) -> Vec<u8> {
+    fn length(out: &mut Vec<u8>, n: usize) {
+        let mut rest = n;
+        loop {
+            let low = (rest % 128) as u8;
+            rest /= 128;
+            out.push(if rest == 0 { low } else { low + 128 });
+            if rest == 0 {
+                break;
+            }
+        }
+    }
     let mut out = Vec::new();
     out.extend_from_slice(&t.to_le_bytes());
     out.extend_from_slice(&node.to_le_bytes());
-    out.extend_from_slice(&(kind.len() as u64).to_le_bytes());
+    length(&mut out, kind.len());
     out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(&(detail.len() as u64).to_le_bytes());
+    length(&mut out, detail.len());
     out.extend_from_slice(detail.as_bytes());
     out
 }
@@ -136,16 +148,27 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn the_trace_encoding_and_digests_are_pinned() {
-    let records: [(u64, NodeId, &str, &str); 4] = [
+    // A detail of 200 bytes: its length takes two bytes.
+    let long = "ab".repeat(100);
+    let records: [(u64, NodeId, &str, &str); 5] = [
         (0, NodeId(0), "instance.start", ""),
         (1_500, NodeId(1), "sync.signal", "state=\"ready\" seq=1"),
         (2_000_000_000, NodeId(0), "instance.end", "outcome=ok reason=\"\""),
         (7, NodeId::SIM, "net.topology", "é"),
+        (3_000, NodeId(1), "plan.message", &long),
     ];
     let mut trace = Trace::new(true);
     for (t, node, kind, detail) in records {
         trace.record(SimTime::from_nanos(t), node, kind, format_args!("{detail}"));
     }
+    // The kept records read back as they were made.
+    let kept: Vec<(u64, Option<u32>, String, String)> =
+        trace.records().unwrap().iter().map(|r| (r.t, r.node, r.kind.to_string(), r.detail.to_string())).collect();
+    let made: Vec<(u64, Option<u32>, String, String)> = records
+        .iter()
+        .map(|&(t, n, kind, detail)| (t, (n != NodeId::SIM).then_some(n.0), kind.to_string(), detail.to_string()))
+        .collect();
+    assert_eq!(kept, made);
 
     // Each node's digest is SHA-256 over its records' encodings, in the order made.
     let chain = |node: NodeId| {
@@ -158,9 +181,9 @@ fn the_trace_encoding_and_digests_are_pinned() {
     let digests = trace.node_digests();
     let got: Vec<(u32, u64, String)> = digests.iter().map(|d| (d.node, d.records, hex(&d.digest))).collect();
     let pinned = [
-        (0, 2, "c31d68415029b83d43adf141b56a9c064896dc09923cf3ea8aa4c4794609bcee"),
-        (1, 1, "c10a658f4536f2f5fb015eb4235a7bdc094c6f33c6b9587b94c3e3e9ac156910"),
-        (u32::MAX, 1, "e6a65342c3c27a13da2a7b9fcdb5edc7f97870fc4fe44c76ffc70da9a50311fd"),
+        (0, 2, "7471ed1d3aac07feaafdce5089219a41e8de6a5acc112b0b0eb89d77f0ba84df"),
+        (1, 2, "c86381a52238e9f31e943e638b249548c49212b23c252253efc71931a2546058"),
+        (u32::MAX, 1, "93022dd4760cae81980e087a958fe7735d4fbc6bc787a26b2bac2fc5a986b6aa"),
     ];
     for ((node, count, digest), (pn, pc, pd)) in got.iter().zip(pinned) {
         assert_eq!((*node, *count, digest.as_str()), (pn, pc, pd));
@@ -176,5 +199,5 @@ fn the_trace_encoding_and_digests_are_pinned() {
         h.update(d.digest);
     }
     assert_eq!(trace.digest_hex(), hex(&h.finalize()));
-    assert_eq!(trace.digest_hex(), "4ed7c373af2166c07af72a92d8a3831c9e15cac2d7f611e0a42f36d19722e937");
+    assert_eq!(trace.digest_hex(), "df690726df1967f78f3dfc247799a2e9c035cfdebda7fa6c2cd6e64187ee01ae");
 }

@@ -4,7 +4,8 @@
 //! A run with `--trace` keeps every record until it ends, millions of them.
 //! As a [`TraceRecord`] each cost two small allocations (kind and detail)
 //! beside its 64 bytes, about 160 bytes in all; here a record costs its
-//! encoding (28 bytes of header, the kind and the detail) and where it
+//! encoding (14 bytes of header, more only for a text of 128 bytes or
+//! more, then the kind and the detail) and where it
 //! starts, and keeping it costs a copy. Putting records in run order moves
 //! only where they start. A record becomes a [`TraceRecord`] only when it is
 //! read, one at a time.
@@ -17,6 +18,7 @@ use super::TraceRecord;
 use crate::node::NodeId;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Kept records, in the order they were kept or, after [`Records::sort`], in
 /// run order. Two collections are equal when they hold the same records in
@@ -60,8 +62,8 @@ impl PartialEq for Records {
 
 impl Eq for Records {}
 
-/// Bytes before a record's kind: `t`, `node`, the kind's length.
-const KIND_AT: usize = 8 + 4 + 8;
+/// Bytes before a record's kind's length: `t` and `node`.
+const LENGTHS_AT: usize = 8 + 4;
 
 impl Records {
     /// Keeps one record, as the trace encoded it.
@@ -131,18 +133,33 @@ impl Records {
     }
 }
 
-/// The record encoded in `bytes` (see `encode`): text that is not UTF-8,
-/// which only a damaged transfer could make, is replaced, not trusted.
+/// The record encoded in `bytes` (see `encode`), which holds it whole:
+/// text that is not UTF-8, which only a damaged transfer could make, is
+/// replaced, not trusted.
 fn view(bytes: &[u8]) -> RecordView<'_> {
-    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let (kind, detail) = parts(bytes).expect("a kept record is whole");
     let node = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    let kind_end = KIND_AT + u64_at(12) as usize;
     RecordView {
-        t: u64_at(0),
+        t: u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
         node: (node != NodeId::SIM.0).then_some(node),
-        kind: String::from_utf8_lossy(&bytes[KIND_AT..kind_end]),
-        detail: String::from_utf8_lossy(&bytes[kind_end + 8..]),
+        kind: String::from_utf8_lossy(&bytes[kind]),
+        detail: String::from_utf8_lossy(&bytes[detail]),
     }
+}
+
+/// Where the kind and the detail of the record `bytes` starts with are;
+/// `None` if `bytes` ends first.
+fn parts(bytes: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
+    // A length, and the text after it: where the text is.
+    let text_at = |at: usize| -> Option<Range<usize>> {
+        let (len, width) = super::leb128::get(bytes.get(at..)?)?;
+        let start = at.checked_add(width)?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        (end <= bytes.len()).then_some(start..end)
+    };
+    let kind = text_at(LENGTHS_AT)?;
+    let detail = text_at(kind.end)?;
+    Some((kind, detail))
 }
 
 /// Records as another process sent them, before they are checked.
@@ -171,11 +188,7 @@ impl TryFrom<Unchecked> for Records {
 /// The length of the record `bytes` starts with: a header, a kind and a
 /// detail, each as long as its length says; `None` if `bytes` ends first.
 fn whole_len(bytes: &[u8]) -> Option<usize> {
-    let len_at =
-        |at: usize| bytes.get(at..at.checked_add(8)?).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    let detail_at = usize::try_from(len_at(12)?).ok()?.checked_add(KIND_AT)?;
-    let len = usize::try_from(len_at(detail_at)?).ok()?.checked_add(detail_at + 8)?;
-    (len <= bytes.len()).then_some(len)
+    parts(bytes).map(|(_, detail)| detail.end)
 }
 
 #[cfg(test)]
