@@ -7,8 +7,9 @@
 //! only the driving thread touches. A lock taken and released per wake is two
 //! atomic read-modify-writes, and each waits for every memory write before it
 //! to drain from the store buffer: with the executor's own pop, four per
-//! wake, a tenth of the time of a TCP transfer in `cargo bench -p netsim
-//! --bench packets`.
+//! wake. (Alone, dropping them moved that wait to the next atomic; with the
+//! simulation's own lock gone too, see `sim::cell`, a TCP transfer in `cargo
+//! bench -p netsim --bench packets` took 12% less time.)
 //!
 //! A [`Waker`](std::task::Waker) is `Send + Sync`, though, and whoever holds
 //! one may wake it from anywhere, or while no run is driven (the executor
